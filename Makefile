@@ -1,0 +1,80 @@
+# runbook — build, test, install. `make` installs missing build dependencies (vendor/) and
+# builds ./runbook; `make test` runs every test; `make demo` runs the failover against the
+# embedded lab.
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+BINDIR    = $(PREFIX)/bin
+DATADIR   = $(PREFIX)/share/runbook
+LUADIR    = $(PREFIX)/lib/x86_64-linux-gnu/lua/5.4
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+PKGS      = lua5.4 libcares libcurl libssh2 expat openssl
+WARN      = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
+# Recursive (=) so that pkg-config runs after `deps` has installed the packages.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) libedit)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+EDIT_LIBS  = $(shell pkg-config --libs libedit)
+DEFS       = -DRUNBOOK_VERSION='"$(VERSION)"' -DRUNBOOK_DATADIR='"$(DATADIR)"' \
+             -DLIBEDIT_PKG_VERSION='"$(shell pkg-config --modversion libedit)"'
+SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# The primitives: linked into ./runbook and built as runbook.so for lua5.4 and busted.
+LIB_SRC   = runtime/loop.c runtime/task.c runtime/fs.c runtime/version.c runtime/msg.c
+HOST_SRC  = runtime/main.c runtime/host.c runtime/usage.c runtime/repl.c
+LIB_OBJ   = $(LIB_SRC:runtime/%.c=build/obj/%.o)
+HOST_OBJ  = $(HOST_SRC:runtime/%.c=build/obj/%.o)
+ASAN_OBJ  = $(LIB_SRC:runtime/%.c=build/asan/%.o)
+HEADERS   = $(wildcard runtime/*.h)
+
+.PHONY: all deps deps-test deps-bench test test-asan demo bench install uninstall clean
+
+all: runbook build/lib/runbook.so
+
+deps: build/.deps-build
+build/.deps-build build/.deps-test build/.deps-bench: vendor/packages.txt vendor/install.sh
+	@mkdir -p build
+	@vendor/install.sh $(patsubst build/.deps-%,%,$@)
+	@touch $@
+
+build/obj/%.o: runtime/%.c $(HEADERS) | build/.deps-build
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -fPIC $(PKG_CFLAGS) $(DEFS) -c $< -o $@
+
+build/asan/%.o: runtime/%.c $(HEADERS) | build/.deps-build
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -g $(SANITIZE) -fPIC $(PKG_CFLAGS) $(DEFS) -c $< -o $@
+
+runbook: $(LIB_OBJ) $(HOST_OBJ)
+	$(CC) $(CFLAGS) -Wl,-E -o $@ $^ $(PKG_LIBS) $(EDIT_LIBS) -lm
+
+# lua5.4 exports the Lua API itself: the module must not link liblua again.
+build/lib/runbook.so: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@ $^ $(filter-out -llua5.4,$(PKG_LIBS)) -lm
+
+build/asan/lib/runbook.so: $(ASAN_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared $(SANITIZE) -o $@ $^ $(filter-out -llua5.4,$(PKG_LIBS)) -lm
+
+test: build/.deps-test all build/asan/lib/runbook.so
+	@tests/run.sh
+
+demo: all
+	./runbook run xmpp-failover.lua --yes
+
+bench: build/.deps-bench all
+	@bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(LUADIR)
+	install -m 755 runbook $(DESTDIR)$(BINDIR)/runbook
+	install -m 644 build/lib/runbook.so $(DESTDIR)$(LUADIR)/runbook.so
+	cp -R modules runbooks examples $(DESTDIR)$(DATADIR)/
+
+uninstall:
+	rm -rf $(DESTDIR)$(BINDIR)/runbook $(DESTDIR)$(DATADIR) $(DESTDIR)$(LUADIR)/runbook.so
+
+clean:
+	rm -rf build runbook

@@ -1,0 +1,153 @@
+/*
+** host.c — builds the Lua state: standard libraries, package.path pointing at the
+** project's modules/, the C primitives as preloaded modules, the global `task`; and
+** calls into Lua under a traceback handler (lua.c's docall).
+*/
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "host.h"
+#include "loop.h"
+#include "msg.h"
+
+#ifndef RUNBOOK_DATADIR
+#define RUNBOOK_DATADIR "/usr/local/share/runbook"
+#endif
+
+int luaopen_runbook_task_core (lua_State *L);
+int luaopen_runbook_version (lua_State *L);
+int luaopen_runbook_fs (lua_State *L);
+
+static const luaL_Reg preloads[] = {
+  {"runbook.task.core", luaopen_runbook_task_core},
+  {"runbook.version", luaopen_runbook_version},
+  {"runbook.fs", luaopen_runbook_fs},
+  {NULL, NULL}
+};
+
+static char datadir[PATH_MAX];
+
+static int has_modules (const char *dir) {
+  char probe[PATH_MAX + 64];
+  snprintf(probe, sizeof probe, "%s/modules/runbook/cli.lua", dir);
+  return access(probe, R_OK) == 0;
+}
+
+/* Where modules/ and runbooks/ are: beside the binary (a build tree), in ../share/runbook
+** (an installation, wherever PREFIX put it), or the directory compiled in. */
+const char *host_datadir (void) {
+  char exe[PATH_MAX], candidate[PATH_MAX + 32];
+  ssize_t n;
+  if (datadir[0]) return datadir;
+  n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    *strrchr(exe, '/') = '\0';
+    if (has_modules(exe)) return strcpy(datadir, exe);
+    snprintf(candidate, sizeof candidate, "%s/../share/runbook", exe);
+    if (has_modules(candidate) && realpath(candidate, datadir)) return datadir;
+  }
+  snprintf(datadir, sizeof datadir, "%s", RUNBOOK_DATADIR);
+  return datadir;
+}
+
+static void set_paths (lua_State *L) {
+  const char *dir = host_datadir();
+  lua_getglobal(L, "package");
+  lua_pushfstring(L, "%s/modules/?.lua;%s/modules/?/init.lua;", dir, dir);
+  lua_getfield(L, -2, "path");
+  lua_concat(L, 2);
+  lua_setfield(L, -2, "path");
+  lua_getfield(L, -1, "preload");
+  luaL_setfuncs(L, preloads, 0);
+  lua_pop(L, 2);
+}
+
+/* Facts about this host for the Lua side: runbook.host */
+static void set_host_table (lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, host_datadir());
+  lua_setfield(L, -2, "datadir");
+  lua_pushboolean(L, msg_verbose());
+  lua_setfield(L, -2, "verbose");
+  lua_setfield(L, -2, "runbook.host");
+  lua_pop(L, 1);
+}
+
+static int open_all (lua_State *L) {
+  luaL_openlibs(L);
+  set_paths(L);
+  set_host_table(L);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "runbook.task");
+  lua_call(L, 1, 1);
+  lua_setglobal(L, "task");
+  loop_catch_interrupts(loop_get(L));
+  return 0;
+}
+
+lua_State *host_open (void) {
+  lua_State *L = luaL_newstate();
+  if (L == NULL) {
+    errorf("cannot create the Lua state: out of memory");
+    exit(EXIT_STEP_FAILED);
+  }
+  lua_pushcfunction(L, open_all);
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    errorf("cannot start: %s (modules looked up in %s/modules)", lua_tostring(L, -1),
+           host_datadir());
+    exit(EXIT_USAGE);
+  }
+  return L;
+}
+
+static int traceback_handler (lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+/* Inside the protected call: require(module)[function](...) */
+static int call_module (lua_State *L) {
+  int nargs = lua_gettop(L);
+  lua_getglobal(L, "require");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, lua_tostring(L, lua_upvalueindex(2)));
+  lua_remove(L, -2);
+  lua_insert(L, 1);
+  lua_call(L, nargs, 1);
+  return 1;
+}
+
+/* require(module)[function](args on the stack) -> integer exit code; a Lua error is
+** shown as "runbook: message" (with the traceback under -v) and gives exit 1. */
+int host_call (lua_State *L, const char *module, const char *function, int nargs) {
+  int base = lua_gettop(L) - nargs + 1, status, code;
+  lua_pushcfunction(L, traceback_handler);
+  lua_pushstring(L, module);
+  lua_pushstring(L, function);
+  lua_pushcclosure(L, call_module, 2);
+  lua_rotate(L, base, 2);        /* handler, closure, then the arguments */
+  status = lua_pcall(L, nargs, 1, base);
+  if (status != LUA_OK) {
+    const char *trace = lua_tostring(L, -1);
+    const char *newline = strchr(trace, '\n');
+    if (msg_verbose() || newline == NULL) errorf("%s", trace);
+    else errorf("%.*s (run with -v for the traceback)", (int)(newline - trace), trace);
+    code = EXIT_STEP_FAILED;
+  } else {
+    code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_DONE;
+  }
+  lua_settop(L, base - 1);
+  return code;
+}

@@ -1,0 +1,122 @@
+/*
+** repl.c — `runbook repl`: line editing, history and completion through libedit (BSD
+** licensed, not GPL readline). Compiling and running what was typed is Lua's job
+** (modules/runbook/repl.lua), inside the event loop.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <editline/readline.h>
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "host.h"
+#include "loop.h"
+#include "msg.h"
+
+#define MAX_LINE 65536
+
+static lua_State *repl_L;
+static char **candidates;
+static int ncandidates;
+
+static void drop_candidates (void) {
+  for (int i = 0; i < ncandidates; i++) free(candidates[i]);
+  free(candidates);
+  candidates = NULL;
+  ncandidates = 0;
+}
+
+/* Ask repl.complete(word) for the names that complete word. */
+static void collect_candidates (const char *word) {
+  lua_State *L = repl_L;
+  int top = lua_gettop(L);
+  drop_candidates();
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "runbook.repl");
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) { lua_settop(L, top); return; }
+  lua_getfield(L, -1, "complete");
+  lua_pushstring(L, word);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1)) { lua_settop(L, top); return; }
+  int n = (int)luaL_len(L, -1);
+  candidates = calloc((size_t)n + 1, sizeof(char *));
+  for (int i = 1; candidates && i <= n; i++) {
+    lua_rawgeti(L, -1, i);
+    candidates[ncandidates++] = strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  lua_settop(L, top);
+}
+
+static char *next_candidate (const char *word, int state) {
+  static int next;
+  if (state == 0) {
+    collect_candidates(word);
+    next = 0;
+  }
+  return next < ncandidates ? strdup(candidates[next++]) : NULL;
+}
+
+static char **complete (const char *word, int start, int end) {
+  (void)start; (void)end;
+  rl_attempted_completion_over = 1;
+  return rl_completion_matches(word, next_candidate);
+}
+
+static char *history_path (void) {
+  static char path[4096];
+  const char *home = getenv("HOME");
+  if (home == NULL) return NULL;
+  snprintf(path, sizeof path, "%s/.runbook_history", home);
+  return path;
+}
+
+/* A line from a pipe or file: no prompt, no editing. NULL at end of input. */
+static char *read_plain (void) {
+  char *line = malloc(MAX_LINE);
+  if (line == NULL || fgets(line, MAX_LINE, stdin) == NULL) {
+    free(line);
+    return NULL;
+  }
+  line[strcspn(line, "\n")] = '\0';
+  return line;
+}
+
+static char *read_line (int interactive, int more) {
+  if (!interactive) return read_plain();
+  char *line = readline(more ? ">> " : "runbook> ");
+  if (line && *line) add_history(line);
+  return line;
+}
+
+static void setup_editing (void) {
+  rl_readline_name = "runbook";
+  rl_attempted_completion_function = complete;
+  rl_basic_word_break_characters = " \t\n\"'`@$><=;|&{(,+-*/%^~#[]";
+  using_history();
+  if (history_path()) read_history(history_path());
+  printf("runbook repl: Lua 5.4 inside the event loop; every primitive works here.\n"
+         "=expr prints a value, Tab completes names, Ctrl-C cancels a line, Ctrl-D leaves.\n");
+}
+
+/* Read, evaluate, print until end of input. Returns the exit code. */
+int repl_run (lua_State *L) {
+  int interactive = isatty(STDIN_FILENO), more = 0;
+  char *line;
+  repl_L = L;
+  if (interactive) setup_editing();
+  while ((line = read_line(interactive, more)) != NULL) {
+    loop_clear_interrupt(loop_get(L));
+    lua_pushstring(L, line);
+    free(line);
+    more = host_call(L, "runbook.repl", "feed", 1) == 1;
+  }
+  if (interactive) {
+    putchar('\n');
+    if (history_path()) write_history(history_path());
+  }
+  drop_candidates();
+  return EXIT_DONE;
+}
