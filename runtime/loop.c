@@ -264,6 +264,7 @@ Loop *loop_get (lua_State *L) {
   loop = (Loop *)lua_newuserdatauv(L, sizeof(Loop), 0);
   memset(loop, 0, sizeof *loop);
   loop->interrupt_pipe[0] = loop->interrupt_pipe[1] = -1;
+  watch_init(&loop->interrupt_watch, NULL, NULL);
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   loop->L = lua_tothread(L, -1);
   lua_pop(L, 1);
@@ -571,9 +572,16 @@ static void run_ready (Loop *loop) {
   }
 }
 
-/* One turn: run what is ready, poll, fire. 0 when nothing can ever happen again. */
-static int loop_step (Loop *loop) {
+/* Whether the loop has reached what it runs for: t done, or (t NULL) no task left. */
+static int reached (Loop *loop, Task *t) {
+  return t ? task_is_done(t) : loop->live == NULL;
+}
+
+/* One turn: run what is ready; unless that reached the goal, poll and fire.
+** 1 progress, 0 nothing can ever happen again, -1 poll failed. */
+static int loop_step (Loop *loop, Task *goal) {
   run_ready(loop);
+  if (reached(loop, goal)) return 1;
   int own = loop->interrupt_watch.fd_slot >= 0;
   if (!loop->ready_head && loop->nheap == 0 && loop->nfd - own == 0) return 0;
   int ready = poll(loop->pfd, (nfds_t)loop->nfd, poll_timeout_ms(loop));
@@ -586,20 +594,16 @@ static int loop_step (Loop *loop) {
 /* Drive the loop until t is done. 0, or -1 when every task waits on something that
 ** can never happen (a deadlock) and t is not done. */
 int loop_run_until_done (Loop *loop, Task *t) {
-  while (!task_is_done(t)) {
-    int progress = loop_step(loop);
-    if (progress < 0) return -1;
-    if (progress == 0 && !task_is_done(t)) return -1;
-  }
+  while (!task_is_done(t))
+    if (loop_step(loop, t) <= 0 && !task_is_done(t)) return -1;
   return 0;
 }
-
 
 /* Cancel every task left and run until they have all ended (their cleanup runs). */
 int loop_wind_down (Loop *loop) {
   loop_cancel_all(loop);
   while (loop->live)
-    if (loop_step(loop) <= 0) return -1;
+    if (loop_step(loop, NULL) <= 0 && loop->live) return -1;
   return 0;
 }
 

@@ -57,7 +57,7 @@ end
 -- results[i] is fn's first result for items[i]; failures lists, in input order,
 -- {index=, item=, error=, traceback=} for every item whose fn raised.
 function M.parallel(items, fn, options)
-  local limit = options and options.limit or #items
+  local limit = options and options.limit or math.max(#items, 1)
   assert(type(items) == "table", "task.parallel: items must be a list")
   assert(math.type(limit) == "integer" and limit >= 1, "task.parallel: limit must be >= 1")
   return in_task(function()
