@@ -26,6 +26,7 @@ HOST_SRC  = runtime/main.c runtime/host.c runtime/usage.c runtime/repl.c
 LIB_OBJ   = $(LIB_SRC:runtime/%.c=build/obj/%.o)
 HOST_OBJ  = $(HOST_SRC:runtime/%.c=build/obj/%.o)
 ASAN_OBJ  = $(LIB_SRC:runtime/%.c=build/asan/%.o)
+ASAN_HOST = $(HOST_SRC:runtime/%.c=build/asan/%.o)
 HEADERS   = $(wildcard runtime/*.h)
 
 .PHONY: all deps deps-test deps-bench test test-asan demo bench install uninstall clean
@@ -58,7 +59,10 @@ build/asan/lib/runbook.so: $(ASAN_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared $(SANITIZE) -o $@ $^ $(filter-out -llua5.4,$(PKG_LIBS)) -lm
 
-test: build/.deps-test all build/asan/lib/runbook.so
+build/asan/runbook: $(ASAN_OBJ) $(ASAN_HOST)
+	$(CC) $(SANITIZE) -Wl,-E -o $@ $^ $(PKG_LIBS) $(EDIT_LIBS) -lm
+
+test: build/.deps-test all build/asan/lib/runbook.so build/asan/runbook
 	@tests/run.sh
 
 demo: all

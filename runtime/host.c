@@ -40,12 +40,18 @@ static int has_modules (const char *dir) {
   return access(probe, R_OK) == 0;
 }
 
-/* Where modules/ and runbooks/ are: beside the binary (a build tree), in ../share/runbook
-** (an installation, wherever PREFIX put it), or the directory compiled in. */
+/* Where modules/ and runbooks/ are: $RUNBOOK_HOME when set (development builds kept
+** elsewhere), beside the binary (a build tree), in ../share/runbook (an installation,
+** wherever PREFIX put it), or the directory compiled in. */
 const char *host_datadir (void) {
   char exe[PATH_MAX], candidate[PATH_MAX + 32];
+  const char *home = getenv("RUNBOOK_HOME");
   ssize_t n;
   if (datadir[0]) return datadir;
+  if (home && *home) {
+    snprintf(datadir, sizeof datadir, "%s", home);
+    return datadir;
+  }
   n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) {
     exe[n] = '\0';

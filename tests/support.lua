@@ -32,11 +32,13 @@ function M.tmpdir()
   return dir
 end
 
---- sh(command [, stdin]) -> {out=, err=, code=}: runs through /bin/sh.
+--- sh(command [, stdin]) -> {out=, err=, code=}: runs through /bin/sh. The sanitizer
+-- run preloads ASan into busted only: child processes go without (the ASan build of
+-- runbook carries its own runtime, and other programs must not get one).
 function M.sh(command, stdin)
   local dir = M.tmpdir()
   local input = stdin and M.write(dir .. "/stdin", stdin) or "/dev/null"
-  local ok, how, code = os.execute(("%s <%s >%s/out 2>%s/err"):format(
+  local ok, how, code = os.execute(("unset LD_PRELOAD\n{\n%s\n} <%s >%s/out 2>%s/err"):format(
     command, input, dir, dir))
   local result = { out = slurp(dir .. "/out"), err = slurp(dir .. "/err"),
                    code = how == "exit" and code or 128 + code, ok = ok }

@@ -1,0 +1,43 @@
+#!/bin/sh
+# tests/run.sh — every test, as `make test` runs it:
+#   1. the busted specs against the normal build (./runbook and build/lib/runbook.so);
+#   2. the same specs again against the AddressSanitizer + UBSan build (build/asan/);
+# then one closing line "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+
+# run_suite NAME [env assignments...]: busted with TAP output; counts ok / not ok.
+run_suite() {
+  name=$1; shift
+  log=build/test-$name.log
+  echo "== $name"
+  env "$@" busted -o TAP tests/ >"$log" 2>&1
+  status=$?
+  ok=$(grep -c '^ok ' "$log")
+  not_ok=$(grep -c '^not ok ' "$log")
+  grep -v '^ok ' "$log" | grep -v '^1\.\.' | sed 's/^/  /'
+  if [ "$status" -ne 0 ] && [ "$not_ok" -eq 0 ]; then
+    echo "  busted exited $status without a failing test: see $log"
+    not_ok=1
+  fi
+  echo "   $name: $ok passed, $not_ok failed"
+  passed=$((passed + ok))
+  failed=$((failed + not_ok))
+}
+
+run_suite normal
+
+asan_runtime="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+run_suite sanitizers \
+  LD_PRELOAD="$asan_runtime" \
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  RUNBOOK_SO_DIR=build/asan/lib \
+  RUNBOOK_BIN="$PWD/build/asan/runbook" \
+  RUNBOOK_HOME="$PWD"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
