@@ -10,10 +10,13 @@ LUADIR    = $(PREFIX)/lib/x86_64-linux-gnu/lua/5.4
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-PKGS      = lua5.4 libcares libcurl libssh2 expat openssl
+PKGS      = lua5.4 libcares expat
+# libcurl, libssh2 and OpenSSL are linked only into the modules that use them, loaded on
+# first use: linked into the binary they would quadruple start-up time (bench/RESULTS.md).
+LAZY_PKGS = libcurl libssh2 openssl
 WARN      = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 # Recursive (=) so that pkg-config runs after `deps` has installed the packages.
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) libedit)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(LAZY_PKGS) libedit)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 EDIT_LIBS  = $(shell pkg-config --libs libedit)
 DEFS       = -DRUNBOOK_VERSION='"$(VERSION)"' -DRUNBOOK_DATADIR='"$(DATADIR)"' \
