@@ -26,6 +26,11 @@ SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 # The primitives: linked into ./runbook and built as runbook.so for lua5.4 and busted.
 LIB_SRC   = runtime/loop.c runtime/task.c runtime/fs.c runtime/version.c runtime/msg.c
 HOST_SRC  = runtime/main.c runtime/host.c runtime/usage.c runtime/repl.c
+# Primitives that need libcurl, libssh2 or OpenSSL: one C module each, loaded on first
+# require (build/lib/runbook/NAME.so), reaching the loop through runtime/loop_api.h.
+MODULES   =
+MODULE_SO = $(MODULES:%=build/lib/runbook/%.so)
+ASAN_MODULE_SO = $(MODULES:%=build/asan/lib/runbook/%.so)
 LIB_OBJ   = $(LIB_SRC:runtime/%.c=build/obj/%.o)
 HOST_OBJ  = $(HOST_SRC:runtime/%.c=build/obj/%.o)
 ASAN_OBJ  = $(LIB_SRC:runtime/%.c=build/asan/%.o)
@@ -34,7 +39,7 @@ HEADERS   = $(wildcard runtime/*.h)
 
 .PHONY: all deps deps-test deps-bench test test-asan demo bench install uninstall clean
 
-all: runbook build/lib/runbook.so
+all: runbook build/lib/runbook.so $(MODULE_SO)
 
 deps: build/.deps-build
 build/.deps-build build/.deps-test build/.deps-bench: vendor/packages.txt vendor/install.sh
@@ -65,7 +70,20 @@ build/asan/lib/runbook.so: $(ASAN_OBJ)
 build/asan/runbook: $(ASAN_OBJ) $(ASAN_HOST)
 	$(CC) $(SANITIZE) -Wl,-E -o $@ $^ $(PKG_LIBS) $(EDIT_LIBS) -lm
 
-test: build/.deps-test all build/asan/lib/runbook.so build/asan/runbook
+# libraries of each module, e.g. MODULE_LIBS_http = libcurl
+module_libs = $(shell pkg-config --libs $(MODULE_LIBS_$(1)))
+
+build/lib/runbook/%.so: runtime/%.c $(HEADERS) | build/.deps-build
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -fPIC -DRUNBOOK_MODULE $(PKG_CFLAGS) $(DEFS) -shared -o $@ $< \
+	  $(call module_libs,$*)
+
+build/asan/lib/runbook/%.so: runtime/%.c $(HEADERS) | build/.deps-build
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -g $(SANITIZE) -fPIC -DRUNBOOK_MODULE $(PKG_CFLAGS) $(DEFS) -shared \
+	  -o $@ $< $(call module_libs,$*)
+
+test: build/.deps-test all build/asan/lib/runbook.so build/asan/runbook $(ASAN_MODULE_SO)
 	@tests/run.sh
 
 demo: all
@@ -79,6 +97,8 @@ install: all
 	install -m 755 runbook $(DESTDIR)$(BINDIR)/runbook
 	install -m 644 build/lib/runbook.so $(DESTDIR)$(LUADIR)/runbook.so
 	cp -R modules runbooks examples $(DESTDIR)$(DATADIR)/
+	install -d $(DESTDIR)$(DATADIR)/lib/runbook
+	for m in $(MODULE_SO); do install -m 644 $$m $(DESTDIR)$(DATADIR)/lib/runbook/; done
 
 uninstall:
 	rm -rf $(DESTDIR)$(BINDIR)/runbook $(DESTDIR)$(DATADIR) $(DESTDIR)$(LUADIR)/runbook.so

@@ -71,6 +71,10 @@ static void set_paths (lua_State *L) {
   lua_getfield(L, -2, "path");
   lua_concat(L, 2);
   lua_setfield(L, -2, "path");
+  lua_pushfstring(L, "%s/build/lib/?.so;%s/lib/?.so;", dir, dir);   /* build tree; installed */
+  lua_getfield(L, -2, "cpath");
+  lua_concat(L, 2);
+  lua_setfield(L, -2, "cpath");
   lua_getfield(L, -1, "preload");
   luaL_setfuncs(L, preloads, 0);
   lua_pop(L, 2);

@@ -19,6 +19,7 @@
 #include <lauxlib.h>
 
 #include "loop.h"
+#include "loop_api.h"
 
 enum { TASK_FRESH, TASK_READY, TASK_RUNNING, TASK_WAITING, TASK_DONE };
 
@@ -53,6 +54,7 @@ struct Loop {
   int interrupt_pipe[2];
   Watch interrupt_watch;
   int interrupted;
+  int planning;                 /* one-way: once set, mutating primitives refuse */
 };
 
 static const char LOOP_KEY = 'L';
@@ -252,6 +254,31 @@ static int loop_gc (lua_State *L) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- plan mode */
+
+/* `runbook plan` sets this before any runbook code runs; nothing can clear it. */
+void loop_enter_plan_mode (Loop *loop) {
+  loop->planning = 1;
+}
+
+int loop_planning (Loop *loop) {
+  return loop->planning;
+}
+
+/* Every primitive that changes something calls this first: plan mode is enforced here,
+** below the runbook, not by the runbook's good manners. */
+void loop_check_mutation (lua_State *L, const char *what) {
+  if (loop_get(L)->planning)
+    luaL_error(L, "refusing to %s while planning: `runbook plan` changes nothing", what);
+}
+
+
+static const LoopApi loop_api_table = {
+  LOOP_API_VERSION, loop_get, loop_now, watch_init, watch_fd, watch_timer, watch_stop,
+  task_current, task_check_current, task_wait_fd, task_park, task_wake, task_events,
+  loop_check_mutation
+};
+
 /* The loop of this Lua state, created on first use and kept in the registry. */
 Loop *loop_get (lua_State *L) {
   Loop *loop;
@@ -279,6 +306,8 @@ Loop *loop_get (lua_State *L) {
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &TASKS_KEY);
+  lua_pushlightuserdata(L, (void *)&loop_api_table);
+  lua_setfield(L, LUA_REGISTRYINDEX, LOOP_API_KEY);
   return loop;
 }
 

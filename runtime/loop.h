@@ -67,6 +67,9 @@ int loop_run_until_done (Loop *loop, Task *t);
 void loop_cancel_all (Loop *loop);
 int loop_wind_down (Loop *loop);
 void loop_catch_interrupts (Loop *loop);
+void loop_enter_plan_mode (Loop *loop);
+int loop_planning (Loop *loop);
+void loop_check_mutation (lua_State *L, const char *what);
 int loop_interrupted (Loop *loop);
 void loop_clear_interrupt (Loop *loop);
 

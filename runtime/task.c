@@ -149,6 +149,23 @@ static int task_clear_interrupt (lua_State *L) {
   return 0;
 }
 
+/* task.enter_plan_mode(): from now on every mutating primitive refuses. One-way. */
+static int task_enter_plan_mode (lua_State *L) {
+  loop_enter_plan_mode(loop_get(L));
+  return 0;
+}
+
+static int task_planning (lua_State *L) {
+  lua_pushboolean(L, loop_planning(loop_get(L)));
+  return 1;
+}
+
+/* task.check_mutation(what): raises in plan mode; Lua modules that change things call it. */
+static int task_check_mutation (lua_State *L) {
+  loop_check_mutation(L, luaL_checkstring(L, 1));
+  return 0;
+}
+
 static const luaL_Reg task_funcs[] = {
   {"spawn", task_spawn},
   {"sleep", task_sleep},
@@ -158,6 +175,9 @@ static const luaL_Reg task_funcs[] = {
   {"drive", task_drive},
   {"interrupted", task_interrupted},
   {"clear_interrupt", task_clear_interrupt},
+  {"enter_plan_mode", task_enter_plan_mode},
+  {"planning", task_planning},
+  {"check_mutation", task_check_mutation},
   {NULL, NULL}
 };
 

@@ -15,6 +15,8 @@ local M = {
   current = core.current,      -- handle of the running task, or nil
   cancelled = core.cancelled,  -- has the running task been asked to stop?
   interrupted = core.interrupted,
+  planning = core.planning,              -- is this process only planning?
+  check_mutation = core.check_mutation,  -- check_mutation(what): raises while planning
 }
 
 --- run(fn, ...) -> fn's results. Runs fn as a task and drives the loop until it ends;
