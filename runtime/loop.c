@@ -33,6 +33,7 @@ struct Task {
   int cancelled;
   int failed;
   int observed;        /* its outcome was handed to Lua */
+  int read_only;       /* mutating primitives refuse; inherited by the tasks it spawns */
   int wake_value;
   Watch watch;
   Task *next_ready;
@@ -268,8 +269,17 @@ int loop_planning (Loop *loop) {
 /* Every primitive that changes something calls this first: plan mode is enforced here,
 ** below the runbook, not by the runbook's good manners. */
 void loop_check_mutation (lua_State *L, const char *what) {
+  Task *t;
   if (loop_get(L)->planning)
     luaL_error(L, "refusing to %s while planning: `runbook plan` changes nothing", what);
+  if ((t = task_current(L)) != NULL && t->read_only)
+    luaL_error(L, "refusing to %s inside a read-only check: a step's check must only look",
+               what);
+}
+
+/* From now on the running task, and every task it spawns, may not change anything. */
+void task_set_read_only (lua_State *L) {
+  task_check_current(L, "task.read_only")->read_only = 1;
 }
 
 
@@ -393,9 +403,11 @@ int task_is_cancelled (const Task *t) {
 /* The function and nargs arguments on top of L become a new ready task; pushes its handle. */
 Task *task_new (lua_State *L, int nargs) {
   Loop *loop = loop_get(L);
+  Task *parent = task_current(L);
   Task *t = (Task *)lua_newuserdatauv(L, sizeof(Task), 2);
   memset(t, 0, sizeof *t);
   t->loop = loop;
+  t->read_only = parent ? parent->read_only : 0;
   watch_init(&t->watch, task_watch_fired, t);
   luaL_setmetatable(L, TASK_TYPE);
   t->co = lua_newthread(L);

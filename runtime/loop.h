@@ -70,6 +70,7 @@ void loop_catch_interrupts (Loop *loop);
 void loop_enter_plan_mode (Loop *loop);
 int loop_planning (Loop *loop);
 void loop_check_mutation (lua_State *L, const char *what);
+void task_set_read_only (lua_State *L);
 int loop_interrupted (Loop *loop);
 void loop_clear_interrupt (Loop *loop);
 

@@ -24,12 +24,13 @@ typedef struct Options {
   const char *inventory;
   const char *lang;
   const char *rollback;
+  const char *audit_log;
   const char *sets[MAX_SETS];
   int nsets;
   int yes, json, verbose, quiet, help;
 } Options;
 
-enum { OPT_SET = 256, OPT_JSON, OPT_LANG, OPT_ROLLBACK };
+enum { OPT_SET = 256, OPT_JSON, OPT_LANG, OPT_ROLLBACK, OPT_AUDIT };
 
 static const struct option long_options[] = {
   {"inventory", required_argument, NULL, 'i'},
@@ -38,6 +39,7 @@ static const struct option long_options[] = {
   {"json", no_argument, NULL, OPT_JSON},
   {"lang", required_argument, NULL, OPT_LANG},
   {"rollback", required_argument, NULL, OPT_ROLLBACK},
+  {"audit-log", required_argument, NULL, OPT_AUDIT},
   {"verbose", no_argument, NULL, 'v'},
   {"quiet", no_argument, NULL, 'q'},
   {"help", no_argument, NULL, 'h'},
@@ -86,6 +88,7 @@ static int parse_option (Options *o, int c) {
     case OPT_JSON: o->json = 1; return 0;
     case OPT_LANG: o->lang = optarg; return 0;
     case OPT_ROLLBACK: o->rollback = optarg; return 0;
+    case OPT_AUDIT: o->audit_log = optarg; return 0;
     case OPT_SET:
       if (o->nsets == MAX_SETS) return usage_error(o->command, "%s", "too many --set");
       o->sets[o->nsets++] = optarg;
@@ -146,6 +149,7 @@ static void push_options (lua_State *L, const Options *o) {
   set_string(L, "inventory", o->inventory);
   set_string(L, "lang", o->lang);
   set_string(L, "rollback", o->rollback);
+  set_string(L, "audit_log", o->audit_log);
   set_flag(L, "yes", o->yes);
   set_flag(L, "json", o->json);
   set_flag(L, "verbose", o->verbose);

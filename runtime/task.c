@@ -166,6 +166,18 @@ static int task_check_mutation (lua_State *L) {
   return 0;
 }
 
+/* task.set_read_only(): the running task and its children may not change anything. */
+static int task_set_read_only_lua (lua_State *L) {
+  task_set_read_only(L);
+  return 0;
+}
+
+/* task.now() -> monotonic seconds, for durations */
+static int task_now (lua_State *L) {
+  lua_pushnumber(L, loop_now());
+  return 1;
+}
+
 static const luaL_Reg task_funcs[] = {
   {"spawn", task_spawn},
   {"sleep", task_sleep},
@@ -178,6 +190,8 @@ static const luaL_Reg task_funcs[] = {
   {"enter_plan_mode", task_enter_plan_mode},
   {"planning", task_planning},
   {"check_mutation", task_check_mutation},
+  {"set_read_only", task_set_read_only_lua},
+  {"now", task_now},
   {NULL, NULL}
 };
 

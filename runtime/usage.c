@@ -32,6 +32,7 @@ static const char options[] =
   "      --lang en|de|fr    language of titles and messages; default from $LANG\n"
   "      --rollback ask|auto|never\n"
   "                         after a failed step; default ask on a terminal, else never\n"
+  "      --audit-log FILE   append who/when/what of every change (default: inventory's)\n"
   "  -v, --verbose          more detail, and tracebacks with errors\n"
   "  -q, --quiet            only errors\n"
   "  -h, --help             this text\n";

@@ -7,6 +7,11 @@ local host = require "runbook.host"
 local say = require "runbook.say"
 local task = require "runbook.task"
 local core = require "runbook.task.core"
+local engine = require "runbook.engine"
+local i18n = require "runbook.i18n"
+local journal_lib = require "runbook.journal"
+local output = require "runbook.output"
+local session_lib = require "runbook.session"
 
 local M = {}
 
@@ -78,34 +83,189 @@ local function execute(fn, ...)
 end
 M.execute = execute
 
-function M.run(options)
-  local chunk = load_runbook(options.argument)
-  if not chunk then return EXIT.usage end
-  return execute(chunk)
+-- Validation problems: each on its own line, exit 2.
+local function report_problems(problems)
+  for _, problem in ipairs(problems) do say.error(problem) end
+  return EXIT.usage
 end
 
--- An inventory is data: it is compiled and run in an empty environment.
-local function check_inventory(path)
-  local chunk, err = loadfile(path, "t", {})
-  if not chunk then return nil, err end
-  local ok, inventory = pcall(chunk)
-  if not ok then return nil, tostring(inventory) end
-  if type(inventory) ~= "table" then
-    return nil, path .. ": an inventory must return a table (`return { ... }`)"
+local function setup_output(session, options)
+  output.setup { json = options.json, quiet = options.quiet, simulation = session.simulation,
+                 audit_log = options.audit_log or session.inventory.audit_log }
+end
+
+-- Runs the runbook file's top level (inside the task): its definition, or nil and the
+-- exit code of a plain script (which has done its work by now).
+local function definition_of(chunk, path)
+  local result = chunk()
+  if not session_lib.definition_from(result) then
+    return nil, math.type(result) == "integer" and result or EXIT.done
   end
-  return inventory
+  result.path = path
+  return result
 end
 
+local function confirm(options)
+  if options.yes then return true end
+  if not fs.isatty(0) then
+    say.error("standard input is not a terminal, so nobody can confirm: nothing was changed; "
+      .. "run again with --yes to proceed without confirmation")
+    return false, EXIT.usage
+  end
+  if engine.ask(i18n.t("confirm")) then return true end
+  say.error(i18n.t("declined"))
+  return false, EXIT.declined
+end
+
+-- After the lock is taken: plan, confirm, execute.
+local function plan_then_execute(session, journal, header)
+  output.emit("run_start", { runbook = session.definition.id,
+    title = session.definition.title or session.definition.id, journal = journal.path,
+    inventory = session.inventory_path, simulation = session.simulation })
+  local entries, blocked = engine.plan(session)
+  if blocked then
+    output.emit("summary", { ok = false, blocked = true, changed = 0, skipped = 0, failed = 1 })
+    return EXIT.failed
+  end
+  local pending = false
+  for _, entry in ipairs(entries) do pending = pending or entry.status == "change" end
+  if not pending then
+    output.line(i18n.t("no_changes"))
+    output.emit("summary", { ok = true, changed = 0, skipped = #entries, failed = 0 })
+    return EXIT.done
+  end
+  local accepted, refusal = confirm(session.options)
+  if not accepted then return refusal end
+  session.journal = journal
+  journal:write(header)
+  return engine.execute(session)
+end
+
+-- The shared path of run and resume.
+local function start(options, definition, completed, resumed_journal)
+  i18n.setup(options.lang)
+  local session, problems = session_lib.prepare(definition, options)
+  if not session then return report_problems(problems) end
+  setup_output(session, options)
+  for _, entry in ipairs(completed or {}) do
+    session.completed[entry.key] = true
+    session.done_order[#session.done_order + 1] = entry.ref
+  end
+  local journal = resumed_journal or journal_lib.create(definition.id)
+  local header = resumed_journal and { event = "resume", pid = fs.pid() } or
+    { event = "start", runbook = definition.path, runbook_id = definition.id,
+      inventory = session.inventory_path, set = options.set, lang = i18n.lang, pid = fs.pid() }
+  local release, err = journal_lib.lock(definition.id, session.target, say.warn)
+  if not release then say.error(err); return EXIT.failed end
+  local ok, code = pcall(plan_then_execute, session, journal, header)
+  release()
+  if not ok then error(code, 0) end
+  return code
+end
+
+function M.run(options)
+  local chunk, path = load_runbook(options.argument)
+  if not chunk then return EXIT.usage end
+  return execute(function()
+    local definition, code = definition_of(chunk, path)
+    if not definition then return code end
+    return start(options, definition)
+  end)
+end
+
+function M.plan(options)
+  local chunk, path = load_runbook(options.argument)
+  if not chunk then return EXIT.usage end
+  core.enter_plan_mode()
+  return execute(function()
+    local definition = definition_of(chunk, path)
+    if not definition then
+      say.error(path .. " is a plain script, not a runbook definition: there is nothing to plan")
+      return EXIT.usage
+    end
+    i18n.setup(options.lang)
+    local session, problems = session_lib.prepare(definition, options)
+    if not session then return report_problems(problems) end
+    setup_output(session, options)
+    output.emit("run_start", { runbook = definition.id, title = definition.title or definition.id,
+      inventory = session.inventory_path, simulation = session.simulation, plan = true })
+    local _, blocked = engine.plan(session)
+    return blocked and EXIT.failed or EXIT.done
+  end)
+end
+
+--- check: the runbook compiles and defines valid steps; the inventory and the parameters
+-- pass their schema. No network traffic (plan mode is on, no check runs).
 function M.check(options)
   local chunk, path = load_runbook(options.argument)
   if not chunk then return EXIT.usage end
-  local inventory = options.inventory or os.getenv("RUNBOOK_INVENTORY")
-  if inventory then
-    local ok, err = check_inventory(inventory)
-    if not ok then say.error(err); return EXIT.usage end
+  core.enter_plan_mode()
+  return execute(function()
+    local definition = definition_of(chunk, path)
+    local where = ""
+    if definition then
+      local session, problems = session_lib.prepare(definition, options)
+      if not session then return report_problems(problems) end
+      where = (" (%d steps; inventory %s)"):format(#definition.steps, session.inventory_path)
+    elseif options.inventory then
+      local inventory, err = session_lib.load_inventory(options.inventory)
+      if not inventory then return report_problems { err } end
+    end
+    if not options.quiet then print(path .. ": ok" .. where) end
+    return EXIT.done
+  end)
+end
+
+-- What a journal says is done: successful outcomes that were not rolled back since.
+local function completed_in(records, definition)
+  local steps, order, position = {}, {}, {}
+  for _, step in ipairs(definition.steps) do steps[step.id] = step end
+  for _, record in ipairs(records) do
+    local k = record.step and (record.step .. "|" .. (record.host or ""))
+    if record.event == "outcome" and record.ok and steps[record.step] then
+      order[#order + 1] = { key = k, ref = { step = steps[record.step], host = record.host or false } }
+      position[k] = #order
+    elseif record.event == "rolled_back" and position[k] then
+      order[position[k]] = false
+    end
   end
-  if not options.quiet then print(path .. ": ok") end
-  return EXIT.done
+  local entries = {}
+  for _, entry in ipairs(order) do if entry then entries[#entries + 1] = entry end end
+  return entries
+end
+
+local function unfinished(path)
+  local records, err = journal_lib.read(path)
+  if not records then return nil, err end
+  if not records[1] or records[1].event ~= "start" then
+    return nil, path .. ": not a runbook journal (no start record)"
+  end
+  for _, record in ipairs(records) do
+    if record.event == "finish" then
+      return nil, ("%s: that run already finished (%s): nothing to resume"):format(path,
+        record.ok and "done" or "failed")
+    end
+  end
+  return records
+end
+
+--- resume JOURNAL: the same runbook, inventory and --set as the interrupted run; steps the
+-- journal shows done are not repeated, the rest is checked first as always.
+function M.resume(options)
+  local records, err = unfinished(options.argument)
+  if not records then say.error(err); return EXIT.usage end
+  local header = records[1]
+  local chunk, path = load_runbook(header.runbook)
+  if not chunk then return EXIT.usage end
+  options.inventory = options.inventory or header.inventory
+  if #options.set == 0 then options.set = header.set or {} end
+  options.lang = options.lang or header.lang
+  return execute(function()
+    local definition = definition_of(chunk, path)
+    if not definition then return EXIT.usage end
+    return start(options, definition, completed_in(records, definition),
+      journal_lib.open(options.argument))
+  end)
 end
 
 -- The first `---` line of a runbook: its one-line description.
@@ -138,13 +298,6 @@ function M.list(options)
   return EXIT.done
 end
 
-local function not_yet(options)
-  say.error(("`runbook %s` needs the runbook engine (steps, plan, journal), which is not "
-    .. "built yet: use `runbook run` meanwhile"):format(options.command))
-  return EXIT.usage
-end
-M.plan = not_yet
-M.resume = not_yet
 
 function M.main(options)
   say.setup(options)

@@ -1,0 +1,222 @@
+--- runbook.engine — turns a runbook definition into a safe, repeatable run.
+-- check (read-only, in tasks marked read-only so no primitive can change anything),
+-- then run, then verify; every change journaled before and after (fsync'd); steps whose
+-- check holds are skipped; a failure stops the run and may roll completed steps back.
+local core = require "runbook.task.core"
+local i18n = require "runbook.i18n"
+local journal_lib = require "runbook.journal"
+local output = require "runbook.output"
+local task = require "runbook.task"
+
+local M = {}
+
+local EXIT = { done = 0, failed = 1, usage = 2, declined = 3, interrupted = 4 }
+M.EXIT = EXIT
+
+local function host_name(host)
+  if host == false or host == nil then return nil end
+  if type(host) == "table" then return host.name or host.fqdn or host.host or tostring(host) end
+  return tostring(host)
+end
+M.host_name = host_name
+
+-- Runs fn(...) in a read-only child task: mutating primitives refuse inside it.
+local function read_only(fn, ...)
+  local args = table.pack(...)
+  local child = task.spawn(function()
+    core.set_read_only()
+    return fn(table.unpack(args, 1, args.n))
+  end)
+  local outcome = table.pack(child:join())
+  if not outcome[1] then error(outcome[2], 0) end
+  return table.unpack(outcome, 2, outcome.n)
+end
+
+local function hosts_of(session, step)
+  if not step.hosts then return { false } end
+  local hosts = read_only(step.hosts, session.ctx)
+  if type(hosts) ~= "table" or #hosts == 0 then
+    error(("step '%s': hosts() returned no host"):format(step.id), 0)
+  end
+  return hosts
+end
+
+--- check_host(session, step, host) -> {status="done"|"change"|"blocked", current=, desired=, reason=}
+local function check_host(session, step, host)
+  local ok, holds, current, desired = pcall(read_only, step.check, session.ctx, host or nil)
+  if not ok then
+    if holds == "cancelled" then error(holds, 0) end
+    return { host = host_name(host), status = "blocked", reason = tostring(holds) }
+  end
+  if holds then return { host = host_name(host), status = "done", current = current } end
+  if not step.run then
+    return { host = host_name(host), status = "blocked", current = current,
+             reason = i18n.pick(step.guidance) ~= "" and i18n.pick(step.guidance)
+               or ("precondition does not hold: " .. output.describe(current)) }
+  end
+  return { host = host_name(host), status = "change", current = current, desired = desired }
+end
+
+--- plan(session) -> entries, blocked: every check, nothing else.
+function M.plan(session)
+  local entries, blocked = {}, false
+  for number, step in ipairs(session.definition.steps) do
+    local ok, hosts = pcall(hosts_of, session, step)
+    local entry = { number = number, total = #session.definition.steps, id = step.id,
+                    title = step.title or step.id, hosts = {} }
+    if not ok then
+      entry.status, entry.reason = "blocked", tostring(hosts)
+    else
+      local results = task.parallel(hosts, function(host) return check_host(session, step, host) end,
+        { limit = step.limit or 32 })
+      entry.hosts, entry.status = results, "done"
+      for _, result in ipairs(results) do
+        if result.status == "blocked" then
+          entry.status, entry.reason = "blocked", result.reason
+        elseif result.status == "change" and entry.status ~= "blocked" then
+          entry.status = "change"
+        end
+      end
+    end
+    blocked = blocked or entry.status == "blocked"
+    entries[number] = entry
+    output.emit("plan_step", entry)
+  end
+  return entries, blocked
+end
+
+local function key(step, host)
+  return step.id .. "|" .. (host_name(host) or "")
+end
+
+local function ask(question)
+  io.stdout:write(question)
+  io.stdout:flush()
+  return i18n.is_yes(io.stdin:read("l"))
+end
+M.ask = ask
+
+-- One host of one step: check, then (journaled) run and verify. Returns "skipped"|"changed".
+local function apply_host(session, step, host)
+  local name = host_name(host)
+  if session.completed[key(step, host)] then return "skipped" end
+  local state = check_host(session, step, host)
+  if state.status == "done" then return "skipped" end
+  if state.status == "blocked" then error(state.reason, 0) end
+  session.journal:write { event = "intent", step = step.id, host = name }
+  step.run(session.ctx, host or nil)
+  if step.verify then
+    local ok, message = read_only(step.verify, session.ctx, host or nil)
+    if not ok then error(i18n.t("verify_failed") .. ": " .. tostring(message or ""), 0) end
+  end
+  session.journal:write { event = "outcome", step = step.id, host = name, ok = true }
+  session.completed[key(step, host)] = true
+  session.done_order[#session.done_order + 1] = { step = step, host = host }
+  return "changed"
+end
+
+-- Runs one step over its hosts concurrently; returns "changed"|"skipped"|nil, error.
+local function execute_step(session, number, step)
+  local total = #session.definition.steps
+  output.emit("step_start", { number = number, total = total, id = step.id,
+                              title = step.title or step.id })
+  if step.confirm and not session.options.yes then
+    if not ask(i18n.pick(step.confirm ~= true and step.confirm or nil) .. i18n.t("confirm_step")) then
+      return nil, "declined"
+    end
+  end
+  local started = core.now()
+  local hosts = hosts_of(session, step)
+  local changed = false
+  local results, failures = task.parallel(hosts, function(host)
+    local begun = core.now()
+    local ok, outcome = pcall(apply_host, session, step, host)
+    if not ok and outcome == "cancelled" then error(outcome, 0) end
+    if not ok then
+      session.journal:write { event = "outcome", step = step.id, host = host_name(host),
+                              ok = false, error = tostring(outcome) }
+    end
+    if step.hosts then
+      output.emit("host_done", { step = step.id, host = host_name(host), ok = ok,
+        error = not ok and tostring(outcome) or nil, duration = core.now() - begun })
+    end
+    if not ok then error(outcome, 0) end
+    return outcome
+  end, { limit = step.limit or 32 })
+  for _, result in pairs(results) do changed = changed or result == "changed" end
+  local duration = (core.now()) - started
+  if #failures > 0 then
+    for _, failure in ipairs(failures) do
+      if failure.error == "cancelled" then error("cancelled", 0) end
+    end
+    local first = failures[1]
+    local message = (step.hosts and (host_name(first.item) .. ": ") or "") .. tostring(first.error)
+    output.emit("step_done", { number = number, id = step.id, status = "failed",
+                               error = message, duration = duration })
+    return nil, message
+  end
+  local status = changed and "changed" or "skipped"
+  output.emit("step_done", { number = number, id = step.id, status = status, duration = duration })
+  return status
+end
+
+local function rollback_mode(session)
+  local mode = session.options.rollback
+  if mode then return mode end
+  return (require("runbook.fs").isatty(0) and not session.options.json) and "ask" or "never"
+end
+
+-- Undoes the changes of this run (and of the run it resumes), newest first.
+local function roll_back(session)
+  local mode = rollback_mode(session)
+  if mode == "never" or #session.done_order == 0 then return end
+  if mode == "ask" and not ask(i18n.t("rollback_ask")) then return end
+  for i = #session.done_order, 1, -1 do
+    local entry = session.done_order[i]
+    if entry.step.rollback then
+      local name = host_name(entry.host)
+      session.journal:write { event = "rollback", step = entry.step.id, host = name }
+      local ok, err = pcall(entry.step.rollback, session.ctx, entry.host or nil)
+      session.journal:write { event = "rolled_back", step = entry.step.id, host = name, ok = ok,
+                              error = not ok and tostring(err) or nil }
+      output.emit("rollback", { step = entry.step.id, title = entry.step.title or entry.step.id,
+                                host = name, ok = ok, error = not ok and tostring(err) or nil })
+    end
+  end
+end
+
+--- execute(session) -> exit code: the steps in order, after the plan was accepted.
+function M.execute(session)
+  local counts, started = { changed = 0, skipped = 0, failed = 0 }, os.time()
+  for number, step in ipairs(session.definition.steps) do
+    local ok, status, err = pcall(execute_step, session, number, step)
+    if not ok then status, err = nil, status end
+    if err == "cancelled" or task.interrupted() then
+      session.journal:write { event = "interrupted", step = step.id }
+      output.emit("summary", { ok = false, interrupted = true, resume = session.journal.path,
+        changed = counts.changed, skipped = counts.skipped, failed = 0 })
+      return EXIT.interrupted
+    end
+    if err == "declined" then
+      session.journal:write { event = "declined", step = step.id }
+      return EXIT.declined
+    end
+    if not status then
+      counts.failed = counts.failed + 1
+      session.journal:write { event = "failed", step = step.id, error = tostring(err) }
+      roll_back(session)
+      output.emit("summary", { ok = false, changed = counts.changed, skipped = counts.skipped,
+        failed = counts.failed, duration = os.time() - started, step = step.id,
+        error = tostring(err) })
+      session.journal:write { event = "finish", ok = false }
+      return EXIT.failed
+    end
+    counts[status] = counts[status] + 1
+  end
+  session.journal:write { event = "finish", ok = true }
+  output.emit("summary", { ok = true, changed = counts.changed, skipped = counts.skipped,
+                           failed = 0, duration = os.time() - started })
+  return EXIT.done
+end
+
+return M

@@ -1,0 +1,85 @@
+--- runbook.journal — the append-only record of a run, one JSON object per line, each
+-- line fsync'd before the engine goes on: an intent before every change, its outcome
+-- after. `runbook resume` reads it back. Also the lock that keeps two runs of the same
+-- runbook off the same target.
+local cjson = require "cjson"
+local fs = require "runbook.fs"
+local secrets = require "runbook.secrets"
+
+local M = {}
+
+--- The directory for journals and locks: $RUNBOOK_STATE_DIR, else the XDG state dir.
+function M.state_dir()
+  local dir = os.getenv("RUNBOOK_STATE_DIR")
+  if not dir or dir == "" then
+    local base = os.getenv("XDG_STATE_HOME")
+    if not base or base == "" then base = (os.getenv("HOME") or "/tmp") .. "/.local/state" end
+    dir = base .. "/runbook"
+  end
+  assert(fs.mkdir(dir .. "/locks"))
+  return dir
+end
+
+local Journal = {}
+Journal.__index = Journal
+
+--- create(runbook_id) -> journal with a fresh file name
+function M.create(runbook_id)
+  local path = ("%s/%s-%s-%d.jsonl"):format(M.state_dir(), runbook_id,
+    os.date("!%Y%m%dT%H%M%SZ"), fs.pid())
+  return setmetatable({ path = path }, Journal)
+end
+
+function M.open(path)
+  return setmetatable({ path = path }, Journal)
+end
+
+--- write(record): appended and fsync'd; raises if the disk refuses (a run must not go on
+-- without its journal).
+function Journal:write(record)
+  record.time = record.time or os.date("!%Y-%m-%dT%H:%M:%SZ")
+  local line = secrets.redact(cjson.encode(record)) .. "\n"
+  local ok, err = fs.append(self.path, line)
+  if not ok then error("[journal] " .. err .. ": the run stops rather than go on unrecorded", 0) end
+end
+
+--- read(path) -> records | nil, message
+function M.read(path)
+  local file, err = io.open(path)
+  if not file then return nil, err end
+  local records, number = {}, 0
+  for line in file:lines() do
+    number = number + 1
+    local ok, record = pcall(cjson.decode, line)
+    if ok then records[#records + 1] = record
+    elseif number > 1 then break      -- a torn last line after a crash: ignore it
+    else file:close(); return nil, path .. ": not a runbook journal" end
+  end
+  file:close()
+  return records
+end
+
+--- lock(runbook_id, target) -> release function | nil, message
+-- A lock left by a process that no longer exists is stale: it is taken over, and said so.
+function M.lock(runbook_id, target, warn)
+  local name = (runbook_id .. "--" .. target):gsub("[^%w%.%-_]", "_")
+  local path = M.state_dir() .. "/locks/" .. name .. ".lock"
+  for _ = 1, 2 do
+    if fs.create(path, tostring(fs.pid())) then
+      return function() os.remove(path) end
+    end
+    local file = io.open(path)
+    local owner = file and tonumber(file:read("l"))
+    if file then file:close() end
+    if owner and fs.alive(owner) then
+      return nil, ("another run of %s against %s is in progress (pid %d, lock %s): wait for "
+        .. "it, or stop it first"):format(runbook_id, target, owner, path)
+    end
+    if warn then warn(("taking over the stale lock %s of process %s, which no longer runs"):format(
+      path, tostring(owner))) end
+    os.remove(path)
+  end
+  return nil, "cannot take the lock " .. path
+end
+
+return M

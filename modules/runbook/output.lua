@@ -1,0 +1,130 @@
+--- runbook.output — what the operator and machines see of a run. Every event goes
+-- through emit(): the human view (step numbers and titles, host-by-host progress,
+-- durations, summary; colour only on a terminal and never with NO_COLOR), or with --json
+-- one JSON object per event on stdout; and, when configured, the audit log. Every byte
+-- passes secrets.redact first.
+local cjson = require "cjson"
+local fs = require "runbook.fs"
+local i18n = require "runbook.i18n"
+local secrets = require "runbook.secrets"
+
+local M = { json = false, quiet = false, colour = false, simulation = false, audit = nil }
+
+local codes = { green = "32", yellow = "33", red = "31", bold = "1", dim = "2" }
+
+function M.setup(options)
+  M.json = options.json and true or false
+  M.quiet = options.quiet and true or false
+  M.colour = not M.json and fs.isatty(1) and (os.getenv("NO_COLOR") or "") == ""
+  M.audit = options.audit_log
+  M.simulation = options.simulation and true or false
+  M.who = os.getenv("SUDO_USER") or os.getenv("USER") or os.getenv("LOGNAME") or "unknown"
+end
+
+local function paint(colour, text)
+  if not M.colour then return text end
+  return "\27[" .. codes[colour] .. "m" .. text .. "\27[0m"
+end
+M.paint = paint
+
+local function line(text)
+  if M.json or M.quiet then return end
+  if M.simulation then text = paint("yellow", "[sim] ") .. text end
+  io.stdout:write(secrets.redact(text), "\n")
+  io.stdout:flush()
+end
+M.line = line
+
+local function audit(event)
+  if not M.audit then return end
+  local record = { time = os.date("!%Y-%m-%dT%H:%M:%SZ"), user = M.who }
+  for key, value in pairs(event) do record[key] = value end
+  local ok, err = fs.append(M.audit, secrets.redact(cjson.encode(record)) .. "\n")
+  if not ok then io.stderr:write("runbook: warning: audit log: ", err, "\n") end
+end
+
+local function seconds(duration)
+  return duration and (" (%.2fs)"):format(duration) or ""
+end
+
+local function describe(value)
+  if value == nil then return "?" end
+  if type(value) == "table" then
+    local ok, text = pcall(cjson.encode, value)
+    return ok and text or tostring(value)
+  end
+  return tostring(value)
+end
+M.describe = describe
+
+local human = {}
+
+function human.run_start(e)
+  if M.simulation then line(paint("yellow", i18n.t("simulation"))) end
+  line(paint("bold", ("%s — %s"):format(e.runbook, i18n.pick(e.title))))
+  if e.journal then line(i18n.t("journal") .. ": " .. e.journal) end
+end
+
+function human.plan_step(e)
+  local head = ("%d/%d %s"):format(e.number, e.total, i18n.pick(e.title))
+  if e.status == "done" then
+    line(paint("green", "  ✓ ") .. head .. paint("dim", " — " .. i18n.t("already")))
+  elseif e.status == "blocked" then
+    line(paint("red", "  ✗ ") .. head .. " — " .. i18n.t("would_fail") .. ": " .. (e.reason or ""))
+  else
+    line(paint("yellow", "  ~ ") .. head .. " — " .. i18n.t("will_change"))
+  end
+  for _, host in ipairs(e.hosts or {}) do
+    if host.status ~= "done" then
+      local where = host.host and (host.host .. ": ") or ""
+      line(("      %s%s → %s"):format(where, describe(host.current), describe(host.desired)))
+    end
+  end
+end
+
+function human.step_start(e)
+  line(paint("bold", ("[%d/%d] %s"):format(e.number, e.total, i18n.pick(e.title))))
+end
+
+function human.host_done(e)
+  local mark = e.ok and paint("green", "✓") or paint("red", "✗")
+  local text = e.ok and i18n.t("done") or (i18n.t("failed") .. ": " .. tostring(e.error))
+  line(("      %s %s %s%s"):format(mark, e.host or "", text, seconds(e.duration)))
+end
+
+function human.step_done(e)
+  if e.status == "skipped" then
+    line(paint("dim", "      " .. i18n.t("skipped")))
+  elseif e.status == "failed" then
+    line(paint("red", "      " .. i18n.t("failed") .. ": " .. tostring(e.error or "")) ..
+      seconds(e.duration))
+  else
+    line(paint("green", "      " .. i18n.t("done")) .. seconds(e.duration))
+  end
+end
+
+function human.rollback(e)
+  line(paint("yellow", ("  ↶ %s: %s%s %s"):format(i18n.t("rollback"), i18n.pick(e.title),
+    e.host and (" @ " .. e.host) or "", e.ok and "✓" or ("✗ " .. tostring(e.error)))))
+end
+
+function human.summary(e)
+  local text = e.ok and i18n.t("summary_ok") or i18n.t("summary_failed")
+  line(paint(e.ok and "green" or "red", ("%s: %d changed, %d already done, %d failed%s"):format(
+    text, e.changed or 0, e.skipped or 0, e.failed or 0, seconds(e.duration))))
+  if e.resume then line(i18n.t("resume_hint") .. ": runbook resume " .. e.resume) end
+end
+
+--- emit(kind, fields): one event to the chosen view and to the audit log.
+function M.emit(kind, event)
+  event.event = kind
+  if M.json then
+    io.stdout:write(secrets.redact(cjson.encode(event)), "\n")
+    io.stdout:flush()
+  elseif human[kind] then
+    human[kind](event)
+  end
+  audit(event)
+end
+
+return M

@@ -1,0 +1,141 @@
+--- runbook.schema — checks a data table (an inventory, parameters) against a schema and
+-- says, for every problem, the key, what was expected and what was found.
+-- A schema node: { type = "string"|"number"|"integer"|"boolean"|"record"|"map"|"list"|
+-- "credential"|"any", required = bool, default = value, description = text,
+-- fields = {name = node} (record), of = node (map, list), values = {…} (one of),
+-- pattern = Lua pattern, check = function(value) -> ok, message }.
+-- Records are strict: an unknown key is an error (with a suggestion when one is close).
+local M = {}
+
+local function distance(a, b)
+  local previous = {}
+  for j = 0, #b do previous[j] = j end
+  for i = 1, #a do
+    local current = { [0] = i }
+    for j = 1, #b do
+      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      current[j] = math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+    end
+    previous = current
+  end
+  return previous[#b]
+end
+
+local function suggestion(key, fields)
+  local best, best_distance = nil, 3
+  for name in pairs(fields) do
+    local d = distance(key, name)
+    if d < best_distance then best, best_distance = name, d end
+  end
+  return best and (" (did you mean '" .. best .. "'?)") or ""
+end
+
+local function join(path, key)
+  if type(key) == "number" then return path .. "[" .. key .. "]" end
+  return path == "" and key or path .. "." .. key
+end
+
+local function describe(value)
+  if type(value) == "string" then return ("'%s'"):format(value) end
+  return type(value) == "table" and "a table" or tostring(value)
+end
+
+--- A credential is a reference, never the secret itself.
+function M.is_credential_reference(value)
+  return type(value) == "string" and (value:match("^env:[%w_]+$") ~= nil
+    or value:match("^file:.+") ~= nil or value == "prompt" or value == "agent")
+end
+
+local check
+local checkers = {}
+
+function checkers.string(value) return type(value) == "string", "a string" end
+function checkers.number(value) return type(value) == "number", "a number" end
+function checkers.integer(value) return math.type(value) == "integer", "a whole number" end
+function checkers.boolean(value) return type(value) == "boolean", "true or false" end
+function checkers.any() return true end
+
+function checkers.credential(value)
+  return M.is_credential_reference(value),
+    "a credential reference (env:NAME, file:PATH, prompt or agent) — never the secret itself"
+end
+
+function checkers.record(value, node, path, report)
+  if type(value) ~= "table" then return false, "a table" end
+  local fields = node.fields or {}
+  for key, field in pairs(fields) do check(value[key], field, join(path, key), report) end
+  for key in pairs(value) do
+    if type(key) ~= "string" or not fields[key] then
+      report(join(path, tostring(key)), "unknown key" .. suggestion(tostring(key), fields))
+    end
+  end
+  return true
+end
+
+function checkers.map(value, node, path, report)
+  if type(value) ~= "table" then return false, "a table" end
+  for key, item in pairs(value) do
+    if type(key) ~= "string" then report(join(path, tostring(key)), "keys must be names")
+    else check(item, node.of, join(path, key), report) end
+  end
+  return true
+end
+
+function checkers.list(value, node, path, report)
+  if type(value) ~= "table" then return false, "a list { ... }" end
+  for key in pairs(value) do
+    if math.type(key) ~= "integer" or key < 1 or key > #value then
+      report(join(path, tostring(key)), "a list takes no named keys")
+    end
+  end
+  for i, item in ipairs(value) do check(item, node.of, join(path, i), report) end
+  return true
+end
+
+local function check_constraints(value, node, path, report)
+  if node.values then
+    for _, allowed in ipairs(node.values) do if value == allowed then return end end
+    report(path, ("expected one of %s, got %s"):format(table.concat(node.values, ", "),
+      describe(value)))
+  elseif node.pattern and not tostring(value):match(node.pattern) then
+    report(path, ("%s does not look like %s"):format(describe(value),
+      node.description or node.pattern))
+  elseif node.check then
+    local fine, message = node.check(value)
+    if not fine then report(path, message) end
+  end
+end
+
+function check(value, node, path, report)
+  if value == nil then
+    if node.required then report(path, "required: " .. (node.description or ("a " .. node.type))) end
+    return
+  end
+  local ok, expected = checkers[node.type](value, node, path, report)
+  if not ok then
+    report(path, ("expected %s, got %s"):format(expected, describe(value)))
+    return
+  end
+  check_constraints(value, node, path, report)
+end
+
+--- validate(value, schema) -> problems: list of {path=, message=} (empty when valid)
+function M.validate(value, schema)
+  local problems = {}
+  check(value, schema, "", function(path, message)
+    problems[#problems + 1] = { path = path, message = message }
+  end)
+  table.sort(problems, function(a, b) return a.path < b.path end)
+  return problems
+end
+
+--- defaults(value, schema) -> value with every missing field that has a default filled in
+function M.defaults(value, schema)
+  if value == nil then value = schema.default end
+  if type(value) == "table" and schema.type == "record" then
+    for key, field in pairs(schema.fields or {}) do value[key] = M.defaults(value[key], field) end
+  end
+  return value
+end
+
+return M
