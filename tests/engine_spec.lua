@@ -279,6 +279,23 @@ describe("kill -9 and resume", function()
   end)
 end)
 
+describe("Ctrl-C during a run", function()
+  it("cancels the step, exits 4 with the journal to resume, and resume finishes", function()
+    local marker = scratch .. "/hanging"
+    local r = support.sh(([[
+      cd %s && RUNBOOK_STATE_DIR=%s RUNBOOK_PATH=%s DRILL_HANG=stop:b DRILL_MARKER=%s \
+        %s run --yes -i inventory.lua drill & pid=$!
+      i=0; while [ ! -e %s ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done
+      kill -INT $pid; wait $pid; echo "exit=$?"]]):format(quote(scratch), quote(scratch .. "/state"),
+      quote(BOOKS), quote(marker), quote(support.bin), quote(marker)))
+    assert.matches("exit=4", r.out)
+    assert.matches("resume with: runbook resume .*%.jsonl", r.out)
+    r = drill("resume --yes " .. quote(journals()[1]))
+    assert.equal(0, r.code, r.err)
+    assert.same({ a = "running", b = "running", c = "running" }, state().services)
+  end)
+end)
+
 describe("the lock", function()
   it("refuses a second run against the same target while the first holds it", function()
     os.execute("mkdir -p " .. quote(scratch .. "/state/locks"))
