@@ -25,10 +25,14 @@ SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 
 # The primitives: linked into ./runbook and built as runbook.so for lua5.4 and busted.
 LIB_SRC   = runtime/loop.c runtime/task.c runtime/fs.c runtime/version.c runtime/msg.c
+LIB_SRC  += runtime/net.c runtime/xml.c
+LIB_SRC  += runtime/dns.c runtime/dns_update.c runtime/dns_wire.c
 HOST_SRC  = runtime/main.c runtime/host.c runtime/usage.c runtime/repl.c
 # Primitives that need libcurl, libssh2 or OpenSSL: one C module each, loaded on first
 # require (build/lib/runbook/NAME.so), reaching the loop through runtime/loop_api.h.
-MODULES   =
+MODULES   = ssh
+MODULES  += tsig http
+MODULES  += tls
 MODULE_SO = $(MODULES:%=build/lib/runbook/%.so)
 ASAN_MODULE_SO = $(MODULES:%=build/asan/lib/runbook/%.so)
 LIB_OBJ   = $(LIB_SRC:runtime/%.c=build/obj/%.o)
@@ -72,6 +76,10 @@ build/asan/runbook: $(ASAN_OBJ) $(ASAN_HOST)
 
 # libraries of each module, e.g. MODULE_LIBS_http = libcurl
 module_libs = $(shell pkg-config --libs $(MODULE_LIBS_$(1)))
+MODULE_LIBS_ssh = libssh2
+MODULE_LIBS_tsig = libcrypto
+MODULE_LIBS_http = libcurl
+MODULE_LIBS_tls = openssl
 
 build/lib/runbook/%.so: runtime/%.c $(HEADERS) | build/.deps-build
 	@mkdir -p $(@D)

@@ -4,3 +4,9 @@ set -eu
 cd "$(dirname "$0")/.."
 echo "## start-up (bench/startup.sh)"
 bench/startup.sh
+echo "## port states (bench/ports.sh)"
+bench/ports.sh
+echo "## cmdlets on 1, 8, 32 Edge servers (bench/cmdlets.sh)"
+bench/cmdlets.sh
+echo "## DNS: a signed update vs nsupdate, 1,000 queries vs dig (bench/dns.sh)"
+bench/dns.sh

@@ -24,11 +24,17 @@
 int luaopen_runbook_task_core (lua_State *L);
 int luaopen_runbook_version (lua_State *L);
 int luaopen_runbook_fs (lua_State *L);
+int luaopen_runbook_net (lua_State *L);
+int luaopen_runbook_xml (lua_State *L);
+int luaopen_runbook_dns (lua_State *L);
 
 static const luaL_Reg preloads[] = {
   {"runbook.task.core", luaopen_runbook_task_core},
   {"runbook.version", luaopen_runbook_version},
   {"runbook.fs", luaopen_runbook_fs},
+  {"runbook.net", luaopen_runbook_net},
+  {"runbook.xml", luaopen_runbook_xml},
+  {"runbook.dns", luaopen_runbook_dns},
   {NULL, NULL}
 };
 

@@ -1,0 +1,147 @@
+--- cmdlet — runs a PowerShell cmdlet on a Windows server of the inventory and returns its
+-- output as Lua tables:
+--
+--   local cmdlet = require "cmdlet"
+--   local sites = cmdlet(host, "Get-CsSite", {Identity = "Site2"})   -- = cmdlet.invoke
+--
+-- host is an inventory entry: {name=, transport="ssh"|"sim", ...}. The transport decides
+-- how the script travels; the script itself (modules/powershell.lua) is the same for all:
+--   ssh  address= (default name), port=22, user=, key_file=, passphrase=, agent=,
+--        password=, known_hosts=, host_key_policy=, timeout= (connect), command_timeout=
+--        passphrase and password are credential references (runbook.secrets).
+--        One connection per host is kept and reused; tasks that run commands on the same
+--        host at the same time get one connection each.
+--   sim  state_file= : the Lync emulator (modules/lync/emulator.lua) in-process.
+--   winrm, local: not implemented yet (docs/transports.md).
+--
+-- A PowerShell error raises "[cmdlet] Set-CsSite on fe1.contoso.com failed: <Microsoft's
+-- message> (<category>)"; cmdlet.try returns nil, record instead. Transport failures
+-- (timeout, auth, host key...) raise the same way with the transport's code. Every cmdlet
+-- that is not Get-/Test- is a change and refuses to run while planning.
+local powershell = require "powershell"
+local task = require "runbook.task"
+
+local M = {}
+
+local transports = {}
+
+local function host_name(host)
+  return tostring(host.name or host.address)
+end
+local pools = {}   -- ssh: user, address, port and identity options -> idle sessions
+
+-- A passphrase or password is a credential reference (env:NAME, file:PATH, prompt) or a
+-- Secret; its value is revealed only here, where it is handed to libssh2.
+local function reveal(reference, label)
+  if reference == nil then return nil end
+  local secrets = require "runbook.secrets"
+  return secrets.resolve(reference, label):reveal()
+end
+
+local function ssh_options(host)
+  local name = host_name(host)
+  return { host = host.address or host.name, port = host.port or 22, user = host.user,
+           key_file = host.key_file, agent = host.agent, agent_socket = host.agent_socket,
+           passphrase = reveal(host.passphrase, "the key passphrase for " .. name),
+           password = reveal(host.password, "the SSH password for " .. name),
+           known_hosts = host.known_hosts, host_key_policy = host.host_key_policy,
+           timeout = host.timeout }
+end
+
+-- Runs a command line over SSH on a pooled session (opened on first use).
+function transports.ssh(host, command_line, options)
+  local ssh = require "runbook.ssh"
+  local o = ssh_options(host)
+  local key = table.concat({ tostring(o.user), o.host, o.port, tostring(o.key_file),
+                             tostring(o.known_hosts), tostring(o.host_key_policy),
+                             tostring(o.agent), tostring(o.agent_socket) }, "\0")
+  local idle = pools[key] or {}
+  pools[key] = idle
+  local session = table.remove(idle)
+  if not session then
+    local err, code
+    session, err, code = ssh.session(o)
+    if not session then return nil, err, code end
+  end
+  local result, err, code = session:exec(command_line, { timeout = options.timeout
+                                                         or host.command_timeout })
+  if result then idle[#idle + 1] = session else session:close() end
+  return result, err, code
+end
+
+-- The Lync emulator in this process: same script, same parser, no network.
+function transports.sim(host, command_line)
+  local emulator = require "lync.emulator"
+  assert(host.state_file, "[cmdlet] sim host " .. tostring(host.name) .. " has no state_file")
+  return emulator.run_command_line(command_line, host.state_file)
+end
+
+--- register_transport(name, fn): fn(host, command_line, options) -> {stdout=, stderr=,
+-- status=} | nil, message, code. For the WinRM and local transports.
+function M.register_transport(name, fn)
+  transports[name] = fn
+end
+
+--- close_all(): closes every pooled SSH connection.
+function M.close_all()
+  for key, idle in pairs(pools) do
+    for _, session in ipairs(idle) do session:close() end
+    pools[key] = nil
+  end
+end
+
+function M.is_mutating(name)
+  return not (name:match("^Get%-") or name:match("^Test%-"))
+end
+
+-- Sends a pipeline (PowerShell text built by modules/powershell.lua) and parses the answer.
+local function run(host, label, pipeline, options)
+  assert(type(host) == "table", "[cmdlet] host must be an inventory entry (a table)")
+  local transport = transports[host.transport or "ssh"]
+  if not transport then
+    error(("[cmdlet] transport %q of %s is not available (ssh and sim are; winrm and local "
+           .. "are not implemented yet)"):format(tostring(host.transport), host_name(host)), 3)
+  end
+  local result, err, code = transport(host, powershell.command_line(powershell.wrap(pipeline)),
+                                      options or {})
+  if not result then
+    return nil, { message = err, category = code, transport = true }
+  end
+  return powershell.parse(result)
+end
+
+local function failure_message(host, label, record)
+  return ("[cmdlet] %s on %s failed: %s (%s)"):format(label, host_name(host),
+                                                      tostring(record.message),
+                                                      tostring(record.category))
+end
+
+--- try(host, name, parameters, options) -> list of objects | nil, error record
+-- The record: {message=, category=, FullyQualifiedErrorId=} or, when the transport
+-- failed, {message=, category=<code>, transport=true}.
+function M.try(host, name, parameters, options)
+  local pipeline = powershell.command(name, parameters or {})
+  if M.is_mutating(name) then
+    task.check_mutation(("run %s on %s"):format(name, host_name(host)))
+  end
+  return run(host, name, pipeline, options)
+end
+
+--- invoke(host, name, parameters, options) -> list of objects; raises on failure.
+-- options: timeout= (seconds for the command).
+function M.invoke(host, name, parameters, options)
+  local results, record = M.try(host, name, parameters, options)
+  if not results then error(failure_message(host, name, record), 2) end
+  return results
+end
+
+--- evaluate(host, expression, options) -> list; raises. For read-only probes that are
+-- not a plain cmdlet call, such as "(Get-Command -Name 'Set-CsSite').Parameters.Keys".
+-- The expression must come from code, never from inventory values (use powershell.literal).
+function M.evaluate(host, expression, options)
+  local results, record = run(host, expression, expression, options)
+  if not results then error(failure_message(host, expression, record), 2) end
+  return results
+end
+
+return setmetatable(M, { __call = function(_, ...) return M.invoke(...) end })

@@ -1,0 +1,130 @@
+--- dns.provider — what every DNS provider in modules/dns/ shares: record identity and
+-- comparison, the diff shown in plan mode, and the compare-and-swap discipline.
+--
+-- A provider is a table of functions made by its module's new(config):
+--   provider.get(name, type)               -> records | nil, message, code
+--   provider.set(name, type, records, ttl) -> {changed=, old=, new=, diff=} | nil, message, code
+--   provider.delete(name, type)            -> {changed=, old=, diff=}       | nil, message, code
+-- Names are absolute, without the trailing dot ("sip.contoso.com"); records are the tables
+-- runbook.dns returns ({address=}, {target=}, {priority=, weight=, port=, target=}, {text=}).
+-- set() and delete() change the RRset only if it still holds what the provider read
+-- (code "conflict" otherwise); in plan mode they refuse, raising with the diff.
+local task = require "runbook.task"
+
+local M = {}
+
+local function bare(name)
+  return (tostring(name):lower():gsub("%.$", ""))
+end
+M.bare = bare
+
+--- key(type, record) -> the record's value as one comparable string ("10 0 5269 edge1…").
+function M.key(type, record)
+  type = type:upper()
+  if type == "A" then return record.address
+  elseif type == "AAAA" then return record.address:lower()
+  elseif type == "CNAME" or type == "NS" then return bare(record.target)
+  elseif type == "SRV" then
+    return ("%d %d %d %s"):format(record.priority, record.weight, record.port,
+                                  bare(record.target))
+  elseif type == "TXT" then return ("%q"):format(record.text)
+  elseif type == "MX" then return ("%d %s"):format(record.preference, bare(record.exchange))
+  end
+  error(("[dns] records of type %s are not supported by the providers"):format(type), 3)
+end
+
+--- same(type, a, b) -> whether two record lists hold the same values (order aside).
+function M.same(type, a, b)
+  local seen = {}
+  for _, record in ipairs(a) do seen[M.key(type, record)] = true end
+  if #a ~= #b then return false end
+  for _, record in ipairs(b) do
+    if not seen[M.key(type, record)] then return false end
+  end
+  return true
+end
+
+local function set_of(type, records)
+  local keys = {}
+  for _, record in ipairs(records) do keys[M.key(type, record)] = record end
+  return keys
+end
+
+--- changes(type, old, new) -> removed, added: the records only in old, only in new.
+function M.changes(type, old, new)
+  local old_set, new_set, removed, added = set_of(type, old), set_of(type, new), {}, {}
+  for _, record in ipairs(old) do
+    if not new_set[M.key(type, record)] then removed[#removed + 1] = record end
+  end
+  for _, record in ipairs(new) do
+    if not old_set[M.key(type, record)] then added[#added + 1] = record end
+  end
+  return removed, added
+end
+
+--- diff(name, type, old, new, ttl) -> text, one "- " / "+ " / "  " line per record.
+function M.diff(name, type, old, new, ttl)
+  local lines = { ("%s %s:"):format(bare(name), type:upper()) }
+  local new_set, old_set = set_of(type, new), set_of(type, old)
+  for _, record in ipairs(old) do
+    local key = M.key(type, record)
+    local mark = new_set[key] and "  " or "- "
+    lines[#lines + 1] = ("  %s%s (ttl %s)"):format(mark, key, record.ttl or "?")
+  end
+  for _, record in ipairs(new) do
+    local key = M.key(type, record)
+    if not old_set[key] then
+      lines[#lines + 1] = ("  + %s (ttl %s)"):format(key, ttl or record.ttl or "?")
+    end
+  end
+  return table.concat(lines, "\n")
+end
+
+--- refuse_if_planning(diff): in plan mode raises with the diff instead of changing anything.
+function M.refuse_if_planning(what, diff)
+  if task.planning() then
+    task.check_mutation(("%s:\n%s\n"):format(what, diff))
+  end
+end
+
+--- ttl_of(records, ttl, old) -> the TTL to write: given, else the records', else the old.
+function M.ttl_of(records, ttl, old)
+  return ttl or (records[1] and records[1].ttl) or (old[1] and old[1].ttl) or 3600
+end
+
+--- only(records, name, type) -> the records of this name and type (answers may carry a
+-- CNAME chain or others).
+function M.only(records, name, type)
+  local out = {}
+  for _, record in ipairs(records) do
+    if bare(record.name) == bare(name) and record.type == type:upper() then
+      out[#out + 1] = record
+    end
+  end
+  return out
+end
+
+--- copy(records) -> a copy of a record list, one level deep per record.
+function M.copy(records)
+  local out = {}
+  for i, record in ipairs(records) do
+    local c = {}
+    for k, v in pairs(record) do c[k] = v end
+    out[i] = c
+  end
+  return out
+end
+
+--- memory() -> remember(name, type, records), recall(name, type): what get() last saw,
+-- which set()/delete() use as the prerequisite (copies: callers may edit what get returned).
+function M.memory()
+  local seen = {}
+  local function slot(name, type) return bare(name) .. " " .. type:upper() end
+  return function(name, type, records) seen[slot(name, type)] = M.copy(records) end,
+         function(name, type)
+           local records = seen[slot(name, type)]
+           return records and M.copy(records)
+         end
+end
+
+return M

@@ -1,0 +1,115 @@
+--- dns.rfc2136 — the DNS provider for servers that take RFC 2136 dynamic updates signed
+-- with TSIG: BIND, Knot, PowerDNS (with dnsupdate=yes); Windows DNS only for zones that
+-- accept nonsecure updates (AD-integrated secure zones: the windows provider). Reads go to
+-- the primary with dns.query, changes are UPDATE
+-- messages whose prerequisites are the values read (compare-and-swap).
+--
+--   local p = require("dns.rfc2136").new {
+--     zone = "contoso.com", server = "192.0.2.53", port = 53,
+--     key = "file:/etc/runbook/tsig.key",   -- credential reference to a tsig-keygen file
+--     -- or key_file = PATH (same format, no permission check), or key = {name=, algorithm=,
+--     -- secret=}; without a key, updates go unsigned
+--     timeout = 5, tries = 3 }
+--   p.get(name, type) / p.set(name, type, records, ttl) / p.delete(name, type)
+-- See modules/dns/provider.lua for the shared contract.
+local dns = require "runbook.dns"
+local dns_key = require "dns.key"
+local provider = require "dns.provider"
+local secrets = require "runbook.secrets"
+
+local M = {}
+
+-- a copy of record with fields set over it
+local function with(record, fields)
+  local copy = {}
+  for k, v in pairs(record) do copy[k] = v end
+  for k, v in pairs(fields) do copy[k] = v end
+  return copy
+end
+
+local CONFLICT = { nxrrset = true, yxrrset = true, nxdomain = true, yxdomain = true }
+
+function M.new(config)
+  assert(type(config) == "table", "[dns.rfc2136] new(config): config must be a table")
+  local zone = assert(config.zone, "[dns.rfc2136] config.zone is required")
+  local server = assert(config.server, "[dns.rfc2136] config.server is required")
+  local key = config.key
+  if type(key) == "string" or (type(key) == "table" and key.reveal) then
+    local reference = tostring(key)
+    key = assert(dns_key.parse(secrets.resolve(key, "TSIG key").reveal(), reference))
+  end
+  if config.key_file then key = assert(dns_key.read(config.key_file)) end
+  local remember, recall = provider.memory()
+  local p = { kind = "rfc2136", zone = zone }
+
+  local function where() return ("%s:%s"):format(server, config.port or 53) end
+
+  function p.get(name, type)
+    local answer, message, code = dns.query { name = name, type = type, server = server,
+      port = config.port, timeout = config.timeout, tries = config.tries }
+    if not answer then return nil, "[dns.rfc2136] " .. message, code end
+    local records = provider.only(answer.records, name, type)
+    remember(name, type, records)
+    return records
+  end
+
+  -- One update old -> new with old as its prerequisite: only the records that differ are
+  -- deleted and added, unless the TTL changes (an RRset has one TTL: it is rewritten).
+  local function change(name, type, old, new, ttl)
+    local prerequisite = { name = name, type = type, records = old }
+    if #old == 0 then prerequisite = { name = name, type = type, exists = false } end
+    local removed, added = provider.changes(type, old, new)
+    local changes = {}
+    if #old > 0 and #new > 0 and old[1].ttl ~= ttl then
+      removed, added = {}, new
+      changes[1] = { op = "delete_rrset", name = name, type = type }
+    end
+    for _, record in ipairs(removed) do
+      changes[#changes + 1] = with(record, { op = "delete_record", name = name, type = type })
+    end
+    for _, record in ipairs(added) do
+      changes[#changes + 1] = with(record, { op = "add", name = name, type = type, ttl = ttl })
+    end
+    local result, message, code = dns.update { server = server, port = config.port,
+      zone = zone, key = key, timeout = config.timeout, tries = config.tries,
+      prerequisites = { prerequisite }, changes = changes }
+    if result then return true end
+    if CONFLICT[code] then
+      return nil, ("[dns.rfc2136] %s %s at %s changed since it was read; read it again and "
+                   .. "decide (%s)"):format(name, type, where(), message), "conflict"
+    end
+    return nil, "[dns.rfc2136] " .. message, code
+  end
+
+  function p.set(name, type, records, ttl)
+    local old = recall(name, type)
+    if not old then
+      local message, code
+      old, message, code = p.get(name, type)
+      if not old then return nil, message, code end
+    end
+    ttl = provider.ttl_of(records, ttl, old)
+    local diff = provider.diff(name, type, old, records, ttl)
+    local ttl_changed = #old > 0 and #records > 0 and old[1].ttl ~= ttl
+    if provider.same(type, old, records) and not ttl_changed then
+      return { changed = false, old = old, new = old, diff = diff }
+    end
+    provider.refuse_if_planning("change DNS records in " .. zone, diff)
+    local ok, message, code = change(name, type, old, records, ttl)
+    if not ok then return nil, message, code end
+    local new = {}
+    for i, record in ipairs(records) do
+      new[i] = with(record, { name = provider.bare(name), type = type:upper(), ttl = ttl })
+    end
+    remember(name, type, new)
+    return { changed = true, old = old, new = new, diff = diff }
+  end
+
+  function p.delete(name, type)
+    return p.set(name, type, {}, nil)
+  end
+
+  return p
+end
+
+return M

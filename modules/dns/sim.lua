@@ -1,0 +1,145 @@
+--- dns.sim — an in-memory zone behind the provider interface, for the embedded lab and
+-- for tests of code that changes DNS. It keeps every version of the zone (the SOA serial
+-- counts them) and serves them through query(), a stand-in for dns.query, from several
+-- "servers" that can lag behind the primary. Faults can be injected:
+--   p.fault { refuse_updates = true }     set/delete answer like a server saying REFUSED
+--   p.lag(server, answers)                that server keeps serving the version it has for
+--                                         its next `answers` queries, then catches up
+--   p.lag(server, math.huge)              a server that never converges
+--   p.edit(name, type, records)           someone else's change (no compare-and-swap)
+--
+--   local p = require("dns.sim").new { zone = "contoso.com", records = {...},
+--                                      servers = { "ns1", "ns2" } }
+--   local q = require("dns.sim").new { shared = p }      -- another client, same zone
+local provider = require "dns.provider"
+
+local M = {}
+
+local function copy_records(records)
+  local out = {}
+  for i, record in ipairs(records) do
+    local c = {}
+    for k, v in pairs(record) do c[k] = v end
+    out[i] = c
+  end
+  return out
+end
+
+-- The zone: versions[i] maps "name TYPE" -> records; servers[name] = {version=, lag=}.
+local function new_state(config)
+  local first = {}
+  for _, record in ipairs(config.records or {}) do
+    local slot = provider.bare(record.name) .. " " .. record.type:upper()
+    first[slot] = first[slot] or {}
+    local c = copy_records({ record })[1]
+    c.name, c.type, c.ttl = provider.bare(record.name), record.type:upper(), record.ttl or 3600
+    table.insert(first[slot], c)
+  end
+  local state = { zone = provider.bare(config.zone), versions = { first }, servers = {},
+                  faults = {}, primary = (config.servers or { "primary" })[1] }
+  for _, server in ipairs(config.servers or { "primary" }) do
+    state.servers[server] = { version = 1, lag = 0 }
+  end
+  return state
+end
+
+local function latest(state) return state.versions[#state.versions] end
+
+-- A new version with slot replaced by records.
+local function commit(state, slot, records)
+  local next_version = {}
+  for k, v in pairs(latest(state)) do next_version[k] = v end
+  next_version[slot] = #records > 0 and copy_records(records) or nil
+  state.versions[#state.versions + 1] = next_version
+  state.servers[state.primary].version = #state.versions
+end
+
+function M.new(config)
+  assert(type(config) == "table", "[dns.sim] new(config): config must be a table")
+  local state = config.shared and config.shared.state or new_state(config)
+  local remember, recall = provider.memory()
+  local p = { kind = "sim", zone = state.zone, state = state }
+
+  local function slot(name, type) return provider.bare(name) .. " " .. type:upper() end
+  local function current(name, type) return copy_records(latest(state)[slot(name, type)] or {}) end
+
+  function p.get(name, type)
+    local records = current(name, type)
+    remember(name, type, records)
+    return copy_records(records)
+  end
+
+  function p.set(name, type, records, ttl)
+    local old = recall(name, type) or p.get(name, type)
+    ttl = provider.ttl_of(records, ttl, old)
+    local diff = provider.diff(name, type, old, records, ttl)
+    local ttl_changed = #old > 0 and #records > 0 and old[1].ttl ~= ttl
+    if provider.same(type, old, records) and not ttl_changed then
+      return { changed = false, old = old, new = old, diff = diff }
+    end
+    provider.refuse_if_planning("change DNS records in " .. state.zone, diff)
+    if state.faults.refuse_updates then
+      return nil, ("[dns.sim] update of zone %s refused (injected fault)"):format(state.zone),
+             "refused"
+    end
+    local now = current(name, type)
+    if not provider.same(type, now, old) then
+      return nil, ("[dns.sim] %s %s changed since it was read; read it again and decide")
+                  :format(provider.bare(name), type:upper()), "conflict"
+    end
+    local new = {}
+    for i, record in ipairs(records) do
+      new[i] = copy_records({ record })[1]
+      new[i].name, new[i].type, new[i].ttl = provider.bare(name), type:upper(), ttl
+    end
+    commit(state, slot(name, type), new)
+    remember(name, type, copy_records(new))
+    return { changed = true, old = old, new = new, diff = diff }
+  end
+
+  function p.delete(name, type)
+    return p.set(name, type, {}, nil)
+  end
+
+  function p.fault(faults)
+    for k, v in pairs(faults) do state.faults[k] = v end
+  end
+
+  function p.lag(server, answers)
+    local s = assert(state.servers[server], "[dns.sim] no server " .. tostring(server))
+    s.lag = answers
+  end
+
+  function p.edit(name, type, records)
+    commit(state, slot(name, type), records)
+  end
+
+  function p.serial() return #state.versions end
+
+  --- query{name=, type=, server=} -> an answer shaped like dns.query's, from that server.
+  function p.query(args)
+    local s = state.servers[args.server or state.primary]
+    if not s then return nil, "[dns.sim] no server " .. tostring(args.server), "refused" end
+    if s.lag > 0 then s.lag = s.lag - 1 else s.version = #state.versions end
+    local version = state.versions[s.version]
+    local type = (args.type or "A"):upper()
+    if type == "SOA" and provider.bare(args.name) == state.zone then
+      return { rcode = "NOERROR", aa = true, records = { { name = state.zone, type = "SOA",
+        ttl = 3600, mname = "ns1." .. state.zone, rname = "hostmaster." .. state.zone,
+        serial = s.version, refresh = 3600, retry = 600, expire = 86400, minimum = 300 } } }
+    end
+    local records = copy_records(version[slot(args.name, type)] or {})
+    local exists = #records > 0
+    if not exists then
+      local prefix = provider.bare(args.name) .. " "
+      for key in pairs(version) do
+        if key:sub(1, #prefix) == prefix then exists = true end
+      end
+    end
+    return { rcode = exists and "NOERROR" or "NXDOMAIN", aa = true, records = records }
+  end
+
+  return p
+end
+
+return M

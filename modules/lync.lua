@@ -1,0 +1,292 @@
+--- lync — typed helpers over the Lync Server 2013 cmdlets the failover runbook needs:
+-- sites, pools and Edge servers, the XMPP federation route of a site, the Windows services
+-- of an Edge server, Central Management Store replication, topology discovery.
+--
+-- Every function takes the inventory host to run on first (modules/cmdlet.lua). Failures
+-- raise "[lync] ..." naming the object and the host. Waits poll with task.sleep between
+-- attempts and end with an error that lists what was still not there.
+--
+-- Documentation drift: Microsoft's failover procedure says Set-CsSite
+-- -XmppExternalFederationRoute <Edge pool FQDN>; the cmdlet reference says
+-- -XmppFederationRoute <"EdgeServer:" .. FQDN>. federation_route_parameter(host) asks the
+-- server which one its Set-CsSite has (cached per host) and the setters use that one.
+local cmdlet = require "cmdlet"
+local task = require "runbook.task"
+
+local M = {}
+
+-- monotonic seconds from the loop when the core has them
+local now = require("runbook.task.core").now or os.time
+
+local function host_name(host) return tostring(host.name or host.address) end
+
+local function site_identity(site)
+  site = tostring(site)
+  return site:match("^[Ss]ite:") and site or "Site:" .. site
+end
+
+--- sites(host) -> list of Get-CsSite objects
+function M.sites(host)
+  return cmdlet(host, "Get-CsSite", {})
+end
+
+--- site(host, name) -> the Get-CsSite object of "Site2" or "Site:Site2"; raises if missing.
+function M.site(host, name)
+  local found, record = cmdlet.try(host, "Get-CsSite", { Identity = site_identity(name) })
+  if found and found[1] then return found[1] end
+  error(("[lync] site '%s' not found on %s%s"):format(name, host_name(host),
+        record and ": " .. tostring(record.message) or ""), 2)
+end
+
+--- pools(host) -> list of Get-CsPool objects; pool(host, fqdn) -> one, raises if missing.
+function M.pools(host)
+  return cmdlet(host, "Get-CsPool", {})
+end
+
+function M.pool(host, fqdn)
+  local found, record = cmdlet.try(host, "Get-CsPool", { Identity = fqdn })
+  if found and found[1] then return found[1] end
+  error(("[lync] pool '%s' not found on %s%s"):format(fqdn, host_name(host),
+        record and ": " .. tostring(record.message) or ""), 2)
+end
+
+--- edge_services(host [, pool_fqdn]) -> Get-CsService -EdgeServer objects
+function M.edge_services(host, pool_fqdn)
+  return cmdlet(host, "Get-CsService", { EdgeServer = true, PoolFqdn = pool_fqdn })
+end
+
+--- edge_servers_of(host, pool_fqdn) -> list of the Edge servers' FQDNs in that pool.
+function M.edge_servers_of(host, pool_fqdn)
+  local pool = M.pool(host, pool_fqdn)
+  local is_edge = false
+  for _, service in ipairs(pool.Services or {}) do
+    if service:match("^EdgeServer:") then is_edge = true end
+  end
+  if not is_edge then
+    error(("[lync] pool '%s' on %s is not an Edge pool (services: %s)"):format(
+          pool_fqdn, host_name(host), table.concat(pool.Services or {}, ", ")), 2)
+  end
+  return pool.Computers or {}
+end
+
+-- --------------------------------------------------------------- federation route
+
+local ROUTE_PARAMETERS = { "XmppFederationRoute", "XmppExternalFederationRoute" }
+local route_parameter_cache = setmetatable({}, { __mode = "k" })
+
+--- federation_route_parameter(host) -> "XmppFederationRoute" | "XmppExternalFederationRoute"
+-- Probes (Get-Command Set-CsSite).Parameters.Keys once per host.
+function M.federation_route_parameter(host)
+  if route_parameter_cache[host] then return route_parameter_cache[host] end
+  local keys = cmdlet.evaluate(host, "(Get-Command -Name 'Set-CsSite').Parameters.Keys")
+  local present = {}
+  for _, key in ipairs(keys) do present[key] = true end
+  for _, name in ipairs(ROUTE_PARAMETERS) do
+    if present[name] then
+      route_parameter_cache[host] = name
+      return name
+    end
+  end
+  error(("[lync] Set-CsSite on %s has neither -XmppFederationRoute nor "
+         .. "-XmppExternalFederationRoute: is this Lync Server 2013 with XMPP federation?")
+        :format(host_name(host)), 2)
+end
+
+-- The value the parameter takes for an Edge pool: an identity or a bare FQDN.
+local function route_value(parameter, edge_pool)
+  local fqdn = edge_pool:gsub("^[Ee]dge[Ss]erver:", "")
+  if parameter == "XmppFederationRoute" then return "EdgeServer:" .. fqdn end
+  return fqdn
+end
+
+local function same_route(a, b)
+  if a == nil or b == nil then return a == b end
+  return a:gsub("^[Ee]dge[Ss]erver:", ""):lower() == b:gsub("^[Ee]dge[Ss]erver:", ""):lower()
+end
+
+--- federation_route(host, site) -> the Edge pool FQDN the site's XMPP traffic uses (or
+-- nil), and the parameter name the server uses.
+function M.federation_route(host, site)
+  local parameter = M.federation_route_parameter(host)
+  local value = M.site(host, site)[parameter]
+  return value and (value:gsub("^[Ee]dge[Ss]erver:", "")) or nil, parameter
+end
+
+--- route_change(host, site, edge_pool) -> {parameter=, value=, command=}: what
+-- set_federation_route would run, for plans.
+function M.route_change(host, site, edge_pool)
+  local parameter = M.federation_route_parameter(host)
+  local value = route_value(parameter, edge_pool)
+  return { parameter = parameter, value = value,
+           command = ("Set-CsSite -Identity %s -%s %s"):format(site_identity(site), parameter,
+                                                               value) }
+end
+
+--- set_federation_route(host, site, edge_pool) -> {parameter=, value=, previous=}
+-- Sets the route with whichever parameter the server has, then reads it back.
+function M.set_federation_route(host, site, edge_pool)
+  local change = M.route_change(host, site, edge_pool)
+  local previous = M.federation_route(host, site)
+  cmdlet(host, "Set-CsSite", { Identity = site_identity(site),
+                               [change.parameter] = change.value })
+  local now = M.site(host, site)[change.parameter]
+  if not same_route(now, change.value) then
+    error(("[lync] the XMPP federation route of %s on %s is %s after setting it to %s")
+          :format(site_identity(site), host_name(host), tostring(now), change.value), 2)
+  end
+  return { parameter = change.parameter, value = change.value, previous = previous }
+end
+
+-- --------------------------------------------------------------- Windows services
+
+-- Windows PowerShell 5.1 writes ServiceControllerStatus as a number; newer hosts a name.
+local STATUS = { [1] = "Stopped", [2] = "StartPending", [3] = "StopPending", [4] = "Running",
+                 [5] = "ContinuePending", [6] = "PausePending", [7] = "Paused" }
+
+local function status_name(value)
+  return STATUS[value] or tostring(value)
+end
+
+--- services(host, {computer=, names=}) -> list of {Name=, DisplayName=, Status="Running"|...}
+function M.services(host, options)
+  options = options or {}
+  local list = cmdlet(host, "Get-CsWindowsService", { ComputerName = options.computer })
+  local wanted
+  if options.names then
+    wanted = {}
+    for _, name in ipairs(options.names) do wanted[name:upper()] = true end
+  end
+  local out = {}
+  for _, service in ipairs(list) do
+    if not wanted or wanted[service.Name:upper()] then
+      out[#out + 1] = { Name = service.Name, DisplayName = service.DisplayName,
+                        Status = status_name(service.Status) }
+    end
+  end
+  return out
+end
+
+--- wait_services(host, state, {computer=, names=, timeout=60, interval=1})
+-- Polls until every service (or every named one) is in state ("Running", "Stopped").
+function M.wait_services(host, state, options)
+  options = options or {}
+  local deadline = now() + (options.timeout or 60)
+  while true do
+    local behind = {}
+    for _, service in ipairs(M.services(host, options)) do
+      if service.Status ~= state then
+        behind[#behind + 1] = ("%s (%s)"):format(service.Name, service.Status)
+      end
+    end
+    if #behind == 0 then return true end
+    if now() >= deadline then
+      error(("[lync] services on %s not %s within %g s: %s"):format(
+            options.computer or host_name(host), state, options.timeout or 60,
+            table.concat(behind, ", ")), 2)
+    end
+    task.sleep(options.interval or 1)
+  end
+end
+
+local function change_services(host, verb, state, options)
+  options = options or {}
+  local names = options.names
+  if not names then
+    names = {}
+    for _, service in ipairs(M.services(host, { computer = options.computer })) do
+      names[#names + 1] = service.Name
+    end
+  end
+  for _, name in ipairs(names) do
+    cmdlet(host, verb, { Name = name, ComputerName = options.computer })
+  end
+  M.wait_services(host, state, { computer = options.computer, names = names,
+                                 timeout = options.timeout, interval = options.interval })
+end
+
+--- stop_services(host, {computer=, names=, timeout=}) / start_services(...)
+-- Stops (starts) the Lync services, then waits until all reached the state.
+function M.stop_services(host, options)
+  change_services(host, "Stop-CsWindowsService", "Stopped", options)
+end
+
+function M.start_services(host, options)
+  change_services(host, "Start-CsWindowsService", "Running", options)
+end
+
+-- --------------------------------------------------------------- CMS replication
+
+-- "/Date(1700000000000)/" (Windows PowerShell 5.1's DateTime) -> seconds since the epoch.
+local function seconds(value)
+  local ms = type(value) == "string" and value:match("^/Date%((%-?%d+)")
+  return ms and tonumber(ms) / 1000 or value
+end
+
+--- replication_status(host [, fqdn]) -> list of {ReplicaFqdn=, UpToDate=, LastStatusReport=}
+function M.replication_status(host, fqdn)
+  local out = {}
+  for _, replica in ipairs(cmdlet(host, "Get-CsManagementStoreReplicationStatus",
+                                  { ReplicaFqdn = fqdn })) do
+    out[#out + 1] = { ReplicaFqdn = replica.ReplicaFqdn, UpToDate = replica.UpToDate,
+                      LastStatusReport = seconds(replica.LastStatusReport),
+                      LastUpdateCreation = seconds(replica.LastUpdateCreation) }
+  end
+  return out
+end
+
+--- wait_until_replicated(host, replicas, {timeout=300, interval=5, invoke=true})
+-- Waits until every replica FQDN reports UpToDate on the CMS host; with invoke (the
+-- default) asks for replication first (Invoke-CsManagementStoreReplication).
+function M.wait_until_replicated(host, replicas, options)
+  options = options or {}
+  if options.invoke ~= false then
+    for _, fqdn in ipairs(replicas) do
+      cmdlet(host, "Invoke-CsManagementStoreReplication", { ReplicaFqdn = fqdn })
+    end
+  end
+  local deadline = now() + (options.timeout or 300)
+  while true do
+    local status, behind = {}, {}
+    for _, replica in ipairs(M.replication_status(host)) do
+      status[replica.ReplicaFqdn:lower()] = replica
+    end
+    for _, fqdn in ipairs(replicas) do
+      local replica = status[fqdn:lower()]
+      if not replica then behind[#behind + 1] = fqdn .. " (not a replica)"
+      elseif not replica.UpToDate then behind[#behind + 1] = fqdn end
+    end
+    if #behind == 0 then return true end
+    if now() >= deadline then
+      error(("[lync] CMS replication to %s not up to date within %g s (asked %s)"):format(
+            table.concat(behind, ", "), options.timeout or 300, host_name(host)), 2)
+    end
+    task.sleep(options.interval or 5)
+  end
+end
+
+-- --------------------------------------------------------------- topology
+
+--- topology(host) -> {sites = {name -> {identity=, route=, pools={fqdn...}}},
+--                     edge_pools = {fqdn -> {site=, servers={fqdn...}}}, route_parameter=}
+-- so an inventory need not retype server lists.
+function M.topology(host)
+  local parameter = M.federation_route_parameter(host)
+  local topology = { sites = {}, edge_pools = {}, route_parameter = parameter }
+  for _, site in ipairs(M.sites(host)) do
+    local name = site.Identity:gsub("^Site:", "")
+    topology.sites[name] = { identity = site.Identity, pools = site.Pools or {},
+                             route = site[parameter] and
+                                     (site[parameter]:gsub("^EdgeServer:", "")) or nil }
+  end
+  for _, pool in ipairs(M.pools(host)) do
+    for _, service in ipairs(pool.Services or {}) do
+      if service:match("^EdgeServer:") then
+        topology.edge_pools[pool.Identity] = { site = (pool.Site or ""):gsub("^Site:", ""),
+                                               servers = pool.Computers or {} }
+      end
+    end
+  end
+  return topology
+end
+
+return M

@@ -1,0 +1,293 @@
+--- lync.emulator — a Lync Server 2013 Management Shell stand-in for the tests and the
+-- embedded lab: the only emulated part of the Windows side.
+--
+-- Written once, mounted twice: behind a real sshd as the forced command
+-- (tests/lab/lync-emulator) and in-process as the `sim` transport (modules/cmdlet.lua).
+-- Both hand it the command line `powershell -NoProfile -NonInteractive -EncodedCommand
+-- <base64 UTF-16LE>`; it decodes the script, parses it with lync.psparse (the restricted
+-- grammar modules/powershell.lua generates), evaluates it against the state of one
+-- emulated server and answers {stdout=, stderr=, status=} as powershell.exe would.
+--
+-- The state of one emulated server lives in a JSON file that tests read and write
+-- (default_state() shows every field): sites, pools, Windows services per computer,
+-- CMS replicas, which name Set-CsSite's federation route parameter has, and fault
+-- injection (denied cmdlets, services that refuse to stop, replicas that never catch up).
+-- Output shapes follow Windows PowerShell 5.1's ConvertTo-Json of the Lync objects:
+-- service Status as the ServiceControllerStatus number, dates as "/Date(ms)/".
+local cjson = require "cjson"
+local powershell = require "powershell"
+local psparse = require "lync.psparse"
+local cmdlets = require "lync.emulator_cmdlets"
+
+local M = {}
+
+--- default_state(server, options) -> a fresh state for an emulated server.
+-- options: edge_servers (list of FQDNs, default edge1/edge2.contoso.com), sites,
+-- route_parameter ("XmppFederationRoute" | "XmppExternalFederationRoute").
+function M.default_state(server, options)
+  options = options or {}
+  local edges = options.edge_servers or { "edge1.contoso.com", "edge2.contoso.com" }
+  local state = {
+    server = server or "fe1.contoso.com",
+    route_parameter = options.route_parameter or "XmppFederationRoute",
+    denied = {},            -- cmdlet names answered with access denied ("*": all)
+    replication_delay = 2,  -- status polls until a replica reports the latest change
+    sites = {
+      { Identity = "Site:Site1", SiteId = 1, DisplayName = "Site1", Kind = "Central",
+        route = "EdgeServer:edgepool1.contoso.com" },
+      { Identity = "Site:Site2", SiteId = 2, DisplayName = "Site2", Kind = "Central" },
+    },
+    pools = {
+      { Identity = "fepool1.contoso.com", Site = "Site:Site1",
+        Services = { "Registrar:fepool1.contoso.com", "UserServer:fepool1.contoso.com" },
+        Computers = {} },
+      { Identity = "edgepool1.contoso.com", Site = "Site:Site1",
+        Services = { "EdgeServer:edgepool1.contoso.com" }, Computers = { edges[1] } },
+      { Identity = "edgepool2.contoso.com", Site = "Site:Site2",
+        Services = { "EdgeServer:edgepool2.contoso.com" }, Computers = { edges[2] } },
+    },
+    services = {},   -- computer FQDN -> list of {Name=, DisplayName=, Status=, refuse_stop=}
+    replicas = {},   -- list of {ReplicaFqdn=, UpToDate=, pending=, stuck=, LastStatusReport=}
+    clock = 1700000000,
+  }
+  state.pools[1].Computers = { state.server }
+  for _, computer in ipairs({ state.server, table.unpack(edges) }) do
+    state.services[computer] = M.edge_services()
+    state.replicas[#state.replicas + 1] = { ReplicaFqdn = computer, UpToDate = true,
+                                            pending = 0, LastStatusReport = state.clock }
+  end
+  return state
+end
+
+--- edge_services() -> the Windows services of a Lync 2013 Edge server, all running.
+function M.edge_services()
+  local list = {}
+  for _, pair in ipairs {
+    { "REPLICA", "Lync Server Replica Replicator Agent" },
+    { "RTCDATAPROXY", "Lync Server Audio/Video Authentication" },
+    { "RTCMEDIARELAY", "Lync Server Audio/Video Edge" },
+    { "RTCMRAUTH", "Lync Server Audio/Video Authentication" },
+    { "RTCSRV", "Lync Server Access Edge" },
+  } do
+    list[#list + 1] = { Name = pair[1], DisplayName = pair[2], Status = "Running" }
+  end
+  return list
+end
+
+function M.load_state(path)
+  local file, err = io.open(path, "rb")
+  if not file then error("[lync.emulator] cannot read state " .. tostring(err), 0) end
+  local text = file:read("a")
+  file:close()
+  return cjson.decode(text)
+end
+
+--- save_state(path, state): atomically (a reader never sees half a file).
+function M.save_state(path, state)
+  local temporary = path .. ".tmp"
+  local file = assert(io.open(temporary, "wb"))
+  file:write(cjson.encode(state))
+  file:close()
+  assert(os.rename(temporary, path))
+end
+
+-- --------------------------------------------------------------- evaluation
+
+local Exit = {}
+
+local function ps_error(message, category, id)
+  error({ ps_error = true, message = message, category = category, id = id }, 0)
+end
+M.ps_error = ps_error
+
+-- An ErrorRecord as $_ shows it inside catch.
+local function error_record(err)
+  return { Exception = { Message = err.message },
+           CategoryInfo = { Category = err.category },
+           FullyQualifiedErrorId = err.id }
+end
+
+local evaluate, run_statements
+
+local function member(object, name)
+  if type(object) ~= "table" then return nil end
+  if object.__keys and name == "Keys" then return object.__keys end
+  local value = object[name]
+  if value == nil then   -- PowerShell member names are case-insensitive
+    for key, item in pairs(object) do
+      if type(key) == "string" and key:lower() == name:lower() then return item end
+    end
+  end
+  return value
+end
+
+local function call_command(context, node)
+  local impl = cmdlets.find(node.name)
+  if not impl then
+    ps_error(("The term '%s' is not recognized as the name of a cmdlet, function, script "
+              .. "file, or operable program. Check the spelling of the name, or if a path "
+              .. "was included, verify that the path is correct and try again."):format(
+              node.name), "ObjectNotFound", "CommandNotFoundException")
+  end
+  local named, positional = {}, {}
+  for _, key in ipairs(node.order) do named[key] = evaluate(context, node.named[key]) end
+  for i, arg in ipairs(node.positional) do positional[i] = evaluate(context, arg) end
+  return impl(context, named, positional, node.name)
+end
+
+-- Output of one statement: a list of objects (a command may write several).
+local function outputs(context, node)
+  if node.kind == "command" then return call_command(context, node) end
+  local value = evaluate(context, node)
+  if value == nil then return {} end
+  return { value }
+end
+
+function evaluate(context, node)
+  local kind = node.kind
+  if kind == "literal" then return node.value
+  elseif kind == "variable" then
+    local name = node.name:lower()
+    if name == "true" then return true elseif name == "false" then return false
+    elseif name == "null" then return nil end
+    return context.variables[name]
+  elseif kind == "array" then
+    local list = { __array = true }
+    local collected = run_statements(context, node.body, true)
+    for _, item in ipairs(collected) do
+      if type(item) == "table" and item.__array then
+        for _, inner in ipairs(item) do list[#list + 1] = inner end
+      else
+        list[#list + 1] = item
+      end
+    end
+    return list
+  elseif kind == "list" then
+    local list = { __array = true }
+    for i, item in ipairs(node.items) do list[i] = evaluate(context, item) end
+    return list
+  elseif kind == "hashtable" then
+    local object = { __order = {} }
+    for _, pair in ipairs(node.pairs) do
+      object[pair.key] = evaluate(context, pair.value)
+      object.__order[#object.__order + 1] = pair.key
+    end
+    return object
+  elseif kind == "paren" then
+    local list = outputs(context, node.inner)
+    if #list == 1 then return list[1] end
+    list.__array = true
+    return list
+  elseif kind == "cast" then
+    return evaluate(context, node.value)
+  elseif kind == "member" then
+    return member(evaluate(context, node.object), node.name)
+  elseif kind == "call" then
+    local object = evaluate(context, node.object)
+    if node.name:lower() == "tostring" then return object ~= nil and tostring(object) or "" end
+    ps_error("Method invocation failed because the object does not contain a method named '"
+             .. node.name .. "'.", "InvalidOperation", "MethodNotFound")
+  end
+  return outputs(context, node)[1]
+end
+
+-- Runs statements; collect=true returns their output, otherwise it goes to context.output.
+function run_statements(context, body, collect)
+  local collected = {}
+  for _, node in ipairs(body) do
+    if node.kind == "assign" then
+      local list = outputs(context, node.value)
+      local value = list[1]
+      if #list > 1 then value = list; list.__array = true end
+      context.variables[node.name:lower()] = value
+    elseif node.kind == "exit" then
+      error({ exit = true, code = node.code and evaluate(context, node.code) or 0 }, 0)
+    elseif node.kind == "try" then
+      local ok, err = pcall(run_statements, context, node.body, collect)
+      if ok then
+        for _, item in ipairs(err) do collected[#collected + 1] = item end
+      elseif type(err) == "table" and err.ps_error then
+        context.variables["_"] = error_record(err)
+        local caught = run_statements(context, node.catch, collect)
+        for _, item in ipairs(caught) do collected[#collected + 1] = item end
+      else
+        error(err, 0)
+      end
+    else
+      for _, item in ipairs(outputs(context, node)) do
+        if collect then collected[#collected + 1] = item
+        else context.output[#context.output + 1] = item end
+      end
+    end
+  end
+  return collected
+end
+
+-- --------------------------------------------------------------- entry points
+
+local function decode_command_line(command_line)
+  local words = {}
+  for word in command_line:gmatch("%S+") do words[#words + 1] = word end
+  local program = (words[1] or ""):lower()
+  if program ~= "powershell" and program ~= "powershell.exe" then
+    return nil, ("'%s' is not recognized as an internal or external command,\r\noperable "
+                 .. "program or batch file."):format(words[1] or "")
+  end
+  for i = 2, #words - 1 do
+    if words[i]:lower() == "-encodedcommand" then
+      local bytes = powershell.unbase64(words[i + 1])
+      local script = bytes and powershell.from_utf16le(bytes)
+      if not script then return nil, "Cannot process the command because the value "
+                                      .. "specified with -EncodedCommand is not properly "
+                                      .. "encoded. The value must be Base64 encoded." end
+      return script
+    end
+  end
+  return nil, "this emulator only runs powershell -EncodedCommand"
+end
+
+local function text_of(item)
+  if type(item) == "string" then return item end
+  if item == nil then return "" end
+  if type(item) == "table" then return cmdlets.to_json(item, true) end
+  return tostring(item)
+end
+
+--- run_script(script, state) -> {stdout=, stderr=, status=}, changed
+function M.run_script(script, state)
+  local context = { variables = {}, output = {}, state = state, changed = false }
+  local ok, err = pcall(function()
+    local tree = psparse.parse(script)
+    run_statements(context, tree.body, false)
+  end)
+  local lines = {}
+  for _, item in ipairs(context.output) do lines[#lines + 1] = text_of(item) end
+  local stdout = #lines > 0 and table.concat(lines, "\r\n") .. "\r\n" or ""
+  if ok then return { stdout = stdout, stderr = "", status = 0 }, context.changed end
+  if type(err) == "table" and err.exit then
+    return { stdout = stdout, stderr = "", status = math.tointeger(err.code) or 1 },
+           context.changed
+  end
+  if type(err) == "table" and (err.ps_error or err.parse_error) then
+    local text = err.message .. "\r\n"
+    if err.ps_error then
+      text = ("%s\r\n    + CategoryInfo          : %s\r\n    + FullyQualifiedErrorId : %s\r\n")
+             :format(err.message, err.category, err.id)
+    end
+    return { stdout = stdout, stderr = text, status = 1 }, context.changed
+  end
+  error(err, 0)   -- a bug in the emulator: let it show
+end
+
+--- run_command_line(command_line, state_path) -> {stdout=, stderr=, status=}
+-- Loads the state, runs the script, saves the state if a cmdlet changed it.
+function M.run_command_line(command_line, state_path)
+  local script, err = decode_command_line(command_line)
+  if not script then return { stdout = "", stderr = err .. "\r\n", status = 1 } end
+  local state = M.load_state(state_path)
+  local result, changed = M.run_script(script, state)
+  if changed then M.save_state(state_path, state) end
+  return result
+end
+
+return M

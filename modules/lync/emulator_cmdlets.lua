@@ -1,0 +1,442 @@
+--- lync.emulator_cmdlets — the cmdlets the Lync emulator answers, over one server's state
+-- (see lync.emulator.default_state), plus Get-Command and ConvertTo-Json.
+--
+-- Each cmdlet declares its parameters; binding is case-insensitive like PowerShell's and an
+-- unknown parameter is PowerShell's NamedParameterNotFound error. Output objects are built
+-- with object{} (ordered properties) and array{} so ConvertTo-Json keeps their shape.
+local cjson = require "cjson"
+
+local M = {}
+
+local function ps_error(message, category, id)
+  error({ ps_error = true, message = message, category = category, id = id }, 0)
+end
+
+-- object{"Name", value, ...} -> an object whose properties keep their order.
+local function object(list)
+  local o = { __order = {} }
+  for i = 1, #list, 2 do
+    o.__order[#o.__order + 1] = list[i]
+    o[list[i]] = list[i + 1]
+  end
+  return o
+end
+
+local function array(list)
+  local a = { __array = true }
+  for i, item in ipairs(list or {}) do a[i] = item end
+  return a
+end
+
+-- --------------------------------------------------------------- ConvertTo-Json
+
+local function encode(value, out)
+  local kind = type(value)
+  if value == nil or value == cjson.null then out[#out + 1] = "null"
+  elseif kind == "boolean" then out[#out + 1] = value and "true" or "false"
+  elseif kind == "number" then
+    out[#out + 1] = math.type(value) == "integer" and tostring(value) or ("%.17g"):format(value)
+  elseif kind == "string" then out[#out + 1] = cjson.encode(value)
+  elseif value.__array then
+    out[#out + 1] = "["
+    for i, item in ipairs(value) do
+      if i > 1 then out[#out + 1] = "," end
+      encode(item, out)
+    end
+    out[#out + 1] = "]"
+  else
+    local keys = value.__order
+    if not keys then
+      keys = {}
+      for key in pairs(value) do
+        if type(key) == "string" and not key:match("^__") then keys[#keys + 1] = key end
+      end
+      table.sort(keys)
+    end
+    out[#out + 1] = "{"
+    for i, key in ipairs(keys) do
+      if i > 1 then out[#out + 1] = "," end
+      out[#out + 1] = cjson.encode(key) .. ":"
+      encode(value[key], out)
+    end
+    out[#out + 1] = "}"
+  end
+end
+
+function M.to_json(value)
+  local out = {}
+  encode(value, out)
+  return table.concat(out)
+end
+
+-- --------------------------------------------------------------- binding
+
+local COMMON = { "Verbose", "Debug", "ErrorAction", "WarningAction", "InformationAction",
+                 "ErrorVariable", "WarningVariable", "InformationVariable", "OutVariable",
+                 "OutBuffer", "PipelineVariable" }
+
+-- Binds named and positional arguments to the declared parameters (names case-insensitive).
+local function bind(spec, named, positional, cmdlet)
+  local by_lower, args = {}, {}
+  for _, name in ipairs(spec.parameters) do by_lower[name:lower()] = name end
+  for _, name in ipairs(COMMON) do by_lower[name:lower()] = name end
+  for key, value in pairs(named) do
+    local canonical = by_lower[key:lower()]
+    if not canonical then
+      ps_error(("A parameter cannot be found that matches parameter name '%s'."):format(key),
+               "InvalidArgument", "NamedParameterNotFound," .. spec.class)
+    end
+    args[canonical] = value
+  end
+  for i, value in ipairs(positional) do
+    local name = spec.positional and spec.positional[i]
+    if not name or args[name] ~= nil then
+      ps_error(("A positional parameter cannot be found that accepts argument '%s'.")
+               :format(tostring(value)), "InvalidArgument",
+               "PositionalParameterNotFound," .. spec.class)
+    end
+    args[name] = value
+  end
+  for _, name in ipairs(spec.mandatory or {}) do
+    if args[name] == nil then
+      ps_error(("Cannot process command because of one or more missing mandatory "
+                .. "parameters: %s."):format(name), "InvalidArgument",
+               "MissingMandatoryParameter," .. spec.class)
+    end
+  end
+  args.__cmdlet = cmdlet
+  return args
+end
+
+local function check_access(state, name, class)
+  local denied = state.denied or {}
+  for _, entry in ipairs(denied) do
+    if entry == "*" or entry:lower() == name:lower() then
+      ps_error("Access is denied.", "PermissionDenied", "UnauthorizedAccessException," .. class)
+    end
+  end
+end
+
+-- --------------------------------------------------------------- topology
+
+local function find_site(state, identity)
+  local wanted = tostring(identity):lower():gsub("^site:", "")
+  for _, site in ipairs(state.sites) do
+    if site.Identity:lower():gsub("^site:", "") == wanted then return site end
+    if tostring(site.SiteId) == wanted then return site end
+  end
+end
+
+local function site_object(state, site)
+  local pools = {}
+  for _, pool in ipairs(state.pools) do
+    if pool.Site == site.Identity then pools[#pools + 1] = pool.Identity end
+  end
+  return object { "Identity", site.Identity, "SiteId", site.SiteId,
+                  "Services", array(site.Services), "Pools", array(pools),
+                  "FederationRoute", site.FederationRoute,
+                  state.route_parameter, site.route,
+                  "Description", site.Description, "DisplayName", site.DisplayName,
+                  "SiteName", site.DisplayName, "Kind", site.Kind or "Central",
+                  "ParentSite", site.ParentSite }
+end
+
+local function edge_service_exists(state, identity)
+  for _, pool in ipairs(state.pools) do
+    for _, service in ipairs(pool.Services) do
+      if service:lower() == identity:lower() then return true end
+    end
+  end
+  return false
+end
+
+local function mark_replicas_stale(context)
+  local state = context.state
+  state.clock = (state.clock or 0) + 1
+  for _, replica in ipairs(state.replicas) do
+    replica.UpToDate = false
+    replica.pending = state.replication_delay or 2
+  end
+end
+
+local function get_site(context, args)
+  if args.Identity == nil then
+    local list = {}
+    for i, site in ipairs(context.state.sites) do list[i] = site_object(context.state, site) end
+    return list
+  end
+  local site = find_site(context.state, args.Identity)
+  if not site then
+    ps_error(('Cannot get "Site" "%s" because it does not exist.'):format(args.Identity),
+             "ObjectNotFound", "ItemNotFound,Microsoft.Rtc.Management.Xds.GetSiteCmdlet")
+  end
+  return { site_object(context.state, site) }
+end
+
+local function set_site(context, args)
+  local state = context.state
+  local site = find_site(state, args.Identity)
+  if not site then
+    ps_error(('Cannot set "Site" "%s" because it does not exist.'):format(args.Identity),
+             "ObjectNotFound", "ItemNotFound,Microsoft.Rtc.Management.Xds.SetSiteCmdlet")
+  end
+  local route = args[state.route_parameter]
+  if route ~= nil then
+    local identity = tostring(route)
+    if state.route_parameter == "XmppExternalFederationRoute" then
+      identity = "EdgeServer:" .. identity:gsub("^[Ee]dge[Ss]erver:", "")
+    end
+    if not edge_service_exists(state, identity) then
+      ps_error(('Cannot find service "%s": the XMPP federation route must be an Edge Server '
+                .. 'service in the topology.'):format(route), "InvalidArgument",
+               "InvalidServiceIdentity,Microsoft.Rtc.Management.Xds.SetSiteCmdlet")
+    end
+    site.route = route
+  end
+  for _, field in ipairs { "Description", "DisplayName" } do
+    if args[field] ~= nil then site[field] = args[field] end
+  end
+  mark_replicas_stale(context)
+  context.changed = true
+  return {}
+end
+
+local function pool_object(pool)
+  return object { "Identity", pool.Identity, "Services", array(pool.Services),
+                  "Computers", array(pool.Computers), "Fqdn", pool.Identity,
+                  "Site", pool.Site }
+end
+
+local function get_pool(context, args)
+  local list = {}
+  for _, pool in ipairs(context.state.pools) do
+    if args.Identity == nil or pool.Identity:lower() == tostring(args.Identity):lower() then
+      list[#list + 1] = pool_object(pool)
+    end
+  end
+  if args.Identity ~= nil and #list == 0 then
+    ps_error(('Cannot get "Pool" "%s" because it does not exist.'):format(args.Identity),
+             "ObjectNotFound", "ItemNotFound,Microsoft.Rtc.Management.Xds.GetPoolCmdlet")
+  end
+  return list
+end
+
+local function get_service(context, args)
+  local list = {}
+  for _, pool in ipairs(context.state.pools) do
+    for _, service in ipairs(pool.Services) do
+      local role = service:match("^([^:]+):")
+      local wanted = (args.Identity == nil or service:lower() == args.Identity:lower())
+        and (args.PoolFqdn == nil or pool.Identity:lower() == args.PoolFqdn:lower())
+        and (not args.EdgeServer or role == "EdgeServer")
+        and (not args.Registrar or role == "Registrar")
+      if wanted then
+        local site = find_site(context.state, pool.Site)
+        local fields = { "Identity", service, "PoolFqdn", pool.Identity,
+                         "SiteId", site and site.Identity or pool.Site, "Role", role }
+        if role == "EdgeServer" then
+          for _, extra in ipairs { { "AccessEdgeInternalSipPort", 5061 },
+                                   { "AccessEdgeExternalSipPort", 5061 },
+                                   { "DataPsomInternalPort", 8057 },
+                                   { "MediaRelayAuthEdgePort", 5062 } } do
+            fields[#fields + 1], fields[#fields + 2] = extra[1], extra[2]
+          end
+        end
+        list[#list + 1] = object(fields)
+      end
+    end
+  end
+  return list
+end
+
+-- --------------------------------------------------------------- Windows services
+
+local STATUS = { Stopped = 1, StartPending = 2, StopPending = 3, Running = 4 }
+
+local function services_of(context, args)
+  local computer = args.ComputerName or context.state.server
+  local services = context.state.services[computer]
+  if not services then
+    ps_error(("Cannot open Service Control Manager on computer '%s'. This operation might "
+              .. "require other privileges."):format(computer), "InvalidOperation",
+             "CouldNotOpenServiceManager")
+  end
+  if args.Name == nil then return services, computer end
+  for _, service in ipairs(services) do
+    if service.Name:lower() == tostring(args.Name):lower() then return { service }, computer end
+  end
+  ps_error(("Cannot find any service with service name '%s'."):format(args.Name),
+           "ObjectNotFound", "NoServiceFoundForGivenName")
+end
+
+local function get_windows_service(context, args)
+  local list = {}
+  for i, service in ipairs((services_of(context, args))) do
+    local fields = { "Status", STATUS[service.Status] or 1, "Name", service.Name,
+                     "DisplayName", service.DisplayName }
+    if not args.ExcludeActivityLevel then
+      fields[#fields + 1], fields[#fields + 2] = "ActivityLevel", service.ActivityLevel or ""
+    end
+    list[i] = object(fields)
+  end
+  return list
+end
+
+local function change_services(context, args, target)
+  local services, computer = services_of(context, args)
+  for _, service in ipairs(services) do
+    local refuses = target == "Stopped" and service.refuse_stop
+                    or target == "Running" and service.refuse_start
+    if refuses then
+      local verb = target == "Stopped" and "stop" or "start"
+      ps_error(("Service '%s (%s)' cannot be %s due to the following error: Cannot %s "
+                .. "%s service on computer '%s'."):format(service.DisplayName, service.Name,
+                verb == "stop" and "stopped" or "started", verb, service.Name, computer),
+               verb == "stop" and "CloseError" or "OpenError",
+               verb == "stop" and "CouldNotStopService" or "CouldNotStartService")
+    end
+    service.Status = target
+  end
+  context.changed = true
+  return {}
+end
+
+-- --------------------------------------------------------------- CMS replication
+
+local function date(seconds) return ("/Date(%d)/"):format(math.floor(seconds * 1000)) end
+
+local function replicas_of(context, args)
+  local list = {}
+  for _, replica in ipairs(context.state.replicas) do
+    if args.ReplicaFqdn == nil or replica.ReplicaFqdn:lower() == args.ReplicaFqdn:lower() then
+      list[#list + 1] = replica
+    end
+  end
+  return list
+end
+
+-- Each poll brings a stale replica one step closer to reporting the latest change.
+local function get_replication_status(context, args)
+  local state, list = context.state, {}
+  for _, replica in ipairs(replicas_of(context, args)) do
+    if not replica.UpToDate and not replica.stuck then
+      replica.pending = (replica.pending or 1) - 1
+      if replica.pending <= 0 then
+        replica.UpToDate = true
+        replica.LastStatusReport = state.clock
+      end
+      context.changed = true
+    end
+    list[#list + 1] = object { "UpToDate", replica.UpToDate,
+                              "ReplicaFqdn", replica.ReplicaFqdn,
+                              "LastStatusReport", date(replica.LastStatusReport or 0),
+                              "LastUpdateCreation", date(state.clock or 0),
+                              "ProductVersion", "5.0.8308.0" }
+  end
+  return list
+end
+
+local function invoke_replication(context, args)
+  for _, replica in ipairs(replicas_of(context, args)) do
+    if not replica.UpToDate then replica.pending = math.min(replica.pending or 1, 1) end
+  end
+  context.changed = true
+  return {}
+end
+
+-- --------------------------------------------------------------- the table
+
+local SPECS
+
+local function get_command(context, args)
+  local spec = SPECS[tostring(args.Name):lower()]
+  if not spec then
+    ps_error(("The term '%s' is not recognized as the name of a cmdlet, function, script "
+              .. "file, or operable program."):format(args.Name), "ObjectNotFound",
+             "CommandNotFoundException,Microsoft.PowerShell.Commands.GetCommandCommand")
+  end
+  local keys = array()
+  local parameters = spec.parameters
+  if spec.name == "Set-CsSite" then
+    parameters = { "Identity", "Instance", "Description", "DisplayName", "FederationRoute",
+                   context.state.route_parameter, "Force", "WhatIf", "Confirm" }
+  end
+  for _, name in ipairs(parameters) do keys[#keys + 1] = name end
+  for _, name in ipairs(COMMON) do keys[#keys + 1] = name end
+  return { object { "Name", spec.name, "CommandType", "Cmdlet",
+                    "Parameters", { __keys = keys } } }
+end
+
+local function convert_to_json(_, args)
+  return { M.to_json(args.InputObject) }
+end
+
+local function spec(name, class, parameters, impl, extra)
+  local s = { name = name, class = class, parameters = parameters, impl = impl }
+  for key, value in pairs(extra or {}) do s[key] = value end
+  return s
+end
+
+local SHOULD = { "Force", "WhatIf", "Confirm" }
+local function with(list, more)
+  local out = { table.unpack(list) }
+  for _, item in ipairs(more) do out[#out + 1] = item end
+  return out
+end
+
+SPECS = {}
+for _, s in ipairs {
+  spec("Get-CsSite", "Microsoft.Rtc.Management.Xds.GetSiteCmdlet",
+       { "Identity", "Filter", "LocalStore" }, get_site, { positional = { "Identity" } }),
+  spec("Set-CsSite", "Microsoft.Rtc.Management.Xds.SetSiteCmdlet",
+       with({ "Identity", "Instance", "Description", "DisplayName", "FederationRoute" }, SHOULD),
+       set_site, { positional = { "Identity" }, mandatory = { "Identity" }, mutates = true }),
+  spec("Get-CsPool", "Microsoft.Rtc.Management.Xds.GetPoolCmdlet",
+       { "Identity", "Filter", "LocalStore" }, get_pool, { positional = { "Identity" } }),
+  spec("Get-CsService", "Microsoft.Rtc.Management.Xds.GetServiceCmdlet",
+       { "Identity", "PoolFqdn", "EdgeServer", "Registrar", "CentralManagement",
+         "LocalStore" }, get_service, { positional = { "Identity" } }),
+  spec("Get-CsWindowsService", "Microsoft.Rtc.Management.Deployment.Core.GetCsWindowsService",
+       { "Name", "ComputerName", "ExcludeActivityLevel", "Report" }, get_windows_service,
+       { positional = { "Name" } }),
+  spec("Stop-CsWindowsService", "Microsoft.Rtc.Management.Deployment.Core.StopCsWindowsService",
+       with({ "Name", "ComputerName", "Graceful", "NoWait", "Report", "InputObject" }, SHOULD),
+       function(context, args) return change_services(context, args, "Stopped") end,
+       { positional = { "Name" }, mutates = true }),
+  spec("Start-CsWindowsService",
+       "Microsoft.Rtc.Management.Deployment.Core.StartCsWindowsService",
+       with({ "Name", "ComputerName", "NoWait", "Report", "InputObject" }, SHOULD),
+       function(context, args) return change_services(context, args, "Running") end,
+       { positional = { "Name" }, mutates = true }),
+  spec("Get-CsManagementStoreReplicationStatus",
+       "Microsoft.Rtc.Management.Xds.GetReplicationStatusCmdlet",
+       { "ReplicaFqdn", "CentralManagementStoreStatus" }, get_replication_status,
+       { positional = { "ReplicaFqdn" } }),
+  spec("Invoke-CsManagementStoreReplication",
+       "Microsoft.Rtc.Management.Xds.InvokeReplicationCmdlet",
+       with({ "ReplicaFqdn" }, SHOULD), invoke_replication, { mutates = true }),
+  spec("Get-Command", "Microsoft.PowerShell.Commands.GetCommandCommand",
+       { "Name", "Module", "CommandType" }, get_command,
+       { positional = { "Name" }, builtin = true }),
+  spec("ConvertTo-Json", "Microsoft.PowerShell.Commands.ConvertToJsonCommand",
+       { "InputObject", "Depth", "Compress" }, convert_to_json,
+       { positional = { "InputObject" }, builtin = true }),
+} do SPECS[s.name:lower()] = s end
+
+--- find(name) -> function(context, named, positional, name) -> outputs, or nil
+function M.find(name)
+  local s = SPECS[name:lower()]
+  if not s then return nil end
+  return function(context, named, positional)
+    if not s.builtin then check_access(context.state, s.name, s.class) end
+    local parameters = s.parameters
+    if s.name == "Set-CsSite" then
+      parameters = with(parameters, { context.state.route_parameter })
+    end
+    local args = bind({ parameters = parameters, positional = s.positional,
+                        mandatory = s.mandatory, class = s.class }, named, positional, s.name)
+    return s.impl(context, args)
+  end
+end
+
+return M

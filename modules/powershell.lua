@@ -1,0 +1,224 @@
+--- powershell — builds the PowerShell the cmdlet layer sends to Windows servers, and reads
+-- what comes back.
+--
+-- Every value becomes a literal: strings in single quotes, where PowerShell expands
+-- nothing ($, backticks, $(), ; and newlines are plain characters) and the only way out is
+-- a quote, so every quote character is doubled — ' and the typographic quotes U+2018-U+201B,
+-- which PowerShell treats as single quotes too. Numbers, booleans, lists and maps become
+-- number literals, $true/$false, @(...) and @{...}. Cmdlet and parameter names are checked
+-- against the Verb-Noun and identifier shapes; anything else raises.
+--
+-- The script wraps the command so that results come back as one JSON array on stdout
+-- (exit 0) and errors as one JSON record {message, category, FullyQualifiedErrorId}
+-- (exit 1). It travels as `powershell -NoProfile -NonInteractive -EncodedCommand <base64
+-- of UTF-16LE>`, which no shell on the way (cmd.exe, sshd's, WinRM's) can reinterpret.
+local cjson = require "cjson"
+
+local M = {}
+
+-- A value the caller wants sent as $null (nil cannot sit in a Lua table).
+M.null = setmetatable({}, { __tostring = function() return "$null" end })
+
+local QUOTES = { "'", "\u{2018}", "\u{2019}", "\u{201A}", "\u{201B}" }
+
+--- quote_string(text) -> a single-quoted PowerShell literal of text.
+function M.quote_string(text)
+  assert(type(text) == "string", "[powershell] quote_string expects a string")
+  assert(utf8.len(text), "[powershell] text is not valid UTF-8")
+  local out = text
+  for _, quote in ipairs(QUOTES) do
+    out = out:gsub(quote, quote .. quote)
+  end
+  return "'" .. out .. "'"
+end
+
+local function is_list(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n == #t
+end
+
+local NAME = "^[%a_][%w_]*$"
+
+--- literal(value) -> PowerShell text of a Lua value (string, number, boolean, null, list, map).
+function M.literal(value)
+  local kind = type(value)
+  if value == M.null then return "$null"
+  elseif kind == "string" then return M.quote_string(value)
+  elseif kind == "boolean" then return value and "$true" or "$false"
+  elseif kind == "number" then
+    assert(value == value and value ~= math.huge and value ~= -math.huge,
+           "[powershell] cannot send NaN or infinity")
+    if math.type(value) == "integer" then return tostring(value) end
+    return ("%.17g"):format(value)
+  elseif kind == "table" and is_list(value) then
+    local items = {}
+    for i, item in ipairs(value) do items[i] = M.literal(item) end
+    return "@(" .. table.concat(items, ",") .. ")"
+  elseif kind == "table" then
+    local keys = {}
+    for key in pairs(value) do
+      assert(type(key) == "string", "[powershell] map keys must be strings")
+      keys[#keys + 1] = key
+    end
+    table.sort(keys)
+    local pairs_text = {}
+    for i, key in ipairs(keys) do
+      pairs_text[i] = M.quote_string(key) .. "=" .. M.literal(value[key])
+    end
+    return "@{" .. table.concat(pairs_text, ";") .. "}"
+  end
+  error("[powershell] cannot send a " .. kind .. " to PowerShell", 2)
+end
+
+--- command(name, parameters) -> "Verb-Noun -Name value ..." (Identity first, then sorted).
+-- A boolean becomes -Name:$true / -Name:$false (the form switch parameters take).
+function M.command(name, parameters)
+  if type(name) ~= "string" or not name:match("^%a+%-%a[%w]*$") then
+    error(("[powershell] %q is not a cmdlet name (Verb-Noun)"):format(tostring(name)), 2)
+  end
+  local names = {}
+  for key in pairs(parameters or {}) do
+    if type(key) ~= "string" or not key:match(NAME) then
+      error(("[powershell] %q is not a parameter name"):format(tostring(key)), 2)
+    end
+    names[#names + 1] = key
+  end
+  table.sort(names, function(a, b)
+    if (a == "Identity") ~= (b == "Identity") then return a == "Identity" end
+    return a < b
+  end)
+  local words = { name }
+  for _, key in ipairs(names) do
+    local value = parameters[key]
+    if type(value) == "boolean" then
+      words[#words + 1] = "-" .. key .. ":" .. M.literal(value)
+    else
+      words[#words + 1] = "-" .. key
+      words[#words + 1] = M.literal(value)
+    end
+  end
+  return table.concat(words, " ")
+end
+
+--- wrap(pipeline) -> the whole script: results as a JSON array, errors as a JSON record.
+function M.wrap(pipeline)
+  return table.concat({
+    "$ErrorActionPreference = 'Stop'",
+    "$ProgressPreference = 'SilentlyContinue'",
+    "try {",
+    "  $result = @(" .. pipeline .. ")",
+    "  ConvertTo-Json -InputObject $result -Depth 4 -Compress",
+    "} catch {",
+    "  $record = [ordered]@{ message = $_.Exception.Message; "
+      .. "category = $_.CategoryInfo.Category.ToString(); "
+      .. "FullyQualifiedErrorId = $_.FullyQualifiedErrorId }",
+    "  ConvertTo-Json -InputObject $record -Compress",
+    "  exit 1",
+    "}",
+  }, "\n")
+end
+
+-- UTF-8 -> UTF-16LE (surrogate pairs above U+FFFF).
+function M.utf16le(text)
+  local out = {}
+  for _, code in utf8.codes(text) do
+    if code >= 0x10000 then
+      code = code - 0x10000
+      local high, low = 0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)
+      out[#out + 1] = string.pack("<I2I2", high, low)
+    else
+      out[#out + 1] = string.pack("<I2", code)
+    end
+  end
+  return table.concat(out)
+end
+
+-- UTF-16LE -> UTF-8; nil, message when the input is not UTF-16LE.
+function M.from_utf16le(bytes)
+  if #bytes % 2 ~= 0 then return nil, "odd number of bytes" end
+  local out, i = {}, 1
+  while i <= #bytes do
+    local unit = string.unpack("<I2", bytes, i)
+    i = i + 2
+    if unit >= 0xD800 and unit <= 0xDBFF then
+      if i > #bytes then return nil, "lone high surrogate" end
+      local low = string.unpack("<I2", bytes, i)
+      if low < 0xDC00 or low > 0xDFFF then return nil, "bad surrogate pair" end
+      i = i + 2
+      unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+    elseif unit >= 0xDC00 and unit <= 0xDFFF then
+      return nil, "lone low surrogate"
+    end
+    out[#out + 1] = utf8.char(unit)
+  end
+  return table.concat(out)
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+function M.base64(bytes)
+  local out = {}
+  for i = 1, #bytes, 3 do
+    local a, b, c = bytes:byte(i, i + 2)
+    local v = (a << 16) | ((b or 0) << 8) | (c or 0)
+    local chars = {}
+    for shift = 18, 0, -6 do
+      local index = (v >> shift) & 63
+      chars[#chars + 1] = B64:sub(index + 1, index + 1)
+    end
+    if not b then chars[3], chars[4] = "=", "=" elseif not c then chars[4] = "=" end
+    out[#out + 1] = table.concat(chars)
+  end
+  return table.concat(out)
+end
+
+function M.unbase64(text)
+  if #text % 4 ~= 0 or text:find("[^%w%+/=]") then return nil, "not base64" end
+  local out = {}
+  for i = 1, #text, 4 do
+    local v, pad = 0, 0
+    for j = i, i + 3 do
+      local char = text:sub(j, j)
+      if char == "=" then pad = pad + 1; v = v << 6
+      else v = (v << 6) | (B64:find(char, 1, true) - 1) end
+    end
+    local chunk = string.char((v >> 16) & 255, (v >> 8) & 255, v & 255)
+    out[#out + 1] = chunk:sub(1, 3 - pad)
+  end
+  return table.concat(out)
+end
+
+--- command_line(script) -> "powershell -NoProfile -NonInteractive -EncodedCommand ..."
+function M.command_line(script)
+  return "powershell -NoProfile -NonInteractive -EncodedCommand "
+    .. M.base64(M.utf16le(script))
+end
+
+-- JSON nulls become nil, so results read like ordinary Lua tables.
+local function strip_nulls(value)
+  if type(value) ~= "table" then return value end
+  for key, item in pairs(value) do
+    if item == cjson.null then value[key] = nil else strip_nulls(item) end
+  end
+  return value
+end
+
+--- parse(result) -> list of objects | nil, error record {message=, category=, ...}
+-- result is what the transport returned: {stdout=, stderr=, status=}.
+function M.parse(result)
+  local text = result.stdout:gsub("^\239\187\191", ""):match("^%s*(.-)%s*$")
+  local ok, decoded = pcall(cjson.decode, text ~= "" and text or "[]")
+  if result.status == 0 and ok and type(decoded) == "table" then
+    return strip_nulls(decoded)
+  end
+  if result.status == 1 and ok and type(decoded) == "table" and decoded.message then
+    return nil, strip_nulls(decoded)
+  end
+  local said = (result.stderr ~= "" and result.stderr or result.stdout):sub(1, 500)
+  return nil, { message = ("powershell exited %s: %s"):format(tostring(result.status),
+                                                            said:match("^%s*(.-)%s*$")),
+                category = "InvalidResult", FullyQualifiedErrorId = "runbook.NoJsonResult" }
+end
+
+return M

@@ -1,0 +1,595 @@
+/*
+** dns_update.c — runbook.dns.update, re-exported as runbook.dns's `update`: RFC 2136
+** dynamic updates built by the project (dns_wire.c), signed with TSIG (RFC 8945) and
+** sent over UDP, or TCP when too big or truncated; the server's signed reply is verified.
+** The HMACs come from the lazily loaded runbook.tsig (OpenSSL stays out of the core).
+**
+**   update{server=, port=, zone=, key={name=, algorithm=, secret=}, prerequisites=,
+**          changes=, timeout=, tries=} -> {rcode="NOERROR"} | nil, message, code
+*/
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "dns_wire.h"
+#include "loop.h"
+
+static void set_string (lua_State *L, const char *key, const char *value) {
+  lua_pushstring(L, value);
+  lua_setfield(L, -2, key);
+}
+
+static double opt_number_field (lua_State *L, int t, const char *key, double def) {
+  double v;
+  lua_getfield(L, t, key);
+  v = luaL_optnumber(L, -1, def);
+  lua_pop(L, 1);
+  return v;
+}
+
+static const char *opt_string_field (lua_State *L, int t, const char *key, const char *def) {
+  const char *v;
+  lua_getfield(L, t, key);
+  v = luaL_optstring(L, -1, def);
+  lua_pop(L, 1);   /* the string stays alive in the argument table */
+  return v;
+}
+
+
+/* ---------------------------------------------------------------- dns.update: building */
+
+#define EXCHANGE_TYPE "runbook.dns.exchange"
+#define TSIG_FUDGE 300
+
+/* An update on its way: the socket, what to resend, and what verifies the reply. */
+enum { OVER_UDP, TCP_CONNECTING, TCP_WRITING, TCP_READING };
+
+typedef struct Exchange {
+  int fd, tries_left, is_signed, state;
+  double timeout;
+  unsigned id;
+  DnsBuf message;
+  struct sockaddr_storage address;
+  socklen_t address_len;
+  unsigned char *tcp_reply;          /* 2-byte length + reply, over TCP */
+  size_t tcp_done;                   /* bytes written or read so far */
+  unsigned char request_mac[64], secret[256];
+  size_t request_mac_len, secret_len;
+  char key_name[256], algorithm[64], zone[256], where[80];
+} Exchange;
+
+static const struct { const char *name, *wire; } tsig_algorithms[] = {
+  {"hmac-md5", "hmac-md5.sig-alg.reg.int"}, {"hmac-sha1", "hmac-sha1"},
+  {"hmac-sha224", "hmac-sha224"}, {"hmac-sha256", "hmac-sha256"},
+  {"hmac-sha384", "hmac-sha384"}, {"hmac-sha512", "hmac-sha512"}, {NULL, NULL}
+};
+
+static int exchange_close (lua_State *L) {
+  Exchange *ex = (Exchange *)luaL_checkudata(L, 1, EXCHANGE_TYPE);
+  if (ex->fd >= 0) close(ex->fd);
+  ex->fd = -1;
+  explicit_bzero(ex->secret, sizeof ex->secret);
+  dnsbuf_free(&ex->message);
+  free(ex->tcp_reply);
+  ex->tcp_reply = NULL;
+  return 0;
+}
+
+static const char *need_string (lua_State *L, int record, const char *key) {
+  lua_getfield(L, record, key);
+  const char *s = lua_tostring(L, -1);
+  if (s == NULL) luaL_error(L, "dns.update: a record needs the field '%s'", key);
+  lua_pop(L, 1);      /* still referenced by the record table */
+  return s;
+}
+
+static uint32_t need_u32 (lua_State *L, int record, const char *key, lua_Integer max) {
+  lua_getfield(L, record, key);
+  int ok;
+  lua_Integer v = lua_tointegerx(L, -1, &ok);
+  if (!ok || v < 0 || v > max)
+    luaL_error(L, "dns.update: a record needs the field '%s' (0-%I)", key, max);
+  lua_pop(L, 1);
+  return (uint32_t)v;
+}
+
+static void put_name (lua_State *L, DnsBuf *b, const char *name) {
+  if (dnsbuf_name(b, name, 0) != 0)
+    luaL_error(L, "dns.update: '%s' is not a valid domain name", name);
+}
+
+/* RDLENGTH and RDATA of the record table at index rec. */
+static void put_rdata (lua_State *L, DnsBuf *b, int type, int rec) {
+  unsigned char addr[16];
+  size_t at = b->len;
+  dnsbuf_u16(b, 0);
+  if (type == DNSW_A || type == DNSW_AAAA) {
+    const char *text = need_string(L, rec, "address");
+    if (inet_pton(type == DNSW_A ? AF_INET : AF_INET6, text, addr) != 1)
+      luaL_error(L, "dns.update: '%s' is not an IPv%d address", text, type == DNSW_A ? 4 : 6);
+    dnsbuf_bytes(b, addr, type == DNSW_A ? 4 : 16);
+  } else if (type == DNSW_NS || type == DNSW_CNAME) {
+    put_name(L, b, need_string(L, rec, "target"));
+  } else if (type == DNSW_SRV) {
+    dnsbuf_u16(b, need_u32(L, rec, "priority", 65535));
+    dnsbuf_u16(b, need_u32(L, rec, "weight", 65535));
+    dnsbuf_u16(b, need_u32(L, rec, "port", 65535));
+    put_name(L, b, need_string(L, rec, "target"));
+  } else if (type == DNSW_TXT) {
+    size_t len;
+    lua_getfield(L, rec, "text");
+    const char *text = luaL_checklstring(L, -1, &len);
+    for (size_t i = 0; i < len || i == 0; i += 255) {     /* 255-byte character strings */
+      size_t n = len - i < 255 ? len - i : 255;
+      dnsbuf_u8(b, (unsigned)n);
+      dnsbuf_bytes(b, text + i, n);
+    }
+    lua_pop(L, 1);
+  } else if (type == DNSW_SOA) {
+    static const char *const fields[] = { "serial", "refresh", "retry", "expire", "minimum" };
+    put_name(L, b, need_string(L, rec, "mname"));
+    put_name(L, b, need_string(L, rec, "rname"));
+    for (int i = 0; i < 5; i++) dnsbuf_u32(b, need_u32(L, rec, fields[i], 0xffffffffLL));
+  } else luaL_error(L, "dns.update: records of type %s are not supported",
+                    dnsw_type_name((unsigned)type));
+  dnsbuf_set_u16(b, at, (unsigned)(b->len - at - 2));
+}
+
+/* An RR header; rec = 0 writes empty RDATA (the RFC 2136 "meta" forms). */
+static void put_rr (lua_State *L, DnsBuf *b, const char *name, int type, unsigned klass,
+                    uint32_t ttl, int rec) {
+  put_name(L, b, name);
+  dnsbuf_u16(b, (unsigned)type);
+  dnsbuf_u16(b, klass);
+  dnsbuf_u32(b, ttl);
+  if (rec) put_rdata(L, b, type, rec);
+  else dnsbuf_u16(b, 0);
+}
+
+static int field_type (lua_State *L, int t, int required) {
+  lua_getfield(L, t, "type");
+  const char *text = lua_tostring(L, -1);
+  int type = text ? dnsw_type_code(text) : (required ? -1 : DNSW_ANY);
+  if (type < 0 || type == DNSW_OPT || type == DNSW_TSIG)
+    luaL_error(L, "dns.update: bad or missing record type '%s'", text ? text : "nil");
+  lua_pop(L, 1);
+  return type;
+}
+
+/* Prerequisites (RFC 2136 2.4): {name=, exists=bool} on a name, {name=, type=, exists=bool}
+** on an RRset, {name=, type=, records={...}} for an RRset with exactly these values. */
+static unsigned put_prerequisite (lua_State *L, DnsBuf *b, int p) {
+  const char *name = need_string(L, p, "name");
+  int type = field_type(L, p, 0), exists, count = 0;
+  lua_getfield(L, p, "exists");
+  exists = lua_isnil(L, -1) || lua_toboolean(L, -1);
+  lua_getfield(L, p, "records");
+  if (lua_istable(L, -1) && lua_rawlen(L, -1) > 0) {
+    int records = lua_gettop(L);
+    luaL_argcheck(L, type != DNSW_ANY, 1, "prerequisite with records needs a type");
+    for (lua_Integer i = 1; lua_rawgeti(L, records, i) == LUA_TTABLE; i++, count++) {
+      put_rr(L, b, name, type, DNSW_IN, 0, lua_gettop(L));
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 3);
+    return (unsigned)count;
+  }
+  if (lua_istable(L, -1)) exists = 0;   /* records = {}: the RRset must not exist */
+  lua_pop(L, 2);
+  put_rr(L, b, name, type, exists ? DNSW_CLASS_ANY : DNSW_CLASS_NONE, 0, 0);
+  return 1;
+}
+
+/* Changes (RFC 2136 2.5): op = "add" | "delete_rrset" | "delete_record" | "delete_name",
+** with the record's fields in the same table. */
+static void put_change (lua_State *L, DnsBuf *b, int c) {
+  static const char *const ops[] = { "add", "delete_rrset", "delete_record", "delete_name",
+                                     NULL };
+  const char *name = need_string(L, c, "name");
+  lua_getfield(L, c, "op");
+  int op = luaL_checkoption(L, -1, NULL, ops);
+  lua_pop(L, 1);
+  int type = op == 3 ? DNSW_ANY : field_type(L, c, 1);
+  if (op == 0) {
+    lua_getfield(L, c, "ttl");
+    lua_Integer ttl = luaL_optinteger(L, -1, 3600);
+    luaL_argcheck(L, ttl >= 0 && ttl <= 0x7fffffff, 1, "ttl: expected 0-2147483647");
+    lua_pop(L, 1);
+    put_rr(L, b, name, type, DNSW_IN, (uint32_t)ttl, c);
+  } else if (op == 2) put_rr(L, b, name, type, DNSW_CLASS_NONE, 0, c);
+  else put_rr(L, b, name, type, DNSW_CLASS_ANY, 0, 0);
+}
+
+/* Sections 2-3 of the update from the list field `key`; returns the count. */
+static unsigned put_section (lua_State *L, DnsBuf *b, const char *key, int prerequisites) {
+  unsigned count = 0;
+  lua_getfield(L, 1, key);
+  if (!lua_isnil(L, -1)) luaL_checktype(L, -1, LUA_TTABLE);
+  int list = lua_gettop(L);
+  for (lua_Integer i = 1; lua_istable(L, list) && lua_rawgeti(L, list, i) != LUA_TNIL; i++) {
+    luaL_checktype(L, -1, LUA_TTABLE);
+    if (prerequisites) count += put_prerequisite(L, b, lua_gettop(L));
+    else put_change(L, b, lua_gettop(L)), count++;
+    lua_pop(L, 1);
+  }
+  lua_settop(L, list - 1);
+  return count;
+}
+
+
+/* ---------------------------------------------------------------- TSIG */
+
+/* HMAC of data with the exchange's key through runbook.tsig; pushes the MAC string. */
+static void push_hmac (lua_State *L, Exchange *ex, const DnsBuf *data) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "runbook.tsig");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "hmac");
+  lua_remove(L, -2);
+  lua_pushstring(L, ex->algorithm);
+  lua_pushlstring(L, (const char *)ex->secret, ex->secret_len);
+  lua_pushlstring(L, (const char *)data->data, data->len);
+  lua_call(L, 3, 1);
+}
+
+/* Reads key = {name=, algorithm=, secret=base64} into ex. Never echoes the secret. */
+static void read_key (lua_State *L, Exchange *ex, int key) {
+  const char *name = need_string(L, key, "name");
+  lua_getfield(L, key, "algorithm");
+  const char *alg = luaL_optstring(L, -1, "hmac-sha256");
+  size_t alg_len = strlen(alg);
+  lua_pop(L, 1);
+  lua_getfield(L, key, "secret");
+  const char *secret = lua_tostring(L, -1);
+  if (secret == NULL) luaL_error(L, "dns.update: key '%s' has no secret", name);
+  ex->secret_len = dnsw_base64_decode(secret, ex->secret, sizeof ex->secret);
+  lua_pop(L, 1);
+  if (ex->secret_len == (size_t)-1 || ex->secret_len == 0)
+    luaL_error(L, "dns.update: the secret of key '%s' is not base64", name);
+  if (alg_len && alg[alg_len - 1] == '.') alg_len--;
+  for (int i = 0; tsig_algorithms[i].name; i++)
+    if ((strlen(tsig_algorithms[i].name) == alg_len &&
+         strncasecmp(alg, tsig_algorithms[i].name, alg_len) == 0) ||
+        (strlen(tsig_algorithms[i].wire) == alg_len &&
+         strncasecmp(alg, tsig_algorithms[i].wire, alg_len) == 0))
+      snprintf(ex->algorithm, sizeof ex->algorithm, "%s", tsig_algorithms[i].wire);
+  if (!ex->algorithm[0]) luaL_error(L, "dns.update: unknown TSIG algorithm '%s'", alg);
+  if (strlen(name) >= sizeof ex->key_name) luaL_error(L, "dns.update: key name too long");
+  snprintf(ex->key_name, sizeof ex->key_name, "%s", name);
+  ex->is_signed = 1;
+}
+
+/* Signs the finished message: MAC over it and the TSIG variables, then the TSIG RR. */
+static void sign_message (lua_State *L, Exchange *ex) {
+  DnsBuf data;
+  size_t mac_len;
+  uint64_t now = (uint64_t)time(NULL);
+  dnsbuf_init(&data);
+  dnsbuf_bytes(&data, ex->message.data, ex->message.len);
+  dnsw_tsig_variables(&data, ex->key_name, ex->algorithm, now, TSIG_FUDGE, 0, NULL, 0);
+  if (data.failed) { dnsbuf_free(&data); luaL_error(L, "dns.update: out of memory"); }
+  push_hmac(L, ex, &data);
+  dnsbuf_free(&data);
+  const char *mac = lua_tolstring(L, -1, &mac_len);
+  if (mac == NULL || mac_len > sizeof ex->request_mac) luaL_error(L, "dns: bad HMAC result");
+  memcpy(ex->request_mac, mac, mac_len);
+  ex->request_mac_len = mac_len;
+  lua_pop(L, 1);
+  DnsBuf *b = &ex->message;
+  dnsbuf_name(b, ex->key_name, 1);
+  dnsbuf_u16(b, DNSW_TSIG);
+  dnsbuf_u16(b, DNSW_CLASS_ANY);
+  dnsbuf_u32(b, 0);
+  size_t at = b->len;
+  dnsbuf_u16(b, 0);
+  dnsbuf_name(b, ex->algorithm, 1);
+  dnsbuf_u48(b, now);
+  dnsbuf_u16(b, TSIG_FUDGE);
+  dnsbuf_u16(b, (unsigned)mac_len);
+  dnsbuf_bytes(b, ex->request_mac, mac_len);
+  dnsbuf_u16(b, ex->id);
+  dnsbuf_u16(b, 0);
+  dnsbuf_u16(b, 0);
+  dnsbuf_set_u16(b, at, (unsigned)(b->len - at - 2));
+  dnsbuf_set_u16(b, 10, 1);   /* ARCOUNT */
+}
+
+/* Checks the reply's signature against the request's MAC (RFC 8945 5.3).
+** Returns NULL when it verifies, else what is wrong (and *code). */
+static const char *verify_reply (lua_State *L, Exchange *ex, const unsigned char *msg,
+                                 size_t len, const char **code) {
+  DnsHeader h;
+  DnsRR rr, last;
+  Tsig t;
+  char name[DNSW_NAME_MAX];
+  unsigned qtype, qclass, rrs;
+  size_t off = 12;
+  *code = "badsig";
+  dnsw_header(msg, len, &h);
+  for (unsigned i = 0; i < h.qdcount; i++)
+    if (dnsw_question(msg, len, &off, name, &qtype, &qclass) != 0) return "malformed reply";
+  rrs = h.ancount + h.nscount + h.arcount;
+  last.type = 0;
+  for (unsigned i = 0; i < rrs; i++)
+    if (dnsw_rr(msg, len, &off, &last) != 0) return "malformed reply";
+  if (h.arcount == 0 || last.type != DNSW_TSIG) { *code = "unsigned"; return "unsigned"; }
+  rr = last;
+  if (dnsw_read_tsig(msg, &rr, &t) != 0) return "malformed TSIG record";
+  if (t.error) { *code = NULL; return dnsw_rcode_name(t.error); }
+  if (strcasecmp(rr.name, ex->key_name) != 0 &&
+      !(strlen(rr.name) + 1 == strlen(ex->key_name) &&
+        strncasecmp(rr.name, ex->key_name, strlen(rr.name)) == 0))
+    return "signed with another key";
+  DnsBuf data;
+  dnsbuf_init(&data);
+  dnsbuf_u16(&data, (unsigned)ex->request_mac_len);
+  dnsbuf_bytes(&data, ex->request_mac, ex->request_mac_len);
+  size_t header_at = data.len;
+  dnsbuf_bytes(&data, msg, rr.start);
+  dnsbuf_set_u16(&data, header_at, t.original_id);
+  dnsbuf_set_u16(&data, header_at + 10, h.arcount - 1);
+  dnsw_tsig_variables(&data, rr.name, t.algorithm, t.time_signed, t.fudge, t.error,
+                     msg + t.other, t.other_len);
+  push_hmac(L, ex, &data);
+  dnsbuf_free(&data);
+  size_t mac_len;
+  const unsigned char *mac = (const unsigned char *)lua_tolstring(L, -1, &mac_len);
+  unsigned diff = mac_len != t.mac_len;
+  for (size_t i = 0; !diff && i < mac_len; i++) diff |= mac[i] ^ msg[t.mac + i];
+  lua_pop(L, 1);
+  if (diff) return "the reply's TSIG signature does not verify";
+  double skew = difftime(time(NULL), (time_t)t.time_signed);
+  if (skew > t.fudge || -skew > t.fudge) { *code = "badtime"; return "the reply's time is off"; }
+  return NULL;
+}
+
+
+/* ---------------------------------------------------------------- dns.update: results */
+
+static int update_failure (lua_State *L, Exchange *ex, const char *rcode, const char *code) {
+  char lower[16];
+  size_t i = 0;
+  for (; rcode[i] && i < sizeof lower - 1; i++) lower[i] = (char)tolower(rcode[i]);
+  lower[i] = '\0';
+  lua_pushnil(L);
+  lua_pushfstring(L, "dns update of zone %s at %s: answered %s: %s", ex->zone, ex->where,
+                  rcode, dnsw_update_explanation(rcode));
+  lua_pushstring(L, code ? code : lower);
+  return 3;
+}
+
+static int update_error (lua_State *L, Exchange *ex, const char *what, const char *code) {
+  lua_pushnil(L);
+  lua_pushfstring(L, "dns update of zone %s at %s: %s", ex->zone, ex->where, what);
+  lua_pushstring(L, code);
+  return 3;
+}
+
+static int start_tcp (lua_State *L, Exchange *ex, lua_KContext ctx);
+
+/* The outcome of a reply to our update. */
+static int update_reply (lua_State *L, Exchange *ex, const unsigned char *msg, size_t len,
+                         lua_KContext ctx) {
+  DnsHeader h;
+  const char *code, *problem = NULL;
+  dnsw_header(msg, len, &h);
+  const char *rcode = dnsw_rcode_name(h.flags & 0xf);
+  if (h.flags & 0x0200) {
+    if (ex->state == OVER_UDP) return start_tcp(L, ex, ctx);   /* truncated: again over TCP */
+    return update_error(L, ex, "the reply over TCP claims to be truncated", "malformed");
+  }
+  if (ex->is_signed) problem = verify_reply(L, ex, msg, len, &code);
+  if (problem && code == NULL) return update_failure(L, ex, problem, NULL);  /* BADSIG … */
+  if (problem && !(strcmp(problem, "unsigned") == 0 && (h.flags & 0xf) != 0))
+    return update_error(L, ex, problem, code);
+  if ((h.flags & 0xf) != 0) return update_failure(L, ex, rcode, NULL);
+  lua_createtable(L, 0, 1);
+  set_string(L, "rcode", rcode);
+  return 1;
+}
+
+static int update_continue (lua_State *L, int status, lua_KContext ctx) {
+  Exchange *ex = (Exchange *)luaL_checkudata(L, (int)ctx, EXCHANGE_TYPE);
+  unsigned char reply[65535];
+  int ev = task_events(L);
+  (void)status;
+  if (ev & LOOP_TIMEOUT) {
+    if (--ex->tries_left <= 0) {
+      char what[120];
+      snprintf(what, sizeof what, "no reply (timed out after %gs per try): is the server "
+               "running and reachable?", ex->timeout);
+      return update_error(L, ex, what, "timeout");
+    }
+    if (send(ex->fd, ex->message.data, ex->message.len, 0) < 0 && errno != ECONNREFUSED)
+      return update_error(L, ex, strerror(errno), "failed");
+    return task_wait_fd(L, ex->fd, POLLIN, ex->timeout, ctx, update_continue);
+  }
+  ssize_t n = recv(ex->fd, reply, sizeof reply, 0);
+  if (n < 0 && errno == ECONNREFUSED)
+    return update_error(L, ex, "refused: nothing listens on that port", "refused");
+  if (n < 0 && errno != EAGAIN && errno != EINTR)
+    return update_error(L, ex, strerror(errno), "failed");
+  if (n < 12 || dnsw_u16(reply) != ex->id || !(reply[2] & 0x80))   /* not our reply */
+    return task_wait_fd(L, ex->fd, POLLIN, ex->timeout, ctx, update_continue);
+  return update_reply(L, ex, reply, (size_t)n, ctx);
+}
+
+/* The TCP exchange (RFC 1035 4.2.2: a 2-byte length before each message) as one state
+** machine: connect, write, read; each wait parks the task with the exchange's timeout. */
+static int tcp_continue (lua_State *L, int status, lua_KContext ctx) {
+  Exchange *ex = (Exchange *)luaL_checkudata(L, (int)ctx, EXCHANGE_TYPE);
+  int ev = task_events(L);
+  (void)status;
+  if (ev & LOOP_TIMEOUT)
+    return update_error(L, ex, "no reply over TCP (timed out): is the server running and "
+                        "reachable?", "timeout");
+  if (ex->state == TCP_CONNECTING) {
+    int err = 0;
+    socklen_t err_len = sizeof err;
+    getsockopt(ex->fd, SOL_SOCKET, SO_ERROR, &err, &err_len);
+    if (err) return update_error(L, ex, strerror(err), err == ECONNREFUSED ? "refused"
+                                                                           : "failed");
+    ex->state = TCP_WRITING;
+    ex->tcp_done = 0;
+  }
+  while (ex->state == TCP_WRITING) {
+    unsigned char length[2] = { (unsigned char)(ex->message.len >> 8),
+                                (unsigned char)ex->message.len };
+    struct iovec parts[2] = { { length, 2 }, { ex->message.data, ex->message.len } };
+    size_t skip = ex->tcp_done;
+    for (int i = 0; i < 2; i++) {
+      size_t cut = skip < parts[i].iov_len ? skip : parts[i].iov_len;
+      parts[i].iov_base = (char *)parts[i].iov_base + cut;
+      parts[i].iov_len -= cut;
+      skip -= cut;
+    }
+    struct msghdr out = { .msg_iov = parts, .msg_iovlen = 2 };
+    ssize_t n = sendmsg(ex->fd, &out, MSG_NOSIGNAL);
+    if (n < 0 && errno == EAGAIN) return task_wait_fd(L, ex->fd, POLLOUT, ex->timeout, ctx,
+                                                      tcp_continue);
+    if (n < 0) return update_error(L, ex, strerror(errno), "closed");
+    if ((ex->tcp_done += (size_t)n) == ex->message.len + 2) ex->state = TCP_READING,
+                                                            ex->tcp_done = 0;
+  }
+  for (;;) {
+    size_t want = ex->tcp_done < 2 ? 2 : 2 + dnsw_u16(ex->tcp_reply);
+    if (ex->tcp_done == want && want > 2) break;
+    ssize_t n = recv(ex->fd, ex->tcp_reply + ex->tcp_done, want - ex->tcp_done, 0);
+    if (n < 0 && errno == EAGAIN) return task_wait_fd(L, ex->fd, POLLIN, ex->timeout, ctx,
+                                                      tcp_continue);
+    if (n <= 0) return update_error(L, ex, n == 0 ? "the server closed the TCP connection "
+                                    "before replying" : strerror(errno), "closed");
+    ex->tcp_done += (size_t)n;
+  }
+  size_t len = ex->tcp_done - 2;
+  if (len < 12 || dnsw_u16(ex->tcp_reply + 2) != ex->id || !(ex->tcp_reply[4] & 0x80))
+    return update_error(L, ex, "the reply over TCP is not for this update", "malformed");
+  return update_reply(L, ex, ex->tcp_reply + 2, len, ctx);
+}
+
+static int open_socket (lua_State *L, Exchange *ex, int type) {
+  if (ex->fd >= 0) close(ex->fd);
+  ex->fd = socket(ex->address.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (ex->fd < 0) luaL_error(L, "dns.update: cannot open a socket: %s", strerror(errno));
+  return connect(ex->fd, (struct sockaddr *)&ex->address, ex->address_len);
+}
+
+/* Sends the update over TCP: when it is too big for UDP, or the UDP reply was truncated. */
+static int start_tcp (lua_State *L, Exchange *ex, lua_KContext ctx) {
+  if (ex->tcp_reply == NULL && (ex->tcp_reply = malloc(2 + 65535)) == NULL)
+    return luaL_error(L, "dns.update: out of memory");
+  ex->state = TCP_CONNECTING;
+  if (open_socket(L, ex, SOCK_STREAM) != 0 && errno != EINPROGRESS)
+    return update_error(L, ex, strerror(errno), errno == ECONNREFUSED ? "refused" : "failed");
+  return task_wait_fd(L, ex->fd, POLLOUT, ex->timeout, ctx, tcp_continue);
+}
+
+/* The server's socket address into ex. */
+static void exchange_address (lua_State *L, Exchange *ex, const char *server, int port) {
+  struct sockaddr_storage sa;
+  socklen_t sa_len;
+  memset(&sa, 0, sizeof sa);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&sa;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&sa;
+  if (inet_pton(AF_INET, server, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    sa_len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, server, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    sa_len = sizeof *v6;
+  } else {
+    luaL_error(L, "dns.update: server must be an IP address, got '%s'", server);
+    return;
+  }
+  snprintf(ex->where, sizeof ex->where, sa.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d",
+           server, port);
+  ex->address = sa;
+  ex->address_len = sa_len;
+}
+
+/* dns.update{server=, port=, zone=, key=, prerequisites=, changes=, timeout=, tries=} */
+static int dns_update (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  loop_check_mutation(L, "send a DNS update");
+  task_check_current(L, "dns.update");
+  const char *server = opt_string_field(L, 1, "server", NULL);
+  const char *zone = opt_string_field(L, 1, "zone", NULL);
+  int port = (int)opt_number_field(L, 1, "port", 53);
+  double timeout = opt_number_field(L, 1, "timeout", 5);
+  int tries = (int)opt_number_field(L, 1, "tries", 3);
+  luaL_argcheck(L, server != NULL, 1, "server: expected the IP address of the primary");
+  luaL_argcheck(L, zone != NULL && strlen(zone) < 256, 1, "zone: expected a zone name");
+  luaL_argcheck(L, port > 0 && port < 65536, 1, "port: expected 1-65535");
+  luaL_argcheck(L, timeout > 0, 1, "timeout: expected seconds > 0");
+  luaL_argcheck(L, tries >= 1 && tries <= 20, 1, "tries: expected 1-20");
+  lua_settop(L, 1);
+  Exchange *ex = (Exchange *)lua_newuserdatauv(L, sizeof(Exchange), 0);
+  memset(ex, 0, sizeof *ex);
+  ex->fd = -1;
+  dnsbuf_init(&ex->message);
+  luaL_setmetatable(L, EXCHANGE_TYPE);
+  ex->timeout = timeout;
+  ex->tries_left = tries;
+  snprintf(ex->zone, sizeof ex->zone, "%s", zone);
+  if (getrandom(&ex->id, sizeof ex->id, 0) != (ssize_t)sizeof ex->id) ex->id = (unsigned)rand();
+  ex->id &= 0xffff;
+  lua_getfield(L, 1, "key");
+  if (!lua_isnil(L, -1)) {
+    luaL_checktype(L, -1, LUA_TTABLE);
+    read_key(L, ex, lua_gettop(L));
+  }
+  lua_pop(L, 1);
+  DnsBuf *b = &ex->message;
+  dnsbuf_u16(b, ex->id);
+  dnsbuf_u16(b, 5 << 11);                    /* opcode UPDATE */
+  for (int i = 0; i < 4; i++) dnsbuf_u16(b, i == 0);
+  put_name(L, b, zone);
+  dnsbuf_u16(b, DNSW_SOA);
+  dnsbuf_u16(b, DNSW_IN);
+  dnsbuf_set_u16(b, 6, put_section(L, b, "prerequisites", 1));
+  dnsbuf_set_u16(b, 8, put_section(L, b, "changes", 0));
+  if (ex->is_signed) sign_message(L, ex);
+  if (b->failed) return luaL_error(L, "dns.update: out of memory");
+  if (b->len > 65535) return luaL_error(L, "dns.update: the update is over 64 KB: split it");
+  exchange_address(L, ex, server, port);
+  if (b->len > 512) return start_tcp(L, ex, 2);
+  if (open_socket(L, ex, SOCK_DGRAM) != 0)
+    return luaL_error(L, "dns.update: cannot connect a socket to %s: %s", ex->where,
+                      strerror(errno));
+  if (send(ex->fd, b->data, b->len, 0) < 0)
+    return update_error(L, ex, strerror(errno), errno == ECONNREFUSED ? "refused" : "failed");
+  return task_wait_fd(L, ex->fd, POLLIN, timeout, 2, update_continue);
+}
+
+
+static const luaL_Reg update_funcs[] = {
+  {"update", dns_update},
+  {NULL, NULL}
+};
+
+int luaopen_runbook_dns_update (lua_State *L) {
+  if (luaL_newmetatable(L, EXCHANGE_TYPE)) {
+    lua_pushcfunction(L, exchange_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, exchange_close);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 1);
+  luaL_newlib(L, update_funcs);
+  return 1;
+}

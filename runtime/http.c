@@ -1,0 +1,438 @@
+/*
+** http.c — runbook.http: HTTP(S) requests through libcurl's multi interface, driven by the
+** event loop: curl says which sockets to watch and when its timer fires
+** (CURLMOPT_SOCKETFUNCTION, CURLMOPT_TIMERFUNCTION), the loop calls
+** curl_multi_socket_action when they are ready. Many requests run at once, one task each.
+**
+**   http.request{method=, url=, headers={...}, body=, auth="basic"|"ntlm"|"negotiate",
+**                user=, password=, tls_verify=true, ca_file=, timeout=, follow=false}
+**       -> {status=, headers={lowercased names}, body=} | nil, message, code
+** code: "timeout", "refused", "resolve", "tls", "closed", "failed". Messages carry the
+** method and URL without any user:password part, never a password or header value.
+*/
+#include <ctype.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "loop_api.h"
+
+#define MULTI_TYPE "runbook.http.multi"
+#define REQUEST_TYPE "runbook.http.request"
+#define MAX_SOCKETS 512
+
+typedef struct Multi Multi;
+
+typedef struct SocketWatch {
+  Watch watch;
+  Multi *multi;
+} SocketWatch;
+
+/* The one multi handle of a Lua state; socket slots are never freed while the loop runs
+** (the loop may hold a pointer to a watch it is about to fire). */
+struct Multi {
+  CURLM *curl;
+  Loop *loop;
+  Watch timer;
+  int closed;
+  SocketWatch sockets[MAX_SOCKETS];
+};
+
+typedef struct Growing {
+  char *data;
+  size_t len, cap;
+} Growing;
+
+/* One request: owned by its task (userdata on the task's stack). */
+typedef struct Request {
+  CURL *easy;
+  Multi *multi;
+  Task *task;
+  struct curl_slist *headers;
+  Growing body, head;
+  int attached, done;
+  CURLcode result;
+  char error[CURL_ERROR_SIZE];
+  char what[300];          /* "GET http://host:port/path" without userinfo */
+} Request;
+
+
+/* ---------------------------------------------------------------- buffers */
+
+static int grow_append (Growing *g, const char *p, size_t n) {
+  if (g->len + n + 1 > g->cap) {
+    size_t cap = g->cap ? g->cap * 2 : 1024;
+    while (cap < g->len + n + 1) cap *= 2;
+    char *data = realloc(g->data, cap);
+    if (data == NULL) return -1;
+    g->data = data;
+    g->cap = cap;
+  }
+  memcpy(g->data + g->len, p, n);
+  g->len += n;
+  g->data[g->len] = '\0';
+  return 0;
+}
+
+static size_t on_body (char *p, size_t size, size_t n, void *userdata) {
+  Request *r = (Request *)userdata;
+  return grow_append(&r->body, p, size * n) == 0 ? size * n : 0;
+}
+
+/* Header lines; a new status line (after a redirect, 100 Continue or an auth round) starts
+** the set again so that only the final response's headers remain. */
+static size_t on_header (char *p, size_t size, size_t n, void *userdata) {
+  Request *r = (Request *)userdata;
+  if (size * n >= 5 && strncmp(p, "HTTP/", 5) == 0) r->head.len = 0;
+  return grow_append(&r->head, p, size * n) == 0 ? size * n : 0;
+}
+
+
+/* ---------------------------------------------------------------- the loop and curl */
+
+static void finish_done (Multi *m) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(m->curl, &left)) != NULL) {
+    Request *r = NULL;
+    if (msg->msg != CURLMSG_DONE) continue;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    r->result = msg->data.result;
+    r->done = 1;
+    curl_multi_remove_handle(m->curl, r->easy);
+    r->attached = 0;
+    if (r->task) task_wake(r->task, LOOP_WOKEN);
+  }
+}
+
+static void on_socket (Loop *loop, Watch *w, int revents) {
+  SocketWatch *s = (SocketWatch *)w->data;
+  int flags = 0, running;
+  (void)loop;
+  if (revents & (POLLIN | POLLHUP)) flags |= CURL_CSELECT_IN;
+  if (revents & POLLOUT) flags |= CURL_CSELECT_OUT;
+  if (revents & POLLERR) flags |= CURL_CSELECT_ERR;
+  curl_multi_socket_action(s->multi->curl, w->fd, flags, &running);
+  finish_done(s->multi);
+}
+
+static void on_timer (Loop *loop, Watch *w, int revents) {
+  Multi *m = (Multi *)w->data;
+  int running;
+  (void)loop; (void)revents;
+  curl_multi_socket_action(m->curl, CURL_SOCKET_TIMEOUT, 0, &running);
+  finish_done(m);
+}
+
+static int socket_callback (CURL *easy, curl_socket_t fd, int what, void *userp,
+                            void *socketp) {
+  Multi *m = (Multi *)userp;
+  SocketWatch *slot = (SocketWatch *)socketp;
+  (void)easy;
+  if (m->closed) return 0;
+  if (what == CURL_POLL_REMOVE) {
+    if (slot) watch_stop(m->loop, &slot->watch);
+    curl_multi_assign(m->curl, fd, NULL);
+    return 0;
+  }
+  for (int i = 0; i < MAX_SOCKETS && !slot; i++)
+    if (m->sockets[i].watch.fd < 0) slot = &m->sockets[i];
+  if (slot == NULL) return -1;    /* curl fails that transfer */
+  short events = (short)((what & CURL_POLL_IN ? POLLIN : 0) |
+                         (what & CURL_POLL_OUT ? POLLOUT : 0));
+  if (watch_fd(m->loop, &slot->watch, fd, events) != 0) return -1;
+  curl_multi_assign(m->curl, fd, slot);
+  return 0;
+}
+
+static int timer_callback (CURLM *curl, long timeout_ms, void *userp) {
+  Multi *m = (Multi *)userp;
+  (void)curl;
+  if (m->closed) return 0;
+  if (timeout_ms < 0) watch_stop(m->loop, &m->timer);
+  else watch_timer(m->loop, &m->timer, loop_now() + timeout_ms / 1000.0);
+  return 0;
+}
+
+static int multi_gc (lua_State *L) {
+  Multi *m = (Multi *)luaL_checkudata(L, 1, MULTI_TYPE);
+  if (!m->closed && m->curl) {
+    m->closed = 1;         /* the loop may be gone (lua_close): touch no watch */
+    curl_multi_cleanup(m->curl);
+    m->curl = NULL;
+  }
+  return 0;
+}
+
+static Multi *multi_get (lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, MULTI_TYPE) == LUA_TUSERDATA) {
+    Multi *m = (Multi *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return m;
+  }
+  lua_pop(L, 1);
+  Multi *m = (Multi *)lua_newuserdatauv(L, sizeof(Multi), 0);
+  memset(m, 0, sizeof *m);
+  luaL_setmetatable(L, MULTI_TYPE);
+  m->loop = loop_get(L);
+  watch_init(&m->timer, on_timer, m);
+  for (int i = 0; i < MAX_SOCKETS; i++) {
+    watch_init(&m->sockets[i].watch, on_socket, &m->sockets[i]);
+    m->sockets[i].multi = m;
+  }
+  m->curl = curl_multi_init();
+  if (m->curl == NULL) luaL_error(L, "http: libcurl could not start");
+  curl_multi_setopt(m->curl, CURLMOPT_SOCKETFUNCTION, socket_callback);
+  curl_multi_setopt(m->curl, CURLMOPT_SOCKETDATA, m);
+  curl_multi_setopt(m->curl, CURLMOPT_TIMERFUNCTION, timer_callback);
+  curl_multi_setopt(m->curl, CURLMOPT_TIMERDATA, m);
+  lua_setfield(L, LUA_REGISTRYINDEX, MULTI_TYPE);
+  return m;
+}
+
+
+/* ---------------------------------------------------------------- requests */
+
+static void request_detach (Request *r) {
+  if (r->attached && r->multi && !r->multi->closed) curl_multi_remove_handle(r->multi->curl,
+                                                                              r->easy);
+  r->attached = 0;
+  r->task = NULL;
+}
+
+static int request_gc (lua_State *L) {
+  Request *r = (Request *)luaL_checkudata(L, 1, REQUEST_TYPE);
+  request_detach(r);
+  if (r->easy) curl_easy_cleanup(r->easy);   /* wipes its copy of the password */
+  r->easy = NULL;
+  curl_slist_free_all(r->headers);
+  r->headers = NULL;
+  free(r->body.data);
+  free(r->head.data);
+  r->body = r->head = (Growing){ NULL, 0, 0 };
+  return 0;
+}
+
+/* The headers of the final response as {lowercased-name = value}; repeats joined by ", ". */
+static void push_headers (lua_State *L, const Growing *head) {
+  const char *p = head->data ? head->data : "", *end = p + head->len;
+  lua_newtable(L);
+  while (p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    const char *colon = memchr(p, ':', (size_t)((eol ? eol : end) - p));
+    const char *next = eol ? eol + 1 : end;
+    if (colon && strncmp(p, "HTTP/", 5) != 0) {
+      const char *v = colon + 1, *ve = eol ? eol : end;
+      while (v < ve && (*v == ' ' || *v == '\t')) v++;
+      while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ')) ve--;
+      luaL_Buffer name;
+      luaL_buffinit(L, &name);
+      for (const char *c = p; c < colon; c++) luaL_addchar(&name, (char)tolower(*c));
+      luaL_pushresult(&name);
+      lua_pushvalue(L, -1);
+      if (lua_rawget(L, -3) == LUA_TSTRING) {
+        lua_pushliteral(L, ", ");
+        lua_pushlstring(L, v, (size_t)(ve - v));
+        lua_concat(L, 3);
+      } else {
+        lua_pop(L, 1);
+        lua_pushlstring(L, v, (size_t)(ve - v));
+      }
+      lua_rawset(L, -3);
+    }
+    p = next;
+  }
+}
+
+static const char *error_code (CURLcode c) {
+  switch (c) {
+    case CURLE_OPERATION_TIMEDOUT: return "timeout";
+    case CURLE_COULDNT_CONNECT: return "refused";
+    case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_RESOLVE_PROXY: return "resolve";
+    case CURLE_PEER_FAILED_VERIFICATION: case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CACERT_BADFILE: case CURLE_SSL_CERTPROBLEM: return "tls";
+    case CURLE_GOT_NOTHING: case CURLE_RECV_ERROR: case CURLE_SEND_ERROR: return "closed";
+    default: return "failed";
+  }
+}
+
+static const char *error_hint (CURLcode c) {
+  switch (c) {
+    case CURLE_OPERATION_TIMEDOUT: return "is the server up, and the timeout long enough?";
+    case CURLE_COULDNT_CONNECT: return "is the service running on that port?";
+    case CURLE_COULDNT_RESOLVE_HOST: return "check the host name and DNS";
+    case CURLE_PEER_FAILED_VERIFICATION: case CURLE_SSL_CACERT_BADFILE:
+      return "check the server's certificate and ca_file";
+    default: return "see the message above";
+  }
+}
+
+static int request_results (lua_State *L, Request *r) {
+  long status = 0;
+  if (r->result != CURLE_OK) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "http %s failed: %s: %s", r->what,
+                    r->error[0] ? r->error : curl_easy_strerror(r->result),
+                    error_hint(r->result));
+    lua_pushstring(L, error_code(r->result));
+    return 3;
+  }
+  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, status);
+  lua_setfield(L, -2, "status");
+  push_headers(L, &r->head);
+  lua_setfield(L, -2, "headers");
+  lua_pushlstring(L, r->body.data ? r->body.data : "", r->body.len);
+  lua_setfield(L, -2, "body");
+  return 1;
+}
+
+static int request_continue (lua_State *L, int status, lua_KContext ctx) {
+  Request *r = (Request *)luaL_checkudata(L, (int)ctx, REQUEST_TYPE);
+  (void)status;
+  if ((int)lua_tointeger(L, -1) & LOOP_CANCEL) request_detach(r);
+  task_events(L);            /* raises "cancelled" */
+  if (!r->done) return task_park(L, -1, ctx, request_continue);
+  return request_results(L, r);
+}
+
+/* "GET http://host/path", the URL without user:password@ and without the query string. */
+static void describe_request (Request *r, const char *method, const char *url) {
+  const char *scheme_end = strstr(url, "://"), *host = scheme_end ? scheme_end + 3 : url;
+  const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+  size_t scheme_len = (size_t)(host - url);
+  if (at && (!slash || at < slash)) host = at + 1;
+  size_t rest = strcspn(host, "?#");
+  snprintf(r->what, sizeof r->what, "%s %.*s%.*s", method, (int)scheme_len, url,
+           (int)(rest > 200 ? 200 : rest), host);
+}
+
+static const char *field_string (lua_State *L, const char *key, const char *def) {
+  lua_getfield(L, 1, key);
+  const char *s = luaL_optstring(L, -1, def);
+  lua_pop(L, 1);
+  return s;
+}
+
+/* Request headers from the table {name = value}. */
+static void set_headers (lua_State *L, Request *r) {
+  lua_getfield(L, 1, "headers");
+  if (lua_istable(L, -1)) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      const char *name = luaL_checkstring(L, -2);
+      const char *value = luaL_checkstring(L, -1);
+      lua_pushfstring(L, "%s: %s", name, value);
+      struct curl_slist *next = curl_slist_append(r->headers, lua_tostring(L, -1));
+      if (next == NULL) luaL_error(L, "http: out of memory");
+      r->headers = next;
+      lua_pop(L, 2);
+    }
+    curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+  }
+  lua_pop(L, 1);
+}
+
+static void set_auth (lua_State *L, Request *r) {
+  static const char *const kinds[] = { "basic", "ntlm", "negotiate", NULL };
+  static const long masks[] = { CURLAUTH_BASIC, CURLAUTH_NTLM, CURLAUTH_NEGOTIATE };
+  lua_getfield(L, 1, "auth");
+  if (!lua_isnil(L, -1)) {
+    int kind = luaL_checkoption(L, -1, NULL, kinds);
+    curl_easy_setopt(r->easy, CURLOPT_HTTPAUTH, masks[kind]);
+    curl_easy_setopt(r->easy, CURLOPT_USERNAME, field_string(L, "user", ""));
+    curl_easy_setopt(r->easy, CURLOPT_PASSWORD, field_string(L, "password", ""));
+  }
+  lua_pop(L, 1);
+}
+
+static int http_request (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  Task *t = task_check_current(L, "http.request");
+  const char *url = field_string(L, "url", NULL);
+  const char *method = field_string(L, "method", "GET");
+  double timeout;
+  size_t body_len = 0;
+  luaL_argcheck(L, url != NULL, 1, "url: expected an http:// or https:// URL");
+  luaL_argcheck(L, strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0, 1,
+                "url: expected an http:// or https:// URL");
+  lua_getfield(L, 1, "timeout");
+  timeout = luaL_optnumber(L, -1, 30);
+  lua_pop(L, 1);
+  luaL_argcheck(L, timeout > 0, 1, "timeout: expected seconds > 0");
+  Multi *m = multi_get(L);
+  Request *r = (Request *)lua_newuserdatauv(L, sizeof(Request), 0);
+  memset(r, 0, sizeof *r);
+  luaL_setmetatable(L, REQUEST_TYPE);
+  describe_request(r, method, url);
+  if ((r->easy = curl_easy_init()) == NULL) return luaL_error(L, "http: libcurl failed");
+  r->multi = m;
+  curl_easy_setopt(r->easy, CURLOPT_URL, url);
+  curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->error);
+  curl_easy_setopt(r->easy, CURLOPT_PRIVATE, (char *)r);
+  curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+  if (strcmp(method, "HEAD") == 0) curl_easy_setopt(r->easy, CURLOPT_NOBODY, 1L);
+  else if (strcmp(method, "GET") != 0)
+    curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+  lua_getfield(L, 1, "body");
+  const char *body = lua_tolstring(L, -1, &body_len);
+  if (body) {
+    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, body);
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "follow");
+  curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, (long)lua_toboolean(L, -1));
+  lua_getfield(L, 1, "tls_verify");
+  long verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
+  lua_pop(L, 2);
+  curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, verify);
+  curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+  const char *ca_file = field_string(L, "ca_file", NULL);
+  if (ca_file) curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca_file);
+  set_headers(L, r);
+  set_auth(L, r);
+  if (curl_multi_add_handle(m->curl, r->easy) != CURLM_OK)
+    return luaL_error(L, "http: cannot start the request");
+  r->attached = 1;
+  r->task = t;
+  return task_park(L, -1, 2, request_continue);
+}
+
+static const luaL_Reg http_funcs[] = {
+  {"request", http_request},
+  {NULL, NULL}
+};
+
+int luaopen_runbook_http (lua_State *L) {
+  static int initialized;
+  loop_api_open(L);
+  if (!initialized) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      return luaL_error(L, "http: libcurl failed to initialize");
+    initialized = 1;
+  }
+  if (luaL_newmetatable(L, MULTI_TYPE)) {
+    lua_pushcfunction(L, multi_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  if (luaL_newmetatable(L, REQUEST_TYPE)) {
+    lua_pushcfunction(L, request_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, request_gc);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 2);
+  luaL_newlib(L, http_funcs);
+  return 1;
+}

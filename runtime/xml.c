@@ -1,0 +1,313 @@
+/*
+** xml.c — runbook.xml: an incremental XML parser (expat) for streams that never end,
+** such as an XMPP stream, and for SOAP bodies.
+**   xml.parser{max_depth=, max_buffer=, max_text=} -> parser
+**   parser:feed(chunk) -> events | nil, message, code    (code "syntax" or "limit")
+**   parser:finish()    -> events | nil, message, code    (the document must be complete)
+** An event is {type="start", name=, namespace=, attributes={...}, depth=},
+** {type="end", name=, namespace=, depth=} or {type="text", text=}. Namespaced attributes
+** are keyed "{uri}name", plain ones "name". Events do not depend on how the input was cut
+** into chunks: text is reported whole, just before the next start or end tag.
+** Limits make hostile input fail instead of growing memory: nesting depth, bytes expat may
+** hold without producing an event (a tag that never ends), and the length of one text.
+** A DOCTYPE is refused (no entity expansion, as RFC 6120 §11.1 requires of XMPP). The input
+** is read as UTF-8 whatever it declares.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <expat.h>
+#include <lua.h>
+#include <lauxlib.h>
+
+#define PARSER_TYPE "runbook.xml.parser"
+#define NS_SEPARATOR '\x01'
+
+typedef struct Parser {
+  XML_Parser expat;
+  lua_State *L;              /* during feed: where events go (a list on top of the stack) */
+  int events;                /* number of events in that list */
+  int depth, max_depth;
+  long long fed;             /* bytes given to feed so far */
+  long long event_at;        /* byte index where the latest event started */
+  size_t max_buffer, max_text;
+  char *text;                /* text since the last tag */
+  size_t text_len, text_cap;
+  const char *error_code;    /* set once the parser has failed: it stays failed */
+  char error[200];
+} Parser;
+
+static void fail (Parser *p, const char *code, const char *message) {
+  if (p->error_code == NULL) {
+    p->error_code = code;
+    snprintf(p->error, sizeof p->error, "xml: %s", message);
+  }
+  XML_StopParser(p->expat, XML_FALSE);
+}
+
+static void mark_event (Parser *p) {
+  p->event_at = XML_GetCurrentByteIndex(p->expat);
+}
+
+/* Pushes "uri\1local" split into name and namespace fields of the table on top. */
+static void set_name (lua_State *L, const char *qualified) {
+  const char *sep = strchr(qualified, NS_SEPARATOR);
+  if (sep) {
+    lua_pushlstring(L, qualified, (size_t)(sep - qualified));
+    lua_setfield(L, -2, "namespace");
+    lua_pushstring(L, sep + 1);
+  } else {
+    lua_pushstring(L, qualified);
+  }
+  lua_setfield(L, -2, "name");
+}
+
+static void append_event (Parser *p) {
+  lua_rawseti(p->L, -2, ++p->events);
+}
+
+static void flush_text (Parser *p) {
+  if (p->text_len == 0) return;
+  lua_createtable(p->L, 0, 2);
+  lua_pushliteral(p->L, "text");
+  lua_setfield(p->L, -2, "type");
+  lua_pushlstring(p->L, p->text, p->text_len);
+  lua_setfield(p->L, -2, "text");
+  append_event(p);
+  p->text_len = 0;
+}
+
+static void push_attributes (lua_State *L, const XML_Char **attributes) {
+  lua_newtable(L);
+  for (int i = 0; attributes[i]; i += 2) {
+    const char *sep = strchr(attributes[i], NS_SEPARATOR);
+    if (sep) {
+      lua_pushlstring(L, attributes[i], (size_t)(sep - attributes[i]));
+      lua_pushfstring(L, "{%s}%s", lua_tostring(L, -1), sep + 1);
+      lua_remove(L, -2);
+    }
+    else lua_pushstring(L, attributes[i]);
+    lua_pushstring(L, attributes[i + 1]);
+    lua_rawset(L, -3);
+  }
+  lua_setfield(L, -2, "attributes");
+}
+
+static void on_start (void *data, const XML_Char *name, const XML_Char **attributes) {
+  Parser *p = (Parser *)data;
+  if (p->error_code) return;
+  mark_event(p);
+  if (p->depth >= p->max_depth) {
+    fail(p, "limit", "elements nested deeper than the limit (max_depth)");
+    return;
+  }
+  flush_text(p);
+  p->depth++;
+  lua_createtable(p->L, 0, 5);
+  lua_pushliteral(p->L, "start");
+  lua_setfield(p->L, -2, "type");
+  set_name(p->L, name);
+  push_attributes(p->L, attributes);
+  lua_pushinteger(p->L, p->depth);
+  lua_setfield(p->L, -2, "depth");
+  append_event(p);
+}
+
+static void on_end (void *data, const XML_Char *name) {
+  Parser *p = (Parser *)data;
+  if (p->error_code) return;
+  mark_event(p);
+  flush_text(p);
+  lua_createtable(p->L, 0, 4);
+  lua_pushliteral(p->L, "end");
+  lua_setfield(p->L, -2, "type");
+  set_name(p->L, name);
+  lua_pushinteger(p->L, p->depth);
+  lua_setfield(p->L, -2, "depth");
+  append_event(p);
+  p->depth--;
+}
+
+static void on_text (void *data, const XML_Char *s, int len) {
+  Parser *p = (Parser *)data;
+  size_t need;
+  if (p->error_code) return;
+  mark_event(p);
+  need = p->text_len + (size_t)len;
+  if (need > p->max_text) {
+    fail(p, "limit", "a text longer than the limit (max_text)");
+    return;
+  }
+  if (need > p->text_cap) {
+    size_t cap = p->text_cap ? p->text_cap : 256;
+    while (cap < need) cap *= 2;
+    char *grown = (char *)realloc(p->text, cap);
+    if (grown == NULL) {
+      fail(p, "limit", "out of memory for text");
+      return;
+    }
+    p->text = grown;
+    p->text_cap = cap;
+  }
+  memcpy(p->text + p->text_len, s, (size_t)len);
+  p->text_len = need;
+}
+
+static void on_doctype (void *data, const XML_Char *name, const XML_Char *sysid,
+                        const XML_Char *pubid, int has_internal_subset) {
+  (void)name; (void)sysid; (void)pubid; (void)has_internal_subset;
+  fail((Parser *)data, "syntax", "a DOCTYPE is not allowed (no DTDs, no entities)");
+}
+
+static Parser *check_parser (lua_State *L) {
+  Parser *p = (Parser *)luaL_checkudata(L, 1, PARSER_TYPE);
+  if (p->expat == NULL) luaL_error(L, "xml: the parser is closed");
+  return p;
+}
+
+static int push_error (lua_State *L, Parser *p) {
+  luaL_pushfail(L);
+  lua_pushstring(L, p->error);
+  lua_pushstring(L, p->error_code);
+  return 3;
+}
+
+/* XML 1.0 allows no C0 control but tab, LF and CR anywhere; expat's verdict on them
+** depends on where a chunk ends, so they are refused here, before expat sees them. */
+static int check_controls (Parser *p, const char *chunk, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)chunk[i];
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+      char message[96];
+      snprintf(message, sizeof message, "control character 0x%02x at byte %lld", c,
+               p->fed + (long long)i);
+      fail(p, "syntax", message);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* Runs expat over one chunk; events list on top of the stack. */
+static int parse (lua_State *L, Parser *p, const char *chunk, size_t len, int final) {
+  if (p->error_code || !check_controls(p, chunk, len)) return push_error(L, p);
+  lua_newtable(L);
+  p->L = L;
+  p->events = 0;
+  p->fed += (long long)len;
+  if (XML_Parse(p->expat, chunk, (int)len, final) == XML_STATUS_ERROR && !p->error_code) {
+    char message[160];
+    snprintf(message, sizeof message, "%s at line %lu, column %lu",
+             XML_ErrorString(XML_GetErrorCode(p->expat)),
+             (unsigned long)XML_GetCurrentLineNumber(p->expat),
+             (unsigned long)XML_GetCurrentColumnNumber(p->expat));
+    fail(p, "syntax", message);
+  }
+  if (!p->error_code && p->fed - p->event_at > (long long)p->max_buffer)
+    fail(p, "limit", "more bytes without a complete tag than the limit (max_buffer)");
+  if (final && !p->error_code) flush_text(p);
+  p->L = NULL;
+  if (p->error_code) return push_error(L, p);
+  return 1;
+}
+
+/* parser:feed(chunk) -> events | nil, message, code */
+static int parser_feed (lua_State *L) {
+  Parser *p = check_parser(L);
+  size_t len;
+  const char *chunk = luaL_checklstring(L, 2, &len);
+  luaL_argcheck(L, len <= (size_t)1 << 30, 2, "chunk too large");
+  return parse(L, p, chunk, len, 0);
+}
+
+/* parser:finish() -> events | nil, message, code: the input ends here. */
+static int parser_finish (lua_State *L) {
+  return parse(L, check_parser(L), "", 0, 1);
+}
+
+/* parser:depth() -> how many elements are open */
+static int parser_depth (lua_State *L) {
+  lua_pushinteger(L, check_parser(L)->depth);
+  return 1;
+}
+
+static int parser_close (lua_State *L) {
+  Parser *p = (Parser *)luaL_checkudata(L, 1, PARSER_TYPE);
+  if (p->expat) XML_ParserFree(p->expat);
+  p->expat = NULL;
+  free(p->text);
+  p->text = NULL;
+  p->text_len = p->text_cap = 0;
+  return 0;
+}
+
+static lua_Integer limit_field (lua_State *L, const char *key, lua_Integer fallback) {
+  lua_Integer value = fallback;
+  if (!lua_istable(L, 1)) return value;
+  lua_getfield(L, 1, key);
+  if (!lua_isnil(L, -1)) {
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
+      luaL_error(L, "xml.parser: %s must be a positive integer", key);
+    value = lua_tointeger(L, -1);
+  }
+  lua_pop(L, 1);
+  return value;
+}
+
+/* xml.parser{max_depth=64, max_buffer=65536, max_text=65536} -> parser */
+static int xml_parser (lua_State *L) {
+  lua_Integer max_depth = limit_field(L, "max_depth", 64);
+  lua_Integer max_buffer = limit_field(L, "max_buffer", 65536);
+  lua_Integer max_text = limit_field(L, "max_text", 65536);
+  Parser *p = (Parser *)lua_newuserdatauv(L, sizeof(Parser), 0);
+  memset(p, 0, sizeof *p);
+  luaL_setmetatable(L, PARSER_TYPE);
+  p->max_depth = max_depth > 100000 ? 100000 : (int)max_depth;
+  p->max_buffer = (size_t)max_buffer;
+  p->max_text = (size_t)max_text;
+  /* UTF-8 always (RFC 6120 §11.6): guessing the encoding from the first bytes would make
+  ** the events depend on how the input was cut. */
+  p->expat = XML_ParserCreateNS("UTF-8", NS_SEPARATOR);
+  if (p->expat == NULL) return luaL_error(L, "xml: out of memory");
+  XML_SetUserData(p->expat, p);
+  XML_SetElementHandler(p->expat, on_start, on_end);
+  XML_SetCharacterDataHandler(p->expat, on_text);
+  XML_SetStartDoctypeDeclHandler(p->expat, on_doctype);
+  /* A stream peer waits for our answer after its last byte: report every complete tag
+  ** at once. The deferral guards against quadratic re-parsing of huge tokens, which
+  ** max_buffer bounds here. (Expat 2.6.0, and Debian's 2.5.0 security update.) */
+  XML_SetReparseDeferralEnabled(p->expat, XML_FALSE);
+  return 1;
+}
+
+static const luaL_Reg xml_funcs[] = {
+  {"parser", xml_parser},
+  {NULL, NULL}
+};
+
+static const luaL_Reg parser_meth[] = {
+  {"feed", parser_feed},
+  {"finish", parser_finish},
+  {"depth", parser_depth},
+  {"close", parser_close},
+  {NULL, NULL}
+};
+
+static const luaL_Reg parser_metameth[] = {
+  {"__index", NULL},
+  {"__gc", parser_close},
+  {"__close", parser_close},
+  {NULL, NULL}
+};
+
+int luaopen_runbook_xml (lua_State *L) {
+  luaL_newmetatable(L, PARSER_TYPE);
+  luaL_setfuncs(L, parser_metameth, 0);
+  luaL_newlibtable(L, parser_meth);
+  luaL_setfuncs(L, parser_meth, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newlib(L, xml_funcs);
+  return 1;
+}

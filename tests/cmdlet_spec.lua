@@ -1,0 +1,206 @@
+-- The cmdlet layer, ONE suite run over two transports: `sim` (the Lync emulator in this
+-- process) and `ssh` (a real sshd on 127.0.22.30 whose forced command is the same emulator).
+local lab = require "lab"
+local support = require "support"
+local task = require "runbook.task"
+local cmdlet = require "cmdlet"
+local emulator = require "lync.emulator"
+
+local HOSTILE = {
+  "O'Brien", "'; Set-CsSite -Identity Site1 -Description pwned; '", "$(Stop-Computer)",
+  "`$x`n", "a;b|c&d", "line1\nline2\r\nline3", "\u{2018}typographic\u{2019}",
+  "\u{201A}low\u{201B}", "}; exit 0; {", "\"$env:PATH\"", "", "\u{1F600}",
+}
+
+-- The suite: `transport` names it; `make_host()` returns the host entry and its state path.
+local function shared_suite(transport, make_host)
+  describe("cmdlet over " .. transport, function()
+    local host, state_path
+
+    before_each(function()
+      host, state_path = make_host()
+      emulator.save_state(state_path, emulator.default_state("fe1.contoso.com"))
+    end)
+
+    local function state() return emulator.load_state(state_path) end
+    local function edit_state(fn)
+      local s = state()
+      fn(s)
+      emulator.save_state(state_path, s)
+    end
+    local function run(...)
+      local args = table.pack(...)
+      return task.run(function() return cmdlet(host, table.unpack(args, 1, args.n)) end)
+    end
+    local function failure(...)
+      local args = table.pack(...)
+      local ok, err = pcall(task.run, function()
+        return cmdlet(host, table.unpack(args, 1, args.n))
+      end)
+      assert.is_false(ok)
+      return err
+    end
+
+    it("returns Get-CsSite's objects as tables", function()
+      local sites = run("Get-CsSite", { Identity = "Site1" })
+      assert.equal(1, #sites)
+      assert.equal("Site:Site1", sites[1].Identity)
+      assert.equal("EdgeServer:edgepool1.contoso.com", sites[1].XmppFederationRoute)
+      assert.same({ "fepool1.contoso.com", "edgepool1.contoso.com" }, sites[1].Pools)
+    end)
+
+    it("changes the server's state with Set-CsSite", function()
+      local result = run("Set-CsSite", { Identity = "Site2",
+                                         XmppFederationRoute = "EdgeServer:edgepool2.contoso.com" })
+      assert.same({}, result)
+      assert.equal("EdgeServer:edgepool2.contoso.com", state().sites[2].route)
+      assert.equal("EdgeServer:edgepool2.contoso.com",
+                   run("Get-CsSite", { Identity = "Site:Site2" })[1].XmppFederationRoute)
+    end)
+
+    it("delivers hostile values as exactly one literal each", function()
+      task.run(function()
+        for _, value in ipairs(HOSTILE) do
+          cmdlet(host, "Set-CsSite", { Identity = "Site2", Description = value })
+          assert.equal(value, state().sites[2].Description)
+          assert.is_nil(state().sites[1].Description)
+        end
+      end)
+    end)
+
+    it("raises Microsoft's message and category for an unknown site", function()
+      local err = failure("Set-CsSite", { Identity = "Site9", Description = "x" })
+      assert.equal('[cmdlet] Set-CsSite on fe1.contoso.com failed: Cannot set "Site" "Site9" '
+                   .. 'because it does not exist. (ObjectNotFound)', err:match("%[cmdlet%].*"))
+    end)
+
+    it("raises access denied", function()
+      edit_state(function(s) s.denied = { "Set-CsSite" } end)
+      local err = failure("Set-CsSite", { Identity = "Site2", Description = "x" })
+      assert.matches("Set%-CsSite on fe1%.contoso%.com failed: Access is denied%. "
+                     .. "%(PermissionDenied%)", err)
+      assert.equal("Site:Site1", run("Get-CsSite", { Identity = "Site1" })[1].Identity)
+    end)
+
+    it("returns the error record from cmdlet.try", function()
+      local list, record = task.run(function()
+        return cmdlet.try(host, "Get-CsSite", { Identity = "Nowhere", Bogus = 1 })
+      end)
+      assert.is_nil(list)
+      assert.equal("InvalidArgument", record.category)
+      assert.matches("^NamedParameterNotFound,", record.FullyQualifiedErrorId)
+      assert.equal("A parameter cannot be found that matches parameter name 'Bogus'.",
+                   record.message)
+    end)
+
+    it("lists an Edge server's Windows services, and a stop that fails", function()
+      local services = run("Get-CsWindowsService", { ComputerName = "edge1.contoso.com" })
+      assert.equal(5, #services)
+      for _, service in ipairs(services) do assert.equal(4, service.Status) end
+      edit_state(function(s) s.services["edge1.contoso.com"][3].refuse_stop = true end)
+      local err = failure("Stop-CsWindowsService", { ComputerName = "edge1.contoso.com",
+                                                     Name = "RTCMEDIARELAY" })
+      assert.matches("cannot be stopped due to the following error: Cannot stop "
+                     .. "RTCMEDIARELAY service on computer 'edge1%.contoso%.com'%. "
+                     .. "%(CloseError%)", err)
+      assert.equal("Running", state().services["edge1.contoso.com"][3].Status)
+    end)
+
+    it("evaluates a read-only probe expression", function()
+      local keys = task.run(function()
+        return cmdlet.evaluate(host, "(Get-Command -Name 'Set-CsSite').Parameters.Keys")
+      end)
+      local found = {}
+      for _, key in ipairs(keys) do found[key] = true end
+      assert.is_true(found.XmppFederationRoute)
+      assert.is_nil(found.XmppExternalFederationRoute)
+    end)
+  end)
+end
+
+shared_suite("sim", function()
+  local dir = support.tmpdir()
+  local path = dir .. "/fe1.json"
+  return { name = "fe1.contoso.com", transport = "sim", state_file = path }, path
+end)
+
+describe("cmdlet over ssh", function()
+  local server
+  setup(function() server = lab.start("sshd", "auto", "127.0.22.30") end)
+  teardown(function()
+    cmdlet.close_all()
+    lab.stop(server)
+  end)
+
+  local function ssh_host(extra)
+    local host = { name = "fe1.contoso.com", transport = "ssh", address = "127.0.22.30",
+                   port = tonumber(server.port), user = server.user, key_file = server.lync_key,
+                   known_hosts = server.known_hosts }
+    for k, v in pairs(extra or {}) do host[k] = v end
+    return host
+  end
+
+  shared_suite("ssh", function()
+    return ssh_host(), server.state_dir .. "/127.0.22.30.json"
+  end)
+
+  it("raises with the transport's code when the key is refused", function()
+    local ok, err = pcall(task.run, function()
+      return cmdlet(ssh_host { key_file = server.dir .. "/ssh_host_ed25519_key" },
+                    "Get-CsSite", {})
+    end)
+    assert.is_false(ok)
+    assert.matches("%[cmdlet%] Get%-CsSite on fe1%.contoso%.com failed: SSH authentication "
+                   .. ".*%(auth%)", err)
+  end)
+
+  it("opens a protected key with a passphrase given as a credential reference", function()
+    local secret = support.write(server.dir .. "/passphrase", "lab passphrase\n")
+    os.execute("chmod 600 " .. support.quote(secret))
+    local sites = task.run(function()
+      return cmdlet(ssh_host { key_file = server.locked_key, passphrase = "file:" .. secret },
+                    "Get-CsSite", {})
+    end)
+    assert.equal(2, #sites)
+    local ok, err = pcall(task.run, function()
+      return cmdlet(ssh_host { key_file = server.locked_key, passphrase = "lab passphrase" },
+                    "Get-CsSite", {})
+    end)
+    assert.is_false(ok)
+    assert.matches("is not a credential reference", err)
+  end)
+
+  it("raises hostkey for an unknown server key", function()
+    local empty = support.write(server.dir .. "/empty_known_hosts", "")
+    local ok, err = pcall(task.run, function()
+      return cmdlet(ssh_host { known_hosts = empty }, "Get-CsSite", {})
+    end)
+    assert.is_false(ok)
+    assert.matches("SHA256:.*%(hostkey%)$", err)
+  end)
+end)
+
+describe("cmdlet in plan mode", function()
+  it("refuses a mutating cmdlet and still runs Get- cmdlets", function()
+    local dir = support.tmpdir()
+    emulator.save_state(dir .. "/fe1.json", emulator.default_state("fe1.contoso.com"))
+    local script = support.write(dir .. "/plan.lua", ([[
+      package.path = "modules/?.lua;" .. package.path
+      package.cpath = "build/lib/?.so;" .. package.cpath
+      local core = require "runbook.task.core"
+      local task = require "runbook.task"
+      local cmdlet = require "cmdlet"
+      local host = { name = "fe1", transport = "sim", state_file = %q }
+      core.enter_plan_mode()
+      task.run(function()
+        print(#cmdlet(host, "Get-CsSite", {}))
+        print(pcall(cmdlet, host, "Set-CsSite", { Identity = "Site2", Description = "x" }))
+      end)
+    ]]):format(dir .. "/fe1.json"))
+    local r = support.sh("lua5.4 " .. support.quote(script))
+    assert.equal(0, r.code, r.err)
+    assert.matches("^2\nfalse\t.*refusing to run Set%-CsSite on fe1 while planning", r.out)
+    assert.is_nil(emulator.load_state(dir .. "/fe1.json").sites[2].Description)
+    os.execute("rm -rf " .. support.quote(dir))
+  end)
+end)

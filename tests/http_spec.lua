@@ -1,0 +1,143 @@
+-- runbook.http (runtime/http.c: libcurl multi driven by the event loop) against a real
+-- PowerDNS webserver and API on 127.0.53.2 (tests/lab/pdns.sh). #c #http
+local task = require "runbook.task"
+local http = require "runbook.http"
+local lab = require "lab"
+local support = require "support"
+
+-- A TCP port that accepts and never answers: the timeout case. Returns its pid and pipe.
+local function start_silent_listener(address, port)
+  local pipe = io.popen(("exec /usr/bin/python3 -c %s"):format(support.quote(([[
+import os, socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("%s", %d))
+s.listen(16)
+print(os.getpid(), flush=True)
+time.sleep(120)
+]]):format(address, port))))
+  return pipe:read("l"), pipe
+end
+
+describe("http.request against PowerDNS #http", function()
+  local pdns, api, silent_pid, silent_pipe
+
+  setup(function()
+    pdns = lab.start("pdns", "127.0.53.2", "5304", "8084")
+    api = pdns.api_url .. "/api/v1/servers/localhost"
+    silent_pid, silent_pipe = start_silent_listener("127.0.53.6", 8086)
+  end)
+
+  teardown(function()
+    lab.stop(pdns)
+    if silent_pid then os.execute("kill " .. silent_pid) end
+    if silent_pipe then silent_pipe:close() end
+  end)
+
+  local function request(args)
+    return task.run(function() return http.request(args) end)
+  end
+
+  it("GETs JSON with the API key: status, lowercased headers, body", function()
+    local response = assert(request { url = api, headers = { ["X-API-Key"] = pdns.api_key } })
+    assert.equal(200, response.status)
+    assert.equal("application/json", response.headers["content-type"])
+    assert.matches('"daemon_type": *"authoritative"', response.body)
+  end)
+
+  it("returns 401 without the key (an HTTP status is not an error)", function()
+    local response = assert(request { url = api })
+    assert.equal(401, response.status)
+  end)
+
+  it("sends a body with PATCH and gets 204, visible to dig at once", function()
+    local body = [[{"rrsets": [{"name": "http.contoso.com.", "type": "A", "ttl": 60,
+      "changetype": "REPLACE", "records": [{"content": "192.0.2.80", "disabled": false}]}]}]]
+    local response = assert(request { method = "PATCH", url = api .. "/zones/contoso.com.",
+      headers = { ["X-API-Key"] = pdns.api_key, ["Content-Type"] = "application/json" },
+      body = body })
+    assert.equal(204, response.status)
+    local r = support.sh(("dig @%s -p %s +short http.contoso.com A"):format(pdns.address,
+                                                                         pdns.port))
+    assert.equal("192.0.2.80\n", r.out)
+  end)
+
+  it("authenticates with HTTP basic auth, and gets 401 with a wrong password", function()
+    local page = pdns.api_url .. "/"
+    assert.equal(401, assert(request { url = page }).status)
+    local ok = assert(request { url = page, auth = "basic", user = "runbook",
+                                password = pdns.web_password })
+    assert.equal(200, ok.status)
+    local wrong = assert(request { url = page, auth = "basic", user = "runbook",
+                                   password = "not-the-password" })
+    assert.equal(401, wrong.status)
+  end)
+
+  it("returns 404 and 422 with PowerDNS's error in the body", function()
+    local headers = { ["X-API-Key"] = pdns.api_key }
+    local missing = assert(request { url = api .. "/zones/fabrikam.com.", headers = headers })
+    assert.equal(404, missing.status)
+    local bad = assert(request { method = "PATCH", url = api .. "/zones/contoso.com.",
+      headers = headers, body = [[{"rrsets": [{"name": "outside.fabrikam.com.", "type": "A",
+      "changetype": "REPLACE", "ttl": 60, "records": [{"content": "192.0.2.1"}]}]}]] })
+    assert.equal(422, bad.status)
+    assert.matches("error", bad.body)
+  end)
+
+  it("runs 50 requests at once, each answered", function()
+    local results, failures = task.run(function()
+      local items = {}
+      for i = 1, 50 do items[i] = i end
+      return task.parallel(items, function()
+        return assert(http.request { url = api, headers = { ["X-API-Key"] = pdns.api_key } })
+          .status
+      end)
+    end)
+    assert.same({}, failures)
+    assert.equal(50, #results)
+    for _, status in ipairs(results) do assert.equal(200, status) end
+  end)
+
+  it("times out against a server that accepts and never answers", function()
+    local response, message, code = request { url = "http://127.0.53.6:8086/", timeout = 0.3 }
+    assert.is_nil(response)
+    assert.equal("timeout", code)
+    assert.matches("GET http://127.0.53.6:8086/", message, 1, true)
+  end)
+
+  it("reports refused when nothing listens", function()
+    local response, message, code = request { url = "http://127.0.53.5:8087/x" }
+    assert.is_nil(response)
+    assert.equal("refused", code)
+    assert.matches("127.0.53.5:8087", message, 1, true)
+  end)
+
+  it("keeps credentials out of error messages", function()
+    local response, message = request { url = "http://user:s3cr3t-pw@127.0.53.5:8087/x?key=k3y",
+      auth = "basic", user = "admin", password = "an0ther-s3cret" }
+    assert.is_nil(response)
+    assert.is_nil(message:find("s3cr3t-pw", 1, true))
+    assert.is_nil(message:find("an0ther-s3cret", 1, true))
+    assert.is_nil(message:find("k3y", 1, true))
+  end)
+
+  it("lets a request's task be cancelled, then serves the next request", function()
+    local response = task.run(function()
+      local waiting = task.spawn(function()
+        return http.request { url = "http://127.0.53.6:8086/", timeout = 30 }
+      end)
+      task.yield()
+      waiting:cancel()
+      return http.request { url = api, headers = { ["X-API-Key"] = pdns.api_key } }
+    end)
+    assert.equal(200, response.status)
+  end)
+
+  it("raises on misuse: outside a task, no URL, another scheme", function()
+    assert.has_error(function() http.request { url = api } end)
+    task.run(function()
+      assert.has_error(function() http.request {} end)
+      assert.has_error(function() http.request { url = "ftp://127.0.53.2/" } end)
+    end)
+  end)
+end)
