@@ -13,6 +13,15 @@ local M = {}
 local EXIT = { done = 0, failed = 1, usage = 2, declined = 3, interrupted = 4 }
 M.EXIT = EXIT
 
+--- clean(err) -> the message an operator reads: without the file:line of the module
+-- that raised it (kept with -v), which says nothing about what to do.
+local function clean(err)
+  local text = tostring(err)
+  if require("runbook.say").verbose then return text end
+  return (text:gsub("^[^%s:]*/modules/[^%s:]+%.lua:%d+: ", ""))
+end
+M.clean = clean
+
 local function host_name(host)
   if host == false or host == nil then return nil end
   if type(host) == "table" then return host.name or host.fqdn or host.host or tostring(host) end
@@ -46,26 +55,29 @@ local function check_host(session, step, host)
   local ok, holds, current, desired = pcall(read_only, step.check, session.ctx, host or nil)
   if not ok then
     if holds == "cancelled" then error(holds, 0) end
-    return { host = host_name(host), status = "blocked", reason = tostring(holds) }
+    return { host = host_name(host), status = "blocked", reason = clean(holds) }
   end
   if holds then return { host = host_name(host), status = "done", current = current } end
   if not step.run then
+    local guidance = i18n.pick(step.guidance)
     return { host = host_name(host), status = "blocked", current = current,
-             reason = i18n.pick(step.guidance) ~= "" and i18n.pick(step.guidance)
-               or ("precondition does not hold: " .. output.describe(current)) }
+             reason = "precondition does not hold: " .. output.describe(current)
+               .. (guidance ~= "" and (" — " .. guidance) or "") }
   end
   return { host = host_name(host), status = "change", current = current, desired = desired }
 end
 
 --- plan(session) -> entries, blocked: every check, nothing else.
+-- In a plan, a step after one that will change things is checked against today's state:
+-- if it does not hold it is "pending" (checked again when the run reaches it), not blocked.
 function M.plan(session)
-  local entries, blocked = {}, false
+  local entries, blocked, changes_before = {}, false, false
   for number, step in ipairs(session.definition.steps) do
     local ok, hosts = pcall(hosts_of, session, step)
     local entry = { number = number, total = #session.definition.steps, id = step.id,
                     title = step.title or step.id, hosts = {} }
     if not ok then
-      entry.status, entry.reason = "blocked", tostring(hosts)
+      entry.status, entry.reason = "blocked", clean(hosts)
     else
       local results = task.parallel(hosts, function(host) return check_host(session, step, host) end,
         { limit = step.limit or 32 })
@@ -78,6 +90,8 @@ function M.plan(session)
         end
       end
     end
+    if entry.status == "blocked" and changes_before then entry.status = "pending" end
+    changes_before = changes_before or entry.status == "change"
     blocked = blocked or entry.status == "blocked"
     entries[number] = entry
     output.emit("plan_step", entry)
@@ -134,11 +148,11 @@ local function execute_step(session, number, step)
     if not ok and outcome == "cancelled" then error(outcome, 0) end
     if not ok then
       session.journal:write { event = "outcome", step = step.id, host = host_name(host),
-                              ok = false, error = tostring(outcome) }
+                              ok = false, error = clean(outcome) }
     end
     if step.hosts then
       output.emit("host_done", { step = step.id, host = host_name(host), ok = ok,
-        error = not ok and tostring(outcome) or nil, duration = core.now() - begun })
+        error = not ok and clean(outcome) or nil, duration = core.now() - begun })
     end
     if not ok then error(outcome, 0) end
     return outcome
@@ -150,7 +164,7 @@ local function execute_step(session, number, step)
       if failure.error == "cancelled" then error("cancelled", 0) end
     end
     local first = failures[1]
-    local message = (step.hosts and (host_name(first.item) .. ": ") or "") .. tostring(first.error)
+    local message = (step.hosts and (host_name(first.item) .. ": ") or "") .. clean(first.error)
     output.emit("step_done", { number = number, id = step.id, status = "failed",
                                error = message, duration = duration })
     return nil, message
@@ -178,16 +192,16 @@ local function roll_back(session)
       session.journal:write { event = "rollback", step = entry.step.id, host = name }
       local ok, err = pcall(entry.step.rollback, session.ctx, entry.host or nil)
       session.journal:write { event = "rolled_back", step = entry.step.id, host = name, ok = ok,
-                              error = not ok and tostring(err) or nil }
+                              error = not ok and clean(err) or nil }
       output.emit("rollback", { step = entry.step.id, title = entry.step.title or entry.step.id,
-                                host = name, ok = ok, error = not ok and tostring(err) or nil })
+                                host = name, ok = ok, error = not ok and clean(err) or nil })
     end
   end
 end
 
 --- execute(session) -> exit code: the steps in order, after the plan was accepted.
 function M.execute(session)
-  local counts, started = { changed = 0, skipped = 0, failed = 0 }, os.time()
+  local counts, started = { changed = 0, skipped = 0, failed = 0 }, core.now()
   for number, step in ipairs(session.definition.steps) do
     local ok, status, err = pcall(execute_step, session, number, step)
     if not ok then status, err = nil, status end
@@ -206,7 +220,7 @@ function M.execute(session)
       session.journal:write { event = "failed", step = step.id, error = tostring(err) }
       roll_back(session)
       output.emit("summary", { ok = false, changed = counts.changed, skipped = counts.skipped,
-        failed = counts.failed, duration = os.time() - started, step = step.id,
+        failed = counts.failed, duration = core.now() - started, step = step.id,
         error = tostring(err) })
       session.journal:write { event = "finish", ok = false }
       return EXIT.failed
@@ -215,7 +229,7 @@ function M.execute(session)
   end
   session.journal:write { event = "finish", ok = true }
   output.emit("summary", { ok = true, changed = counts.changed, skipped = counts.skipped,
-                           failed = 0, duration = os.time() - started })
+                           failed = 0, duration = core.now() - started })
   return EXIT.done
 end
 

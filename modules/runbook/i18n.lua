@@ -8,6 +8,8 @@ local messages = {
   run_header = { en = "Run", de = "Ausführung", fr = "Exécution" },
   already = { en = "already done", de = "bereits erledigt", fr = "déjà fait" },
   will_change = { en = "will change", de = "wird geändert", fr = "sera modifié" },
+  pending = { en = "checked again after the earlier steps", de = "wird nach den vorigen Schritten erneut geprüft",
+              fr = "vérifié à nouveau après les étapes précédentes" },
   would_fail = { en = "cannot proceed", de = "kann nicht fortfahren", fr = "impossible de continuer" },
   skipped = { en = "skipped: already done", de = "übersprungen: bereits erledigt",
               fr = "ignoré : déjà fait" },

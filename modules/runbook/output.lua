@@ -69,13 +69,15 @@ function human.plan_step(e)
   local head = ("%d/%d %s"):format(e.number, e.total, i18n.pick(e.title))
   if e.status == "done" then
     line(paint("green", "  ✓ ") .. head .. paint("dim", " — " .. i18n.t("already")))
+  elseif e.status == "pending" then
+    line(paint("dim", "  … ") .. head .. paint("dim", " — " .. i18n.t("pending") .. ": " .. (e.reason or "")))
   elseif e.status == "blocked" then
     line(paint("red", "  ✗ ") .. head .. " — " .. i18n.t("would_fail") .. ": " .. (e.reason or ""))
   else
     line(paint("yellow", "  ~ ") .. head .. " — " .. i18n.t("will_change"))
   end
-  for _, host in ipairs(e.hosts or {}) do
-    if host.status ~= "done" then
+  for _, host in ipairs(e.status == "change" and e.hosts or {}) do
+    if host.status == "change" then
       local where = host.host and (host.host .. ": ") or ""
       line(("      %s%s → %s"):format(where, describe(host.current), describe(host.desired)))
     end

@@ -1,0 +1,159 @@
+--- estate — the inventory of a Lync Server 2013 / Skype for Business estate as the XMPP
+-- federation runbooks read it, and the handles built from it: cmdlet hosts, the DNS
+-- provider, DNS queries, and the network as seen from inside or from the vantage point.
+-- Pool membership is not retyped in the inventory: it is discovered from the topology
+-- (Get-CsPool on the management server). The embedded lab (modules/lab.lua) plugs in here.
+local lync = require "lync"
+
+local M = {}
+
+local SERVER_FIELDS = {
+  transport = { type = "string", values = { "ssh", "sim", "winrm", "local" } },
+  address = { type = "string", description = "where to connect, if not the FQDN" },
+  port = { type = "integer" },
+  user = { type = "string" },
+  key_file = { type = "string" },
+  passphrase = { type = "credential" },
+  password = { type = "credential" },
+  agent = { type = "boolean" },
+  known_hosts = { type = "string" },
+  host_key_policy = { type = "string", values = { "strict", "accept-new" } },
+  timeout = { type = "number" },
+  command_timeout = { type = "number" },
+  internal_address = { type = "string", description = "the Edge server's internal interface" },
+}
+
+local IP = "^[%x:%.]+$"
+
+--- The inventory schema (the runbooks' `inventory =`).
+M.schema = {
+  domain = { type = "string", required = true,
+             description = "the SIP domain federated over XMPP, e.g. contoso.com" },
+  management = { type = "string", required = true,
+                 description = "FQDN of the server where management cmdlets run (a Front End)" },
+  server_defaults = { type = "record", fields = SERVER_FIELDS },
+  servers = { type = "map", of = { type = "record", fields = SERVER_FIELDS } },
+  pools = { type = "map", required = true, description = "the Edge pools, by FQDN", of = {
+    type = "record", fields = {
+      public_ip = { type = "string", pattern = IP,
+                    description = "the public IP of the pool's Access Edge (after NAT)" },
+      srv_priority = { type = "integer", description = "priority of the pool's SRV record" },
+    } } },
+  dns = { type = "record", required = true, fields = {
+    provider = { type = "string", required = true,
+                 values = { "rfc2136", "powerdns", "manual", "sim" } },
+    zone = { type = "string", required = true },
+    xmpp_host = { type = "string", required = true,
+                  description = "the A record XMPP federation uses (the SRV target)" },
+    ttl = { type = "integer" },
+    server = { type = "string", description = "primary server for reads and updates" },
+    port = { type = "integer" },
+    key = { type = "credential", description = "TSIG key file (tsig-keygen format)" },
+    api_url = { type = "string" },
+    api_key = { type = "credential" },
+    server_id = { type = "string" },
+    authoritative = { type = "list", of = { type = "record", fields = {
+      address = { type = "string", required = true }, port = { type = "integer" },
+      name = { type = "string" } } } },
+    propagation_timeout = { type = "number" },
+  } },
+  vantage = { type = "record", fields = {
+    transport = { type = "string", values = { "local", "sim" } },
+    name = { type = "string", description = "how reports name the vantage point" },
+  } },
+  failover = { type = "record", fields = {
+    from_pool = { type = "string" }, to_pool = { type = "string" },
+  } },
+}
+
+local function lab_of(ctx)
+  if ctx.inventory.lab == nil then return nil end
+  ctx.data.lab = ctx.data.lab or require("embedded_lab").world(ctx.inventory)
+  return ctx.data.lab
+end
+M.lab_of = lab_of
+
+--- host(ctx, fqdn) -> the cmdlet host of that server (modules/cmdlet.lua's shape)
+function M.host(ctx, fqdn)
+  local inventory, entry = ctx.inventory, { name = fqdn }
+  for key, value in pairs(inventory.server_defaults or {}) do entry[key] = value end
+  for key, value in pairs((inventory.servers or {})[fqdn] or {}) do entry[key] = value end
+  local lab = lab_of(ctx)
+  if lab then lab.attach(entry) end
+  return entry
+end
+
+--- cms(ctx) -> the host the management cmdlets (Get-CsSite, Set-CsSite, …) run on
+function M.cms(ctx)
+  return M.host(ctx, ctx.inventory.management)
+end
+
+--- edge_servers(ctx, pool) -> hosts of the pool's Edge servers, from the topology
+function M.edge_servers(ctx, pool)
+  ctx.data.edge_servers = ctx.data.edge_servers or {}
+  if not ctx.data.edge_servers[pool] then
+    local hosts = {}
+    for i, fqdn in ipairs(lync.edge_servers_of(M.cms(ctx), pool)) do hosts[i] = M.host(ctx, fqdn) end
+    ctx.data.edge_servers[pool] = hosts
+  end
+  return ctx.data.edge_servers[pool]
+end
+
+--- pool(ctx, fqdn) -> the inventory entry of an Edge pool; raises naming what is missing
+function M.pool(ctx, fqdn)
+  local pool = ctx.inventory.pools[fqdn]
+  if not pool then
+    local names = {}
+    for name in pairs(ctx.inventory.pools) do names[#names + 1] = name end
+    table.sort(names)
+    error(("[estate] pool %s is not in the inventory's pools (it has: %s)"):format(
+      tostring(fqdn), table.concat(names, ", ")), 2)
+  end
+  return pool
+end
+
+--- dns(ctx) -> the DNS provider of the zone (modules/dns/provider.lua's interface)
+function M.dns(ctx)
+  if ctx.data.dns then return ctx.data.dns end
+  local config, lab = ctx.inventory.dns, lab_of(ctx)
+  if config.provider == "sim" then
+    assert(lab, "[estate] dns.provider = 'sim' works only in the embedded lab")
+    ctx.data.dns = lab.dns
+  else
+    local settings = { zone = config.zone, server = config.server, port = config.port,
+      key = config.key, api_url = config.api_url, api_key = config.api_key,
+      server_id = config.server_id }
+    ctx.data.dns = require("dns." .. config.provider).new(settings)
+  end
+  return ctx.data.dns
+end
+
+--- query(ctx) -> a dns.query-shaped function (the lab's zone in the lab)
+function M.query(ctx)
+  local lab = lab_of(ctx)
+  if lab then return lab.dns.query end
+  return require("runbook.dns").query
+end
+
+--- authoritative(ctx) -> the servers propagation waits for (nil: found through NS)
+function M.authoritative(ctx)
+  local lab = lab_of(ctx)
+  if lab then return lab.authoritative end
+  return ctx.inventory.dns.authoritative
+end
+
+--- net(ctx, from) -> runbook.net-shaped object as seen from "inside" or the "vantage"
+function M.net(ctx, from)
+  local lab = lab_of(ctx)
+  if lab then return lab.net(from) end
+  return require "runbook.net"
+end
+
+--- vantage_name(ctx) -> where external checks are made, for reports
+function M.vantage_name(ctx)
+  local vantage = ctx.inventory.vantage or {}
+  if lab_of(ctx) then return "the simulated Internet" end
+  return vantage.name or "this host (no vantage host configured: not outside the perimeter)"
+end
+
+return M
