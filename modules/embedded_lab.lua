@@ -176,7 +176,8 @@ local function persist(p, zone_file)
     if result and result.changed then save() end
     return result, message, code
   end
-  save()
+  local existing = io.open(zone_file)
+  if existing then existing:close() else save() end
   return p
 end
 

@@ -189,12 +189,14 @@ local function step_route()
     end,
     run = function(ctx)
       local result = lync.set_federation_route(cms(ctx), site_of(ctx), target(ctx))
-      ctx.data.previous_route = result.previous
+      ctx.data.previous_route = result.previous or false   -- false: the site had none
       ctx.note(("Set-CsSite used -%s (the parameter this server has)"):format(result.parameter))
     end,
     rollback = function(ctx)
-      local previous = ctx.data.previous_route or ctx.params.from_pool
-      if previous then lync.set_federation_route(cms(ctx), site_of(ctx), previous) end
+      local previous = ctx.data.previous_route
+      if previous then lync.set_federation_route(cms(ctx), site_of(ctx), previous)
+      elseif previous == false then lync.clear_federation_route(cms(ctx), site_of(ctx))
+      else ctx.note("the route before this run is unknown (resumed run): left as it is") end
     end }
 end
 

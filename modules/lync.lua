@@ -137,6 +137,19 @@ function M.set_federation_route(host, site, edge_pool)
   return { parameter = change.parameter, value = change.value, previous = previous }
 end
 
+--- clear_federation_route(host, site): the site routes no XMPP federation any more
+-- (Set-CsSite -<parameter> $null) — what rollback restores when a site had no route.
+function M.clear_federation_route(host, site)
+  local parameter = M.federation_route_parameter(host)
+  cmdlet(host, "Set-CsSite", { Identity = site_identity(site),
+                               [parameter] = require("powershell").null })
+  local now = M.site(host, site)[parameter]
+  if now ~= nil and now ~= require("cjson").null then
+    error(("[lync] the XMPP federation route of %s on %s is still %s after clearing it")
+          :format(site_identity(site), host_name(host), tostring(now)), 2)
+  end
+end
+
 -- --------------------------------------------------------------- Windows services
 
 -- Windows PowerShell 5.1 writes ServiceControllerStatus as a number; newer hosts a name.

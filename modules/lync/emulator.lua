@@ -130,7 +130,11 @@ local function call_command(context, node)
               node.name), "ObjectNotFound", "CommandNotFoundException")
   end
   local named, positional = {}, {}
-  for _, key in ipairs(node.order) do named[key] = evaluate(context, node.named[key]) end
+  for _, key in ipairs(node.order) do
+    local value = evaluate(context, node.named[key])
+    if value == nil then value = cjson.null end   -- -Name $null: given, and empty
+    named[key] = value
+  end
   for i, arg in ipairs(node.positional) do positional[i] = evaluate(context, arg) end
   return impl(context, named, positional, node.name)
 end

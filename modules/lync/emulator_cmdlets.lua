@@ -181,7 +181,9 @@ local function set_site(context, args)
              "ObjectNotFound", "ItemNotFound,Microsoft.Rtc.Management.Xds.SetSiteCmdlet")
   end
   local route = args[state.route_parameter]
-  if route ~= nil then
+  if route == cjson.null then
+    site.route = nil                                  -- -XmppFederationRoute $null
+  elseif route ~= nil then
     local identity = tostring(route)
     if state.route_parameter == "XmppExternalFederationRoute" then
       identity = "EdgeServer:" .. identity:gsub("^[Ee]dge[Ss]erver:", "")
