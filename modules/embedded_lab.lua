@@ -183,14 +183,14 @@ end
 
 local worlds = setmetatable({}, { __mode = "k" })
 
+-- The lab's files: lab.state_dir (kept), else a temporary directory removed with the world.
 local function state_dir(lab)
-  local dir = lab.state_dir
-  if not dir then
-    local pipe = io.popen("mktemp -d /tmp/runbook-lab.XXXXXX")
-    dir = pipe:read("l")
-    pipe:close()
-  end
-  return dir
+  if lab.state_dir then return lab.state_dir, nil end
+  local pipe = io.popen("mktemp -d /tmp/runbook-lab.XXXXXX")
+  local dir = pipe:read("l")
+  pipe:close()
+  local cleanup = setmetatable({}, { __gc = function() os.execute("rm -rf '" .. dir .. "'") end })
+  return dir, cleanup
 end
 
 --- world(inventory) -> {attach=, dns=, net=, authoritative=, state_file=}, one per inventory
@@ -199,7 +199,7 @@ function M.world(inventory)
   local lab = inventory.lab
   local fault = check_fault(lab.fault or "none")
   local target = first_target_server(inventory, lab)
-  local dir = state_dir(lab)
+  local dir, cleanup = state_dir(lab)
   local state_file = dir .. "/lync-state.json"
   local existing = io.open(state_file)
   if existing then existing:close()      -- a persistent lab (state_dir) keeps its state
@@ -218,6 +218,7 @@ function M.world(inventory)
   local world = {
     state_file = state_file, dns = dns, net = network(inventory, lab, state_file, fault),
     authoritative = { { name = "ns1", address = "ns1" }, { name = "ns2", address = "ns2" } },
+    cleanup = cleanup,
   }
   function world.attach(host)
     host.transport, host.state_file = "sim", state_file

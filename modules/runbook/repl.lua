@@ -9,9 +9,31 @@ local pretty = require "runbook.pretty"
 local M = {}
 local pending = nil      -- source of a statement still incomplete
 
+-- With an inventory (-i, $RUNBOOK_INVENTORY, else the embedded lab), the incident helpers
+-- of modules/diagnostics.lua become globals: status(), dig(), port(), probe(), ps().
+local function load_helpers(options)
+  local session_lib = require "runbook.session"
+  local path, simulation = session_lib.inventory_path(options)
+  local inventory, err = session_lib.load_inventory(path)
+  if not inventory then
+    if options.inventory or os.getenv("RUNBOOK_INVENTORY") then say.error(err); return 2 end
+    return 0
+  end
+  local ctx = { inventory = inventory, data = {}, params = {},
+                simulation = simulation or inventory.lab ~= nil }
+  require("diagnostics").install(_G, ctx)
+  _G.inventory = inventory
+  if ctx.simulation then say.note("[sim] the embedded lab: every answer is simulated") end
+  say.note(("inventory %s: status(), dig(name, type), port(host, port), probe(), ps(server, script)")
+    :format(path))
+  return 0
+end
+
 function M.setup(options)
   say.setup(options)
-  return 0
+  local ok, code = pcall(load_helpers, options)
+  if not ok then say.error(tostring(code)); return 2 end
+  return code
 end
 
 -- Runs the chunk as a task and prints what it returned or why it failed.

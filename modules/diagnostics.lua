@@ -1,0 +1,105 @@
+--- diagnostics — short helpers for `runbook repl -i INVENTORY` during an incident. Each
+-- prints a readable answer and returns the data, so it can be inspected further:
+--   status()                 one screen: XMPP route per site, services of every Edge server,
+--                            A and SRV records on every authoritative server, 5269 from outside
+--   dig(name [, type])       records as the zone's servers (or the lab) answer
+--   port(host, port [, {from="vantage"|"inside"}])   open / closed / filtered / unreachable
+--   probe([domain])          the XMPP server-to-server probe, stage by stage
+--   ps(server, script)       a PowerShell expression on a server of the inventory
+local cmdlet = require "cmdlet"
+local estate = require "estate"
+local lync = require "lync"
+local xmpp = require "xmpp"
+
+local M = {}
+
+local function print_rows(title, rows)
+  print(title)
+  for _, row in ipairs(rows) do print("  " .. row) end
+end
+
+--- install(env, ctx): puts the helpers into env (the REPL's globals) for this inventory.
+function M.install(env, ctx)
+  function env.dig(name, type)
+    type = (type or "A"):upper()
+    local rows, answers = {}, {}
+    for _, server in ipairs(estate.authoritative(ctx) or { { address = nil, name = "resolver" } }) do
+      local answer, message = estate.query(ctx) { name = name, type = type, server = server.address,
+                                                  port = server.port }
+      answers[server.name or server.address] = answer or message
+      local text = {}
+      for _, record in ipairs(answer and answer.records or {}) do
+        text[#text + 1] = record.address or (record.priority and ("%d %d %d %s"):format(
+          record.priority, record.weight, record.port, record.target)) or record.target
+          or record.text or tostring(record.serial)
+      end
+      rows[#rows + 1] = ("%-12s %s"):format(server.name or server.address or "resolver",
+        answer and (answer.rcode .. " " .. table.concat(text, ", ")) or ("error: " .. tostring(message)))
+    end
+    print_rows(("%s %s"):format(name, type), rows)
+    return answers
+  end
+
+  function env.port(host, number, options)
+    local from = options and options.from or "vantage"
+    local result = estate.net(ctx, from).connect { host = host, port = number, timeout = 5 }
+    print(("%s:%d from %s: %s"):format(host, number, from == "vantage" and estate.vantage_name(ctx)
+      or "inside", result.state))
+    return result
+  end
+
+  function env.probe(domain)
+    local query = estate.query(ctx)
+    local result = xmpp.probe { domain = domain or ctx.inventory.domain, timeout = 5,
+      net = estate.net(ctx, "vantage"), from = estate.vantage_name(ctx),
+      resolver = function(name, type)
+        local answer = query { name = name, type = type }
+        return answer and answer.records or {}
+      end }
+    print(xmpp.summary(result))
+    return result
+  end
+
+  function env.ps(server, script)
+    return cmdlet.evaluate(estate.host(ctx, server), script)
+  end
+
+  function env.status()
+    local cms, data = estate.cms(ctx), { routes = {}, services = {}, ports = {} }
+    local topology = lync.topology(cms)
+    local rows = {}
+    for site, info in pairs(topology.sites) do
+      data.routes[site] = info.route
+      rows[#rows + 1] = ("%-10s %s"):format(site, info.route or "(no route)")
+    end
+    table.sort(rows)
+    print_rows("XMPP federation route (-" .. topology.route_parameter .. ")", rows)
+    rows = {}
+    for pool in pairs(ctx.inventory.pools) do
+      for _, host in ipairs(estate.edge_servers(ctx, pool)) do
+        local ok, list = pcall(lync.services, host, { computer = host.name })
+        local states = {}
+        for _, service in ipairs(ok and list or {}) do states[#states + 1] = service.Name .. "=" .. service.Status end
+        data.services[host.name] = ok and list or tostring(list)
+        rows[#rows + 1] = ("%-24s %s"):format(host.name, ok and table.concat(states, " ") or tostring(list))
+      end
+    end
+    table.sort(rows)
+    print_rows("Edge services", rows)
+    data.a = env.dig(ctx.inventory.dns.xmpp_host, "A")
+    data.srv = env.dig("_xmpp-server._tcp." .. ctx.inventory.domain, "SRV")
+    print("Port 5269 from " .. estate.vantage_name(ctx))
+    local pools = {}
+    for pool in pairs(ctx.inventory.pools) do pools[#pools + 1] = pool end
+    table.sort(pools)
+    for _, pool in ipairs(pools) do
+      local info = ctx.inventory.pools[pool]
+      local result = estate.net(ctx, "vantage").connect { host = info.public_ip, port = 5269, timeout = 5 }
+      data.ports[pool] = result.state
+      print(("  %-24s %-15s %s"):format(pool, info.public_ip, result.state))
+    end
+    return data
+  end
+end
+
+return M

@@ -1,0 +1,106 @@
+--- Read-only audit: is the estate ready for an XMPP federation failover? Exit 1 lists the gaps
+-- Run it any day: `runbook plan xmpp-dr-readiness -i contoso.lua`. Every step only looks.
+-- It follows the seed's advice (one SRV record per Edge pool, distinct priorities, so that a
+-- failover needs no new record) and checks what a failover will rely on.
+local estate = require "estate"
+local lync = require "lync"
+local runbook = require "runbook"
+local xmpp = require "xmpp"
+
+local function pool_names(ctx)
+  local names = {}
+  for name in pairs(ctx.inventory.pools) do names[#names + 1] = name end
+  table.sort(names)
+  return names
+end
+
+local function srv_records(ctx)
+  local records, message = estate.dns(ctx).get("_xmpp-server._tcp." .. ctx.inventory.domain, "SRV")
+  if not records then error("[readiness] " .. tostring(message), 0) end
+  return records
+end
+
+-- The addresses an SRV target resolves to (from the zone itself).
+local function addresses_of(ctx, target)
+  local records = estate.dns(ctx).get(target, "A") or {}
+  local set = {}
+  for _, record in ipairs(records) do set[record.address] = true end
+  return set
+end
+
+local function all_edge_servers(ctx)
+  local hosts = {}
+  for _, pool in ipairs(pool_names(ctx)) do
+    for _, host in ipairs(estate.edge_servers(ctx, pool)) do hosts[#hosts + 1] = host end
+  end
+  return hosts
+end
+
+return runbook.define {
+  id = "xmpp-dr-readiness",
+  title = { en = "XMPP federation disaster-recovery readiness",
+            de = "Bereitschaft des XMPP-Partnerverbunds für die Notfallwiederherstellung",
+            fr = "Préparation de la fédération XMPP à la reprise après sinistre" },
+  inventory = estate.schema,
+  steps = {
+    { id = "srv-per-pool",
+      title = { en = "One SRV record per Edge pool, each with its own priority",
+                de = "Ein SRV-Eintrag je Edgepool, jeder mit eigener Priorität",
+                fr = "Un enregistrement SRV par pool Edge, chacun avec sa propre priorité" },
+      guidance = { en = "add an _xmpp-server._tcp SRV record for every Edge pool, distinct priorities" },
+      check = function(ctx)
+        local records, gaps, priorities = srv_records(ctx), {}, {}
+        for _, pool in ipairs(pool_names(ctx)) do
+          local ip, found = ctx.inventory.pools[pool].public_ip, nil
+          for _, record in ipairs(records) do
+            if addresses_of(ctx, record.target)[ip] then found = record end
+          end
+          if not found then gaps[#gaps + 1] = pool .. " has no SRV record"
+          elseif priorities[found.priority] and priorities[found.priority] ~= found then
+            gaps[#gaps + 1] = ("%s shares priority %d"):format(pool, found.priority)
+          else priorities[found.priority] = found end
+        end
+        return #gaps == 0, #gaps == 0 and (#records .. " SRV records") or table.concat(gaps, "; ")
+      end },
+    { id = "route-deployed",
+      title = { en = "The XMPP federation route points at a deployed Edge pool",
+                de = "Die XMPP-Verbundroute zeigt auf einen bereitgestellten Edgepool",
+                fr = "L’itinéraire de fédération XMPP pointe vers un pool Edge déployé" },
+      check = function(ctx)
+        local cms, routes = estate.cms(ctx), {}
+        for _, site in ipairs(lync.sites(cms)) do
+          local name = site.Identity:gsub("^Site:", "")
+          local route = lync.federation_route(cms, name)
+          if route then routes[#routes + 1] = name .. " → " .. route end
+        end
+        return #routes > 0, #routes > 0 and table.concat(routes, ", ") or "no site has a route"
+      end },
+    { id = "services-running",
+      title = { en = "The Lync services run on every Edge server of every pool",
+                de = "Die Lync-Dienste laufen auf jedem Edgeserver jedes Pools",
+                fr = "Les services Lync tournent sur chaque serveur Edge de chaque pool" },
+      hosts = all_edge_servers,
+      check = function(ctx, host)
+        local stopped = {}
+        for _, service in ipairs(lync.services(host, { computer = host.name })) do
+          if service.Status ~= "Running" then stopped[#stopped + 1] = service.Name end
+        end
+        return #stopped == 0, #stopped == 0 and "all running" or ("stopped: " .. table.concat(stopped, ", "))
+      end },
+    { id = "federation-each-pool",
+      title = { en = "Each pool answers XMPP on 5269 from outside, with a certificate for the domain",
+                de = "Jeder Pool antwortet extern auf 5269 mit einem Zertifikat für die Domäne",
+                fr = "Chaque pool répond en XMPP sur 5269 depuis l’extérieur, avec un certificat du domaine" },
+      guidance = { en = "docs/verification.md explains each failed stage (filtered: a firewall)" },
+      hosts = function(ctx) return pool_names(ctx) end,
+      check = function(ctx, pool)
+        local ip = ctx.inventory.pools[pool].public_ip
+        local result = xmpp.probe { domain = ctx.inventory.domain, timeout = 5,
+          targets = { { host = ip, port = 5269 } }, net = estate.net(ctx, "vantage"),
+          from = estate.vantage_name(ctx) }
+        if result.ok then return true, ip .. ": " .. result.certificate.detail end
+        return false, ("%s: stage %s failed: %s"):format(ip, result.failed,
+          result[result.failed].detail)
+      end },
+  },
+}
