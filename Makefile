@@ -107,9 +107,12 @@ install: all
 	cp -R modules runbooks examples $(DESTDIR)$(DATADIR)/
 	install -d $(DESTDIR)$(DATADIR)/lib/runbook
 	for m in $(MODULE_SO); do install -m 644 $$m $(DESTDIR)$(DATADIR)/lib/runbook/; done
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 docs/runbook.1 $(DESTDIR)$(PREFIX)/share/man/man1/runbook.1
 
 uninstall:
-	rm -rf $(DESTDIR)$(BINDIR)/runbook $(DESTDIR)$(DATADIR) $(DESTDIR)$(LUADIR)/runbook.so
+	rm -rf $(DESTDIR)$(BINDIR)/runbook $(DESTDIR)$(DATADIR) $(DESTDIR)$(LUADIR)/runbook.so \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/runbook.1
 
 clean:
 	rm -rf build runbook

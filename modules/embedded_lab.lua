@@ -38,7 +38,8 @@ local function sorted_pools(lab)
   return names
 end
 
--- The emulated Lync topology: sites, pools, services and CMS replicas of every server.
+--- lync_state(inventory, lab) -> the emulator state of the topology `lab` describes (sites,
+-- pools, services and CMS replicas of every server); also seeds the real-server tests.
 local function lync_state(inventory, lab)
   local state = emulator.default_state(inventory.management)
   state.replication_delay = 2
@@ -180,6 +181,8 @@ local function persist(p, zone_file)
   if existing then existing:close() else save() end
   return p
 end
+
+M.lync_state = lync_state
 
 local worlds = setmetatable({}, { __mode = "k" })
 

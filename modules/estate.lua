@@ -56,10 +56,15 @@ M.schema = {
       address = { type = "string", required = true }, port = { type = "integer" },
       name = { type = "string" } } } },
     propagation_timeout = { type = "number" },
+    resolver = { type = "record", description = "the resolver for public lookups (the XMPP "
+      .. "probe); default: the system's", fields = {
+      address = { type = "string", required = true }, port = { type = "integer" } } },
   } },
   vantage = { type = "record", fields = {
     transport = { type = "string", values = { "local", "sim" } },
     name = { type = "string", description = "how reports name the vantage point" },
+    ca_file = { type = "string", description = "CA certificates the XMPP probe trusts "
+      .. "(default: the system's)" },
   } },
   failover = { type = "record", fields = {
     from_pool = { type = "string" }, to_pool = { type = "string" },
@@ -132,7 +137,20 @@ end
 function M.query(ctx)
   local lab = lab_of(ctx)
   if lab then return lab.dns.query end
-  return require("runbook.dns").query
+  local query, resolver = require("runbook.dns").query, ctx.inventory.dns.resolver
+  if not resolver then return query end
+  return function(args)
+    local with = {}
+    for key, value in pairs(args) do with[key] = value end
+    with.server = with.server or resolver.address
+    with.port = with.port or resolver.port
+    return query(with)
+  end
+end
+
+--- ca_file(ctx) -> the CA file the XMPP probe trusts, or nil for the system's
+function M.ca_file(ctx)
+  return (ctx.inventory.vantage or {}).ca_file
 end
 
 --- authoritative(ctx) -> the servers propagation waits for (nil: found through NS)

@@ -352,7 +352,7 @@ local function step_answers()
       local query = estate.query(ctx)
       local result = xmpp.probe {
         domain = ctx.inventory.domain, timeout = 5, net = estate.net(ctx, "vantage"),
-        from = estate.vantage_name(ctx),
+        from = estate.vantage_name(ctx), ca_file = estate.ca_file(ctx),
         resolver = function(name, type)
           local answer = query { name = name, type = type }
           return answer and answer.records or {}

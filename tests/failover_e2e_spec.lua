@@ -1,0 +1,165 @@
+-- The whole failover against the real test lab: one real sshd address per Windows server
+-- (the Lync emulator as forced command), BIND named with TSIG for the external zone, and a
+-- real Prosody answering XMPP on the new pool's public address. Everything on 127.0.77.x
+-- and 127.0.22.5x; the probe's DNS is our named, so nothing leaves loopback.
+local cjson = require "cjson"
+local emulator = require "lync.emulator"
+local embedded_lab = require "embedded_lab"
+local lab = require "lab"
+local support = require "support"
+local quote, slurp, write = support.quote, support.slurp, support.write
+
+local FE, EDGE_OLD, EDGE_A, EDGE_B = "127.0.22.50", "127.0.22.51", "127.0.22.52", "127.0.22.53"
+local NEW_IP, OLD_IP, DNS_IP = "127.0.77.20", "127.0.77.21", "127.0.77.53"
+
+local sshd, named, prosody, scratch, inventory
+
+local TOPOLOGY = {
+  sites = { Site1 = { route = "edgepool1.contoso.com" }, Site2 = {} },
+  pools = {
+    ["edgepool1.contoso.com"] = { site = "Site1", servers = { "edge1a.contoso.com" } },
+    ["edgepool2.contoso.com"] = { site = "Site2",
+                                  servers = { "edge2a.contoso.com", "edge2b.contoso.com" } },
+  },
+}
+
+-- Every emulated server starts from the same topology (each answers from its own file).
+local function seed_servers()
+  local state = embedded_lab.lync_state({ domain = "contoso.com", management = "fe1.contoso.com" },
+    TOPOLOGY)
+  for _, address in ipairs { FE, EDGE_OLD, EDGE_A, EDGE_B } do
+    emulator.save_state(sshd.state_dir .. "/" .. address .. ".json", state)
+  end
+end
+
+-- The zone before the failover: the SRV record points at the old pool, closed on loopback.
+local function seed_zone()
+  local r = support.sh(("nsupdate -k %s <<'EOF'\nserver %s %s\nzone contoso.com\n"
+    .. "update delete edge1.contoso.com A\nupdate add edge1.contoso.com 300 A %s\n"
+    .. "update delete xmpp.contoso.com A\nupdate delete _xmpp-server._tcp.contoso.com SRV\n"
+    .. "update add _xmpp-server._tcp.contoso.com 300 SRV 10 0 5269 edge1.contoso.com.\n"
+    .. "send\nEOF"):format(quote(named.key), named.address, named.port, OLD_IP))
+  assert(r.code == 0, r.err)
+end
+
+local function inventory_text()
+  local servers = {}
+  for fqdn, address in pairs { ["fe1.contoso.com"] = FE, ["edge1a.contoso.com"] = EDGE_OLD,
+                               ["edge2a.contoso.com"] = EDGE_A, ["edge2b.contoso.com"] = EDGE_B } do
+    servers[#servers + 1] = ("    [%q] = { address = %q },"):format(fqdn, address)
+  end
+  return ([[
+return {
+  domain = "contoso.com",
+  management = "fe1.contoso.com",
+  server_defaults = { transport = "ssh", port = %s, user = %q, key_file = %q,
+                      known_hosts = %q, command_timeout = 20 },
+  servers = {
+%s
+  },
+  pools = {
+    ["edgepool1.contoso.com"] = { public_ip = %q, srv_priority = 10 },
+    ["edgepool2.contoso.com"] = { public_ip = %q, srv_priority = 20 },
+  },
+  dns = { provider = "rfc2136", zone = "contoso.com", xmpp_host = "xmpp.contoso.com", ttl = 60,
+          server = %q, port = %s, key = %q, propagation_timeout = 20,
+          authoritative = { { address = %q, port = %s, name = "ns1" } },
+          resolver = { address = %q, port = %s } },
+  vantage = { transport = "local", name = "the test host", ca_file = %q },
+  failover = { from_pool = "edgepool1.contoso.com", to_pool = "edgepool2.contoso.com" },
+}
+]]):format(sshd.port, sshd.user, sshd.lync_key, sshd.known_hosts, table.concat(servers, "\n"),
+    OLD_IP, NEW_IP, named.address, named.port, "file:" .. named.key, named.address, named.port,
+    named.address, named.port, prosody.ca_file)
+end
+
+local function runbook(args)
+  return support.sh(("cd %s && RUNBOOK_STATE_DIR=%s %s %s -i %s"):format(quote(scratch),
+    quote(scratch .. "/state"), quote(support.bin), args, quote(inventory)))
+end
+
+local function dig(name, type)
+  return support.sh(("dig @%s -p %s +short %s %s"):format(named.address, named.port, name, type)).out
+end
+
+local function fe_state() return cjson.decode(slurp(sshd.state_dir .. "/" .. FE .. ".json")) end
+
+local function site2_route()
+  for _, site in ipairs(fe_state().sites) do
+    if site.Identity == "Site:Site2" then return site.route end
+  end
+end
+
+local function edge_services(address, computer)
+  local state = cjson.decode(slurp(sshd.state_dir .. "/" .. address .. ".json"))
+  local map = {}
+  for _, service in ipairs(state.services[computer]) do map[service.Name] = service.Status end
+  return map
+end
+
+local function serial()
+  return dig("contoso.com", "SOA"):match("^%S+ %S+ (%d+)")
+end
+
+describe("xmpp-failover against real servers #e2e", function()
+  setup(function()
+    sshd = lab.start("sshd", "auto", FE, EDGE_OLD, EDGE_A, EDGE_B)
+    named = lab.start("named", DNS_IP, "5301")
+    prosody = lab.start("prosody", NEW_IP)
+    os.execute("chmod 600 " .. quote(named.key))
+  end)
+  teardown(function()
+    lab.stop(sshd)
+    lab.stop(named)
+    lab.stop(prosody)
+  end)
+
+  before_each(function()
+    scratch = support.tmpdir()
+    inventory = write(scratch .. "/e2e.lua", inventory_text())
+    seed_servers()
+    seed_zone()
+  end)
+  after_each(function() os.execute("rm -rf " .. quote(scratch)) end)
+
+  it("plans without changing the zone serial or the servers' state", function()
+    local zone_serial, before = serial(), slurp(sshd.state_dir .. "/" .. FE .. ".json")
+    local r = runbook("plan xmpp-failover")
+    assert.equal(0, r.code, r.out .. r.err)
+    assert.matches("XmppFederationRoute EdgeServer:edgepool2.contoso.com", r.out)
+    assert.equal(zone_serial, serial())
+    assert.equal(before, slurp(sshd.state_dir .. "/" .. FE .. ".json"))
+  end)
+
+  it("fails over: dig sees the new A and SRV, the emulators the route and services, "
+    .. "Prosody answers, and a second run changes nothing", function()
+    local r = runbook("run xmpp-failover --yes")
+    assert.equal(0, r.code, r.out .. r.err)
+    assert.equal(NEW_IP .. "\n", dig("xmpp.contoso.com", "A"))
+    local srv = dig("_xmpp-server._tcp.contoso.com", "SRV")
+    assert.matches("20 0 5269 xmpp.contoso.com.", srv)
+    assert.matches("10 0 5269 edge1.contoso.com.", srv)      -- the standby's record stays
+    assert.equal("EdgeServer:edgepool2.contoso.com", site2_route())
+    for name, status in pairs(edge_services(EDGE_A, "edge2a.contoso.com")) do
+      assert.equal("Running", status, name)
+    end
+    assert.matches("%[%d+/9%] XMPP federation answers", r.out)
+    local zone_serial = serial()
+    r = runbook("run xmpp-failover --yes")
+    assert.equal(0, r.code)
+    assert.matches("nothing to change", r.out)
+    assert.equal(zone_serial, serial())
+  end)
+
+  it("stops at the A record when the TSIG key is rejected, and rollback restores the route", function()
+    local good = slurp(named.key)
+    finally(function() write(named.key, good) end)
+    write(named.key, (good:gsub('secret "[^"]+"', 'secret "' .. ("QUJD"):rep(11) .. '"')))
+    local r = runbook("run xmpp-failover --yes --rollback auto")
+    assert.equal(1, r.code)
+    assert.matches("BADSIG", r.out)
+    assert.is_nil(site2_route())
+    assert.equal("", dig("xmpp.contoso.com", "A"))
+    assert.equal("Running", edge_services(EDGE_A, "edge2a.contoso.com").RTCSRV)
+  end)
+end)
