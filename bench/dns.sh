@@ -13,8 +13,13 @@ tests/lab/named.sh start "$work/named" "$address" "$port" >"$work/named.env"
 trap 'tests/lab/named.sh stop "$work/named"; rm -rf "$work"' EXIT
 key="$work/named/tsig-sha256.key"
 
-printf 'server %s %s\nzone contoso.com\nupdate delete www.contoso.com A\nupdate add www.contoso.com 60 A 192.0.2.80\nsend\n' \
-  "$address" "$port" >"$work/nsupdate.txt"
+{
+  echo "server $address $port"
+  echo "zone contoso.com"
+  echo "update delete www.contoso.com A"
+  echo "update add www.contoso.com 60 A 192.0.2.80"
+  echo "send"
+} >"$work/nsupdate.txt"
 cat >"$work/digs.sh" <<SH
 #!/bin/sh
 i=0
@@ -43,8 +48,11 @@ hyperfine -N --warmup 1 --runs 5 --export-json "$work/queries.json" \
 import json, sys
 update = [r["median"] * 1000 for r in json.load(open(sys.argv[1]))["results"]]
 queries = [r["median"] * 1000 for r in json.load(open(sys.argv[2]))["results"]]
+def row(what, ours, peer):
+    print(f"| {what} | {ours:.1f} ms | {peer:.1f} ms | {ours / peer:.5f}x "
+          f"({peer / ours:.1f} times faster) |")
 print("| what | runbook | peer | ratio (runbook / peer) |")
 print("|---|---|---|---|")
-print(f"| one signed update (bench/dns.lua vs `nsupdate -k`) | {update[0]:.1f} ms | {update[1]:.1f} ms | {update[0] / update[1]:.2f}x ({update[1] / update[0]:.1f} times faster) |")
-print(f"| 1,000 queries (all in flight vs `dig` one by one) | {queries[0]:.1f} ms | {queries[1]:.1f} ms | {queries[0] / queries[1]:.5f}x ({queries[1] / queries[0]:.0f} times faster) |")
+row("one signed update (bench/dns.lua vs `nsupdate -k`)", update[0], update[1])
+row("1,000 queries (all in flight vs `dig` one by one)", queries[0], queries[1])
 PY

@@ -317,7 +317,7 @@ static const char *verify_reply (lua_State *L, Exchange *ex, const unsigned char
   char name[DNSW_NAME_MAX];
   unsigned qtype, qclass, rrs;
   size_t off = 12;
-  *code = "badsig";
+  *code = "malformed";
   dnsw_header(msg, len, &h);
   for (unsigned i = 0; i < h.qdcount; i++)
     if (dnsw_question(msg, len, &off, name, &qtype, &qclass) != 0) return "malformed reply";
@@ -325,9 +325,14 @@ static const char *verify_reply (lua_State *L, Exchange *ex, const unsigned char
   last.type = 0;
   for (unsigned i = 0; i < rrs; i++)
     if (dnsw_rr(msg, len, &off, &last) != 0) return "malformed reply";
-  if (h.arcount == 0 || last.type != DNSW_TSIG) { *code = "unsigned"; return "unsigned"; }
+  if (h.arcount == 0 || last.type != DNSW_TSIG) {
+    *code = "unsigned";
+    return "the reply is not signed although the update was: it may be forged, or the "
+           "server does not sign replies";
+  }
   rr = last;
   if (dnsw_read_tsig(msg, &rr, &t) != 0) return "malformed TSIG record";
+  *code = "badsig";
   if (t.error) { *code = NULL; return dnsw_rcode_name(t.error); }
   if (strcasecmp(rr.name, ex->key_name) != 0 &&
       !(strlen(rr.name) + 1 == strlen(ex->key_name) &&
@@ -384,7 +389,7 @@ static int start_tcp (lua_State *L, Exchange *ex, lua_KContext ctx);
 static int update_reply (lua_State *L, Exchange *ex, const unsigned char *msg, size_t len,
                          lua_KContext ctx) {
   DnsHeader h;
-  const char *code, *problem = NULL;
+  const char *code = NULL, *problem = NULL;
   dnsw_header(msg, len, &h);
   const char *rcode = dnsw_rcode_name(h.flags & 0xf);
   if (h.flags & 0x0200) {
@@ -393,7 +398,7 @@ static int update_reply (lua_State *L, Exchange *ex, const unsigned char *msg, s
   }
   if (ex->is_signed) problem = verify_reply(L, ex, msg, len, &code);
   if (problem && code == NULL) return update_failure(L, ex, problem, NULL);  /* BADSIG … */
-  if (problem && !(strcmp(problem, "unsigned") == 0 && (h.flags & 0xf) != 0))
+  if (problem && !(strcmp(code, "unsigned") == 0 && (h.flags & 0xf) != 0))
     return update_error(L, ex, problem, code);
   if ((h.flags & 0xf) != 0) return update_failure(L, ex, rcode, NULL);
   lua_createtable(L, 0, 1);

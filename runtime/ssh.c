@@ -3,9 +3,10 @@
 **
 **   local ssh = require "runbook.ssh"
 **   local s, err, code = ssh.session{host=, port=22, user=, key_file=, passphrase=,
-**                                    agent=false, agent_socket=, password=, known_hosts=,
+**                                    agent=, agent_socket=, password=, known_hosts=,
 **                                    host_key_policy="strict"|"accept-new", timeout=30}
 **   local r, err, code = s:exec(command, {timeout=, stdin=}) -- {stdout=, stderr=, status=}
+**   local t, err, code = s:tunnel(host, port, {timeout=})  -- t:send(s), t:receive(max), t:close()
 **
 ** The session is nonblocking: every libssh2 call that answers LIBSSH2_ERROR_EAGAIN parks the
 ** running task on the socket (for the directions libssh2_session_block_directions names) and
@@ -215,6 +216,11 @@ static int step_connect (Ssh *s) {
 static int step_connecting (Ssh *s) {
   int error = 0;
   socklen_t len = sizeof error;
+  struct pollfd ready = { s->fd, POLLOUT, 0 };
+  if (poll(&ready, 1, 0) == 0) {   /* a re-check before the connect completed */
+    s->wait_events = POLLOUT;
+    return STEP_WAIT;
+  }
   if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
   if (error == ECONNREFUSED)
     return fail(s, "refused", "SSH connection to %s refused: is sshd running and listening "
@@ -458,12 +464,20 @@ static int step_exec (Ssh *s) {
   return STEP_NEXT;
 }
 
-/* Sends stdin, reading meanwhile so that a chatty command cannot dead-lock the window. */
+static int read_stream (Ssh *s, Buffer *b, int stream);
+
+/* Sends stdin, reading meanwhile so that a command that answers while it reads (cat)
+** cannot fill its output window and stall both sides. */
 static int step_write (Ssh *s) {
   while (s->input_off < s->input_len) {
     ssize_t n = libssh2_channel_write(s->channel, s->input + s->input_off,
                                       s->input_len - s->input_off);
-    if (n == LIBSSH2_ERROR_EAGAIN) return again(s);
+    if (n == LIBSSH2_ERROR_EAGAIN) {
+      if (read_stream(s, &s->out, 0) < 0 ||
+          read_stream(s, &s->err, SSH_EXTENDED_DATA_STDERR) < 0)
+        return channel_failed(s, "reading the command's output");
+      return again(s);
+    }
     if (n < 0) return channel_failed(s, "sending stdin");
     s->input_off += (size_t)n;
   }
@@ -651,6 +665,11 @@ static int finish (lua_State *L, Ssh *s, int result) {
 
 static int drive_k (lua_State *L, int status, lua_KContext ctx);
 
+/* A parked operation retries its libssh2 call at least this often (seconds) even without
+** a socket event: a safety net against a wake-up lost inside libssh2's buffering (seen once
+** under heavy load: client and server both waiting, nothing in flight). */
+#define SSH_RECHECK 1.0
+
 static int timed_out (Ssh *s) {
   if (s->connected)
     return fail(s, "timeout", "command on %s did not finish within %g s: %s", where(s),
@@ -668,7 +687,9 @@ static int drive (lua_State *L, Ssh *s) {
     if (result == STEP_WAIT) {
       double left = s->deadline < 0 ? -1 : s->deadline - loop_now();
       if (s->deadline < 0 || left > 0)
-        return task_wait_fd(L, s->fd, s->wait_events, left, (lua_KContext)s, drive_k);
+        return task_wait_fd(L, s->fd, s->wait_events,
+                            left < 0 || left > SSH_RECHECK ? SSH_RECHECK : left,
+                            (lua_KContext)s, drive_k);
       result = timed_out(s);
     }
     /* a connection that died before the command started is re-opened once */
@@ -690,8 +711,9 @@ static int drive_k (lua_State *L, int status, lua_KContext ctx) {
     operation_reset(s);
   }
   int events = task_events(L);
-  if (events & LOOP_TIMEOUT) return finish(L, s, timed_out(s));
-  return drive(L, s);
+  if ((events & LOOP_TIMEOUT) && s->deadline >= 0 && loop_now() >= s->deadline)
+    return finish(L, s, timed_out(s));
+  return drive(L, s);   /* ready, or time to re-check */
 }
 
 /* ---------------------------------------------------------------- Lua API */

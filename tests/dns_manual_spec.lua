@@ -3,14 +3,21 @@
 -- change is served. The "operator" here makes the change with nsupdate. #dns
 local task = require "runbook.task"
 local lab = require "lab"
+local lab_lock = require "lab_lock"
 local support = require "support"
 local manual = require "dns.manual"
 
 describe("dns provider manual #dns", function()
-  local named
+  local named, release
 
-  setup(function() named = lab.start("named", "127.0.53.1", "5307") end)
-  teardown(function() lab.stop(named) end)
+  setup(function()
+    release = lab_lock.acquire("dns")   -- one test run at a time on 127.0.53.x
+    named = lab.start("named", "127.0.53.1", "5307")
+  end)
+  teardown(function()
+    lab.stop(named)
+    release()
+  end)
 
   -- an operator who types the change into nsupdate
   local function nsupdate(commands)

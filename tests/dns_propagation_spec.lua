@@ -4,14 +4,16 @@
 -- lagging secondary without servers. #dns
 local task = require "runbook.task"
 local lab = require "lab"
+local lab_lock = require "lab_lock"
 local propagation = require "dns.propagation"
 local rfc2136 = require "dns.rfc2136"
 local sim = require "dns.sim"
 
 describe("dns.propagation against two named servers #dns", function()
-  local first, second, servers
+  local first, second, servers, release
 
   setup(function()
+    release = lab_lock.acquire("dns")   -- one test run at a time on 127.0.53.x
     first = lab.start("named", "127.0.53.1", "5306")
     second = lab.start("named", "127.0.53.3", "5306")
     servers = {
@@ -23,6 +25,7 @@ describe("dns.propagation against two named servers #dns", function()
   teardown(function()
     lab.stop(first)
     lab.stop(second)
+    release()
   end)
 
   local function provider_for(server)

@@ -5,6 +5,7 @@
 -- own query) confirms each change. #dns
 local task = require "runbook.task"
 local lab = require "lab"
+local lab_lock = require "lab_lock"
 local support = require "support"
 local provider = require "dns.provider"
 
@@ -103,8 +104,15 @@ end
 
 for _, backend in ipairs(backends) do
   describe("dns provider " .. backend.name .. " #dns", function()
-    setup(function() backend:setup() end)
-    teardown(function() backend:teardown() end)
+    local release
+    setup(function()
+      release = lab_lock.acquire("dns")   -- one test run at a time on 127.0.53.x
+      backend:setup()
+    end)
+    teardown(function()
+      backend:teardown()
+      release()
+    end)
 
     local function run(fn) return task.run(fn) end
 

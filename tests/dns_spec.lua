@@ -3,6 +3,7 @@
 local task = require "runbook.task"
 local dns = require "runbook.dns"
 local lab = require "lab"
+local lab_lock = require "lab_lock"
 local support = require "support"
 
 -- A UDP socket that receives and never answers: the timeout case. Returns its pid.
@@ -19,9 +20,10 @@ time.sleep(120)
 end
 
 describe("dns.query against named #dns", function()
-  local named, silent_pid, silent_pipe
+  local named, silent_pid, silent_pipe, release
 
   setup(function()
+    release = lab_lock.acquire("dns")   -- one test run at a time on 127.0.53.x
     named = lab.start("named", "127.0.53.1", "5301")
     silent_pid, silent_pipe = start_silent_server("127.0.53.4", 5398)
   end)
@@ -30,6 +32,7 @@ describe("dns.query against named #dns", function()
     lab.stop(named)
     if silent_pid then os.execute("kill " .. silent_pid) end
     if silent_pipe then silent_pipe:close() end
+    release()
   end)
 
   local function query(name, type, extra)
@@ -146,7 +149,7 @@ describe("dns.query against named #dns", function()
     local answer = task.run(function()
       local waiting = task.spawn(function()
         return dns.query { name = "contoso.com", type = "SOA", server = "127.0.53.4",
-                           port = 5398, timeout = 30, tries = 1 }
+                           port = 5398, timeout = 2, tries = 1 }
       end)
       task.yield()
       waiting:cancel()

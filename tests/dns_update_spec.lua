@@ -4,17 +4,22 @@ local task = require "runbook.task"
 local dns = require "runbook.dns"
 local dns_key = require "dns.key"
 local lab = require "lab"
+local lab_lock = require "lab_lock"
 local support = require "support"
 
 describe("dns.update against named #dns", function()
-  local named, key
+  local named, key, release
 
   setup(function()
+    release = lab_lock.acquire("dns")   -- one test run at a time on 127.0.53.x
     named = lab.start("named", "127.0.53.1", "5302")
     key = assert(dns_key.read(named.key))
   end)
 
-  teardown(function() lab.stop(named) end)
+  teardown(function()
+    lab.stop(named)
+    release()
+  end)
 
   -- dig's view of an RRset, sorted, one record per line
   local function dig(name, type)
@@ -271,11 +276,12 @@ describe("dns.key", function()
 end)
 
 describe("dns.update against a forging server #dns", function()
-  local pid, pipe
+  local pid, pipe, release
   local key = { name = "tsig-test.", algorithm = "hmac-sha256",
                 secret = "G6IVv6cgc/7igWNgYzLkKrR9zz6YLEdEL8pABulJoNo=" }
 
   setup(function()
+    release = lab_lock.acquire("dns")
     pipe = io.popen("exec /usr/bin/python3 tests/lab/dns_forger.py 127.0.53.9 5312 & echo $!")
     pid = pipe:read("l")
     assert.equal("ready", pipe:read("l"))
@@ -284,6 +290,7 @@ describe("dns.update against a forging server #dns", function()
   teardown(function()
     if pid then os.execute("kill " .. pid) end
     if pipe then pipe:close() end
+    release()
   end)
 
   local function update(zone)
@@ -302,9 +309,10 @@ describe("dns.update against a forging server #dns", function()
   end)
 
   it("rejects an unsigned NOERROR reply to a signed update", function()
-    local result, _, code = update("unsigned.contoso.com")
+    local result, message, code = update("unsigned.contoso.com")
     assert.is_nil(result)
     assert.equal("unsigned", code)
+    assert.matches("not signed although the update was", message)
   end)
 
   it("retries over TCP when the UDP reply is truncated", function()

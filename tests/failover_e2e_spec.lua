@@ -6,13 +6,14 @@ local cjson = require "cjson"
 local emulator = require "lync.emulator"
 local embedded_lab = require "embedded_lab"
 local lab = require "lab"
+local lab_lock = require "lab_lock"
 local support = require "support"
 local quote, slurp, write = support.quote, support.slurp, support.write
 
 local FE, EDGE_OLD, EDGE_A, EDGE_B = "127.0.22.50", "127.0.22.51", "127.0.22.52", "127.0.22.53"
 local NEW_IP, OLD_IP, DNS_IP = "127.0.77.20", "127.0.77.21", "127.0.77.53"
 
-local sshd, named, prosody, scratch, inventory
+local sshd, named, prosody, scratch, inventory, release
 
 local TOPOLOGY = {
   sites = { Site1 = { route = "edgepool1.contoso.com" }, Site2 = {} },
@@ -103,6 +104,7 @@ end
 
 describe("xmpp-failover against real servers #e2e", function()
   setup(function()
+    release = lab_lock.acquire("failover-e2e")   -- one run at a time on 127.0.77.x
     sshd = lab.start("sshd", "auto", FE, EDGE_OLD, EDGE_A, EDGE_B)
     named = lab.start("named", DNS_IP, "5301")
     prosody = lab.start("prosody", NEW_IP)
@@ -112,6 +114,7 @@ describe("xmpp-failover against real servers #e2e", function()
     lab.stop(sshd)
     lab.stop(named)
     lab.stop(prosody)
+    release()
   end)
 
   before_each(function()
@@ -134,7 +137,9 @@ describe("xmpp-failover against real servers #e2e", function()
   it("fails over: dig sees the new A and SRV, the emulators the route and services, "
     .. "Prosody answers, and a second run changes nothing", function()
     local r = runbook("run xmpp-failover --yes")
-    assert.equal(0, r.code, r.out .. r.err)
+    assert.equal(0, r.code, r.out .. r.err .. "\nProsody alive: "
+      .. tostring(os.execute("kill -0 " .. prosody.pid)) .. "\nProsody's log:\n"
+      .. slurp(prosody.dir .. "/prosody.log"):sub(-2000))
     assert.equal(NEW_IP .. "\n", dig("xmpp.contoso.com", "A"))
     local srv = dig("_xmpp-server._tcp.contoso.com", "SRV")
     assert.matches("20 0 5269 xmpp.contoso.com.", srv)

@@ -3,6 +3,7 @@
 local task = require "runbook.task"
 local http = require "runbook.http"
 local lab = require "lab"
+local lab_lock = require "lab_lock"
 local support = require "support"
 
 -- A TCP port that accepts and never answers: the timeout case. Returns its pid and pipe.
@@ -20,9 +21,10 @@ time.sleep(120)
 end
 
 describe("http.request against PowerDNS #http", function()
-  local pdns, api, silent_pid, silent_pipe
+  local pdns, api, silent_pid, silent_pipe, release
 
   setup(function()
+    release = lab_lock.acquire("dns")   -- one test run at a time on 127.0.53.x
     pdns = lab.start("pdns", "127.0.53.2", "5304", "8084")
     api = pdns.api_url .. "/api/v1/servers/localhost"
     silent_pid, silent_pipe = start_silent_listener("127.0.53.6", 8086)
@@ -32,6 +34,7 @@ describe("http.request against PowerDNS #http", function()
     lab.stop(pdns)
     if silent_pid then os.execute("kill " .. silent_pid) end
     if silent_pipe then silent_pipe:close() end
+    release()
   end)
 
   local function request(args)
@@ -139,5 +142,53 @@ describe("http.request against PowerDNS #http", function()
       assert.has_error(function() http.request {} end)
       assert.has_error(function() http.request { url = "ftp://127.0.53.2/" } end)
     end)
+  end)
+end)
+
+describe("http.request over TLS #http", function()
+  local dir, pid, pipe, release
+
+  setup(function()
+    release = lab_lock.acquire("dns")
+    dir = support.tmpdir()
+    local r = support.sh(("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.53.10 "
+      .. "-addext subjectAltName=IP:127.0.53.10 -keyout %s/key.pem -out %s/cert.pem"):format(
+      dir, dir))
+    assert.equal(0, r.code, r.err)
+    pipe = io.popen(("exec /usr/bin/python3 tests/lab/https_echo.py 127.0.53.10 8443 "
+      .. "%s/cert.pem %s/key.pem & echo $!"):format(dir, dir))
+    pid = pipe:read("l")
+    assert.equal("ready", pipe:read("l"))
+  end)
+
+  teardown(function()
+    if pid then os.execute("kill " .. pid) end
+    if pipe then pipe:close() end
+    os.execute("rm -rf " .. support.quote(dir))
+    release()
+  end)
+
+  local function request(args)
+    return task.run(function() return http.request(args) end)
+  end
+
+  it("verifies the server against ca_file and sends the body", function()
+    local response = assert(request { method = "POST", url = "https://127.0.53.10:8443/wsman",
+      ca_file = dir .. "/cert.pem", body = "hello" })
+    assert.equal(200, response.status)
+    assert.equal("POST /wsman 5", response.body)
+  end)
+
+  it("refuses a certificate it cannot verify, with code tls", function()
+    local response, message, code = request { url = "https://127.0.53.10:8443/",
+      ca_file = "/etc/ssl/certs/ca-certificates.crt" }
+    assert.is_nil(response)
+    assert.equal("tls", code)
+    assert.matches("https://127.0.53.10:8443/", message, 1, true)
+  end)
+
+  it("accepts it with tls_verify = false", function()
+    local response = assert(request { url = "https://127.0.53.10:8443/x", tls_verify = false })
+    assert.equal("GET /x 0", response.body)
   end)
 end)

@@ -4,6 +4,7 @@
 local net = require "runbook.net"
 local task = require "runbook.task"
 local lab = require "lab"
+local lab_lock = require "lab_lock"
 local support = require "support"
 
 -- Runs a Lua chunk with lua5.4 inside a namespace, loading the same runbook.so as this
@@ -43,14 +44,19 @@ local function states_from(namespace, host, ports, timeout)
 end
 
 describe("net.connect in network namespaces #net #netns", function()
-  local hosts, prosody
+  local hosts, prosody, release
   setup(function()
+    release = lab_lock.acquire("rbn")
     hosts = lab.start("netns")
     prosody = lab.start("prosody", "10.252.0.4", "contoso.com", "rbn-srv")
   end)
   teardown(function()
-    lab.stop(prosody)
-    lab.stop(hosts)
+    local ok, err = pcall(function()
+      lab.stop(prosody)
+      lab.stop(hosts)
+    end)
+    if release then release() end
+    assert(ok, err)
   end)
 
   it("reports open, closed and filtered for a listener, no listener and each firewall rule",
@@ -130,14 +136,19 @@ describe("net.connect in network namespaces #net #netns", function()
 end)
 
 describe("net on loopback #net", function()
-  local peers, peers6
+  local peers, peers6, release
   setup(function()
+    release = lab_lock.acquire("rbn")
     peers = lab.start("hostile", "127.0.52.2", 45301)
     peers6 = lab.start("hostile", "::1", 45321)
   end)
   teardown(function()
-    lab.stop(peers)
-    lab.stop(peers6)
+    local ok, err = pcall(function()
+      lab.stop(peers)
+      lab.stop(peers6)
+    end)
+    if release then release() end
+    assert(ok, err)
   end)
 
   it("reports open and closed over IPv4, with the round-trip time", function()

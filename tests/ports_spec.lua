@@ -4,13 +4,15 @@
 local ports = require "ports"
 local netsim = require "netsim"
 local lab = require "lab"
+local lab_lock = require "lab_lock"
 local support = require "support"
 
 local OPEN, DNS = "127.0.52.9", "127.0.52.10"
 
 describe("ports.check #ports #dns", function()
-  local peers, named
+  local peers, named, release
   setup(function()
+    release = lab_lock.acquire("rbn")
     peers = lab.start("hostile", OPEN, 45331)   -- 45331..45336 listen
     named = lab.start("named", DNS, "5301")
     local update = support.sh(("nsupdate -k %s"):format(support.quote(named.key)), ([[
@@ -24,8 +26,12 @@ send
     assert(update.code == 0, update.err)
   end)
   teardown(function()
-    lab.stop(peers)
-    lab.stop(named)
+    local ok, err = pcall(function()
+      lab.stop(peers)
+      lab.stop(named)
+    end)
+    if release then release() end
+    assert(ok, err)
   end)
 
   it("resolves a name and checks every address, saying from where", function()

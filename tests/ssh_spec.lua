@@ -38,7 +38,7 @@ describe("runbook.ssh", function()
   end)
 
   it("sends stdin and reads a large output in full", function()
-    local input = ("0123456789abcdef\n"):rep(20000)   -- 340 kB: several channel windows
+    local input = ("0123456789abcdef\n"):rep(250000)  -- 4.25 MB: more than two windows
     local r = task.run(function()
       local s = assert(ssh.session(options()))
       return assert(s:exec("cat", { stdin = input }))

@@ -3,6 +3,7 @@
 -- peers (tests/lab/hostile.sh). Addresses 127.0.52.3-6. #xmpp
 local xmpp = require "xmpp"
 local lab = require "lab"
+local lab_lock = require "lab_lock"
 local support = require "support"
 
 local GOOD, WRONG, HOSTILE, NOBODY = "127.0.52.3", "127.0.52.4", "127.0.52.5", "127.0.52.6"
@@ -19,14 +20,19 @@ local function assert_stages(result, expected)
 end
 
 describe("xmpp.probe against Prosody #xmpp #prosody", function()
-  local good, wrong
+  local good, wrong, release
   setup(function()
+    release = lab_lock.acquire("rbn")
     good = lab.start("prosody", GOOD)
     wrong = lab.start("prosody", WRONG, "fabrikam.com")
   end)
   teardown(function()
-    lab.stop(good)
-    lab.stop(wrong)
+    local ok, err = pcall(function()
+      lab.stop(good)
+      lab.stop(wrong)
+    end)
+    if release then release() end
+    assert(ok, err)
   end)
 
   it("passes every stage for a correctly federated domain", function()
@@ -161,9 +167,16 @@ send
 end)
 
 describe("xmpp.probe against hostile servers #xmpp", function()
-  local peers
-  setup(function() peers = lab.start("hostile", HOSTILE, 45311) end)
-  teardown(function() lab.stop(peers) end)
+  local peers, release
+  setup(function()
+    release = lab_lock.acquire("rbn")
+    peers = lab.start("hostile", HOSTILE, 45311)
+  end)
+  teardown(function()
+    local ok, err = pcall(lab.stop, peers)
+    if release then release() end
+    assert(ok, err)
+  end)
 
   local function probe_port(port)
     return xmpp.probe { domain = "contoso.com", timeout = 0.5,

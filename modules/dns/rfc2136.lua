@@ -1,8 +1,8 @@
 --- dns.rfc2136 — the DNS provider for servers that take RFC 2136 dynamic updates signed
 -- with TSIG: BIND, Knot, PowerDNS (with dnsupdate=yes); Windows DNS only for zones that
 -- accept nonsecure updates (AD-integrated secure zones: the windows provider). Reads go to
--- the primary with dns.query, changes are UPDATE
--- messages whose prerequisites are the values read (compare-and-swap).
+-- the primary with dns.query; changes are UPDATE messages whose prerequisites are the
+-- values read (compare-and-swap).
 --
 --   local p = require("dns.rfc2136").new {
 --     zone = "contoso.com", server = "192.0.2.53", port = 53,
