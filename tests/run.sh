@@ -2,6 +2,8 @@
 # tests/run.sh — every test, as `make test` runs it:
 #   1. the busted specs against the normal build (./runbook and build/lib/runbook.so);
 #   2. the same specs again against the AddressSanitizer + UBSan build (build/asan/);
+#   3. the fuzz targets (libFuzzer + ASan + UBSan) for $FUZZ_SECONDS each (default 20):
+#      the DNS message parser, and the XMPP stream parser with certificate-name checks;
 # then one closing line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -16,9 +18,9 @@ run_suite() {
   echo "== $name"
   env "$@" busted -o TAP tests/ >"$log" 2>&1
   status=$?
-  ok=$(grep -c '^ok ' "$log")
-  not_ok=$(grep -c '^not ok ' "$log")
-  grep -v '^ok ' "$log" | grep -v '^1\.\.' | sed 's/^/  /'
+  ok=$(grep -ac '^ok ' "$log")
+  not_ok=$(grep -ac '^not ok ' "$log")
+  grep -av '^ok ' "$log" | grep -av '^1\.\.' | sed 's/^/  /'
   if [ "$status" -ne 0 ] && [ "$not_ok" -eq 0 ]; then
     echo "  busted exited $status without a failing test: see $log"
     not_ok=1
@@ -38,6 +40,22 @@ run_suite sanitizers \
   RUNBOOK_SO_DIR=build/asan/lib \
   RUNBOOK_BIN="$PWD/build/asan/runbook" \
   RUNBOOK_HOME="$PWD"
+
+# run_fuzz NAME SCRIPT: one bounded fuzzing run; a crash or a build failure fails it.
+run_fuzz() {
+  echo "== fuzz: $1 (${FUZZ_SECONDS:-20} s)"
+  if "$2" "${FUZZ_SECONDS:-20}" >"build/fuzz-$1.log" 2>&1; then
+    echo "   $(grep -a -o 'Done [0-9]* runs' "build/fuzz-$1.log" | tail -1): no crash"
+    passed=$((passed + 1))
+  else
+    tail -20 "build/fuzz-$1.log" | sed 's/^/  /'
+    echo "   fuzz $1 failed: see build/fuzz-$1.log and build/fuzz/"
+    failed=$((failed + 1))
+  fi
+}
+
+run_fuzz dns tests/fuzz/dns_run.sh
+run_fuzz stream tests/fuzz/run.sh
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
