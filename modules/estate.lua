@@ -41,7 +41,7 @@ M.schema = {
     } } },
   dns = { type = "record", required = true, fields = {
     provider = { type = "string", required = true,
-                 values = { "rfc2136", "powerdns", "manual", "sim" } },
+                 values = { "rfc2136", "powerdns", "windows", "manual", "sim" } },
     zone = { type = "string", required = true },
     xmpp_host = { type = "string", required = true,
                   description = "the A record XMPP federation uses (the SRV target)" },
@@ -124,6 +124,10 @@ function M.dns(ctx)
   if config.provider == "sim" then
     assert(lab, "[estate] dns.provider = 'sim' works only in the embedded lab")
     ctx.data.dns = lab.dns
+  elseif config.provider == "windows" then
+    assert(config.server, "[estate] dns.provider = 'windows' needs dns.server: the FQDN of "
+      .. "the Windows DNS server, whose transport comes from servers/server_defaults")
+    ctx.data.dns = require("dns.windows").new { zone = config.zone, host = M.host(ctx, config.server) }
   else
     local settings = { zone = config.zone, server = config.server, port = config.port,
       key = config.key, api_url = config.api_url, api_key = config.api_key,

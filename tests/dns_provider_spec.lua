@@ -95,6 +95,46 @@ backends[#backends + 1] = {
   make = function(self) return require("dns.powerdns").new(self.config) end,
 }
 
+-- Windows DNS Server through its cmdlets, answered by the emulator (the Windows side is the
+-- one side that is emulated); the independent reader is the emulator's own state file.
+backends[#backends + 1] = {
+  name = "windows",
+  setup = function(self)
+    local emulator = require "lync.emulator"
+    self.dir = support.tmpdir()
+    self.state_file = self.dir .. "/dns1.json"
+    local state = emulator.default_state("dns1.contoso.com")
+    local records = {}
+    for _, seed in ipairs(SEED) do
+      local short = seed.name:gsub("%.contoso%.com$", "")
+      records[#records + 1] = { name = short, type = seed.type, ttl = seed.ttl,
+        data = seed.type == "A" and { address = seed.address } or { target = seed.target,
+          port = seed.port, priority = seed.priority, weight = seed.weight } }
+    end
+    state.dns_zones = { ["contoso.com"] = { records = records } }
+    emulator.save_state(self.state_file, state)
+    self.host = { name = "dns1.contoso.com", transport = "sim", state_file = self.state_file }
+    self.constructor = ("require('dns.windows').new { zone = 'contoso.com', host = { name = "
+      .. "'dns1.contoso.com', transport = 'sim', state_file = '%s' } }"):format(self.state_file)
+    self.read = function(_, name, type)
+      local zone = emulator.load_state(self.state_file).dns_zones["contoso.com"]
+      local short = provider.bare(name):gsub("%.contoso%.com$", "")
+      local keys = {}
+      for _, record in ipairs(zone.records) do
+        if record.name == short and record.type == type then
+          local r = { name = name, type = type }
+          for k, v in pairs(record.data) do r[k] = math.tointeger(v) or v end
+          keys[#keys + 1] = provider.key(type, r)
+        end
+      end
+      table.sort(keys)
+      return keys
+    end
+  end,
+  teardown = function(self) os.execute("rm -rf " .. support.quote(self.dir)) end,
+  make = function(self) return require("dns.windows").new { zone = "contoso.com", host = self.host } end,
+}
+
 local function keys_of(type, records)
   local keys = {}
   for _, record in ipairs(records) do keys[#keys + 1] = provider.key(type, record) end

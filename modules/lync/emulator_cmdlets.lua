@@ -424,6 +424,10 @@ for _, s in ipairs {
        { "InputObject", "Depth", "Compress" }, convert_to_json,
        { positional = { "InputObject" }, builtin = true }),
 } do SPECS[s.name:lower()] = s end
+for _, s in ipairs(require("lync.emulator_dns").specs(spec, with, SHOULD,
+    { ps_error = ps_error, object = object, array = array })) do
+  SPECS[s.name:lower()] = s
+end
 
 --- find(name) -> function(context, named, positional, name) -> outputs, or nil
 function M.find(name)
