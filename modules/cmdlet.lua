@@ -76,6 +76,9 @@ function transports.sim(host, command_line)
   return emulator.run_command_line(command_line, host.state_file)
 end
 
+--- ssh_options(host) -> the options runbook.ssh.session takes for an inventory host
+M.ssh_options = ssh_options
+
 --- register_transport(name, fn): fn(host, command_line, options) -> {stdout=, stderr=,
 -- status=} | nil, message, code. For the WinRM and local transports.
 function M.register_transport(name, fn)

@@ -51,7 +51,7 @@ function M.install(env, ctx)
   function env.probe(domain)
     local query = estate.query(ctx)
     local result = xmpp.probe { domain = domain or ctx.inventory.domain, timeout = 5,
-      net = estate.net(ctx, "vantage"), from = estate.vantage_name(ctx), ca_file = estate.ca_file(ctx),
+      net = estate.probe_net(ctx), from = estate.probe_from(ctx), ca_file = estate.ca_file(ctx),
       resolver = function(name, type)
         local answer = query { name = name, type = type }
         return answer and answer.records or {}

@@ -61,7 +61,13 @@ M.schema = {
       address = { type = "string", required = true }, port = { type = "integer" } } },
   } },
   vantage = { type = "record", fields = {
-    transport = { type = "string", values = { "local", "sim" } },
+    transport = { type = "string", values = { "local", "ssh", "sim" } },
+    address = { type = "string" }, port = { type = "integer" }, user = { type = "string" },
+    key_file = { type = "string" }, passphrase = { type = "credential" },
+    password = { type = "credential" }, agent = { type = "boolean" },
+    known_hosts = { type = "string" },
+    host_key_policy = { type = "string", values = { "strict", "accept-new" } },
+    timeout = { type = "number" },
     name = { type = "string", description = "how reports name the vantage point" },
     ca_file = { type = "string", description = "CA certificates the XMPP probe trusts "
       .. "(default: the system's)" },
@@ -165,17 +171,46 @@ function M.authoritative(ctx)
 end
 
 --- net(ctx, from) -> runbook.net-shaped object as seen from "inside" or the "vantage"
+-- With vantage.transport = "ssh", checks "from outside" go through the vantage host.
+local function ssh_vantage(ctx)
+  local vantage = ctx.inventory.vantage or {}
+  if vantage.transport ~= "ssh" then return nil end
+  if not ctx.data.vantage then
+    local host = { name = vantage.name or vantage.address }
+    for key, value in pairs(vantage) do host[key] = value end
+    ctx.data.vantage = require("vantage").new(host)
+  end
+  return ctx.data.vantage
+end
+
 function M.net(ctx, from)
   local lab = lab_of(ctx)
   if lab then return lab.net(from) end
+  if from == "vantage" and ssh_vantage(ctx) then return ssh_vantage(ctx) end
   return require "runbook.net"
+end
+
+--- probe_net(ctx) -> the network the XMPP probe uses: the vantage point's, except through an
+-- SSH vantage host, which TLS cannot cross yet (then: this host)
+function M.probe_net(ctx)
+  if ssh_vantage(ctx) then return require "runbook.net" end
+  return M.net(ctx, "vantage")
 end
 
 --- vantage_name(ctx) -> where external checks are made, for reports
 function M.vantage_name(ctx)
   local vantage = ctx.inventory.vantage or {}
   if lab_of(ctx) then return "the simulated Internet" end
+  if vantage.transport == "ssh" then
+    return "vantage host " .. (vantage.name or vantage.address)
+  end
   return vantage.name or "this host (no vantage host configured: not outside the perimeter)"
+end
+
+--- probe_from(ctx) -> where the XMPP probe runs, for reports
+function M.probe_from(ctx)
+  if ssh_vantage(ctx) then return "this host (TLS cannot pass the SSH tunnel of the vantage host yet)" end
+  return M.vantage_name(ctx)
 end
 
 return M

@@ -351,8 +351,8 @@ local function step_answers()
     check = function(ctx)
       local query = estate.query(ctx)
       local result = xmpp.probe {
-        domain = ctx.inventory.domain, timeout = 5, net = estate.net(ctx, "vantage"),
-        from = estate.vantage_name(ctx), ca_file = estate.ca_file(ctx),
+        domain = ctx.inventory.domain, timeout = 5, net = estate.probe_net(ctx),
+        from = estate.probe_from(ctx), ca_file = estate.ca_file(ctx),
         resolver = function(name, type)
           local answer = query { name = name, type = type }
           return answer and answer.records or {}

@@ -96,8 +96,8 @@ return runbook.define {
       check = function(ctx, pool)
         local ip = ctx.inventory.pools[pool].public_ip
         local result = xmpp.probe { domain = ctx.inventory.domain, timeout = 5,
-          targets = { { host = ip, port = 5269 } }, net = estate.net(ctx, "vantage"),
-          from = estate.vantage_name(ctx), ca_file = estate.ca_file(ctx) }
+          targets = { { host = ip, port = 5269 } }, net = estate.probe_net(ctx),
+          from = estate.probe_from(ctx), ca_file = estate.ca_file(ctx) }
         if result.ok then return true, ip .. ": " .. result.certificate.detail end
         return false, ("%s: stage %s failed: %s"):format(ip, result.failed,
           result[result.failed].detail)
