@@ -43,7 +43,7 @@ local function seed_zone()
   assert(r.code == 0, r.err)
 end
 
-local function inventory_text()
+local function inventory_text(ca_file)
   local servers = {}
   for fqdn, address in pairs { ["fe1.contoso.com"] = FE, ["edge1a.contoso.com"] = EDGE_OLD,
                                ["edge2a.contoso.com"] = EDGE_A, ["edge2b.contoso.com"] = EDGE_B } do
@@ -71,7 +71,7 @@ return {
 }
 ]]):format(sshd.port, sshd.user, sshd.lync_key, sshd.known_hosts, table.concat(servers, "\n"),
     OLD_IP, NEW_IP, named.address, named.port, "file:" .. named.key, named.address, named.port,
-    named.address, named.port, prosody.ca_file)
+    named.address, named.port, ca_file or prosody.ca_file)
 end
 
 local function runbook(args)
@@ -154,6 +154,70 @@ describe("xmpp-failover against real servers #e2e", function()
     assert.equal(0, r.code)
     assert.matches("nothing to change", r.out)
     assert.equal(zone_serial, serial())
+  end)
+
+  it("stops at step 2 when a service refuses to stop, and rollback restarts the others", function()
+    local path = sshd.state_dir .. "/" .. EDGE_A .. ".json"
+    local state = emulator.load_state(path)
+    for _, service in ipairs(state.services["edge2a.contoso.com"]) do
+      if service.Name == "RTCSRV" then service.refuse_stop = true end
+    end
+    emulator.save_state(path, state)
+    local r = runbook("run xmpp-failover --yes --rollback auto")
+    assert.equal(1, r.code)
+    assert.matches("Stop%-CsWindowsService on edge2a.contoso.com failed: Service 'Lync Server "
+      .. "Access Edge %(RTCSRV%)' cannot be stopped", r.out)
+    for name, status in pairs(edge_services(EDGE_B, "edge2b.contoso.com")) do
+      assert.equal("Running", status, name)
+    end
+    assert.is_nil(site2_route())
+  end)
+
+  it("stops before any change when an Edge server does not answer", function()
+    write(inventory, (inventory_text():gsub('address = "' .. EDGE_B:gsub("%.", "%%.") .. '"',
+      'address = "127.0.77.99"')))
+    local r = runbook("run xmpp-failover --yes")
+    assert.equal(1, r.code)
+    assert.matches("edge2b.contoso.com", r.out)
+    assert.matches("refused", r.out)
+    assert.is_nil(site2_route())
+    assert.equal("", dig("xmpp.contoso.com", "A"))
+  end)
+
+  it("resumes after kill -9 right after the A record changed, changing nothing twice", function()
+    local hook = write(scratch .. "/crash.lua", [[
+      local failover = require("runbook").extend "xmpp-failover"
+      failover:add_check("dns-a-record", { after = function()
+        os.execute("kill -9 " .. require("runbook.fs").pid())
+        return true
+      end })
+      return failover
+    ]])
+    local r = runbook("run --yes " .. quote(hook))
+    assert.equal(137, r.code)
+    local journal
+    for _, name in ipairs(require("runbook.fs").list(scratch .. "/state")) do
+      if name:match("%.jsonl$") then journal = scratch .. "/state/" .. name end
+    end
+    write(journal, (slurp(journal):gsub('"runbook":"[^"]*"', '"runbook":"xmpp-failover"', 1)))
+    local serial_after_crash = serial()
+    r = runbook("resume --yes " .. quote(journal))
+    assert.equal(0, r.code, r.out .. r.err)
+    assert.equal(NEW_IP .. "\n", dig("xmpp.contoso.com", "A"))
+    assert.equal("EdgeServer:edgepool2.contoso.com", site2_route())
+    -- the A record was not written again: only the SRV record changed the zone since
+    assert.equal(tonumber(serial_after_crash) + 1, tonumber(serial()))
+  end)
+
+  it("fails back to the original pool once it is healthy again", function()
+    assert.equal(0, runbook("run xmpp-failover --yes").code)
+    local original = lab.start("prosody", OLD_IP)      -- the failed pool recovers
+    finally(function() lab.stop(original) end)
+    local bundle = write(scratch .. "/ca.pem", slurp(prosody.ca_file) .. slurp(original.ca_file))
+    write(inventory, inventory_text(bundle))
+    local r = runbook("run xmpp-failback --yes")
+    assert.equal(0, r.code, r.out .. r.err)
+    assert.equal(OLD_IP .. "\n", dig("xmpp.contoso.com", "A"))
   end)
 
   it("stops at the A record when the TSIG key is rejected, and rollback restores the route", function()
