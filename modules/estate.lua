@@ -86,11 +86,14 @@ M.lab_of = lab_of
 
 --- host(ctx, fqdn) -> the cmdlet host of that server (modules/cmdlet.lua's shape)
 function M.host(ctx, fqdn)
-  local inventory, entry = ctx.inventory, { name = fqdn }
+  ctx.data.hosts = ctx.data.hosts or {}
+  if ctx.data.hosts[fqdn] then return ctx.data.hosts[fqdn] end   -- one table per server:
+  local inventory, entry = ctx.inventory, { name = fqdn }         -- caches key on it
   for key, value in pairs(inventory.server_defaults or {}) do entry[key] = value end
   for key, value in pairs((inventory.servers or {})[fqdn] or {}) do entry[key] = value end
   local lab = lab_of(ctx)
   if lab then lab.attach(entry) end
+  ctx.data.hosts[fqdn] = entry
   return entry
 end
 

@@ -44,9 +44,17 @@ local function site_of(ctx)
   return ctx.data.site
 end
 
+-- Whether the site already routes to the target. Asked by every Edge server's check at
+-- once, so it is asked of the CMS once and remembered until step 3 changes the route.
 local function route_moved(ctx)
-  return bare_route(lync.federation_route(cms(ctx), site_of(ctx))) == target(ctx):lower()
+  if ctx.data.route_moved == nil then
+    ctx.data.route_moved = bare_route(lync.federation_route(cms(ctx), site_of(ctx)))
+      == target(ctx):lower()
+  end
+  return ctx.data.route_moved
 end
+
+local function forget_route(ctx) ctx.data.route_moved = nil end
 
 local function statuses(host)
   local map, list = {}, lync.services(host, { computer = host.name })
@@ -54,8 +62,8 @@ local function statuses(host)
   return map, list
 end
 
-local function all_in(host, state, except)
-  local map = statuses(host)
+-- Whether every service (but `except`) is in state, and what is not; map from statuses().
+local function all_in(map, state, except)
   local behind = {}
   for name, status in pairs(map) do
     if name ~= except and status ~= state then behind[#behind + 1] = name .. "=" .. status end
@@ -159,9 +167,11 @@ local function step_stop()
   return { id = "stop-services", title = T.stop,
     hosts = edges,
     check = function(ctx, host)
-      local running = all_in(host, "Running")
-      if running and route_moved(ctx) then return true, "federation already moved, running" end
-      local stopped, detail = all_in(host, "Stopped", "REPLICA")
+      local map = statuses(host)
+      if all_in(map, "Running") and route_moved(ctx) then
+        return true, "federation already moved, running"
+      end
+      local stopped, detail = all_in(map, "Stopped", "REPLICA")
       return stopped, detail, "Stopped (REPLICA keeps running for CMS replication)"
     end,
     run = function(ctx, host)
@@ -188,11 +198,13 @@ local function step_route()
         change.command
     end,
     run = function(ctx)
+      forget_route(ctx)
       local result = lync.set_federation_route(cms(ctx), site_of(ctx), target(ctx))
       ctx.data.previous_route = result.previous or false   -- false: the site had none
       ctx.note(("Set-CsSite used -%s (the parameter this server has)"):format(result.parameter))
     end,
     rollback = function(ctx)
+      forget_route(ctx)
       local previous = ctx.data.previous_route
       if previous then lync.set_federation_route(cms(ctx), site_of(ctx), previous)
       elseif previous == false then lync.clear_federation_route(cms(ctx), site_of(ctx))
@@ -331,7 +343,7 @@ local function step_start()
   return { id = "start-services", title = T.start,
     hosts = edges,
     check = function(ctx, host)
-      local running, detail = all_in(host, "Running")
+      local running, detail = all_in(statuses(host), "Running")
       if not route_moved(ctx) then return false, detail .. " (route not moved yet)", "Running" end
       return running, detail, "Running"
     end,
@@ -339,9 +351,8 @@ local function step_start()
       lync.start_services(host, { computer = host.name, timeout = ctx.params.service_timeout,
                                   interval = poll(ctx, 1) })
     end,
-    verify = function(ctx, host)
-      local running, detail = all_in(host, "Running")
-      return running, detail
+    verify = function(_, host)
+      return all_in(statuses(host), "Running")
     end }
 end
 
