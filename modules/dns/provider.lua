@@ -87,6 +87,21 @@ function M.refuse_if_planning(what, diff)
   end
 end
 
+--- prepare(zone, name, type, records, ttl, old) -> {ttl=, diff=} | nil, unchanged
+-- What every provider's set() does once it knows `old` (what get() saw): the TTL to write,
+-- the diff; when the RRset already holds the records, nil and the {changed = false} answer
+-- to return; in plan mode, the refusal with the diff.
+function M.prepare(zone, name, type, records, ttl, old)
+  ttl = M.ttl_of(records, ttl, old)
+  local diff = M.diff(name, type, old, records, ttl)
+  local ttl_changed = #old > 0 and #records > 0 and old[1].ttl ~= ttl
+  if M.same(type, old, records) and not ttl_changed then
+    return nil, { changed = false, old = old, new = old, diff = diff }
+  end
+  M.refuse_if_planning("change DNS records in " .. zone, diff)
+  return { ttl = ttl, diff = diff }
+end
+
 --- ttl_of(records, ttl, old) -> the TTL to write: given, else the records', else the old.
 function M.ttl_of(records, ttl, old)
   return ttl or (records[1] and records[1].ttl) or (old[1] and old[1].ttl) or 3600

@@ -88,13 +88,10 @@ function M.new(config)
       old, message, code = p.get(name, type)
       if not old then return nil, message, code end
     end
-    ttl = provider.ttl_of(records, ttl, old)
-    local diff = provider.diff(name, type, old, records, ttl)
-    local ttl_changed = #old > 0 and #records > 0 and old[1].ttl ~= ttl
-    if provider.same(type, old, records) and not ttl_changed then
-      return { changed = false, old = old, new = old, diff = diff }
-    end
-    provider.refuse_if_planning("change DNS records in " .. zone, diff)
+    local prepared, unchanged = provider.prepare(zone, name, type, records, ttl, old)
+    if not prepared then return unchanged end
+    local diff
+    ttl, diff = prepared.ttl, prepared.diff
     local ok, message, code = change(name, type, old, records, ttl)
     if not ok then return nil, message, code end
     local new = {}

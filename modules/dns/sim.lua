@@ -71,13 +71,10 @@ function M.new(config)
 
   function p.set(name, type, records, ttl)
     local old = recall(name, type) or p.get(name, type)
-    ttl = provider.ttl_of(records, ttl, old)
-    local diff = provider.diff(name, type, old, records, ttl)
-    local ttl_changed = #old > 0 and #records > 0 and old[1].ttl ~= ttl
-    if provider.same(type, old, records) and not ttl_changed then
-      return { changed = false, old = old, new = old, diff = diff }
-    end
-    provider.refuse_if_planning("change DNS records in " .. state.zone, diff)
+    local prepared, unchanged = provider.prepare(state.zone, name, type, records, ttl, old)
+    if not prepared then return unchanged end
+    local diff
+    ttl, diff = prepared.ttl, prepared.diff
     if state.faults.refuse_updates then
       return nil, ("[dns.sim] update of zone %s refused (injected fault)"):format(state.zone),
              "refused"
