@@ -102,6 +102,36 @@ function M.prepare(zone, name, type, records, ttl, old)
   return { ttl = ttl, diff = diff }
 end
 
+--- previous(recall, get, name, type) -> the RRset as the caller last read it (read now if
+-- never) | nil, message, code: the value a change is compared and swapped against.
+function M.previous(recall, get, name, type)
+  local old = recall(name, type)
+  if old then return old end
+  return get(name, type)
+end
+
+--- still_as_read(label, fetch, zone, name, type, old) -> true | nil, message, code
+-- For providers without atomic prerequisites: re-reads just before the change and refuses
+-- ("conflict") when someone else changed the RRset since it was read.
+function M.still_as_read(label, fetch, zone, name, type, old)
+  local now, message, code = fetch(name, type)
+  if not now then return nil, message, code end
+  if M.same(type, now, old) then return true end
+  return nil, ("[%s] %s %s in %s changed since it was read; read it again and decide"):format(
+    label, bare(name), type, zone), "conflict"
+end
+
+--- changed(remember, name, type, records, ttl, old, diff) -> set()'s answer after a change,
+-- remembering the new RRset as the next change's prerequisite.
+function M.changed(remember, name, type, records, ttl, old, diff)
+  local new = M.copy(records)
+  for _, record in ipairs(new) do
+    record.name, record.type, record.ttl = bare(name), type:upper(), ttl
+  end
+  remember(name, type, new)
+  return { changed = true, old = old, new = new, diff = diff }
+end
+
 --- ttl_of(records, ttl, old) -> the TTL to write: given, else the records', else the old.
 function M.ttl_of(records, ttl, old)
   return ttl or (records[1] and records[1].ttl) or (old[1] and old[1].ttl) or 3600

@@ -94,12 +94,7 @@ function M.new(config)
     ttl, diff = prepared.ttl, prepared.diff
     local ok, message, code = change(name, type, old, records, ttl)
     if not ok then return nil, message, code end
-    local new = {}
-    for i, record in ipairs(records) do
-      new[i] = with(record, { name = provider.bare(name), type = type:upper(), ttl = ttl })
-    end
-    remember(name, type, new)
-    return { changed = true, old = old, new = new, diff = diff }
+    return provider.changed(remember, name, type, records, ttl, old, diff)
   end
 
   function p.delete(name, type)

@@ -95,28 +95,18 @@ function M.new(config)
 
   function p.set(name, type, records, ttl)
     type = type:upper()
-    local old = recall(name, type)
-    if not old then
-      local message, code
-      old, message, code = p.get(name, type)
-      if not old then return nil, message, code end
-    end
+    local old, message, code = provider.previous(recall, p.get, name, type)
+    if not old then return nil, message, code end
     local prepared, unchanged = provider.prepare(zone, name, type, records, ttl, old)
     if not prepared then return unchanged end
     local diff
     ttl, diff = prepared.ttl, prepared.diff
-    local now, message, code = fetch(name, type)
-    if not now then return nil, message, code end
-    if not provider.same(type, now, old) then
-      return nil, ("[dns.windows] %s %s in %s changed since it was read; read it again "
-                   .. "and decide"):format(provider.bare(name), type, zone), "conflict"
-    end
+    local fresh
+    fresh, message, code = provider.still_as_read("dns.windows", fetch, zone, name, type, old)
+    if not fresh then return nil, message, code end
     local ok, err = pcall(write, name, type, old, records, ttl)
     if not ok then return nil, "[dns.windows] " .. tostring(err), "windows" end
-    local new = provider.copy(records)
-    for _, record in ipairs(new) do record.name, record.type, record.ttl = provider.bare(name), type, ttl end
-    remember(name, type, new)
-    return { changed = true, old = old, new = new, diff = diff }
+    return provider.changed(remember, name, type, records, ttl, old, diff)
   end
 
   function p.delete(name, type)
