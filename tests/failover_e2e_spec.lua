@@ -184,29 +184,49 @@ describe("xmpp-failover against real servers #e2e", function()
     assert.equal("", dig("xmpp.contoso.com", "A"))
   end)
 
-  it("resumes after kill -9 right after the A record changed, changing nothing twice", function()
-    local hook = write(scratch .. "/crash.lua", [[
-      local failover = require("runbook").extend "xmpp-failover"
-      failover:add_check("dns-a-record", { after = function()
-        os.execute("kill -9 " .. require("runbook.fs").pid())
-        return true
-      end })
-      return failover
-    ]])
-    local r = runbook("run --yes " .. quote(hook))
-    assert.equal(137, r.code)
-    local journal
-    for _, name in ipairs(require("runbook.fs").list(scratch .. "/state")) do
-      if name:match("%.jsonl$") then journal = scratch .. "/state/" .. name end
-    end
-    write(journal, (slurp(journal):gsub('"runbook":"[^"]*"', '"runbook":"xmpp-failover"', 1)))
-    local serial_after_crash = serial()
-    r = runbook("resume --yes " .. quote(journal))
+  -- kill -9 right after a step's change (outcome not yet journaled), then resume.
+  for _, step in ipairs { "stop-services", "dns-a-record", "start-services" } do
+    it("resumes after kill -9 right after " .. step .. ", changing nothing twice", function()
+      local hook = write(scratch .. "/crash.lua", ([[
+        local failover = require("runbook").extend "xmpp-failover"
+        failover:add_check(%q, { after = function()
+          os.execute("kill -9 " .. require("runbook.fs").pid())
+          return true
+        end })
+        return failover
+      ]]):format(step))
+      local r = runbook("run --yes " .. quote(hook))
+      assert.equal(137, r.code)
+      local journal
+      for _, name in ipairs(require("runbook.fs").list(scratch .. "/state")) do
+        if name:match("%.jsonl$") then journal = scratch .. "/state/" .. name end
+      end
+      write(journal, (slurp(journal):gsub('"runbook":"[^"]*"', '"runbook":"xmpp-failover"', 1)))
+      local serial_after_crash = tonumber(serial())
+      r = runbook("resume --yes " .. quote(journal))
+      assert.equal(0, r.code, r.out .. r.err)
+      assert.equal(NEW_IP .. "\n", dig("xmpp.contoso.com", "A"))
+      assert.equal("EdgeServer:edgepool2.contoso.com", site2_route())
+      for name, status in pairs(edge_services(EDGE_B, "edge2b.contoso.com")) do
+        assert.equal("Running", status, name)
+      end
+      -- zone updates after the crash: A and SRV when they were still to do, SRV only when
+      -- the A record was written before the crash, none after step 7
+      local expected = { ["stop-services"] = 2, ["dns-a-record"] = 1, ["start-services"] = 0 }
+      assert.equal(serial_after_crash + expected[step], tonumber(serial()))
+    end)
+  end
+
+  it("runs the organization's customized runbook end to end", function()
+    local notes = scratch .. "/notes"
+    local r = support.sh(("cd %s && RUNBOOK_STATE_DIR=%s NOTIFY_FILE=%s %s run --yes "
+      .. "--set ticket=CHG-4711 %s -i %s"):format(quote(scratch), quote(scratch .. "/state"),
+      quote(notes), quote(support.bin), quote(support.root .. "/examples/custom-failover.lua"),
+      quote(inventory)))
     assert.equal(0, r.code, r.out .. r.err)
+    assert.matches("%[2/11%] A change ticket authorises the failover", r.out)
     assert.equal(NEW_IP .. "\n", dig("xmpp.contoso.com", "A"))
-    assert.equal("EdgeServer:edgepool2.contoso.com", site2_route())
-    -- the A record was not written again: only the SRV record changed the zone since
-    assert.equal(tonumber(serial_after_crash) + 1, tonumber(serial()))
+    assert.equal("CHG-4711: XMPP federation now on edgepool2.contoso.com\n", slurp(notes))
   end)
 
   it("fails back to the original pool once it is healthy again", function()
