@@ -1,17 +1,23 @@
 --- runbook.cli — the subcommands behind the command line. runtime/main.c parses and
 -- validates the words; this module finds the runbook, loads it and runs it in the loop.
 -- Every function takes the options table main.c builds and returns an exit code.
-local cjson = require "cjson"
 local fs = require "runbook.fs"
 local host = require "runbook.host"
 local say = require "runbook.say"
 local task = require "runbook.task"
 local core = require "runbook.task.core"
-local engine = require "runbook.engine"
-local i18n = require "runbook.i18n"
-local journal_lib = require "runbook.journal"
-local output = require "runbook.output"
-local session_lib = require "runbook.session"
+
+-- What only runbook definitions (and `list --json`) need is loaded on first use, so that a
+-- plain script starts as fast as lua5.4 itself would (bench/startup.sh).
+local function lazy(name)
+  return setmetatable({}, { __index = function(_, key) return require(name)[key] end })
+end
+local cjson = lazy "cjson"
+local engine = lazy "runbook.engine"
+local i18n = lazy "runbook.i18n"
+local journal_lib = lazy "runbook.journal"
+local output = lazy "runbook.output"
+local session_lib = lazy "runbook.session"
 
 local M = {}
 
@@ -98,7 +104,7 @@ end
 -- exit code of a plain script (which has done its work by now).
 local function definition_of(chunk, path)
   local result = chunk()
-  if not session_lib.definition_from(result) then
+  if not require("runbook").is_definition(result) then
     return nil, math.type(result) == "integer" and result or EXIT.done
   end
   result.path = path

@@ -6,7 +6,6 @@ local datalines = require "runbook.datalines"
 local host = require "runbook.host"
 local i18n = require "runbook.i18n"
 local output = require "runbook.output"
-local runbook = require "runbook"
 local schema = require "runbook.schema"
 local secrets = require "runbook.secrets"
 
@@ -142,12 +141,6 @@ function M.prepare(definition, options)
            inventory_path = path, params = params, simulation = simulation, ctx = ctx,
            completed = {}, done_order = {},
            target = inventory.target or inventory.domain or path }
-end
-
---- definition_from(chunk) -> definition | nil: runs the runbook file's top level.
-function M.definition_from(result)
-  if runbook.is_definition(result) then return result end
-  return nil
 end
 
 return M
