@@ -24,6 +24,7 @@
 #include <lauxlib.h>
 
 #include "dns_wire.h"
+#include "options.h"
 #include "loop.h"
 
 #define CHANNEL_TYPE "runbook.dns.channel"
@@ -420,30 +421,14 @@ static int query_continue (lua_State *L, int status, lua_KContext ctx) {
   return query_results(L, q);
 }
 
-static double opt_number_field (lua_State *L, int t, const char *key, double def) {
-  double v;
-  lua_getfield(L, t, key);
-  v = luaL_optnumber(L, -1, def);
-  lua_pop(L, 1);
-  return v;
-}
-
-static const char *opt_string_field (lua_State *L, int t, const char *key, const char *def) {
-  const char *v;
-  lua_getfield(L, t, key);
-  v = luaL_optstring(L, -1, def);
-  lua_pop(L, 1);   /* the string stays alive in the argument table */
-  return v;
-}
-
 static int dns_query (lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  const char *name = opt_string_field(L, 1, "name", NULL);
-  const char *type = opt_string_field(L, 1, "type", "A");
-  const char *server = opt_string_field(L, 1, "server", NULL);
-  int port = (int)opt_number_field(L, 1, "port", 53);
-  double timeout = opt_number_field(L, 1, "timeout", 5);
-  int tries = (int)opt_number_field(L, 1, "tries", 2);
+  const char *name = options_string(L, 1, "name", NULL);
+  const char *type = options_string(L, 1, "type", "A");
+  const char *server = options_string(L, 1, "server", NULL);
+  int port = (int)options_number(L, 1, "port", 53);
+  double timeout = options_number(L, 1, "timeout", 5);
+  int tries = (int)options_number(L, 1, "tries", 2);
   int qtype = dnsw_type_code(type);
   luaL_argcheck(L, name && strlen(name) < 256, 1, "name: expected a domain name");
   luaL_argcheck(L, qtype > 0, 1, "type: expected A, AAAA, CNAME, SRV, NS, SOA or TXT");

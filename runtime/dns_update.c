@@ -25,27 +25,12 @@
 #include <lauxlib.h>
 
 #include "dns_wire.h"
+#include "options.h"
 #include "loop.h"
 
 static void set_string (lua_State *L, const char *key, const char *value) {
   lua_pushstring(L, value);
   lua_setfield(L, -2, key);
-}
-
-static double opt_number_field (lua_State *L, int t, const char *key, double def) {
-  double v;
-  lua_getfield(L, t, key);
-  v = luaL_optnumber(L, -1, def);
-  lua_pop(L, 1);
-  return v;
-}
-
-static const char *opt_string_field (lua_State *L, int t, const char *key, const char *def) {
-  const char *v;
-  lua_getfield(L, t, key);
-  v = luaL_optstring(L, -1, def);
-  lua_pop(L, 1);   /* the string stays alive in the argument table */
-  return v;
 }
 
 
@@ -532,11 +517,11 @@ static int dns_update (lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   loop_check_mutation(L, "send a DNS update");
   task_check_current(L, "dns.update");
-  const char *server = opt_string_field(L, 1, "server", NULL);
-  const char *zone = opt_string_field(L, 1, "zone", NULL);
-  int port = (int)opt_number_field(L, 1, "port", 53);
-  double timeout = opt_number_field(L, 1, "timeout", 5);
-  int tries = (int)opt_number_field(L, 1, "tries", 3);
+  const char *server = options_string(L, 1, "server", NULL);
+  const char *zone = options_string(L, 1, "zone", NULL);
+  int port = (int)options_number(L, 1, "port", 53);
+  double timeout = options_number(L, 1, "timeout", 5);
+  int tries = (int)options_number(L, 1, "tries", 3);
   luaL_argcheck(L, server != NULL, 1, "server: expected the IP address of the primary");
   luaL_argcheck(L, zone != NULL && strlen(zone) < 256, 1, "zone: expected a zone name");
   luaL_argcheck(L, port > 0 && port < 65536, 1, "port: expected 1-65535");

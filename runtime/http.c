@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "loop_api.h"
+#include "options.h"
 
 #define MULTI_TYPE "runbook.http.multi"
 #define REQUEST_TYPE "runbook.http.request"
@@ -310,13 +311,6 @@ static void describe_request (Request *r, const char *method, const char *url) {
            (int)(rest > 200 ? 200 : rest), host);
 }
 
-static const char *field_string (lua_State *L, const char *key, const char *def) {
-  lua_getfield(L, 1, key);
-  const char *s = luaL_optstring(L, -1, def);
-  lua_pop(L, 1);
-  return s;
-}
-
 /* Request headers from the table {name = value}. */
 static void set_headers (lua_State *L, Request *r) {
   lua_getfield(L, 1, "headers");
@@ -343,8 +337,8 @@ static void set_auth (lua_State *L, Request *r) {
   if (!lua_isnil(L, -1)) {
     int kind = luaL_checkoption(L, -1, NULL, kinds);
     curl_easy_setopt(r->easy, CURLOPT_HTTPAUTH, masks[kind]);
-    curl_easy_setopt(r->easy, CURLOPT_USERNAME, field_string(L, "user", ""));
-    curl_easy_setopt(r->easy, CURLOPT_PASSWORD, field_string(L, "password", ""));
+    curl_easy_setopt(r->easy, CURLOPT_USERNAME, options_string(L, 1, "user", ""));
+    curl_easy_setopt(r->easy, CURLOPT_PASSWORD, options_string(L, 1, "password", ""));
   }
   lua_pop(L, 1);
 }
@@ -353,16 +347,14 @@ static int http_request (lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   Task *t = task_check_current(L, "http.request");
-  const char *url = field_string(L, "url", NULL);
-  const char *method = field_string(L, "method", "GET");
+  const char *url = options_string(L, 1, "url", NULL);
+  const char *method = options_string(L, 1, "method", "GET");
   double timeout;
   size_t body_len = 0;
   luaL_argcheck(L, url != NULL, 1, "url: expected an http:// or https:// URL");
   luaL_argcheck(L, strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0, 1,
                 "url: expected an http:// or https:// URL");
-  lua_getfield(L, 1, "timeout");
-  timeout = luaL_optnumber(L, -1, 30);
-  lua_pop(L, 1);
+  timeout = options_number(L, 1, "timeout", 30);
   luaL_argcheck(L, timeout > 0, 1, "timeout: expected seconds > 0");
   Multi *m = multi_get(L);
   Request *r = (Request *)lua_newuserdatauv(L, sizeof(Request), 0);
@@ -398,7 +390,7 @@ static int http_request (lua_State *L) {
   lua_pop(L, 2);
   curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, verify);
   curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
-  const char *ca_file = field_string(L, "ca_file", NULL);
+  const char *ca_file = options_string(L, 1, "ca_file", NULL);
   if (ca_file) curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca_file);
   set_headers(L, r);
   set_auth(L, r);

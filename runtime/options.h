@@ -1,0 +1,39 @@
+/*
+** options.h — reading the optional fields of an options table ({server=, timeout=, …}),
+** shared by the primitives' C files. Header-only (static inline) so that the C modules
+** loaded on first use (runtime/http.c) need no symbol from the core.
+*/
+#ifndef RUNBOOK_OPTIONS_H
+#define RUNBOOK_OPTIONS_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+/* t[key] as a number, def when absent; raises naming the option when it is not a number. */
+static inline double options_number (lua_State *L, int t, const char *key, double def) {
+  double value = def;
+  lua_getfield(L, t, key);
+  if (!lua_isnil(L, -1)) {
+    int ok;
+    value = lua_tonumberx(L, -1, &ok);
+    if (!ok) luaL_error(L, "option '%s' must be a number, got %s", key, luaL_typename(L, -1));
+  }
+  lua_pop(L, 1);
+  return value;
+}
+
+/* t[key] as a string, def when absent; the string lives as long as the table holds it. */
+static inline const char *options_string (lua_State *L, int t, const char *key,
+                                          const char *def) {
+  const char *value = def;
+  lua_getfield(L, t, key);
+  if (!lua_isnil(L, -1)) {
+    if (!lua_isstring(L, -1))
+      luaL_error(L, "option '%s' must be a string, got %s", key, luaL_typename(L, -1));
+    value = lua_tostring(L, -1);
+  }
+  lua_pop(L, 1);
+  return value;
+}
+
+#endif
