@@ -187,21 +187,9 @@ describe("xmpp-failover against real servers #e2e", function()
   -- kill -9 right after a step's change (outcome not yet journaled), then resume.
   for _, step in ipairs { "stop-services", "dns-a-record", "start-services" } do
     it("resumes after kill -9 right after " .. step .. ", changing nothing twice", function()
-      local hook = write(scratch .. "/crash.lua", ([[
-        local failover = require("runbook").extend "xmpp-failover"
-        failover:add_check(%q, { after = function()
-          os.execute("kill -9 " .. require("runbook.fs").pid())
-          return true
-        end })
-        return failover
-      ]]):format(step))
-      local r = runbook("run --yes " .. quote(hook))
+      local r = runbook("run --yes " .. quote(support.crash_hook(scratch, step)))
       assert.equal(137, r.code)
-      local journal
-      for _, name in ipairs(require("runbook.fs").list(scratch .. "/state")) do
-        if name:match("%.jsonl$") then journal = scratch .. "/state/" .. name end
-      end
-      write(journal, (slurp(journal):gsub('"runbook":"[^"]*"', '"runbook":"xmpp-failover"', 1)))
+      local journal = support.crashed_journal(scratch .. "/state")
       local serial_after_crash = tonumber(serial())
       r = runbook("resume --yes " .. quote(journal))
       assert.equal(0, r.code, r.out .. r.err)

@@ -170,27 +170,13 @@ describe("xmpp-failback", function()
 end)
 
 describe("kill -9 during the failover, then resume", function()
-  -- CRASH_AT names a step: the lab process is killed right after that step's change.
+  -- The run is killed (kill -9) right after the step's change, before its outcome is journaled.
   local points = { "stop-services", "dns-a-record", "start-services" }
   for _, step in ipairs(points) do
     it("after " .. step .. ": resume ends failed over, each change applied once", function()
-      local hook = support.write(scratch .. "/crash.lua", ([[
-        local failover = require("runbook").extend "xmpp-failover"
-        failover:add_check(%q, { after = function()
-          os.execute("kill -9 " .. require("runbook.fs").pid())
-          return true
-        end })
-        return failover
-      ]]):format(step))
-      local r = runbook("run --yes " .. quote(hook))
+      local r = runbook("run --yes " .. quote(support.crash_hook(scratch, step)))
       assert.equal(137, r.code)
-      local journal
-      for _, name in ipairs(require("runbook.fs").list(scratch .. "/state")) do
-        if name:match("%.jsonl$") then journal = scratch .. "/state/" .. name end
-      end
-      -- resume the same journal with the plain runbook: the crash hook is not in it
-      local text = slurp(journal):gsub('"runbook":"[^"]*"', '"runbook":"xmpp-failover"', 1)
-      support.write(journal, text)
+      local journal = support.crashed_journal(scratch .. "/state")
       r = runbook("resume --yes " .. quote(journal))
       assert.equal(0, r.code, r.out .. r.err)
       assert_failed_over()

@@ -51,4 +51,28 @@ function M.runbook(args, stdin)
   return M.sh(M.quote(M.bin) .. " " .. args, stdin)
 end
 
+--- crash_hook(dir, step) -> path of a runbook that extends xmpp-failover and dies by
+-- kill -9 right after `step`'s change, before its outcome is journaled.
+function M.crash_hook(dir, step)
+  return M.write(dir .. "/crash.lua", ([[
+    local failover = require("runbook").extend "xmpp-failover"
+    failover:add_check(%q, { after = function()
+      os.execute("kill -9 " .. require("runbook.fs").pid())
+      return true
+    end })
+    return failover
+  ]]):format(step))
+end
+
+--- crashed_journal(state_dir) -> the journal of the crashed run, pointed at the shipped
+-- xmpp-failover, so that `runbook resume` continues without the crash hook.
+function M.crashed_journal(state_dir)
+  local journal
+  for _, name in ipairs(require("runbook.fs").list(state_dir)) do
+    if name:match("%.jsonl$") then journal = state_dir .. "/" .. name end
+  end
+  M.write(journal, (slurp(journal):gsub('"runbook":"[^"]*"', '"runbook":"xmpp-failover"', 1)))
+  return journal
+end
+
 return M
