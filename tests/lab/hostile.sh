@@ -4,6 +4,7 @@
 # Usage: tests/lab/hostile.sh start WORKDIR ADDRESS BASE | stop WORKDIR
 set -eu
 verb=$1 dir=$2
+. "$(dirname "$0")/common.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 case $verb in
 start)
@@ -28,7 +29,7 @@ start)
   echo "tls_silent=$((base + 5))"
   ;;
 stop)
-  if [ -f "$dir/hostile.pid" ]; then kill "$(cat "$dir/hostile.pid")" 2>/dev/null || true; fi
+  stop_pids "$dir/hostile.pid"
   ;;
 *)
   echo "usage: $0 start WORKDIR ADDRESS BASE | stop WORKDIR" >&2

@@ -7,24 +7,17 @@
 # key_denied= (a key the server knows but does not let update), log=.
 set -u
 verb=$1; dir=$2
+. "$(dirname "$0")/common.sh"
 address=${3:-127.0.53.1}; port=${4:-5301}
 
 case $verb in
-stop)   # and wait until it is gone, so that the caller can remove its directory
-  [ -f "$dir/started.pid" ] || exit 0
-  pid=$(cat "$dir/started.pid")
-  kill "$pid" 2>/dev/null
-  deadline=$(($(date +%s) + 10))
-  while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -le "$deadline" ]; do sleep 0.02; done
-  exit 0 ;;
+stop) stop_pids "$dir/started.pid"; exit 0 ;;
 start) ;;
 *) echo "usage: $0 start|stop WORKDIR [ADDRESS] [PORT]" >&2; exit 2 ;;
 esac
 
 mkdir -p "$dir"
-# named listens only on addresses configured on an interface (it scans them): 127.0.0.0/8
-# routes to lo, but the address itself must be on lo. Idempotent; harmless to leave.
-ip -4 addr show dev lo | grep -q " $address/" || ip addr add "$address/32" dev lo || exit 1
+on_loopback "$address" || exit 1
 for alg in sha256 sha1 sha384 sha512 md5; do
   /usr/sbin/tsig-keygen -a "hmac-$alg" "tsig-$alg." > "$dir/tsig-$alg.key" || exit 1
 done

@@ -7,22 +7,17 @@
 # web_password= (HTTP basic auth of the statistics pages), zone=, log=.
 set -u
 verb=$1; dir=$2
+. "$(dirname "$0")/common.sh"
 address=${3:-127.0.53.2}; port=${4:-5301}; http_port=${5:-8081}
 
 case $verb in
-stop)   # and wait until it is gone, so that the caller can remove its directory
-  [ -f "$dir/started.pid" ] || exit 0
-  pid=$(cat "$dir/started.pid")
-  kill "$pid" 2>/dev/null
-  deadline=$(($(date +%s) + 10))
-  while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -le "$deadline" ]; do sleep 0.02; done
-  exit 0 ;;
+stop) stop_pids "$dir/started.pid"; exit 0 ;;
 start) ;;
 *) echo "usage: $0 start|stop WORKDIR [ADDRESS] [DNS_PORT] [HTTP_PORT]" >&2; exit 2 ;;
 esac
 
 mkdir -p "$dir"
-ip -4 addr show dev lo | grep -q " $address/" || ip addr add "$address/32" dev lo || exit 1
+on_loopback "$address" || exit 1
 api_key=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 (umask 077; echo "$api_key" > "$dir/api.key")
 web_password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')

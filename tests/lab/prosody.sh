@@ -10,6 +10,7 @@
 # Prints pid=, address=, port=5269, domain=contoso.com, ca_file= (the certificate itself).
 set -eu
 verb=$1 dir=$2
+. "$(dirname "$0")/common.sh"
 
 case $verb in
 start)
@@ -62,7 +63,7 @@ CFG
   echo "ca_file=$dir/cert.pem"
   ;;
 stop)
-  if [ -f "$dir/server.pid" ]; then kill "$(cat "$dir/server.pid")" 2>/dev/null || true; fi
+  stop_pids "$dir/server.pid"
   ;;
 *)
   echo "usage: $0 start WORKDIR ADDRESS [CERT_NAME] | stop WORKDIR" >&2

@@ -21,18 +21,9 @@ verb=$1
 dir=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
-stop() {
-  [ -f "$dir/sshd.pids" ] || return 0
-  for pid in $(cat "$dir/sshd.pids"); do kill "$pid" 2>/dev/null || true; done
-  # wait until they are gone, so that the addresses are free when stop returns
-  for pid in $(cat "$dir/sshd.pids"); do
-    tries=0
-    while kill -0 "$pid" 2>/dev/null && [ $tries -lt 100 ]; do
-      tries=$((tries + 1)); sleep 0.02
-    done
-  done
-  rm -f "$dir/sshd.pids"
-}
+. "$root/tests/lab/common.sh"
+
+stop() { stop_pids "$dir/sshd.pids"; }
 
 # launch N ADDRESS...: writes the config of the Nth sshd process and starts it
 launch() {
