@@ -11,7 +11,9 @@
 ** Limits make hostile input fail instead of growing memory: nesting depth, bytes expat may
 ** hold without producing an event (a tag that never ends), and the length of one text.
 ** A DOCTYPE is refused (no entity expansion, as RFC 6120 §11.1 requires of XMPP). The input
-** is read as UTF-8 whatever it declares.
+** is read as UTF-8 whatever it declares. After the document element only whitespace may
+** follow; anything else is an error however the input was cut (expat alone would decide
+** by where the chunk ends).
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@ typedef struct Parser {
   int depth, max_depth;
   long long fed;             /* bytes given to feed so far */
   long long event_at;        /* byte index where the latest event started */
+  long long root_end;        /* byte index just after the document element, or -1 */
   size_t max_buffer, max_text;
   char *text;                /* text since the last tag */
   size_t text_len, text_cap;
@@ -127,6 +130,8 @@ static void on_end (void *data, const XML_Char *name) {
   lua_setfield(p->L, -2, "depth");
   append_event(p);
   p->depth--;
+  if (p->depth == 0)
+    p->root_end = XML_GetCurrentByteIndex(p->expat) + XML_GetCurrentByteCount(p->expat);
 }
 
 static void on_text (void *data, const XML_Char *s, int len) {
@@ -189,9 +194,27 @@ static int check_controls (Parser *p, const char *chunk, size_t len) {
   return 1;
 }
 
+/* Fails on anything but whitespace after the document element; chunk starts at byte
+** index start. */
+static int check_epilog (Parser *p, const char *chunk, size_t len, long long start) {
+  if (p->root_end < 0 || p->error_code) return !p->error_code;
+  for (size_t i = p->root_end > start ? (size_t)(p->root_end - start) : 0; i < len; i++) {
+    if (!strchr(" \t\r\n", chunk[i]) || chunk[i] == '\0') {
+      char message[96];
+      snprintf(message, sizeof message, "junk after the document element at byte %lld",
+               start + (long long)i);
+      fail(p, "syntax", message);
+      return 0;
+    }
+  }
+  return 1;
+}
+
 /* Runs expat over one chunk; events list on top of the stack. */
 static int parse (lua_State *L, Parser *p, const char *chunk, size_t len, int final) {
-  if (p->error_code || !check_controls(p, chunk, len)) return push_error(L, p);
+  long long start = p->fed;
+  if (p->error_code || !check_controls(p, chunk, len) || !check_epilog(p, chunk, len, start))
+    return push_error(L, p);
   lua_newtable(L);
   p->L = L;
   p->events = 0;
@@ -204,6 +227,7 @@ static int parse (lua_State *L, Parser *p, const char *chunk, size_t len, int fi
              (unsigned long)XML_GetCurrentColumnNumber(p->expat));
     fail(p, "syntax", message);
   }
+  check_epilog(p, chunk, len, start);
   if (!p->error_code && p->fed - p->event_at > (long long)p->max_buffer)
     fail(p, "limit", "more bytes without a complete tag than the limit (max_buffer)");
   if (final && !p->error_code) flush_text(p);
@@ -266,6 +290,7 @@ static int xml_parser (lua_State *L) {
   p->max_depth = max_depth > 100000 ? 100000 : (int)max_depth;
   p->max_buffer = (size_t)max_buffer;
   p->max_text = (size_t)max_text;
+  p->root_end = -1;
   /* UTF-8 always (RFC 6120 §11.6): guessing the encoding from the first bytes would make
   ** the events depend on how the input was cut. */
   p->expat = XML_ParserCreateNS("UTF-8", NS_SEPARATOR);

@@ -115,6 +115,21 @@ describe("xml.parser #xml", function()
     end)
   end
 
+  it("refuses junk after the document element wherever the input is cut", function()
+    local input = "<b/> ca\xe33"
+    for cut = 0, #input do
+      local parser = xml.parser()
+      local first, _, code_first = parser:feed(input:sub(1, cut))
+      local second, message, code = parser:feed(input:sub(cut + 1))
+      assert.is_nil(first and second, "cut at byte " .. cut)
+      assert.equal("syntax", code or code_first)
+      if first then assert.matches("junk after the document element at byte 5", message) end
+    end
+    local trailing = xml.parser()
+    assert(trailing:feed("<b/>"))
+    assert.same({}, assert(trailing:feed(" \r\n\t")))
+  end)
+
   it("stops at the depth limit", function()
     local events, message, code = xml.parser { max_depth = 8 }:feed(("<a>"):rep(9))
     assert.is_nil(events)
