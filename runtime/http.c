@@ -7,6 +7,11 @@
 **   http.request{method=, url=, headers={...}, body=, auth="basic"|"ntlm"|"negotiate",
 **                user=, password=, tls_verify=true, ca_file=, timeout=, follow=false}
 **       -> {status=, headers={lowercased names}, body=} | nil, message, code
+**   http.connection() -> conn   a private pool of at most one connection, kept alive:
+**       conn:request{...} as above, over that one connection (reopened if the server
+**       closed it); conn:close(). For protocols whose authentication belongs to the
+**       connection (NTLM for WinRM), where the pool of http.request could hand a request
+**       to another connection.
 ** code: "timeout", "refused", "resolve", "tls", "closed", "failed". Messages carry the
 ** method and URL without any user:password part, never a password or header value.
 */
@@ -21,6 +26,7 @@
 #include "options.h"
 
 #define MULTI_TYPE "runbook.http.multi"
+#define SHARED_MULTI_KEY "runbook.http.shared"
 #define REQUEST_TYPE "runbook.http.request"
 #define MAX_SOCKETS 512
 
@@ -38,6 +44,7 @@ struct Multi {
   Loop *loop;
   Watch timer;
   int closed;
+  int private;             /* an http.connection: closed while the loop runs */
   SocketWatch sockets[MAX_SOCKETS];
 };
 
@@ -157,23 +164,23 @@ static int timer_callback (CURLM *curl, long timeout_ms, void *userp) {
   return 0;
 }
 
+/* The shared multi may outlive the loop (lua_close): it touches no watch when it goes. A
+** private one is closed by its owner, or collected before the loop (created after it, it
+** is finalized first), so curl's socket callbacks may still stop their watches. */
 static int multi_gc (lua_State *L) {
   Multi *m = (Multi *)luaL_checkudata(L, 1, MULTI_TYPE);
   if (!m->closed && m->curl) {
-    m->closed = 1;         /* the loop may be gone (lua_close): touch no watch */
+    if (!m->private) m->closed = 1;
     curl_multi_cleanup(m->curl);
+    if (m->private) watch_stop(m->loop, &m->timer);
+    m->closed = 1;
     m->curl = NULL;
   }
   return 0;
 }
 
-static Multi *multi_get (lua_State *L) {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, MULTI_TYPE) == LUA_TUSERDATA) {
-    Multi *m = (Multi *)lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return m;
-  }
-  lua_pop(L, 1);
+/* Pushes a new multi handle driven by the loop. */
+static Multi *multi_new (lua_State *L) {
   Multi *m = (Multi *)lua_newuserdatauv(L, sizeof(Multi), 0);
   memset(m, 0, sizeof *m);
   luaL_setmetatable(L, MULTI_TYPE);
@@ -189,7 +196,19 @@ static Multi *multi_get (lua_State *L) {
   curl_multi_setopt(m->curl, CURLMOPT_SOCKETDATA, m);
   curl_multi_setopt(m->curl, CURLMOPT_TIMERFUNCTION, timer_callback);
   curl_multi_setopt(m->curl, CURLMOPT_TIMERDATA, m);
-  lua_setfield(L, LUA_REGISTRYINDEX, MULTI_TYPE);
+  return m;
+}
+
+/* The multi that http.request shares among all its requests. */
+static Multi *multi_get (lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, SHARED_MULTI_KEY) == LUA_TUSERDATA) {
+    Multi *m = (Multi *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return m;
+  }
+  lua_pop(L, 1);
+  Multi *m = multi_new(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, SHARED_MULTI_KEY);
   return m;
 }
 
@@ -343,9 +362,9 @@ static void set_auth (lua_State *L, Request *r) {
   lua_pop(L, 1);
 }
 
-static int http_request (lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 1);
+/* Starts the request described by the table at index 1 on multi m (at index 2 when it is
+** a connection, which the request then keeps alive) and parks the task until it ends. */
+static int start_request (lua_State *L, Multi *m) {
   Task *t = task_check_current(L, "http.request");
   const char *url = options_string(L, 1, "url", NULL);
   const char *method = options_string(L, 1, "method", "GET");
@@ -356,10 +375,13 @@ static int http_request (lua_State *L) {
                 "url: expected an http:// or https:// URL");
   timeout = options_number(L, 1, "timeout", 30);
   luaL_argcheck(L, timeout > 0, 1, "timeout: expected seconds > 0");
-  Multi *m = multi_get(L);
-  Request *r = (Request *)lua_newuserdatauv(L, sizeof(Request), 0);
+  Request *r = (Request *)lua_newuserdatauv(L, sizeof(Request), 1);
   memset(r, 0, sizeof *r);
   luaL_setmetatable(L, REQUEST_TYPE);
+  if (m->private) {
+    lua_pushvalue(L, 2);
+    lua_setiuservalue(L, -2, 1);
+  }
   describe_request(r, method, url);
   if ((r->easy = curl_easy_init()) == NULL) return luaL_error(L, "http: libcurl failed");
   r->multi = m;
@@ -398,11 +420,55 @@ static int http_request (lua_State *L) {
     return luaL_error(L, "http: cannot start the request");
   r->attached = 1;
   r->task = t;
-  return task_park(L, -1, 2, request_continue);
+  return task_park(L, -1, lua_gettop(L), request_continue);
 }
+
+static int http_request (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  return start_request(L, multi_get(L));
+}
+
+/* http.connection() -> conn: its own pool holding at most one live connection. */
+static int http_connection (lua_State *L) {
+  Multi *m = multi_new(L);
+  m->private = 1;
+  curl_multi_setopt(m->curl, CURLMOPT_MAX_TOTAL_CONNECTIONS, 1L);
+  curl_multi_setopt(m->curl, CURLMOPT_MAXCONNECTS, 1L);
+  return 1;
+}
+
+static Multi *check_connection (lua_State *L) {
+  Multi *m = (Multi *)luaL_checkudata(L, 1, MULTI_TYPE);
+  luaL_argcheck(L, m->private, 1, "expected an http.connection");
+  return m;
+}
+
+/* conn:request{...}: as http.request, over the connection. */
+static int connection_request (lua_State *L) {
+  Multi *m = check_connection(L);
+  luaL_argcheck(L, !m->closed, 1, "the http connection is closed");
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  lua_insert(L, 1);          /* options at 1, the connection at 2 */
+  return start_request(L, m);
+}
+
+/* conn:close(): closes the connection; call it when no request runs on it. */
+static int connection_close (lua_State *L) {
+  check_connection(L);
+  return multi_gc(L);
+}
+
+static const luaL_Reg connection_methods[] = {
+  {"request", connection_request},
+  {"close", connection_close},
+  {NULL, NULL}
+};
 
 static const luaL_Reg http_funcs[] = {
   {"request", http_request},
+  {"connection", http_connection},
   {NULL, NULL}
 };
 
@@ -417,6 +483,10 @@ int luaopen_runbook_http (lua_State *L) {
   if (luaL_newmetatable(L, MULTI_TYPE)) {
     lua_pushcfunction(L, multi_gc);
     lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, multi_gc);
+    lua_setfield(L, -2, "__close");
+    luaL_newlib(L, connection_methods);
+    lua_setfield(L, -2, "__index");
   }
   if (luaL_newmetatable(L, REQUEST_TYPE)) {
     lua_pushcfunction(L, request_gc);

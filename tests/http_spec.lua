@@ -187,6 +187,29 @@ describe("http.request over TLS #http", function()
     assert.matches("https://127.0.53.10:8443/", message, 1, true)
   end)
 
+  it("keeps one connection per http.connection, apart from the shared pool", function()
+    local url = "https://127.0.53.10:8443/conn"
+    local ports = task.run(function()
+      local conn <close> = http.connection()
+      local other <close> = http.connection()
+      local seen = {}
+      for i = 1, 3 do
+        seen[i] = assert(conn:request { url = url, ca_file = dir .. "/cert.pem" })
+                    .headers["x-client-port"]
+      end
+      seen.other = assert(other:request { url = url, ca_file = dir .. "/cert.pem" })
+                     .headers["x-client-port"]
+      conn:close()
+      seen.closed = select(2, pcall(conn.request, conn, { url = url }))
+      return seen
+    end)
+    assert.truthy(ports[1])
+    assert.equal(ports[1], ports[2])
+    assert.equal(ports[1], ports[3])
+    assert.not_equal(ports[1], ports.other)
+    assert.matches("the http connection is closed", ports.closed)
+  end)
+
   it("accepts it with tls_verify = false", function()
     local response = assert(request { url = "https://127.0.53.10:8443/x", tls_verify = false })
     assert.equal("GET /x 0", response.body)
