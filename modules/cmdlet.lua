@@ -64,23 +64,25 @@ function transports.ssh(host, command_line, options)
     if not session then return nil, err, code end
   end
   local result, err, code = session:exec(command_line, { timeout = options.timeout
-                                                         or host.command_timeout })
+                                                         or host.command_timeout,
+                                                         stdin = options.stdin })
   if result then idle[#idle + 1] = session else session:close() end
   return result, err, code
 end
 
 -- The Lync emulator in this process: same script, same parser, no network.
-function transports.sim(host, command_line)
+function transports.sim(host, command_line, options)
   local emulator = require "lync.emulator"
   assert(host.state_file, "[cmdlet] sim host " .. tostring(host.name) .. " has no state_file")
-  return emulator.run_command_line(command_line, host.state_file)
+  return emulator.run_command_line(command_line, host.state_file, options.stdin)
 end
 
 --- ssh_options(host) -> the options runbook.ssh.session takes for an inventory host
 M.ssh_options = ssh_options
 
 --- register_transport(name, fn): fn(host, command_line, options) -> {stdout=, stderr=,
--- status=} | nil, message, code. For the WinRM and local transports.
+-- status=} | nil, message, code. options: timeout= (seconds), stdin= (text for the
+-- command's standard input, or nil).
 function M.register_transport(name, fn)
   transports[name] = fn
 end
@@ -105,8 +107,9 @@ local function run(host, label, pipeline, options)
     error(("[cmdlet] transport %q of %s is not available (ssh and sim are; winrm and local "
            .. "are not implemented yet)"):format(tostring(host.transport), host_name(host)), 3)
   end
-  local result, err, code = transport(host, powershell.command_line(powershell.wrap(pipeline)),
-                                      options or {})
+  local command_line, stdin = powershell.invocation(powershell.wrap(pipeline))
+  local result, err, code = transport(host, command_line, { timeout = (options or {}).timeout,
+                                                           stdin = stdin })
   if not result then
     return nil, { message = err, category = code, transport = true }
   end

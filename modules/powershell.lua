@@ -12,6 +12,8 @@
 -- (exit 0) and errors as one JSON record {message, category, FullyQualifiedErrorId}
 -- (exit 1). It travels as `powershell -NoProfile -NonInteractive -EncodedCommand <base64
 -- of UTF-16LE>`, which no shell on the way (cmd.exe, sshd's, WinRM's) can reinterpret.
+-- A script whose command line would pass cmd.exe's limit of 8,191 characters travels on
+-- stdin instead (as base64 of UTF-8), read and run by a short bootstrap: see invocation.
 local cjson = require "cjson"
 
 local M = {}
@@ -193,6 +195,30 @@ end
 function M.command_line(script)
   return "powershell -NoProfile -NonInteractive -EncodedCommand "
     .. M.base64(M.utf16le(script))
+end
+
+--- The longest command line cmd.exe runs (CreateProcess allows 32,767; cmd.exe, which
+-- OpenSSH for Windows and WinRS start commands through, stops at 8,191).
+M.MAX_COMMAND_LINE = 8191
+
+-- Reads the script from stdin ($input: its lines), decodes and runs it in this scope, so
+-- its `exit` still sets the process's exit code.
+local BOOTSTRAP = table.concat({
+  "$ErrorActionPreference = 'Stop'",
+  "$script = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String(-join @($input)))",
+  "Invoke-Expression $script",
+}, "\n")
+
+--- invocation(script) -> command_line, stdin | nil
+-- The command line for the script; when it would be longer than cmd.exe takes, a
+-- bootstrap's command line and the script as stdin (base64 of UTF-8, lines of 76).
+function M.invocation(script)
+  local line = M.command_line(script)
+  if #line <= M.MAX_COMMAND_LINE then return line, nil end
+  local encoded = M.base64(script)
+  local lines = {}
+  for i = 1, #encoded, 76 do lines[#lines + 1] = encoded:sub(i, i + 75) end
+  return M.command_line(BOOTSTRAP), table.concat(lines, "\r\n") .. "\r\n"
 end
 
 -- JSON nulls become nil, so results read like ordinary Lua tables.

@@ -68,6 +68,12 @@ local function shared_suite(transport, make_host)
       end)
     end)
 
+    it("runs a script longer than cmd.exe's command line, through stdin", function()
+      local long = ("x"):rep(6000) .. "\u{2018}'\u{20AC}"
+      assert.same({}, run("Set-CsSite", { Identity = "Site2", Description = long }))
+      assert.equal(long, state().sites[2].Description)
+    end)
+
     it("raises Microsoft's message and category for an unknown site", function()
       local err = failure("Set-CsSite", { Identity = "Site9", Description = "x" })
       assert.equal('[cmdlet] Set-CsSite on fe1.contoso.com failed: Cannot set "Site" "Site9" '

@@ -121,6 +121,21 @@ describe("powershell", function()
       assert.equal("powershell -NoProfile -NonInteractive -EncodedCommand "
                    .. "RwBlAHQALQBDAHMAUwBpAHQAZQA=", line)
     end)
+
+    it("sends a script too long for cmd.exe on stdin, behind a short bootstrap", function()
+      local short = "Get-CsSite"
+      local line, stdin = powershell.invocation(short)
+      assert.equal(powershell.command_line(short), line)
+      assert.is_nil(stdin)
+      local long = "Set-CsSite -Identity 'Site2' -Description '" .. ("\u{20AC}"):rep(4000) .. "'"
+      assert.is_true(#powershell.command_line(long) > powershell.MAX_COMMAND_LINE)
+      line, stdin = powershell.invocation(long)
+      assert.is_true(#line <= powershell.MAX_COMMAND_LINE)
+      local bootstrap = powershell.from_utf16le(powershell.unbase64(line:match("%S+$")))
+      assert.matches("FromBase64String(-join @($input))", bootstrap, 1, true)
+      assert.equal(long, powershell.unbase64((stdin:gsub("\r\n", ""))))
+      for piece in stdin:gmatch("[^\r\n]+") do assert.is_true(#piece <= 76) end
+    end)
   end)
 
   describe("parse", function()

@@ -121,7 +121,19 @@ local function member(object, name)
   return value
 end
 
+-- Invoke-Expression: the string is parsed and run here, in the caller's scope.
+local function invoke_expression(context, node)
+  local text = evaluate(context, node.named.Command or node.positional[1])
+  local ok, tree = pcall(psparse.parse, tostring(text or ""))
+  if not ok then
+    ps_error(type(tree) == "table" and tree.message or tostring(tree), "ParserError",
+             "ParseException,Microsoft.PowerShell.Commands.InvokeExpressionCommand")
+  end
+  return run_statements(context, tree.body, true)
+end
+
 local function call_command(context, node)
+  if node.name:lower() == "invoke-expression" then return invoke_expression(context, node) end
   local impl = cmdlets.find(node.name)
   if not impl then
     ps_error(("The term '%s' is not recognized as the name of a cmdlet, function, script "
@@ -147,13 +159,61 @@ local function outputs(context, node)
   return { value }
 end
 
+-- The .NET members the stdin bootstrap of modules/powershell.lua uses; type names as
+-- PowerShell resolves them, with or without "System.".
+local UTF8 = { __dotnet = "System.Text.UTF8Encoding" }
+local STATIC = {
+  ["text.encoding::utf8"] = function() return UTF8 end,
+  ["convert::frombase64string"] = function(text)
+    local bytes = powershell.unbase64(tostring(text or ""):gsub("%s", ""))
+    if not bytes then
+      ps_error('Exception calling "FromBase64String" with "1" argument(s): "The input is '
+               .. 'not a valid Base-64 string as it contains a non-base 64 character, more '
+               .. 'than two padding characters, or an illegal character among the padding '
+               .. 'characters. "', "NotSpecified", "FormatException")
+    end
+    return { __bytes = bytes }
+  end,
+}
+
+local function static(node, args)
+  local type_name = node.type:lower():gsub("^system%.", "")
+  local impl = STATIC[type_name .. "::" .. node.name:lower()]
+  if impl then return impl(table.unpack(args or {})) end
+  ps_error(("Unable to find type [%s]."):format(node.type), "InvalidOperation",
+           "TypeNotFound")
+end
+
+local function call_method(object, name, args)
+  local lower = name:lower()
+  if lower == "tostring" then return object ~= nil and tostring(object) or "" end
+  if object == UTF8 and lower == "getstring" and type(args[1]) == "table" and args[1].__bytes then
+    return args[1].__bytes
+  end
+  ps_error("Method invocation failed because the object does not contain a method named '"
+           .. name .. "'.", "InvalidOperation", "MethodNotFound")
+end
+
+-- $input: the lines of the process's stdin, read on first use.
+local function input_lines(context)
+  if not context.input then
+    local text = context.stdin
+    if type(text) == "function" then text = text() end
+    context.input = { __array = true }
+    for line in (text or ""):gmatch("[^\r\n]+") do context.input[#context.input + 1] = line end
+  end
+  return context.input
+end
+
 function evaluate(context, node)
   local kind = node.kind
   if kind == "literal" then return node.value
   elseif kind == "variable" then
     local name = node.name:lower()
     if name == "true" then return true elseif name == "false" then return false
-    elseif name == "null" then return nil end
+    elseif name == "null" then return nil elseif name == "input" then
+      return input_lines(context)
+    end
     return context.variables[name]
   elseif kind == "array" then
     local list = { __array = true }
@@ -186,11 +246,19 @@ function evaluate(context, node)
     return evaluate(context, node.value)
   elseif kind == "member" then
     return member(evaluate(context, node.object), node.name)
+  elseif kind == "static" then
+    return static(node)
   elseif kind == "call" then
-    local object = evaluate(context, node.object)
-    if node.name:lower() == "tostring" then return object ~= nil and tostring(object) or "" end
-    ps_error("Method invocation failed because the object does not contain a method named '"
-             .. node.name .. "'.", "InvalidOperation", "MethodNotFound")
+    local args = {}
+    for i, arg in ipairs(node.args or {}) do args[i] = evaluate(context, arg) end
+    if node.type then return static(node, args) end
+    return call_method(evaluate(context, node.object), node.name, args)
+  elseif kind == "join" then
+    local value = evaluate(context, node.value)
+    if type(value) ~= "table" or not value.__array then return tostring(value or "") end
+    local parts = {}
+    for i, item in ipairs(value) do parts[i] = tostring(item) end
+    return table.concat(parts)
   end
   return outputs(context, node)[1]
 end
@@ -257,9 +325,12 @@ local function text_of(item)
   return tostring(item)
 end
 
---- run_script(script, state) -> {stdout=, stderr=, status=}, changed
-function M.run_script(script, state)
-  local context = { variables = {}, output = {}, state = state, changed = false }
+--- run_script(script, state, stdin) -> {stdout=, stderr=, status=}, changed
+-- stdin: the process's input, a string or a function that reads it (only when the
+-- script asks for $input, as a real process would block on it only then).
+function M.run_script(script, state, stdin)
+  local context = { variables = {}, output = {}, state = state, changed = false,
+                    stdin = stdin }
   local ok, err = pcall(function()
     local tree = psparse.parse(script)
     run_statements(context, tree.body, false)
@@ -283,13 +354,13 @@ function M.run_script(script, state)
   error(err, 0)   -- a bug in the emulator: let it show
 end
 
---- run_command_line(command_line, state_path) -> {stdout=, stderr=, status=}
+--- run_command_line(command_line, state_path, stdin) -> {stdout=, stderr=, status=}
 -- Loads the state, runs the script, saves the state if a cmdlet changed it.
-function M.run_command_line(command_line, state_path)
+function M.run_command_line(command_line, state_path, stdin)
   local script, err = decode_command_line(command_line)
   if not script then return { stdout = "", stderr = err .. "\r\n", status = 1 } end
   local state = M.load_state(state_path)
-  local result, changed = M.run_script(script, state)
+  local result, changed = M.run_script(script, state, stdin)
   if changed then M.save_state(state_path, state) end
   return result
 end

@@ -7,9 +7,12 @@
 --   script    := statements
 --   statement := 'try' block 'catch' block | 'exit' [expr] | $var '=' pipeline | pipeline
 --   pipeline  := command | expr          command := Verb-Noun { -Param[:] [arg] | arg }
---   expr      := postfix { ',' postfix }  postfix := primary { '.' Name [ '(' ')' ] }
+--   expr      := postfix { ',' postfix }  postfix := primary { '.' Name [ args ] }
 --   primary   := 'string' | number | $var | @( statements ) | @{ key = expr; ... }
---              | ( pipeline ) | [type] primary
+--              | ( pipeline ) | [type] primary | [type] '::' Name [ args ] | '-join' postfix
+--   args      := '(' [ expr ] ')'
+-- The static members and -join serve the bootstrap that reads a long script from stdin
+-- (modules/powershell.lua).
 -- Single-quoted strings end at any of ' U+2018 U+2019 U+201A U+201B; two in a row are one
 -- literal quote. Double-quoted strings, here-strings, comments, backticks, pipes and
 -- redirections are not part of the grammar.
@@ -154,21 +157,36 @@ function M.parse(text)
       local inner = pipeline()
       expect(")")
       return { kind = "paren", inner = inner }
+    elseif token.kind == "type" and peek().kind == "::" then
+      take()
+      return { kind = "static", type = token.value, name = expect("word").value }
     elseif token.kind == "type" then
       return { kind = "cast", type = token.value, value = primary() }
+    elseif token.kind == "param" and token.value:lower() == "join" then
+      return { kind = "join", value = postfix() }
     end
     parse_error(("unexpected '%s'"):format(tostring(token.value or token.kind)), token.pos)
   end
 
+  -- ( [expr] ) after a method name -> the argument nodes
+  local function arguments()
+    expect("(")
+    if peek().kind == ")" then take(); return {} end
+    local list = expr()
+    expect(")")
+    return list.kind == "list" and list.items or { list }
+  end
+
   function postfix()
     local node = primary()
+    if node.kind == "static" and peek().kind == "(" then
+      node = { kind = "call", type = node.type, name = node.name, args = arguments() }
+    end
     while peek().kind == "." do
       take()
       local name = expect("word").value
       if peek().kind == "(" then
-        take()
-        expect(")")
-        node = { kind = "call", object = node, name = name }
+        node = { kind = "call", object = node, name = name, args = arguments() }
       else
         node = { kind = "member", object = node, name = name }
       end
