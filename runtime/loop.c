@@ -31,6 +31,8 @@ struct Task {
   int nargs;           /* arguments on co's stack for the first resume */
   int parked;          /* yielded by a primitive, which expects a wake value */
   int cancelled;
+  int shielded;        /* inside task.shielded: a cancellation waits until it ends */
+  int cancel_pending;
   int failed;
   int observed;        /* its outcome was handed to Lua */
   int read_only;       /* mutating primitives refuse; inherited by the tasks it spawns */
@@ -492,6 +494,10 @@ static void task_resume (Loop *loop, Task *t) {
 /* Cancel t: it gets a "cancelled" error at its next yield (now, if it is waiting). */
 void task_cancel (Task *t) {
   if (t->state == TASK_DONE || t->cancelled) return;
+  if (t->shielded) {
+    t->cancel_pending = 1;
+    return;
+  }
   t->cancelled = 1;
   if (t->state == TASK_FRESH) {               /* never ran: end it where it stands */
     Loop *loop = t->loop;
@@ -504,6 +510,22 @@ void task_cancel (Task *t) {
     task_finish(loop, t, LUA_ERRRUN, 1);
   } else if (t->state == TASK_WAITING) {
     make_ready(t, LOOP_CANCEL);
+  }
+}
+
+/* Shield the running task t from cancellation (on), or end the shield (off). A task that
+** was already cancelled may wait again inside the shield (to clean up on a server); the
+** cancellation takes effect at its first wait after the outermost shield ends. */
+void task_shield (Task *t, int on) {
+  if (on) {
+    if (t->cancelled) {
+      t->cancelled = 0;
+      t->cancel_pending = 1;
+    }
+    t->shielded++;
+  } else if (t->shielded > 0 && --t->shielded == 0 && t->cancel_pending) {
+    t->cancel_pending = 0;
+    t->cancelled = 1;
   }
 }
 

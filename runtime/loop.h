@@ -55,6 +55,7 @@ void task_raise_if_cancelled (lua_State *L);
 /* used by the task library (task.c) and the host */
 Task *task_new (lua_State *L, int nargs);
 void task_cancel (Task *t);
+void task_shield (Task *t, int on);
 int task_join (lua_State *L, Task *t, double timeout, lua_KContext ctx, lua_KFunction k);
 int task_is_done (const Task *t);
 int task_push_results (lua_State *L, Task *t);

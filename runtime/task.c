@@ -64,6 +64,13 @@ static int task_cancelled (lua_State *L) {
   return 1;
 }
 
+/* task.core.shield(on): see task_shield; task.shielded(fn) in Lua is the way to use it. */
+static int task_shield_lua (lua_State *L) {
+  Task *t = task_check_current(L, "task.shielded");
+  task_shield(t, lua_toboolean(L, 1));
+  return 0;
+}
+
 static int join_done (lua_State *L, int status, lua_KContext ctx) {
   Task *t = (Task *)ctx;
   (void)status;
@@ -184,6 +191,7 @@ static const luaL_Reg task_funcs[] = {
   {"yield", task_yield},
   {"current", task_current_handle},
   {"cancelled", task_cancelled},
+  {"shield", task_shield_lua},
   {"drive", task_drive},
   {"interrupted", task_interrupted},
   {"clear_interrupt", task_clear_interrupt},

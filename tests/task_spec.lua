@@ -128,6 +128,48 @@ describe("cancellation #c", function()
     assert.equal(3, attempts)
   end)
 
+  it("lets shielded cleanup wait after a cancel, then cancels at the next wait", function()
+    local steps = {}
+    local ok, err = task.run(function()
+      local worker = task.spawn(function()
+        local ok_sleep, why = pcall(task.sleep, 3600)
+        steps[#steps + 1] = why
+        task.shielded(function()
+          task.sleep(0.01)                     -- would raise "cancelled" unshielded
+          steps[#steps + 1] = "cleaned up"
+          task.shielded(task.sleep, 0.01)      -- nesting keeps the shield
+          steps[#steps + 1] = "nested"
+        end)
+        steps[#steps + 1] = tostring(task.cancelled())
+        task.sleep(3600)
+        steps[#steps + 1] = "never"
+      end)
+      task.yield()
+      worker:cancel()
+      return worker:join()
+    end)
+    assert.same({ false, "cancelled" }, { ok, err })
+    assert.same({ "cancelled", "cleaned up", "nested", "true" }, steps)
+  end)
+
+  it("holds a cancel that arrives during the shield until it ends", function()
+    local order = {}
+    task.run(function()
+      local worker = task.spawn(function()
+        task.shielded(function()
+          task.sleep(0.05)
+          order[#order + 1] = "shield done"
+        end)
+        local ok = pcall(task.sleep, 3600)
+        order[#order + 1] = ok and "slept" or "cancelled after"
+      end)
+      task.yield()
+      worker:cancel()
+      worker:join()
+    end)
+    assert.same({ "shield done", "cancelled after" }, order)
+  end)
+
   it("cancels the tasks left behind when run's function returns", function()
     local cleaned = false
     task.run(function()

@@ -32,6 +32,18 @@ function M.run(fn, ...)
   return table.unpack(outcome, 2, outcome.n)
 end
 
+--- shielded(fn, ...) -> fn's results. Runs fn with cancellation held back, also when the
+-- task was cancelled already: for cleanup that must reach a server after Ctrl-C (closing
+-- a remote shell). fn must bound its own waits (timeouts); the held cancellation raises at
+-- the task's first wait after the shield. A second Ctrl-C still ends the process.
+function M.shielded(fn, ...)
+  core.shield(true)
+  local outcome = table.pack(pcall(fn, ...))
+  core.shield(false)
+  if not outcome[1] then error(outcome[2], 0) end
+  return table.unpack(outcome, 2, outcome.n)
+end
+
 -- Runs fn in a task: directly when already inside one, through run() otherwise.
 local function in_task(fn, ...)
   if core.current() then return fn(...) end
