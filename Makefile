@@ -33,6 +33,7 @@ HOST_SRC  = runtime/main.c runtime/host.c runtime/usage.c runtime/repl.c
 MODULES   = ssh
 MODULES  += tsig http
 MODULES  += tls
+MODULES  += process
 MODULE_SO = $(MODULES:%=build/lib/runbook/%.so)
 ASAN_MODULE_SO = $(MODULES:%=build/asan/lib/runbook/%.so)
 LIB_OBJ   = $(LIB_SRC:runtime/%.c=build/obj/%.o)

@@ -11,8 +11,13 @@
 --        passphrase and password are credential references (runbook.secrets).
 --        One connection per host is kept and reused; tasks that run commands on the same
 --        host at the same time get one connection each.
+--   winrm address= (default name), port= (5986; 5985 for http), scheme="https"|"http"
+--        (http only when set), auth="ntlm"|"basic"|"kerberos", user=, password=, ca_file=,
+--        timeout= (per HTTP exchange), command_timeout=, operation_timeout=,
+--        max_envelope_size= (modules/winrm.lua). One remote shell per command.
 --   sim  state_file= : the Lync emulator (modules/lync/emulator.lua) in-process.
---   winrm, local: not implemented yet (docs/transports.md).
+--   local powershell= {program, args...} (default {"powershell"}), command_timeout= :
+--        PowerShell on this machine, started without a shell (runbook.process).
 --
 -- A PowerShell error raises "[cmdlet] Set-CsSite on fe1.contoso.com failed: <Microsoft's
 -- message> (<category>)"; cmdlet.try returns nil, record instead. Transport failures
@@ -70,6 +75,36 @@ function transports.ssh(host, command_line, options)
   return result, err, code
 end
 
+-- One remote shell per command over WS-Management (modules/winrm.lua).
+function transports.winrm(host, command_line, options)
+  local winrm = require "winrm"
+  local name = host_name(host)
+  return winrm.run({ name = name, address = host.address or host.name, port = host.port,
+                     scheme = host.scheme, auth = host.auth, user = host.user,
+                     password = reveal(host.password, "the WinRM password for " .. name),
+                     ca_file = host.ca_file, timeout = host.timeout,
+                     command_timeout = host.command_timeout,
+                     operation_timeout = host.operation_timeout,
+                     max_envelope_size = host.max_envelope_size },
+                   command_line, options)
+end
+
+-- PowerShell on this machine (runbook on the management server itself): the command line's
+-- words after "powershell" go to host.powershell — the program and its first arguments,
+-- {"powershell"} by default — started without any shell.
+transports["local"] = function(host, command_line, options)
+  local process = require "runbook.process"
+  local argv = {}
+  for i, word in ipairs(host.powershell or { "powershell" }) do argv[i] = word end
+  local first = true
+  for word in command_line:gmatch("%S+") do
+    if not first then argv[#argv + 1] = word end
+    first = false
+  end
+  return process.run(argv, { stdin = options.stdin,
+                             timeout = options.timeout or host.command_timeout })
+end
+
 -- The Lync emulator in this process: same script, same parser, no network.
 function transports.sim(host, command_line, options)
   local emulator = require "lync.emulator"
@@ -104,8 +139,8 @@ local function run(host, label, pipeline, options)
   assert(type(host) == "table", "[cmdlet] host must be an inventory entry (a table)")
   local transport = transports[host.transport or "ssh"]
   if not transport then
-    error(("[cmdlet] transport %q of %s is not available (ssh and sim are; winrm and local "
-           .. "are not implemented yet)"):format(tostring(host.transport), host_name(host)), 3)
+    error(("[cmdlet] transport %q of %s is not available: use ssh, winrm, local or sim")
+          :format(tostring(host.transport), host_name(host)), 3)
   end
   local command_line, stdin = powershell.invocation(powershell.wrap(pipeline))
   local result, err, code = transport(host, command_line, { timeout = (options or {}).timeout,

@@ -20,6 +20,15 @@ local SERVER_FIELDS = {
   host_key_policy = { type = "string", values = { "strict", "accept-new" } },
   timeout = { type = "number" },
   command_timeout = { type = "number" },
+  scheme = { type = "string", values = { "https", "http" },
+             description = "WinRM over https (default) or plain http (explicit opt-in)" },
+  auth = { type = "string", values = { "ntlm", "basic", "kerberos" },
+           description = "WinRM authentication (default ntlm)" },
+  ca_file = { type = "string", description = "CA certificates for the WinRM listener's certificate" },
+  operation_timeout = { type = "number", description = "WinRM: seconds one Receive waits" },
+  max_envelope_size = { type = "integer", description = "WinRM: MaxEnvelopeSize in bytes" },
+  powershell = { type = "list", of = { type = "string" },
+                 description = "local transport: the PowerShell program and its first arguments" },
   internal_address = { type = "string", description = "the Edge server's internal interface" },
 }
 

@@ -1,5 +1,7 @@
--- The cmdlet layer, ONE suite run over two transports: `sim` (the Lync emulator in this
--- process) and `ssh` (a real sshd on 127.0.22.30 whose forced command is the same emulator).
+-- The cmdlet layer, ONE suite run over every transport: `sim` (the Lync emulator in this
+-- process), `local` (the emulator as the powershell program, run by runbook.process), `ssh`
+-- (a real sshd on 127.0.22.30 whose forced command is the same emulator) and `winrm` (the
+-- WS-Management emulator on 127.0.23.72, NTLM over HTTPS, running the same emulator).
 local lab = require "lab"
 local support = require "support"
 local task = require "runbook.task"
@@ -128,6 +130,55 @@ shared_suite("sim", function()
   local dir = support.tmpdir()
   local path = dir .. "/fe1.json"
   return { name = "fe1.contoso.com", transport = "sim", state_file = path }, path
+end)
+
+shared_suite("local", function()
+  local dir = support.tmpdir()
+  return { name = "fe1.contoso.com", transport = "local",
+           powershell = { "tests/lab/lync-emulator", dir } }, dir .. "/local.json"
+end)
+
+describe("cmdlet over winrm", function()
+  local server
+  setup(function() server = lab.start("winrm", "auto", "127.0.23.72") end)
+  teardown(function() lab.stop(server) end)
+
+  local function winrm_host(extra)
+    local secret = server.dir .. "/password"
+    if not io.open(secret) then
+      support.write(secret, server.password .. "\n")
+      os.execute("chmod 600 " .. support.quote(secret))
+    end
+    local host = { name = "fe1.contoso.com", transport = "winrm", address = "127.0.23.72",
+                   port = tonumber(server.port), user = "FE1\\" .. server.user,
+                   password = "file:" .. secret, ca_file = server.ca_file }
+    for k, v in pairs(extra or {}) do host[k] = v end
+    return host
+  end
+
+  shared_suite("winrm", function()
+    return winrm_host(), server.state_dir .. "/127.0.23.72.json"
+  end)
+
+  it("raises auth with the user and host when the password is wrong", function()
+    local secret = support.write(server.dir .. "/wrong", "not the password\n")
+    os.execute("chmod 600 " .. support.quote(secret))
+    local ok, err = pcall(task.run, function()
+      return cmdlet(winrm_host { password = "file:" .. secret }, "Get-CsSite", {})
+    end)
+    assert.is_false(ok)
+    assert.matches("Get%-CsSite on fe1%.contoso%.com failed: authentication failed for user "
+                   .. "FE1\\administrator on host fe1%.contoso%.com over WinRM/NTLM.*%(auth%)$", err)
+    assert.is_nil(err:find("not the password", 1, true))
+  end)
+
+  it("refuses a password written into the inventory", function()
+    local ok, err = pcall(task.run, function()
+      return cmdlet(winrm_host { password = server.password }, "Get-CsSite", {})
+    end)
+    assert.is_false(ok)
+    assert.matches("is not a credential reference", err)
+  end)
 end)
 
 describe("cmdlet over ssh", function()

@@ -14,6 +14,7 @@ local M = {
   yield = core.yield,          -- let the other ready tasks run once
   current = core.current,      -- handle of the running task, or nil
   cancelled = core.cancelled,  -- has the running task been asked to stop?
+  now = core.now,              -- the loop's monotonic clock, in seconds
   interrupted = core.interrupted,
   planning = core.planning,              -- is this process only planning?
   check_mutation = core.check_mutation,  -- check_mutation(what): raises while planning

@@ -1,0 +1,378 @@
+--- winrm — runs a command line on a Windows server over WS-Management (MS-WSMV), the
+-- remote channel every Lync Server 2013 host has (Windows Server 2008 R2 – 2012 R2).
+--
+--   local winrm = require "winrm"
+--   local result, err, code = winrm.run({ address = "edge2.contoso.com", user = "EDGE2\\ops",
+--                                         password = "...", ca_file = "/etc/ops/ca.pem" },
+--                                       "powershell -EncodedCommand ...", { stdin = nil })
+--   -- result = {stdout=, stderr=, status=}
+--
+-- One call is one remote shell: Create, Command, Send (stdin, when given), Receive until
+-- the command is Done, then Signal terminate and Delete — the last two always, also after
+-- an error, a timeout or Ctrl-C (shielded from the cancellation, with short timeouts).
+-- Receive waits at most operation_timeout on the server; its OperationTimeout fault
+-- (2150858793) is retried until the call's own deadline, never beyond.
+--
+-- Options: address (or name), port (5986, or 5985 for http), scheme "https" (default) or
+-- "http" (only when the inventory says so), auth "ntlm" (default: Edge servers are
+-- workgroup hosts), "basic" or "kerberos" (libcurl's GSS-API, with a ticket from kinit),
+-- user, password (the value: cmdlet.lua resolves the credential reference), ca_file,
+-- timeout (per HTTP exchange, default 30), command_timeout (default 600),
+-- operation_timeout (default 20), max_envelope_size (bytes, default 153600 — WinRM's
+-- default MaxEnvelopeSizekb on 2008 R2 is 150).
+-- Failures return nil, message, code with code "auth", "timeout", "refused", "tls",
+-- "fault", "protocol" (or http's codes); no message carries the password.
+local http = require "runbook.http"
+local xml = require "runbook.xml"
+local task = require "runbook.task"
+local ntlm = require "ntlm"
+local powershell = require "powershell"
+
+local M = {}
+
+local NS = {
+  s = "http://www.w3.org/2003/05/soap-envelope",
+  a = "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+  w = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
+  p = "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd",
+  rsp = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
+  f = "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault",
+}
+local SHELL_URI = NS.rsp .. "/cmd"
+local ACTION = {
+  create = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create",
+  delete = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete",
+  command = NS.rsp .. "/Command", send = NS.rsp .. "/Send",
+  receive = NS.rsp .. "/Receive", signal = NS.rsp .. "/Signal",
+}
+local DONE = NS.rsp .. "/CommandState/Done"
+local TERMINATE = NS.rsp .. "/signal/terminate"
+local OPERATION_TIMED_OUT = "2150858793"
+local CLEANUP_TIMEOUT = 5
+
+-- A failure this module expects: turned into nil, message, code by run.
+local function fail(code, message)
+  error({ winrm = true, code = code, message = message }, 0)
+end
+
+-- ------------------------------------------------------------------ XML
+
+local function escape(text)
+  return (tostring(text):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;",
+                                             ['"'] = "&quot;", ["'"] = "&apos;" }))
+end
+
+-- The response body as a tree of {namespace=, name=, attributes=, text=, children}.
+local function parse_tree(body)
+  local parser = xml.parser { max_buffer = 1 << 24, max_text = 1 << 24 }
+  local events, message = parser:feed(body)
+  if events then
+    local tail, err = parser:finish()
+    if not tail then events, message = nil, err end
+    for _, e in ipairs(tail or {}) do events[#events + 1] = e end
+  end
+  if not events then return nil, message end
+  local root, stack = { children = {} }, {}
+  local current = root
+  for _, e in ipairs(events) do
+    if e.type == "start" then
+      local node = { namespace = e.namespace, name = e.name, attributes = e.attributes,
+                     text = "", children = {} }
+      current.children[#current.children + 1] = node
+      stack[#stack + 1] = current
+      current = node
+    elseif e.type == "end" then
+      current = table.remove(stack)
+    else
+      current.text = current.text .. e.text
+    end
+  end
+  return root
+end
+
+-- Every element named ns:name below node, depth first.
+local function find_all(node, ns, name, found)
+  found = found or {}
+  for _, child in ipairs(node.children) do
+    if child.name == name and child.namespace == ns then found[#found + 1] = child end
+    find_all(child, ns, name, found)
+  end
+  return found
+end
+
+local function find(node, ns, name)
+  return find_all(node, ns, name)[1]
+end
+
+-- ------------------------------------------------------------------ messages
+
+local function uuid()
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local b = { f:read(16):byte(1, 16) }
+  f:close()
+  b[7], b[9] = (b[7] & 0x0f) | 0x40, (b[9] & 0x3f) | 0x80
+  return ("%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X")
+         :format(table.unpack(b))
+end
+
+local function duration(seconds)
+  return ("PT%.3fS"):format(seconds)
+end
+
+-- opts: shell_id=, options={{name, value}...}, timeout= (OperationTimeout seconds)
+local function envelope(session, action, body, opts)
+  local header = {
+    '<s:Envelope xmlns:s="', NS.s, '" xmlns:a="', NS.a, '" xmlns:w="', NS.w,
+    '" xmlns:p="', NS.p, '" xmlns:rsp="', NS.rsp, '"><s:Header>',
+    '<a:To>', escape(session.url), '</a:To>',
+    '<a:ReplyTo><a:Address s:mustUnderstand="true">',
+    'http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>',
+    '<w:ResourceURI s:mustUnderstand="true">', SHELL_URI, '</w:ResourceURI>',
+    '<a:Action s:mustUnderstand="true">', action, '</a:Action>',
+    '<a:MessageID>uuid:', uuid(), '</a:MessageID>',
+    '<w:MaxEnvelopeSize s:mustUnderstand="true">', session.max_envelope_size,
+    '</w:MaxEnvelopeSize>',
+    '<w:Locale xml:lang="en-US" s:mustUnderstand="false"/>',
+    '<p:DataLocale xml:lang="en-US" s:mustUnderstand="false"/>',
+    '<w:OperationTimeout>', duration(opts.timeout or session.operation_timeout),
+    '</w:OperationTimeout>',
+  }
+  if opts.shell_id then
+    header[#header + 1] = '<w:SelectorSet><w:Selector Name="ShellId">' .. escape(opts.shell_id)
+                          .. '</w:Selector></w:SelectorSet>'
+  end
+  if opts.options then
+    header[#header + 1] = '<w:OptionSet>'
+    for _, option in ipairs(opts.options) do
+      header[#header + 1] = ('<w:Option Name="%s">%s</w:Option>'):format(option[1], option[2])
+    end
+    header[#header + 1] = '</w:OptionSet>'
+  end
+  header[#header + 1] = '</s:Header><s:Body>' .. (body or "") .. '</s:Body></s:Envelope>'
+  return table.concat(header)
+end
+
+-- ------------------------------------------------------------------ HTTP and auth
+
+local function auth_failed(session, offered)
+  fail("auth", ("authentication failed for user %s on host %s over WinRM/%s: check the user "
+                .. "(HOST\\user for a local account of a workgroup server), the password and "
+                .. "that the account is an administrator there%s"):format(
+                session.user, session.host, session.auth_label,
+                offered and (" (the server offers: " .. offered .. ")") or ""))
+end
+
+local function exchange(session, request)
+  local response, message, code = session.conn:request(request)
+  if not response then
+    fail(code or "failed", ("WinRM to %s: %s"):format(session.host, message))
+  end
+  return response
+end
+
+-- The NTLM handshake inside the Negotiate scheme, on this connection; the second leg
+-- carries the request itself.
+local function ntlm_exchange(session, request)
+  local first = {}
+  for k, v in pairs(request) do first[k] = v end
+  first.body = ""
+  first.headers = { ["Content-Type"] = request.headers["Content-Type"],
+                    Authorization = "Negotiate " .. powershell.base64(ntlm.negotiate()) }
+  local answer = exchange(session, first)
+  local offered = answer.headers["www-authenticate"]
+  local token = answer.status == 401 and (offered or ""):match("Negotiate%s+([%w+/=]+)")
+  if not token then auth_failed(session, offered) end
+  local message, reason = ntlm.authenticate(powershell.unbase64(token) or "", session.user,
+                                            session.password)
+  if not message then fail("protocol", ("WinRM NTLM with %s: %s"):format(session.host, reason)) end
+  local second = {}
+  for k, v in pairs(request) do second[k] = v end
+  second.headers = { ["Content-Type"] = request.headers["Content-Type"],
+                     Authorization = "Negotiate " .. powershell.base64(message) }
+  local response = exchange(session, second)
+  if response.status == 401 then auth_failed(session) end
+  session.authenticated = true
+  return response
+end
+
+-- POSTs one envelope; returns the parsed response tree, or the fault as a second result.
+local function post(session, body, timeout)
+  local request = { method = "POST", url = session.url, body = body, timeout = timeout,
+                    ca_file = session.ca_file,
+                    headers = { ["Content-Type"] = "application/soap+xml;charset=UTF-8" } }
+  local response
+  if session.auth == "ntlm" then
+    if not session.authenticated then
+      response = ntlm_exchange(session, request)
+    else
+      response = exchange(session, request)
+      if response.status == 401 then       -- the server closed the authenticated connection
+        session.authenticated = false
+        response = ntlm_exchange(session, request)
+      end
+    end
+  else
+    request.auth = session.auth == "kerberos" and "negotiate" or "basic"
+    request.user, request.password = session.user, session.password
+    response = exchange(session, request)
+    if response.status == 401 then auth_failed(session, response.headers["www-authenticate"]) end
+  end
+  local tree = (response.status == 200 or response.status == 500) and parse_tree(response.body)
+  if response.status == 500 and tree and find(tree, NS.s, "Fault") then
+    local fault = find(tree, NS.s, "Fault")
+    local detail = find(fault, NS.f, "WSManFault")
+    local text = detail and find(detail, NS.f, "Message")
+    local reason = find(fault, NS.s, "Text")
+    return nil, { code = detail and detail.attributes.Code,
+                  message = ((text or reason or {}).text or "no reason given"):match("^%s*(.-)%s*$") }
+  end
+  if response.status ~= 200 or not tree then
+    fail("protocol", ("WinRM on %s answered HTTP %d%s"):format(session.host, response.status,
+         response.body ~= "" and (": " .. response.body:sub(1, 200)) or ""))
+  end
+  return tree
+end
+
+local function post_or_fail(session, what, body, timeout)
+  local tree, fault = post(session, body, timeout)
+  if not tree then
+    fail(fault.code == OPERATION_TIMED_OUT and "timeout" or "fault",
+         ("WinRM on %s refused %s: %s (WSManFault %s)"):format(session.host, what,
+         fault.message, tostring(fault.code)))
+  end
+  return tree
+end
+
+-- ------------------------------------------------------------------ the shell
+
+local function create_shell(session)
+  local body = '<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams>'
+               .. '<rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>'
+  local tree = post_or_fail(session, "to create a shell", envelope(session, ACTION.create, body,
+    { options = { { "WINRS_NOPROFILE", "TRUE" }, { "WINRS_CODEPAGE", "65001" } } }),
+    session.timeout)
+  local id = find(tree, NS.rsp, "ShellId")
+  if not id then fail("protocol", "WinRM on " .. session.host .. " created a shell without ShellId") end
+  return id.text
+end
+
+local function start_command(session, shell_id, command_line)
+  local body = '<rsp:CommandLine><rsp:Command>' .. escape(command_line)
+               .. '</rsp:Command></rsp:CommandLine>'
+  local tree = post_or_fail(session, "the command", envelope(session, ACTION.command, body,
+    { shell_id = shell_id, options = { { "WINRS_CONSOLEMODE_STDIN", "TRUE" },
+                                       { "WINRS_SKIP_CMD_SHELL", "FALSE" } } }),
+    session.timeout)
+  local id = find(tree, NS.rsp, "CommandId")
+  if not id then fail("protocol", "WinRM on " .. session.host .. " started a command without CommandId") end
+  return id.text
+end
+
+-- stdin in pieces that keep each envelope under MaxEnvelopeSize (base64 grows by 4/3).
+local function send_input(session, shell_id, command_id, data)
+  local piece = ((session.max_envelope_size - 4096) // 4) * 3
+  for at = 1, math.max(#data, 1), piece do
+    local last = at + piece > #data
+    local body = ('<rsp:Send><rsp:Stream Name="stdin" CommandId="%s"%s>%s</rsp:Stream></rsp:Send>')
+                 :format(escape(command_id), last and ' End="true"' or "",
+                         powershell.base64(data:sub(at, at + piece - 1)))
+    post_or_fail(session, "stdin", envelope(session, ACTION.send, body, { shell_id = shell_id }),
+                 session.timeout)
+  end
+end
+
+-- Receives until Done or the deadline; OperationTimeout faults are waited through.
+local function receive_all(session, shell_id, command_id, deadline)
+  local out, err = {}, {}
+  local body = ('<rsp:Receive><rsp:DesiredStream CommandId="%s">stdout stderr'
+                .. '</rsp:DesiredStream></rsp:Receive>'):format(escape(command_id))
+  while true do
+    local remaining = deadline - task.now()
+    if remaining <= 0 then
+      fail("timeout", ("WinRM on %s: the command did not finish within %g s (command_timeout)")
+                      :format(session.host, session.command_timeout))
+    end
+    local wait = math.min(session.operation_timeout, math.max(remaining, 0.1))
+    local tree, fault = post(session, envelope(session, ACTION.receive, body,
+                                               { shell_id = shell_id, timeout = wait }), wait + 5)
+    if not tree and fault.code ~= OPERATION_TIMED_OUT then
+      fail("fault", ("WinRM on %s refused to return output: %s (WSManFault %s)")
+                    :format(session.host, fault.message, tostring(fault.code)))
+    end
+    if tree then
+      for _, stream in ipairs(find_all(tree, NS.rsp, "Stream")) do
+        local bytes = powershell.unbase64((stream.text:gsub("%s", ""))) or ""
+        local into = stream.attributes.Name == "stderr" and err or out
+        into[#into + 1] = bytes
+      end
+      local state = find(tree, NS.rsp, "CommandState")
+      if state and state.attributes.State == DONE then
+        local code = find(state, NS.rsp, "ExitCode")
+        return { stdout = table.concat(out), stderr = table.concat(err),
+                 status = math.tointeger(tonumber(code and code.text)) or -1 }
+      end
+    end
+  end
+end
+
+-- Signal terminate and Delete: best effort, shielded, each bounded.
+local function close_shell(session, shell_id, command_id)
+  task.shielded(function()
+    if command_id then
+      local body = ('<rsp:Signal CommandId="%s"><rsp:Code>%s</rsp:Code></rsp:Signal>')
+                   :format(escape(command_id), TERMINATE)
+      pcall(post, session, envelope(session, ACTION.signal, body, { shell_id = shell_id }),
+            CLEANUP_TIMEOUT)
+    end
+    pcall(post, session, envelope(session, ACTION.delete, "", { shell_id = shell_id }),
+          CLEANUP_TIMEOUT)
+  end)
+end
+
+-- ------------------------------------------------------------------ entry point
+
+local AUTH_LABEL = { ntlm = "NTLM", basic = "Basic", kerberos = "Kerberos" }
+
+local function new_session(options)
+  local scheme = options.scheme or "https"
+  assert(scheme == "https" or scheme == "http",
+         "[winrm] scheme must be \"https\" or \"http\", not " .. tostring(scheme))
+  local auth = options.auth or "ntlm"
+  assert(AUTH_LABEL[auth], "[winrm] auth must be ntlm, basic or kerberos, not " .. tostring(auth))
+  local host = options.address or options.name
+  assert(host, "[winrm] the host has no address or name")
+  local port = options.port or (scheme == "https" and 5986 or 5985)
+  return {
+    host = options.name or host, auth = auth, auth_label = AUTH_LABEL[auth],
+    url = ("%s://%s:%d/wsman"):format(scheme, host:find(":", 1, true) and "[" .. host .. "]"
+                                      or host, port),
+    user = options.user or "", password = options.password or "", ca_file = options.ca_file,
+    timeout = options.timeout or 30, command_timeout = options.command_timeout or 600,
+    operation_timeout = options.operation_timeout or 20,
+    max_envelope_size = options.max_envelope_size or 153600,
+  }
+end
+
+--- run(options, command_line, {stdin=, timeout=}) -> {stdout=, stderr=, status=}
+--   | nil, message, code
+function M.run(options, command_line, run_options)
+  run_options = run_options or {}
+  local session = new_session(options)
+  if run_options.timeout then session.command_timeout = run_options.timeout end
+  local conn <close> = http.connection()
+  session.conn = conn
+  local deadline = task.now() + session.command_timeout
+  local shell_id, command_id
+  local ok, result = pcall(function()
+    shell_id = create_shell(session)
+    command_id = start_command(session, shell_id, command_line)
+    if run_options.stdin then send_input(session, shell_id, command_id, run_options.stdin) end
+    return receive_all(session, shell_id, command_id, deadline)
+  end)
+  if shell_id then close_shell(session, shell_id, command_id) end
+  if ok then return result end
+  if type(result) == "table" and result.winrm then return nil, result.message, result.code end
+  error(result, 0)
+end
+
+return M

@@ -1,0 +1,289 @@
+/*
+** process.c — runbook.process: runs a program on this machine inside the event loop, for
+** the `local` cmdlet transport (a management server where PowerShell runs next to runbook).
+**
+**   process.run(argv, {stdin=, timeout=}) -> {stdout=, stderr=, status=} | nil, message, code
+**
+** argv is a list of strings; argv[1] is looked up in PATH. No shell is involved. stdin is
+** written as the program takes it while stdout and stderr are read as they come, so no
+** pipe fills up. status is the exit code, or 128 + the signal that ended the program.
+** timeout (seconds, default 600) kills the program (SIGKILL) and returns code "timeout";
+** cancelling the task kills it too. code "spawn" when the program cannot be started.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "loop_api.h"
+#include "options.h"
+
+#define PROCESS_TYPE "runbook.process"
+
+extern char **environ;
+
+typedef struct Proc Proc;
+
+typedef struct Pipe {
+  Watch watch;
+  Proc *proc;
+  int fd;
+  char *data;              /* what was read (stdout, stderr) */
+  size_t len, cap;
+} Pipe;
+
+struct Proc {
+  Loop *loop;
+  Task *task;
+  pid_t pid;
+  int status, exited, timed_out;
+  Pipe in, out, err;
+  char *input;
+  size_t input_len, input_off;
+  Watch timer;             /* the deadline, then polling for the exit once pipes close */
+  double deadline;
+};
+
+static void close_pipe (Proc *p, Pipe *pipe) {
+  if (pipe->fd < 0) return;
+  watch_stop(p->loop, &pipe->watch);
+  close(pipe->fd);
+  pipe->fd = -1;
+}
+
+static void try_reap (Proc *p) {
+  int status;
+  if (p->exited || waitpid(p->pid, &status, WNOHANG) != p->pid) return;
+  p->exited = 1;
+  p->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int finished (Proc *p) {
+  return p->exited && p->out.fd < 0 && p->err.fd < 0;
+}
+
+/* After any event: reap when the output is closed, wake the task when all is done. */
+static void settle (Proc *p) {
+  if (p->out.fd < 0 && p->err.fd < 0) {
+    try_reap(p);
+    if (!p->exited) watch_timer(p->loop, &p->timer, loop_now() + 0.01);
+  }
+  if (finished(p)) {
+    close_pipe(p, &p->in);
+    watch_stop(p->loop, &p->timer);
+    if (p->task) task_wake(p->task, LOOP_WOKEN);
+  }
+}
+
+static void on_input (Loop *loop, Watch *w, int revents) {
+  Pipe *pipe = (Pipe *)w->data;
+  Proc *p = pipe->proc;
+  (void)loop; (void)revents;
+  while (p->input_off < p->input_len) {
+    ssize_t n = write(pipe->fd, p->input + p->input_off, p->input_len - p->input_off);
+    if (n > 0) p->input_off += (size_t)n;
+    else if (n < 0 && errno == EAGAIN) return;
+    else break;            /* EPIPE: the program stopped reading */
+  }
+  close_pipe(p, pipe);
+}
+
+static void on_output (Loop *loop, Watch *w, int revents) {
+  Pipe *pipe = (Pipe *)w->data;
+  (void)loop; (void)revents;
+  for (;;) {
+    if (pipe->cap - pipe->len < 4096) {
+      size_t cap = pipe->cap ? pipe->cap * 2 : 8192;
+      char *grown = realloc(pipe->data, cap);
+      if (grown == NULL) break;
+      pipe->data = grown;
+      pipe->cap = cap;
+    }
+    ssize_t n = read(pipe->fd, pipe->data + pipe->len, pipe->cap - pipe->len);
+    if (n > 0) pipe->len += (size_t)n;
+    else if (n < 0 && errno == EAGAIN) return;
+    else break;            /* end of file, or an error: the stream is over */
+  }
+  close_pipe(pipe->proc, pipe);
+  settle(pipe->proc);
+}
+
+static void on_timer (Loop *loop, Watch *w, int revents) {
+  Proc *p = (Proc *)w->data;
+  (void)loop; (void)revents;
+  if (!p->exited && !p->timed_out && loop_now() >= p->deadline) {
+    p->timed_out = 1;
+    kill(p->pid, SIGKILL);
+  }
+  if (!p->timed_out && !(p->out.fd < 0 && p->err.fd < 0))
+    watch_timer(p->loop, &p->timer, p->deadline);
+  settle(p);
+}
+
+/* Kills and reaps the program if it still runs; frees everything. */
+static void process_end (Proc *p) {
+  if (p->pid > 0 && !p->exited) {
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+    p->exited = 1;
+  }
+  close_pipe(p, &p->in);
+  close_pipe(p, &p->out);
+  close_pipe(p, &p->err);
+  if (p->loop) watch_stop(p->loop, &p->timer);
+  free(p->input);
+  free(p->out.data);
+  free(p->err.data);
+  p->input = p->out.data = p->err.data = NULL;
+  p->task = NULL;
+}
+
+static int process_gc (lua_State *L) {
+  process_end((Proc *)luaL_checkudata(L, 1, PROCESS_TYPE));
+  return 0;
+}
+
+static int run_continue (lua_State *L, int status, lua_KContext ctx) {
+  Proc *p = (Proc *)luaL_checkudata(L, (int)ctx, PROCESS_TYPE);
+  (void)status;
+  if ((int)lua_tointeger(L, -1) & LOOP_CANCEL) process_end(p);
+  task_events(L);          /* raises "cancelled" (the program was killed above) */
+  if (!finished(p)) return task_park(L, -1, ctx, run_continue);
+  p->task = NULL;
+  if (p->timed_out) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "process: the program did not finish within its timeout and was "
+                       "killed");
+    lua_pushliteral(L, "timeout");
+    return 3;
+  }
+  lua_createtable(L, 0, 3);
+  lua_pushlstring(L, p->out.data ? p->out.data : "", p->out.len);
+  lua_setfield(L, -2, "stdout");
+  lua_pushlstring(L, p->err.data ? p->err.data : "", p->err.len);
+  lua_setfield(L, -2, "stderr");
+  lua_pushinteger(L, p->status);
+  lua_setfield(L, -2, "status");
+  return 1;
+}
+
+/* Pipes: ends[0] read, ends[1] write; only the parent's end is nonblocking. */
+static int make_pipe (int ends[2], int parent_end) {
+  if (pipe2(ends, O_CLOEXEC) != 0) return -1;
+  return fcntl(ends[parent_end], F_SETFL, O_NONBLOCK);
+}
+
+static void init_pipe (Proc *p, Pipe *pipe, int fd, WatchFn fn) {
+  pipe->proc = p;
+  pipe->fd = fd;
+  watch_init(&pipe->watch, fn, pipe);
+}
+
+/* Starts argv with its stdin, stdout, stderr on fresh pipes; 0 or an errno. */
+static int spawn (Proc *p, char **argv) {
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, rc;
+  posix_spawn_file_actions_t actions;
+  if (make_pipe(in, 1) != 0 || make_pipe(out, 0) != 0 || make_pipe(err, 0) != 0) {
+    rc = errno;
+  } else {
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+    rc = posix_spawnp(&p->pid, argv[0], &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  int child_ends[3] = { in[0], out[1], err[1] }, parent_ends[3] = { in[1], out[0], err[0] };
+  for (int i = 0; i < 3; i++) if (child_ends[i] >= 0) close(child_ends[i]);
+  if (rc != 0) {
+    for (int i = 0; i < 3; i++) if (parent_ends[i] >= 0) close(parent_ends[i]);
+    p->pid = 0;
+    return rc;
+  }
+  init_pipe(p, &p->in, in[1], on_input);
+  init_pipe(p, &p->out, out[0], on_output);
+  init_pipe(p, &p->err, err[0], on_output);
+  return 0;
+}
+
+/* argv from the list at index 1, NULL-terminated, in a userdata kept on the stack. */
+static char **check_argv (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, 1);
+  luaL_argcheck(L, n >= 1 && n < 4096, 1, "argv: expected a list of 1 or more strings");
+  char **argv = (char **)lua_newuserdatauv(L, sizeof(char *) * (size_t)(n + 1), 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, 1, i);
+    luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 1, "argv: every item must be a string");
+    argv[i - 1] = (char *)lua_tostring(L, -1);
+    lua_rawseti(L, 1, i);  /* keeps the string alive where it already was */
+  }
+  argv[n] = NULL;
+  return argv;
+}
+
+static int process_run (lua_State *L) {
+  Task *t = task_check_current(L, "process.run");
+  if (lua_isnoneornil(L, 2)) { lua_settop(L, 1); lua_newtable(L); }
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  double timeout = options_number(L, 2, "timeout", 600);
+  luaL_argcheck(L, timeout > 0, 2, "timeout: expected seconds > 0");
+  size_t input_len = 0;
+  const char *input = options_string(L, 2, "stdin", NULL);
+  if (input) {
+    lua_getfield(L, 2, "stdin");
+    lua_tolstring(L, -1, &input_len);
+    lua_pop(L, 1);
+  }
+  char **argv = check_argv(L);
+  Proc *p = (Proc *)lua_newuserdatauv(L, sizeof(Proc), 0);
+  memset(p, 0, sizeof *p);
+  p->in.fd = p->out.fd = p->err.fd = -1;
+  luaL_setmetatable(L, PROCESS_TYPE);
+  p->loop = loop_get(L);
+  watch_init(&p->timer, on_timer, p);
+  if (input_len > 0) {
+    if ((p->input = malloc(input_len)) == NULL) return luaL_error(L, "process: out of memory");
+    memcpy(p->input, input, input_len);
+    p->input_len = input_len;
+  }
+  int rc = spawn(p, argv);
+  if (rc != 0) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "process: cannot start %s: %s", argv[0], strerror(rc));
+    lua_pushliteral(L, "spawn");
+    return 3;
+  }
+  if (watch_fd(p->loop, &p->out.watch, p->out.fd, POLLIN) != 0 ||
+      watch_fd(p->loop, &p->err.watch, p->err.fd, POLLIN) != 0 ||
+      (p->input_len > 0 ? watch_fd(p->loop, &p->in.watch, p->in.fd, POLLOUT)
+                        : (close_pipe(p, &p->in), 0)) != 0)
+    return luaL_error(L, "process: out of memory while watching pipes");
+  p->deadline = loop_now() + timeout;
+  watch_timer(p->loop, &p->timer, p->deadline);
+  p->task = t;
+  return task_park(L, -1, lua_gettop(L), run_continue);
+}
+
+static const luaL_Reg process_funcs[] = {
+  {"run", process_run},
+  {NULL, NULL}
+};
+
+int luaopen_runbook_process (lua_State *L) {
+  loop_api_open(L);
+  if (luaL_newmetatable(L, PROCESS_TYPE)) {
+    lua_pushcfunction(L, process_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  signal(SIGPIPE, SIG_IGN);   /* a program that stops reading must not end runbook */
+  luaL_newlib(L, process_funcs);
+  return 1;
+}

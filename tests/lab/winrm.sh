@@ -1,0 +1,126 @@
+#!/bin/sh
+# tests/lab/winrm.sh — the WinRM service of Windows servers, emulated on loopback
+# (tests/lab/winrm_emulator.py: WS-Management shell operations, Basic and NTLM).
+#
+#   tests/lab/winrm.sh start WORKDIR [--http] PORT ADDRESS...
+#
+# PORT "auto" picks a free port in 20000-39999 (retried when taken, as sshd.sh does).
+#   tests/lab/winrm.sh stop WORKDIR
+#
+# One emulator process listens on every ADDRESS (one emulated server each): HTTPS with a
+# certificate of a test CA made here (IP SANs for every ADDRESS and DNS:localhost), or
+# plain HTTP with --http (a listener of a service with AllowUnencrypted=true). Its commands
+# run tests/lab/lync-emulator, state in WORKDIR/state/ADDRESS.json.
+# Prints pid=, port=, addresses=, scheme=, user=, password=, ca_file= (the test CA, PEM),
+# state_dir=, log= (one line per operation and per authentication), control= (JSON the
+# emulator reads at every command: {"delay": SECONDS}), openssl_conf= (default and legacy
+# providers: run python3-winrm with OPENSSL_CONF set to it, its NTLM needs MD4).
+set -eu
+verb=$1
+dir=$2
+root=$(cd "$(dirname "$0")/../.." && pwd)
+
+. "$root/tests/lab/common.sh"
+
+user=administrator
+password='Lab-Passw0rd!'
+
+stop() { stop_pids "$dir/winrm.pid"; }
+
+# certificates ADDRESS...: the test CA and the server certificate it signs
+certificates() {
+  names="DNS:localhost"
+  for address in "$@"; do names="$names,IP:$address"; done
+  printf '%s\n' "subjectAltName=$names" "extendedKeyUsage=serverAuth" \
+    "basicConstraints=CA:FALSE" "subjectKeyIdentifier=hash" \
+    "authorityKeyIdentifier=keyid,issuer" >"$dir/server.ext"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=runbook lab WinRM CA" \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" || return 1
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$dir/server.key" -out "$dir/server.csr" || return 1
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+    -CAcreateserial -days 7 -extfile "$dir/server.ext" -out "$dir/server.pem"
+}
+
+# launch ADDRESS...: starts the emulator on $port; 0 once it is ready, 1 when the port was
+# taken; exits when it fails otherwise or is not ready within 10 s
+launch() {
+  set -- --port "$port" --user "$user" --password "$password" --state-dir "$dir/state" \
+    --log "$dir/wsman.log" --control "$dir/control.json" "$@"
+  [ "$scheme" = http ] || set -- --cert "$dir/server.pem" --key "$dir/server.key" "$@"
+  /usr/bin/python3 -u "$root/tests/lab/winrm_emulator.py" "$@" </dev/null >"$dir/winrm.out" 2>&1 &
+  pid=$!
+  echo $pid >"$dir/winrm.pid"
+  deadline=$(( $(date +%s) + 10 ))
+  until grep -q '^ready' "$dir/winrm.out"; do
+    if ! kill -0 $pid 2>/dev/null; then
+      status=0; wait $pid || status=$?
+      [ $status -eq 3 ] && return 1
+      cat "$dir/winrm.out" >&2
+      exit 1
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      stop
+      cat "$dir/winrm.out" >&2
+      exit 1
+    fi
+    sleep 0.01
+  done
+}
+
+start() {
+  scheme=https
+  if [ "${1:-}" = --http ]; then scheme=http; shift; fi
+  if [ $# -lt 2 ]; then
+    echo "usage: $0 start WORKDIR [--http] PORT ADDRESS..." >&2
+    exit 2
+  fi
+  port=$1; shift
+  mkdir -p "$dir/state"
+  : >"$dir/wsman.log"
+  (unset OPENSSL_CONF; certificates "$@") 2>"$dir/openssl.log" || {
+    cat "$dir/openssl.log" >&2
+    exit 1
+  }
+  cat >"$dir/openssl.cnf" <<EOF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+legacy = legacy_sect
+[default_sect]
+activate = 1
+[legacy_sect]
+activate = 1
+EOF
+  wanted=$port
+  attempt=0
+  while :; do
+    [ "$wanted" = auto ] && port=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
+    launch "$@" && break
+    attempt=$((attempt + 1))
+    if [ "$wanted" != auto ] || [ $attempt -ge 10 ]; then
+      echo "the WinRM emulator could not listen on port $port of $*" >&2
+      cat "$dir/winrm.out" >&2
+      exit 1
+    fi
+  done
+  echo "pid=$pid"
+  echo "port=$port"
+  echo "addresses=$*"
+  echo "scheme=$scheme"
+  echo "user=$user"
+  echo "password=$password"
+  echo "ca_file=$dir/ca.pem"
+  echo "state_dir=$dir/state"
+  echo "log=$dir/wsman.log"
+  echo "control=$dir/control.json"
+  echo "openssl_conf=$dir/openssl.cnf"
+}
+
+case $verb in
+  start) shift 2; start "$@" ;;
+  stop) stop ;;
+  *) echo "usage: $0 start WORKDIR [--http] PORT ADDRESS... | stop WORKDIR" >&2; exit 2 ;;
+esac

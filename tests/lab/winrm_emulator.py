@@ -1,0 +1,785 @@
+#!/usr/bin/python3
+# tests/lab/winrm_emulator.py — the WinRM service of a Windows server (WS-Management, MS-WSMV,
+# with the Windows Remote Shell resource), the Windows-side test double of the WinRM transport.
+#
+#   winrm_emulator.py --port PORT --user USER --password PASSWORD --state-dir DIR --log FILE
+#                     --control FILE [--cert PEM --key PEM] [--max-envelope-kb N] ADDRESS...
+#
+# Listens on every ADDRESS at PORT, HTTPS with --cert/--key, plain HTTP without (a listener
+# of a service with AllowUnencrypted=true); prints "ready" once all listen; exits 3 when an
+# address is taken. tests/lab/winrm.sh starts and stops it.
+#
+# What it does, as the WinRM service of a workgroup host does:
+#   POST /wsman, HTTP/1.1 keep-alive, Server: Microsoft-HTTPAPI/2.0;
+#   401 with "WWW-Authenticate: Negotiate" and "Basic realm="WSMAN"" until the client
+#   authenticates: Basic (per request), or NTLMv2 inside the Negotiate scheme (MS-NLMP; per
+#   connection, MIC and TLS channel binding checked when the client sends them). The NTLM
+#   scheme, Kerberos tokens, NTLMv1 and NTLM message encryption are refused;
+#   the shell operations Create, Command, Send, Receive, Signal and Delete on
+#   http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd, with Windows' faults:
+#   w:TimedOut when a Receive sees nothing new within its OperationTimeout,
+#   w:InvalidSelectors for an unknown ShellId or CommandId, 413 for a request larger than
+#   MaxEnvelopeSizekb; Receive output cut to the request's MaxEnvelopeSize.
+# A command line runs as tests/lab/lync-emulator STATE_DIR (LYNC_COMMAND_LINE, and
+# LYNC_SERVER_ADDRESS: the address the client connected to, which names the server).
+# The control file (JSON, read at every Command, may be absent): {"delay": SECONDS} holds
+# back a command's output and completion that long.
+# One line per operation goes to the log: "auth ok basic USER", "auth ok ntlm USER",
+# "auth failed basic|ntlm USER", "auth refused SCHEME", "create SHELL", "command SHELL
+# COMMAND", "send COMMAND BYTES [end]", "receive COMMAND Running|Done|timeout",
+# "signal COMMAND terminate|ctrl_c", "delete SHELL", "fault SUBCODE CODE", "too large BYTES".
+import argparse
+import base64
+import binascii
+import errno
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import queue
+import re
+import signal
+import socketserver
+import ssl
+import struct
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape, quoteattr
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LYNC_EMULATOR = ["/usr/bin/lua5.4", os.path.join(HERE, "lync-emulator")]
+COMPUTER = "WIN-LAB"                   # NetBIOS and DNS name of the emulated host
+VERSION = bytes([6, 3]) + struct.pack("<H", 9600) + b"\0\0\0\x0f"   # Server 2012 R2
+
+NS = {
+    "s": "http://www.w3.org/2003/05/soap-envelope",
+    "wsa": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+    "wsman": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
+    "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
+    "p": "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd",
+}
+SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
+CMD_URI = SHELL_URI + "/cmd"
+TRANSFER = "http://schemas.xmlsoap.org/ws/2004/09/transfer/"
+ANONYMOUS = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
+CTRL_C_EXIT = -1073741510              # STATUS_CONTROL_C_EXIT, the exit code after ctrl_c
+
+
+# ------------------------------------------------------------------ MD4, RC4, NTLM (MS-NLMP)
+
+def md4(data):
+    """MD4 (RFC 1320): OpenSSL 3 offers it only through the legacy provider."""
+    def rotate(x, n):
+        return ((x << n) | (x >> (32 - n))) & 0xFFFFFFFF
+    rounds = [
+        (lambda x, y, z: (x & y) | (~x & z), 0, range(16), (3, 7, 11, 19)),
+        (lambda x, y, z: (x & y) | (x & z) | (y & z), 0x5A827999,
+         [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15], (3, 5, 9, 13)),
+        (lambda x, y, z: x ^ y ^ z, 0x6ED9EBA1,
+         [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15], (3, 9, 11, 15)),
+    ]
+    message = data + b"\x80" + b"\0" * ((55 - len(data)) % 64) + struct.pack("<Q", len(data) * 8)
+    state = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476]
+    for offset in range(0, len(message), 64):
+        words = struct.unpack("<16I", message[offset:offset + 64])
+        a, b, c, d = state
+        for function, constant, order, shifts in rounds:
+            for step, k in enumerate(order):
+                a = rotate((a + function(b, c, d) + words[k] + constant) & 0xFFFFFFFF, shifts[step % 4])
+                a, b, c, d = d, a, b, c
+        state = [(x + y) & 0xFFFFFFFF for x, y in zip(state, (a, b, c, d))]
+    return struct.pack("<4I", *state)
+
+
+def rc4(key, data):
+    box, j = list(range(256)), 0
+    for i in range(256):
+        j = (j + box[i] + key[i % len(key)]) % 256
+        box[i], box[j] = box[j], box[i]
+    out, i, j = bytearray(), 0, 0
+    for byte in data:
+        i = (i + 1) % 256
+        j = (j + box[i]) % 256
+        box[i], box[j] = box[j], box[i]
+        out.append(byte ^ box[(box[i] + box[j]) % 256])
+    return bytes(out)
+
+
+def hmac_md5(key, data):
+    return hmac.new(key, data, hashlib.md5).digest()
+
+
+NTLMSSP = b"NTLMSSP\0"
+UNICODE, OEM, REQUEST_TARGET, NTLM = 0x1, 0x2, 0x4, 0x200
+TARGET_TYPE_SERVER, TARGET_INFO, KEY_EXCH = 0x20000, 0x800000, 0x40000000
+ECHOED = (UNICODE | REQUEST_TARGET | 0x10 | 0x20 | 0x8000 | 0x80000 | 0x2000000
+          | 0x20000000 | KEY_EXCH | 0x80000000)   # sign, seal, always sign, ESS, version, 128, 56
+AV_EOL, AV_NB_COMPUTER, AV_NB_DOMAIN, AV_DNS_COMPUTER, AV_DNS_DOMAIN = 0, 1, 2, 3, 4
+AV_FLAGS, AV_TIMESTAMP, AV_CHANNEL_BINDINGS = 6, 7, 10
+MIC_PROVIDED = 0x2
+
+
+def av_pairs(pairs):
+    return b"".join(struct.pack("<HH", kind, len(value)) + value for kind, value in pairs)
+
+
+def read_av_pairs(data):
+    pairs, offset = {}, 0
+    while offset + 4 <= len(data):
+        kind, length = struct.unpack_from("<HH", data, offset)
+        if kind == AV_EOL:
+            break
+        pairs[kind] = data[offset + 4:offset + 4 + length]
+        offset += 4 + length
+    return pairs
+
+
+def challenge_message(negotiate, server_challenge):
+    """The CHALLENGE_MESSAGE answering a NEGOTIATE_MESSAGE (MS-NLMP 2.2.1.2, 3.2.5.1.1)."""
+    asked = struct.unpack_from("<I", negotiate, 12)[0] if len(negotiate) >= 16 else UNICODE
+    flags = (asked & ECHOED) | NTLM | TARGET_INFO | TARGET_TYPE_SERVER
+    if not asked & UNICODE:
+        flags |= OEM
+    encode = (lambda text: text.encode("utf-16-le")) if flags & UNICODE else str.encode
+    filetime = (int(time.time()) + 11644473600) * 10000000
+    info = av_pairs([(AV_NB_DOMAIN, encode(COMPUTER)), (AV_NB_COMPUTER, encode(COMPUTER)),
+                     (AV_DNS_DOMAIN, encode(COMPUTER.lower())),
+                     (AV_DNS_COMPUTER, encode(COMPUTER.lower())),
+                     (AV_TIMESTAMP, struct.pack("<Q", filetime)), (AV_EOL, b"")])
+    target = encode(COMPUTER)
+    return (NTLMSSP + struct.pack("<I", 2) + struct.pack("<HHI", len(target), len(target), 56)
+            + struct.pack("<I", flags) + server_challenge + bytes(8)
+            + struct.pack("<HHI", len(info), len(info), 56 + len(target)) + VERSION
+            + target + info)
+
+
+def field(message, offset):
+    """The payload a (length, maximum, offset) field of an NTLM message points at."""
+    length, _, start = struct.unpack_from("<HHI", message, offset)
+    if start + length > len(message):
+        raise ValueError("NTLM field out of the message")
+    return message[start:start + length]
+
+
+def verify_authenticate(message, negotiate, challenge, password, channel_binding):
+    """-> (user, domain, True when the AUTHENTICATE_MESSAGE's NTLMv2 response proves the
+    password, MS-NLMP 3.3.2). Fields are read by their offsets, so the header may be 64
+    bytes (no Version), 72 (Version) or 88 (Version and MIC)."""
+    if len(message) < 64 or message[:8] != NTLMSSP or struct.unpack_from("<I", message, 8)[0] != 3:
+        raise ValueError("not an NTLM AUTHENTICATE_MESSAGE")
+    flags = struct.unpack_from("<I", message, 60)[0]
+    text = (lambda raw: raw.decode("utf-16-le")) if flags & UNICODE else (lambda raw: raw.decode("latin-1"))
+    response, domain, user = field(message, 20), text(field(message, 28)), text(field(message, 36))
+    if len(response) <= 24:            # NTLMv1 (24 bytes) or anonymous (empty): refused
+        return user, domain, False
+    key = hmac_md5(md4(password.encode("utf-16-le")), (user.upper() + domain).encode("utf-16-le"))
+    proof = hmac_md5(key, challenge[24:32] + response[16:])
+    if not hmac.compare_digest(proof, response[:16]):
+        return user, domain, False
+    pairs = read_av_pairs(response[44:])
+    binding = pairs.get(AV_CHANNEL_BINDINGS, bytes(16))
+    if channel_binding and binding != bytes(16) and binding != channel_binding:
+        return user, domain, False
+    if struct.unpack("<I", pairs.get(AV_FLAGS, bytes(4)))[0] & MIC_PROVIDED:
+        return user, domain, mic_matches(message, negotiate, challenge, hmac_md5(key, proof), flags)
+    return user, domain, True
+
+
+def mic_matches(message, negotiate, challenge, session_base_key, flags):
+    """The MIC over the three messages, keyed by the exported session key (MS-NLMP 3.1.5.1.2)."""
+    offsets = [struct.unpack_from("<I", message, at + 4)[0] for at in range(12, 60, 8)]
+    if min(offsets) < 88:
+        return False
+    exported = session_base_key
+    if flags & KEY_EXCH and len(field(message, 52)) == 16:
+        exported = rc4(session_base_key, field(message, 52))
+    zeroed = message[:72] + bytes(16) + message[88:]
+    return hmac.compare_digest(hmac_md5(exported, negotiate + challenge + zeroed), message[72:88])
+
+
+def tls_channel_binding(certificate_pem):
+    """MD5 of the gss_channel_bindings_struct of "tls-server-end-point" (RFC 5929) for a
+    certificate signed with SHA-256, the value an NTLM client puts in MsvAvChannelBindings."""
+    der = ssl.PEM_cert_to_DER_cert(certificate_pem)
+    application = b"tls-server-end-point:" + hashlib.sha256(der).digest()
+    return hashlib.md5(struct.pack("<5I", 0, 0, 0, 0, len(application)) + application).digest()
+
+
+# ------------------------------------------------------------------ faults and envelopes
+
+class Fault(Exception):
+    """A SOAP fault as WinRM sends it: HTTP 500, s:Fault with a WSManFault detail."""
+    def __init__(self, code, subcode, wsman_code, reason, message=None, detail=None):
+        super().__init__(reason)
+        self.code, self.subcode, self.wsman_code = code, subcode, wsman_code
+        self.reason, self.message, self.detail = reason, message or reason, detail
+
+
+INVALID_SELECTORS = ("The WS-Management service cannot process the request because the request "
+                     "contained invalid selectors for the resource. ")
+UNEXPECTED_SELECTORS = "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors"
+TIMED_OUT = ("The WS-Management service cannot complete the operation within the time "
+             "specified in OperationTimeout.  ")
+
+
+def shell_not_found(shell_id):
+    return Fault("s:Sender", "w:InvalidSelectors", 2150858843, INVALID_SELECTORS,
+                 f"The request for the Windows Remote Shell with ShellId {shell_id} failed "
+                 "because the shell was not found on the server. Possible causes are: the "
+                 "specified ShellId is incorrect or the shell no longer exists on the server. "
+                 "Provide the correct ShellId or create a new shell and retry the operation. ",
+                 UNEXPECTED_SELECTORS)
+
+
+def command_not_found():
+    return Fault("s:Sender", "w:InvalidSelectors", 2150858843, INVALID_SELECTORS,
+                 "The Windows Remote Shell received a request to perform an operation on a "
+                 "command identifier that does not exist. Either the command has completed "
+                 "execution or the client specified an invalid command identifier. ",
+                 UNEXPECTED_SELECTORS)
+
+
+def schema_error():
+    return Fault("s:Sender", "w:SchemaValidationError", 2150858817,
+                 "The SOAP XML in the message does not match the corresponding XML schema "
+                 "definition. Change the XML and retry. ")
+
+
+ENVELOPE = ('<s:Envelope xml:lang="en-US" xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+            'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+            'xmlns:x="http://schemas.xmlsoap.org/ws/2004/09/transfer" '
+            'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" '
+            'xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell" '
+            'xmlns:p="http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd">'
+            '<s:Header><a:Action>{action}</a:Action><a:MessageID>uuid:{message_id}</a:MessageID>'
+            '<a:To>{to}</a:To>{relates_to}</s:Header><s:Body>{body}</s:Body></s:Envelope>')
+
+
+def new_id():
+    return str(uuid.uuid4()).upper()
+
+
+def envelope(action, relates_to, body, message_id=None):
+    relates = f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo>" if relates_to else ""
+    return ENVELOPE.format(action=action, message_id=message_id or new_id(), to=ANONYMOUS,
+                           relates_to=relates, body=body).encode()
+
+
+def fault_envelope(fault, relates_to, machine):
+    detail = f"<w:FaultDetail>{fault.detail}</w:FaultDetail>" if fault.detail else ""
+    body = (f'<s:Fault><s:Code><s:Value>{fault.code}</s:Value><s:Subcode><s:Value>'
+            f'{fault.subcode}</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">'
+            f'{escape(fault.reason)}</s:Text></s:Reason><s:Detail>{detail}'
+            f'<f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" '
+            f'Code="{fault.wsman_code}" Machine={quoteattr(machine)}><f:Message>'
+            f'{escape(fault.message)}</f:Message></f:WSManFault></s:Detail></s:Fault>')
+    return envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
+
+
+def duration_seconds(text, default):
+    """xs:duration (PT60.000S, PT1S, P0DT0H1M0S) -> seconds."""
+    match = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?)?", text.strip())
+    if not match or not text.strip("P T"):
+        return default
+    days, hours, minutes, seconds = (float(part or 0) for part in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+# ------------------------------------------------------------------ commands and shells
+
+class Command:
+    """One process of a shell: its output kept until Receive takes it, its stdin fed in
+    the background so that a Send never waits for the process to read."""
+    def __init__(self, command_id, command_line, server_address, delay, state_dir):
+        self.id = command_id
+        self.visible_at = time.monotonic() + delay
+        self.changed = threading.Condition()
+        self.pending = {"stdout": bytearray(), "stderr": bytearray()}
+        self.open_pipes, self.exit_code, self.interrupted = 2, None, False
+        environment = dict(os.environ, LYNC_COMMAND_LINE=command_line,
+                           LYNC_SERVER_ADDRESS=server_address)
+        self.process = subprocess.Popen(LYNC_EMULATOR + [state_dir], env=environment,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE)
+        self.stdin = queue.Queue()
+        for name in ("stdout", "stderr"):
+            threading.Thread(target=self.pump, args=(name,), daemon=True).start()
+        threading.Thread(target=self.feed, daemon=True).start()
+
+    def pump(self, name):
+        pipe = getattr(self.process, name)
+        for chunk in iter(lambda: pipe.read1(65536), b""):
+            with self.changed:
+                self.pending[name] += chunk
+                self.changed.notify_all()
+        with self.changed:
+            self.open_pipes -= 1
+            last = self.open_pipes == 0
+        if last:
+            code = self.process.wait()
+            with self.changed:
+                self.exit_code = CTRL_C_EXIT if code < 0 and self.interrupted else code
+                self.changed.notify_all()
+
+    def feed(self):
+        for data in iter(self.stdin.get, None):
+            try:
+                self.process.stdin.write(data)
+                self.process.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                return
+        try:
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    def send(self, data, end):
+        if data:
+            self.stdin.put(data)
+        if end:
+            self.stdin.put(None)
+
+    def has_news(self, desired):
+        return time.monotonic() >= self.visible_at and (
+            any(self.pending[name] for name in desired) or self.exit_code is not None)
+
+    def receive(self, desired, timeout, room):
+        """-> ([(stream, bytes)], done, exit_code) once there is output or the process ended,
+        at most room bytes of output; None when nothing came within timeout seconds."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not self.has_news(desired):
+                now = time.monotonic()
+                if now >= deadline:
+                    return None
+                wake = min(deadline, self.visible_at) if now < self.visible_at else deadline
+                self.changed.wait(wake - now)
+            pieces = []
+            for name in desired:
+                piece = bytes(self.pending[name][:room])
+                del self.pending[name][:len(piece)]
+                room -= len(piece)
+                pieces.append((name, piece))
+            done = self.exit_code is not None and not any(self.pending[name] for name in desired)
+            return pieces, done, self.exit_code
+
+    def kill(self, interrupted=False):
+        self.interrupted = interrupted
+        if self.process.poll() is None:
+            self.process.kill()
+
+
+class Shell:
+    def __init__(self, shell_id, owner, client_ip, input_streams, output_streams):
+        self.id, self.owner, self.client_ip = shell_id, owner, client_ip
+        self.input_streams, self.output_streams = input_streams, output_streams
+        self.commands = {}
+
+    def command(self, command_id):
+        if command_id not in self.commands:
+            raise command_not_found()
+        return self.commands[command_id]
+
+
+# ------------------------------------------------------------------ the WS-Management service
+
+class Request:
+    """The parts of a request envelope the shell operations read."""
+    def __init__(self, root, client, service):
+        header, self.body = root.find("s:Header", NS), root.find("s:Body", NS)
+        if header is None or self.body is None:
+            raise schema_error()
+        self.action = (header.findtext("wsa:Action", "", NS)).strip()
+        self.message_id = header.findtext("wsa:MessageID", None, NS)
+        self.resource_uri = (header.findtext("wsman:ResourceURI", "", NS)).strip()
+        self.timeout = duration_seconds(header.findtext("wsman:OperationTimeout", "", NS), 60)
+        size = (header.findtext("wsman:MaxEnvelopeSize", "", NS)).strip()
+        self.max_envelope = int(size) if size.isdigit() else service.max_envelope
+        self.shell_id = header.findtext("wsman:SelectorSet/wsman:Selector[@Name='ShellId']",
+                                        None, NS)
+        self.client = client
+
+
+class Service:
+    """The shells of the emulated host, shared by all its addresses."""
+    def __init__(self, options):
+        self.user, self.password = options.user, options.password
+        self.state_dir, self.control = options.state_dir, options.control
+        self.max_envelope = options.max_envelope_kb * 1024
+        self.log_file = open(options.log, "a", encoding="utf-8")
+        self.log_lock, self.lock = threading.Lock(), threading.Lock()
+        self.shells = {}
+        self.operations = {
+            TRANSFER + "Create": self.create, TRANSFER + "Delete": self.delete,
+            SHELL_URI + "/Command": self.command, SHELL_URI + "/Send": self.send,
+            SHELL_URI + "/Receive": self.receive, SHELL_URI + "/Signal": self.signal,
+        }
+
+    def log(self, *words):
+        with self.log_lock:
+            self.log_file.write(" ".join(str(word) for word in words) + "\n")
+            self.log_file.flush()
+
+    def handle(self, body, client):
+        """-> (HTTP status, response envelope) for an authenticated request body."""
+        relates_to = None
+        try:
+            try:
+                root = ET.fromstring(body)
+            except ET.ParseError:
+                raise schema_error()
+            request = Request(root, client, self)
+            relates_to = request.message_id
+            operation = self.operations.get(request.action)
+            if operation is None:
+                raise Fault("s:Sender", "a:ActionNotSupported", 2150858771,
+                            "The WS-Management service does not support the action specified "
+                            "in the request. ")
+            if request.resource_uri != CMD_URI:
+                raise Fault("s:Sender", "w:DestinationUnreachable", 2150858752,
+                            "The WS-Management service cannot process the request. The "
+                            "service cannot find the resource identified by the resource URI "
+                            "and selectors. ")
+            if request.max_envelope < 8192:
+                raise Fault("s:Sender", "w:EncodingLimit", 2150858878,
+                            "The WS-Management service cannot process the request because the "
+                            "envelope size in the request is too small. ")
+            return 200, envelope(request.action + "Response", relates_to, operation(request))
+        except Fault as fault:
+            self.log("fault", fault.subcode.partition(":")[2], fault.wsman_code)
+            return 500, fault_envelope(fault, relates_to, client["address"])
+
+    def shell_of(self, request):
+        with self.lock:
+            if request.shell_id not in self.shells:
+                raise shell_not_found(request.shell_id)
+            return self.shells[request.shell_id]
+
+    def create(self, request):
+        shell_element = request.body.find("rsp:Shell", NS)
+        if shell_element is None:
+            raise schema_error()
+        client = request.client
+        shell = Shell(new_id(), client["user"], client["peer"],
+                      shell_element.findtext("rsp:InputStreams", "stdin", NS),
+                      shell_element.findtext("rsp:OutputStreams", "stdout stderr", NS))
+        with self.lock:
+            self.shells[shell.id] = shell
+        self.log("create", shell.id)
+        return (f'<x:ResourceCreated><a:Address>{escape(client["url"])}</a:Address>'
+                f'<a:ReferenceParameters><w:ResourceURI>{CMD_URI}</w:ResourceURI><w:SelectorSet>'
+                f'<w:Selector Name="ShellId">{shell.id}</w:Selector></w:SelectorSet>'
+                f'</a:ReferenceParameters></x:ResourceCreated>'
+                f'<rsp:Shell xmlns:rsp="{SHELL_URI}"><rsp:ShellId>{shell.id}</rsp:ShellId>'
+                f'<rsp:ResourceUri>{CMD_URI}</rsp:ResourceUri>'
+                f'<rsp:Owner>{escape(shell.owner)}</rsp:Owner>'
+                f'<rsp:ClientIP>{escape(shell.client_ip)}</rsp:ClientIP>'
+                f'<rsp:IdleTimeOut>PT7200.000S</rsp:IdleTimeOut>'
+                f'<rsp:InputStreams>{escape(shell.input_streams)}</rsp:InputStreams>'
+                f'<rsp:OutputStreams>{escape(shell.output_streams)}</rsp:OutputStreams>'
+                f'<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime>'
+                f'<rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity></rsp:Shell>')
+
+    def control_delay(self):
+        try:
+            with open(self.control, encoding="utf-8") as file:
+                return float(json.load(file).get("delay", 0))
+        except (OSError, ValueError, AttributeError, TypeError):
+            return 0.0
+
+    def command(self, request):
+        shell = self.shell_of(request)
+        line = request.body.find("rsp:CommandLine", NS)
+        if line is None:
+            raise schema_error()
+        words = [line.findtext("rsp:Command", "", NS)]
+        words += [argument.text or "" for argument in line.findall("rsp:Arguments", NS)]
+        command = Command(new_id(), " ".join(words), request.client["address"],
+                          self.control_delay(), self.state_dir)
+        with self.lock:
+            shell.commands[command.id] = command
+        self.log("command", shell.id, command.id)
+        return f"<rsp:CommandResponse><rsp:CommandId>{command.id}</rsp:CommandId></rsp:CommandResponse>"
+
+    def send(self, request):
+        shell = self.shell_of(request)
+        for stream in request.body.findall("rsp:Send/rsp:Stream", NS):
+            command = shell.command(stream.get("CommandId"))
+            try:
+                data = base64.b64decode(stream.text or "", validate=True)
+            except binascii.Error:
+                raise schema_error()
+            end = stream.get("End", "false").lower() in ("true", "1")
+            command.send(data, end)
+            self.log("send", command.id, len(data), *(["end"] if end else []))
+        return "<rsp:SendResponse/>"
+
+    def receive(self, request):
+        shell = self.shell_of(request)
+        desired_element = request.body.find("rsp:Receive/rsp:DesiredStream", NS)
+        if desired_element is None:
+            raise schema_error()
+        command = shell.command(desired_element.get("CommandId"))
+        desired = [name for name in (desired_element.text or "").split()
+                   if name in ("stdout", "stderr")] or ["stdout", "stderr"]
+        largest = envelope(request.action + "Response", request.message_id,
+                           receive_body(command.id, [], True, -2 ** 31, desired), new_id())
+        room = request.max_envelope - len(largest) - sum(
+            len(stream_element(name, command.id, "")) for name in desired)
+        result = command.receive(desired, request.timeout, max(room, 0) // 4 * 3)
+        if result is None:
+            self.log("receive", command.id, "timeout")
+            raise Fault("s:Receiver", "w:TimedOut", 2150858793, TIMED_OUT)
+        pieces, done, exit_code = result
+        self.log("receive", command.id, "Done" if done else "Running")
+        return receive_body(command.id, pieces, done, exit_code, desired)
+
+    def signal(self, request):
+        shell = self.shell_of(request)
+        element = request.body.find("rsp:Signal", NS)
+        if element is None:
+            raise schema_error()
+        command = shell.command(element.get("CommandId"))
+        code = element.findtext("rsp:Code", "", NS).strip().rpartition("/")[2]
+        if code == "terminate":
+            command.kill()
+            with self.lock:
+                shell.commands.pop(command.id, None)
+        elif code == "ctrl_c":
+            command.kill(interrupted=True)
+        self.log("signal", command.id, code)
+        return "<rsp:SignalResponse/>"
+
+    def delete(self, request):
+        shell = self.shell_of(request)
+        with self.lock:
+            self.shells.pop(shell.id, None)
+        for command in list(shell.commands.values()):
+            command.kill()
+        self.log("delete", shell.id)
+        return ""
+
+    def stop(self):
+        with self.lock:
+            for shell in self.shells.values():
+                for command in shell.commands.values():
+                    command.kill()
+
+
+def stream_element(name, command_id, data_base64, end=False):
+    ending = ' End="true"' if end else ""
+    return f'<rsp:Stream Name="{name}" CommandId="{command_id}"{ending}>{data_base64}</rsp:Stream>'
+
+
+def receive_body(command_id, pieces, done, exit_code, desired):
+    parts = [stream_element(name, command_id, base64.b64encode(data).decode())
+             for name, data in pieces if data]
+    state = SHELL_URI + "/CommandState/" + ("Done" if done else "Running")
+    if done:
+        parts += [stream_element(name, command_id, "", end=True) for name in desired]
+        parts.append(f'<rsp:CommandState CommandId="{command_id}" State="{state}">'
+                     f'<rsp:ExitCode>{exit_code}</rsp:ExitCode></rsp:CommandState>')
+    else:
+        parts.append(f'<rsp:CommandState CommandId="{command_id}" State="{state}"/>')
+    return "<rsp:ReceiveResponse>" + "".join(parts) + "</rsp:ReceiveResponse>"
+
+
+# ------------------------------------------------------------------ HTTP and authentication
+
+class WsmanHandler(http.server.BaseHTTPRequestHandler):
+    """One client connection: its NTLM state lives here, as HTTP.sys binds NTLM to it."""
+    protocol_version = "HTTP/1.1"
+    timeout = 120                      # HTTP.sys's idle connection timeout
+
+    def setup(self):
+        if self.server.tls:
+            self.request.settimeout(self.timeout)
+            self.request = self.server.tls.wrap_socket(self.request, server_side=True)
+        super().setup()
+        self.ntlm_pending, self.ntlm_user = None, None
+
+    def version_string(self):
+        return "Microsoft-HTTPAPI/2.0"
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if body:
+            self.send_header("Content-Type", "application/soap+xml;charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def refuse(self, negotiate_token=None):
+        negotiate = "Negotiate" + (" " + negotiate_token if negotiate_token else "")
+        headers = [("WWW-Authenticate", negotiate)]
+        if not negotiate_token:
+            headers.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
+        self.answer(401, headers=headers)
+
+    def do_POST(self):
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            self.close_connection = True
+            return self.answer(411)
+        body = self.rfile.read(int(length))
+        if self.path.partition("?")[0].rstrip("/").lower() != "/wsman":
+            return self.answer(404)
+        user = self.authenticate()
+        if user is None:
+            return
+        service = self.server.service
+        if not self.headers.get("Content-Type", "").lower().startswith("application/soap+xml"):
+            return self.answer(415)
+        if len(body) > service.max_envelope:
+            service.log("too large", len(body))
+            return self.answer(413)
+        local, port = self.connection.getsockname()[:2]
+        scheme = "https" if self.server.tls else "http"
+        client = {"user": user, "address": local, "peer": self.client_address[0],
+                  "url": f"{scheme}://{local}:{port}/wsman"}
+        try:
+            status, response = service.handle(body, client)
+        except Exception as error:     # a bug of the emulator: the client sees a fault
+            print(f"internal error: {error!r}", file=sys.stderr, flush=True)
+            status, response = 500, fault_envelope(Fault(
+                "s:Receiver", "w:InternalError", 2150858755,
+                "An error was encountered inside the plugin. "), None, local)
+        self.answer(status, response)
+
+    def refuse_method(self):
+        self.answer(405, headers=[("Allow", "POST")])
+    do_GET = do_PUT = do_DELETE = refuse_method
+
+    def authenticate(self):
+        """-> the user name, or None once the 401 went out."""
+        scheme, _, token = self.headers.get("Authorization", "").strip().partition(" ")
+        scheme = scheme.lower()
+        if scheme == "basic":
+            return self.basic(token.strip())
+        if scheme == "negotiate":
+            return self.negotiate(token.strip())
+        if not scheme and self.ntlm_user:
+            return self.ntlm_user
+        if scheme:
+            self.server.service.log("auth refused", scheme)
+        self.refuse()
+        return None
+
+    def basic(self, token):
+        service = self.server.service
+        try:
+            user, _, password = base64.b64decode(token, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            user, password = "?", None
+        name = user.rpartition("\\")[2]
+        if name.lower() == service.user.lower() and password == service.password:
+            service.log("auth ok basic", service.user)
+            return service.user
+        service.log("auth failed basic", name.replace(" ", "_") or "?")
+        self.refuse()
+        return None
+
+    def negotiate(self, token):
+        service = self.server.service
+        try:
+            message = base64.b64decode(token, validate=True)
+        except binascii.Error:
+            message = b""
+        kind = struct.unpack_from("<I", message, 8)[0] if len(message) >= 12 else 0
+        if not message.startswith(NTLMSSP) or kind not in (1, 3):
+            service.log("auth refused negotiate")     # SPNEGO: Kerberos, not for this host
+            self.refuse()
+            return None
+        if kind == 1:
+            self.ntlm_user = None
+            challenge = challenge_message(message, os.urandom(8))
+            self.ntlm_pending = (message, challenge)
+            self.refuse(base64.b64encode(challenge).decode())
+            return None
+        user, ok = "?", False
+        if self.ntlm_pending:
+            negotiate, challenge = self.ntlm_pending
+            try:
+                user, _, ok = verify_authenticate(message, negotiate, challenge,
+                                                  service.password, self.server.channel_binding)
+            except (ValueError, struct.error, UnicodeDecodeError):
+                pass
+        self.ntlm_pending = None
+        if ok and user.lower() == service.user.lower():
+            self.ntlm_user = service.user
+            service.log("auth ok ntlm", service.user)
+            return service.user
+        service.log("auth failed ntlm", user.replace(" ", "_") or "?")
+        self.refuse()
+        return None
+
+
+class WsmanServer(http.server.ThreadingHTTPServer):
+    def __init__(self, address, port, service, tls, channel_binding):
+        self.service, self.tls, self.channel_binding = service, tls, channel_binding
+        super().__init__((address, port), WsmanHandler)
+
+    def server_bind(self):
+        # HTTPServer's own looks the address up in the DNS (getfqdn); there is none here
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def handle_error(self, request, client_address):
+        print(f"connection from {client_address[0]}: {sys.exc_info()[1]!r}", file=sys.stderr,
+              flush=True)
+
+
+def options_from(argv):
+    parser = argparse.ArgumentParser(description="WinRM (WS-Management) service emulator")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--log", required=True)
+    parser.add_argument("--control", required=True)
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--max-envelope-kb", type=int, default=500)
+    parser.add_argument("addresses", nargs="+")
+    return parser.parse_args(argv)
+
+
+def main(argv):
+    options = options_from(argv)
+    service = Service(options)
+    tls, channel_binding = None, None
+    if options.cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(options.cert, options.key)
+        with open(options.cert, encoding="ascii") as file:
+            channel_binding = tls_channel_binding(file.read())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    servers = []
+    for address in options.addresses:
+        try:
+            servers.append(WsmanServer(address, options.port, service, tls, channel_binding))
+        except OSError as error:
+            print(f"cannot listen on {address}:{options.port}: {error.strerror}", file=sys.stderr)
+            return 3 if error.errno == errno.EADDRINUSE else 1
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    print("ready", flush=True)
+    stop.wait()
+    service.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
