@@ -50,6 +50,8 @@ describe("winrm", function()
     return table.concat(log_lines(), "\n", mark + 1)
   end
 
+  local function literal(text) return (text:gsub("%p", "%%%0")) end
+
   local function run(extra, command_line, run_options)
     return task.run(function()
       return winrm.run(options(extra), command_line or GET_SITES, run_options)
@@ -67,11 +69,12 @@ describe("winrm", function()
     assert.matches("auth ok ntlm administrator", log, 1, true)
     local shell = log:match("create (%S+)")
     assert.truthy(shell)
-    local command = log:match("command " .. shell:gsub("%-", "%%-") .. " (%S+)")
+    local command = log:match("command " .. literal(shell) .. " (%S+)")
     assert.truthy(command)
     local order = {}
-    for _, pattern in ipairs { "create ", "command ", "receive " .. command .. " [^\n]*Done",
-                               "signal " .. command .. " terminate", "delete " .. shell } do
+    for _, pattern in ipairs { "create ", "command ", "receive " .. literal(command) .. " Done",
+                               "signal " .. literal(command) .. " terminate",
+                               "delete " .. literal(shell) } do
       order[#order + 1] = assert(log:find(pattern), pattern)
     end
     for i = 2, #order do assert.is_true(order[i] > order[i - 1]) end
@@ -90,7 +93,9 @@ describe("winrm", function()
                                                       { Identity = "Site9", Description = "x" }))
     local result = assert(run(nil, powershell.command_line(script)))
     assert.equal(1, result.status)
-    assert.matches("Cannot set \"Site\" \"Site9\" because it does not exist", result.stdout, 1, true)
+    local record = cjson.decode(result.stdout)
+    assert.equal('Cannot set "Site" "Site9" because it does not exist.', record.message)
+    assert.equal("ObjectNotFound", record.category)
   end)
 
   for _, auth in ipairs { "ntlm", "basic" } do
@@ -150,15 +155,18 @@ describe("winrm", function()
     local log = log_since(mark)
     local shell = assert(log:match("create (%S+)"))
     assert.matches("signal %S+ terminate", log)
-    assert.matches("delete " .. shell:gsub("%-", "%%-"), log)
+    assert.matches("delete " .. literal(shell), log)
   end)
 
   it("closes the shell when the task is cancelled mid-command", function()
     control { delay = 30 }
     local mark = #log_lines()
     local ok, err = task.run(function()
-      local worker = task.spawn(function() return winrm.run(options(), GET_SITES) end)
-      while not log_since(mark):find("command ", 1, true) do task.sleep(0.02) end
+      local worker = task.spawn(function()
+        return winrm.run(options { operation_timeout = 1 }, GET_SITES)
+      end)
+      -- the first Receive has come back: the client knows the command it must signal
+      while not log_since(mark):find("receive ", 1, true) do task.sleep(0.02) end
       worker:cancel()
       return worker:join()
     end)
@@ -167,7 +175,7 @@ describe("winrm", function()
     local log = log_since(mark)
     local shell = assert(log:match("create (%S+)"))
     assert.matches("signal %S+ terminate", log)
-    assert.matches("delete " .. shell:gsub("%-", "%%-"), log)
+    assert.matches("delete " .. literal(shell), log)
   end)
 
   it("sends stdin in pieces that fit MaxEnvelopeSize", function()

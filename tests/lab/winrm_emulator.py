@@ -24,10 +24,11 @@
 # LYNC_SERVER_ADDRESS: the address the client connected to, which names the server).
 # The control file (JSON, read at every Command, may be absent): {"delay": SECONDS} holds
 # back a command's output and completion that long.
-# One line per operation goes to the log: "auth ok basic USER", "auth ok ntlm USER",
-# "auth failed basic|ntlm USER", "auth refused SCHEME", "create SHELL", "command SHELL
-# COMMAND", "send COMMAND BYTES [end]", "receive COMMAND Running|Done|timeout",
-# "signal COMMAND terminate|ctrl_c", "delete SHELL", "fault SUBCODE CODE", "too large BYTES".
+# The log has a line per authentication ("auth ok basic|ntlm USER", "auth failed
+# basic|ntlm USER", "auth refused SCHEME") and per operation, written once its answer is
+# sent: "create SHELL", "command SHELL COMMAND", "send COMMAND BYTES [end]", "receive
+# COMMAND Running|Done|timeout", "signal COMMAND terminate|ctrl_c", "delete SHELL",
+# "fault SUBCODE CODE", "too large BYTES". Never a password, never stdin.
 import argparse
 import base64
 import binascii
@@ -90,8 +91,8 @@ def md4(data):
         a, b, c, d = state
         for function, constant, order, shifts in rounds:
             for step, k in enumerate(order):
-                a = rotate((a + function(b, c, d) + words[k] + constant) & 0xFFFFFFFF, shifts[step % 4])
-                a, b, c, d = d, a, b, c
+                a = (a + function(b, c, d) + words[k] + constant) & 0xFFFFFFFF
+                a, b, c, d = d, rotate(a, shifts[step % 4]), b, c
         state = [(x + y) & 0xFFFFFFFF for x, y in zip(state, (a, b, c, d))]
     return struct.pack("<4I", *state)
 
@@ -173,8 +174,9 @@ def verify_authenticate(message, negotiate, challenge, password, channel_binding
     if len(message) < 64 or message[:8] != NTLMSSP or struct.unpack_from("<I", message, 8)[0] != 3:
         raise ValueError("not an NTLM AUTHENTICATE_MESSAGE")
     flags = struct.unpack_from("<I", message, 60)[0]
-    text = (lambda raw: raw.decode("utf-16-le")) if flags & UNICODE else (lambda raw: raw.decode("latin-1"))
-    response, domain, user = field(message, 20), text(field(message, 28)), text(field(message, 36))
+    encoding = "utf-16-le" if flags & UNICODE else "latin-1"
+    response = field(message, 20)
+    domain, user = field(message, 28).decode(encoding), field(message, 36).decode(encoding)
     if len(response) <= 24:            # NTLMv1 (24 bytes) or anonymous (empty): refused
         return user, domain, False
     key = hmac_md5(md4(password.encode("utf-16-le")), (user.upper() + domain).encode("utf-16-le"))
@@ -192,9 +194,9 @@ def verify_authenticate(message, negotiate, challenge, password, channel_binding
 
 def mic_matches(message, negotiate, challenge, session_base_key, flags):
     """The MIC over the three messages, keyed by the exported session key (MS-NLMP 3.1.5.1.2)."""
-    offsets = [struct.unpack_from("<I", message, at + 4)[0] for at in range(12, 60, 8)]
-    if min(offsets) < 88:
-        return False
+    fields = [struct.unpack_from("<HHI", message, at) for at in range(12, 60, 8)]
+    if min([start for length, _, start in fields if length] or [len(message)]) < 88:
+        return False                   # no room for a MIC before the payload
     exported = session_base_key
     if flags & KEY_EXCH and len(field(message, 52)) == 16:
         exported = rc4(session_base_key, field(message, 52))
@@ -281,9 +283,12 @@ def fault_envelope(fault, relates_to, machine):
     return envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
 
 
+DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d*)?)S)?)?")
+
+
 def duration_seconds(text, default):
     """xs:duration (PT60.000S, PT1S, P0DT0H1M0S) -> seconds."""
-    match = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?)?", text.strip())
+    match = DURATION.fullmatch(text.strip())
     if not match or not text.strip("P T"):
         return default
     days, hours, minutes, seconds = (float(part or 0) for part in match.groups())
@@ -325,6 +330,7 @@ class Command:
             with self.changed:
                 self.exit_code = CTRL_C_EXIT if code < 0 and self.interrupted else code
                 self.changed.notify_all()
+            self.stdin.put(None)           # the feeder's end, should no Send say End
 
     def feed(self):
         for data in iter(self.stdin.get, None):
@@ -399,10 +405,15 @@ class Request:
         self.resource_uri = (header.findtext("wsman:ResourceURI", "", NS)).strip()
         self.timeout = duration_seconds(header.findtext("wsman:OperationTimeout", "", NS), 60)
         size = (header.findtext("wsman:MaxEnvelopeSize", "", NS)).strip()
-        self.max_envelope = int(size) if size.isdigit() else service.max_envelope
+        self.max_envelope = min(int(size), service.max_envelope) if size.isdigit() \
+            else service.max_envelope
         self.shell_id = header.findtext("wsman:SelectorSet/wsman:Selector[@Name='ShellId']",
                                         None, NS)
-        self.client = client
+        self.client, self.notes = client, []
+
+    def note(self, *words):
+        """A log line, written once the answer is sent."""
+        self.notes.append(words)
 
 
 class Service:
@@ -426,15 +437,15 @@ class Service:
             self.log_file.flush()
 
     def handle(self, body, client):
-        """-> (HTTP status, response envelope) for an authenticated request body."""
-        relates_to = None
+        """-> (HTTP status, response envelope, log lines) for an authenticated request body."""
+        relates_to, notes = None, []
         try:
             try:
                 root = ET.fromstring(body)
             except ET.ParseError:
                 raise schema_error()
             request = Request(root, client, self)
-            relates_to = request.message_id
+            relates_to, notes = request.message_id, request.notes
             operation = self.operations.get(request.action)
             if operation is None:
                 raise Fault("s:Sender", "a:ActionNotSupported", 2150858771,
@@ -449,10 +460,10 @@ class Service:
                 raise Fault("s:Sender", "w:EncodingLimit", 2150858878,
                             "The WS-Management service cannot process the request because the "
                             "envelope size in the request is too small. ")
-            return 200, envelope(request.action + "Response", relates_to, operation(request))
+            return 200, envelope(request.action + "Response", relates_to, operation(request)), notes
         except Fault as fault:
-            self.log("fault", fault.subcode.partition(":")[2], fault.wsman_code)
-            return 500, fault_envelope(fault, relates_to, client["address"])
+            notes.append(("fault", fault.subcode.partition(":")[2], fault.wsman_code))
+            return 500, fault_envelope(fault, relates_to, client["address"]), notes
 
     def shell_of(self, request):
         with self.lock:
@@ -470,7 +481,7 @@ class Service:
                       shell_element.findtext("rsp:OutputStreams", "stdout stderr", NS))
         with self.lock:
             self.shells[shell.id] = shell
-        self.log("create", shell.id)
+        request.note("create", shell.id)
         return (f'<x:ResourceCreated><a:Address>{escape(client["url"])}</a:Address>'
                 f'<a:ReferenceParameters><w:ResourceURI>{CMD_URI}</w:ResourceURI><w:SelectorSet>'
                 f'<w:Selector Name="ShellId">{shell.id}</w:Selector></w:SelectorSet>'
@@ -503,8 +514,9 @@ class Service:
                           self.control_delay(), self.state_dir)
         with self.lock:
             shell.commands[command.id] = command
-        self.log("command", shell.id, command.id)
-        return f"<rsp:CommandResponse><rsp:CommandId>{command.id}</rsp:CommandId></rsp:CommandResponse>"
+        request.note("command", shell.id, command.id)
+        return (f"<rsp:CommandResponse><rsp:CommandId>{command.id}</rsp:CommandId>"
+                "</rsp:CommandResponse>")
 
     def send(self, request):
         shell = self.shell_of(request)
@@ -516,7 +528,7 @@ class Service:
                 raise schema_error()
             end = stream.get("End", "false").lower() in ("true", "1")
             command.send(data, end)
-            self.log("send", command.id, len(data), *(["end"] if end else []))
+            request.note("send", command.id, len(data), *(["end"] if end else []))
         return "<rsp:SendResponse/>"
 
     def receive(self, request):
@@ -533,10 +545,10 @@ class Service:
             len(stream_element(name, command.id, "")) for name in desired)
         result = command.receive(desired, request.timeout, max(room, 0) // 4 * 3)
         if result is None:
-            self.log("receive", command.id, "timeout")
+            request.note("receive", command.id, "timeout")
             raise Fault("s:Receiver", "w:TimedOut", 2150858793, TIMED_OUT)
         pieces, done, exit_code = result
-        self.log("receive", command.id, "Done" if done else "Running")
+        request.note("receive", command.id, "Done" if done else "Running")
         return receive_body(command.id, pieces, done, exit_code, desired)
 
     def signal(self, request):
@@ -552,7 +564,7 @@ class Service:
                 shell.commands.pop(command.id, None)
         elif code == "ctrl_c":
             command.kill(interrupted=True)
-        self.log("signal", command.id, code)
+        request.note("signal", command.id, code)
         return "<rsp:SignalResponse/>"
 
     def delete(self, request):
@@ -561,7 +573,7 @@ class Service:
             self.shells.pop(shell.id, None)
         for command in list(shell.commands.values()):
             command.kill()
-        self.log("delete", shell.id)
+        request.note("delete", shell.id)
         return ""
 
     def stop(self):
@@ -590,6 +602,11 @@ def receive_body(command_id, pieces, done, exit_code, desired):
 
 
 # ------------------------------------------------------------------ HTTP and authentication
+
+def log_word(text):
+    """A name a client sent, as one word of a log line."""
+    return re.sub(r"\s", "_", text) or "?"
+
 
 class WsmanHandler(http.server.BaseHTTPRequestHandler):
     """One client connection: its NTLM state lives here, as HTTP.sys binds NTLM to it."""
@@ -626,12 +643,24 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
             headers.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
         self.answer(401, headers=headers)
 
+    def read_body(self):
+        """The request body: Content-Length bytes, chunks, or none (RFC 9112 6.3)."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass                       # trailer fields
+            return b"".join(chunks)
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
     def do_POST(self):
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
+        try:
+            body = self.read_body()
+        except ValueError:
             self.close_connection = True
-            return self.answer(411)
-        body = self.rfile.read(int(length))
+            return self.answer(400)
         if self.path.partition("?")[0].rstrip("/").lower() != "/wsman":
             return self.answer(404)
         user = self.authenticate()
@@ -648,13 +677,15 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
         client = {"user": user, "address": local, "peer": self.client_address[0],
                   "url": f"{scheme}://{local}:{port}/wsman"}
         try:
-            status, response = service.handle(body, client)
+            status, response, notes = service.handle(body, client)
         except Exception as error:     # a bug of the emulator: the client sees a fault
             print(f"internal error: {error!r}", file=sys.stderr, flush=True)
-            status, response = 500, fault_envelope(Fault(
+            status, response, notes = 500, fault_envelope(Fault(
                 "s:Receiver", "w:InternalError", 2150858755,
-                "An error was encountered inside the plugin. "), None, local)
+                "An error was encountered inside the plugin. "), None, local), []
         self.answer(status, response)
+        for words in notes:
+            service.log(*words)
 
     def refuse_method(self):
         self.answer(405, headers=[("Allow", "POST")])
@@ -678,14 +709,15 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
     def basic(self, token):
         service = self.server.service
         try:
-            user, _, password = base64.b64decode(token, validate=True).decode("utf-8").partition(":")
+            credentials = base64.b64decode(token, validate=True).decode("utf-8")
+            user, _, password = credentials.partition(":")
         except (binascii.Error, UnicodeDecodeError):
             user, password = "?", None
         name = user.rpartition("\\")[2]
         if name.lower() == service.user.lower() and password == service.password:
             service.log("auth ok basic", service.user)
             return service.user
-        service.log("auth failed basic", name.replace(" ", "_") or "?")
+        service.log("auth failed basic", log_word(name))
         self.refuse()
         return None
 
@@ -719,7 +751,7 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
             self.ntlm_user = service.user
             service.log("auth ok ntlm", service.user)
             return service.user
-        service.log("auth failed ntlm", user.replace(" ", "_") or "?")
+        service.log("auth failed ntlm", log_word(user))
         self.refuse()
         return None
 
