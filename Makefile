@@ -76,7 +76,7 @@ build/asan/runbook: $(ASAN_OBJ) $(ASAN_HOST)
 	$(CC) $(SANITIZE) -Wl,-E -o $@ $^ $(PKG_LIBS) $(EDIT_LIBS) -lm
 
 # libraries of each module, e.g. MODULE_LIBS_http = libcurl
-module_libs = $(shell pkg-config --libs $(MODULE_LIBS_$(1)))
+module_libs = $(if $(MODULE_LIBS_$(1)),$(shell pkg-config --libs $(MODULE_LIBS_$(1))))
 MODULE_LIBS_ssh = libssh2
 MODULE_LIBS_tsig = libcrypto
 MODULE_LIBS_http = libcurl

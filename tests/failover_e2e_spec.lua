@@ -25,11 +25,11 @@ local TOPOLOGY = {
 }
 
 -- Every emulated server starts from the same topology (each answers from its own file).
-local function seed_servers()
+local function seed_servers(state_dir)
   local state = embedded_lab.lync_state({ domain = "contoso.com", management = "fe1.contoso.com" },
     TOPOLOGY)
   for _, address in ipairs { FE, EDGE_OLD, EDGE_A, EDGE_B } do
-    emulator.save_state(sshd.state_dir .. "/" .. address .. ".json", state)
+    emulator.save_state((state_dir or sshd.state_dir) .. "/" .. address .. ".json", state)
   end
 end
 
@@ -43,7 +43,8 @@ local function seed_zone()
   assert(r.code == 0, r.err)
 end
 
-local function inventory_text(ca_file)
+-- server_defaults: the transport settings of every server (SSH to the lab sshd unless given)
+local function inventory_text(ca_file, server_defaults)
   local servers = {}
   for fqdn, address in pairs { ["fe1.contoso.com"] = FE, ["edge1a.contoso.com"] = EDGE_OLD,
                                ["edge2a.contoso.com"] = EDGE_A, ["edge2b.contoso.com"] = EDGE_B } do
@@ -53,8 +54,7 @@ local function inventory_text(ca_file)
 return {
   domain = "contoso.com",
   management = "fe1.contoso.com",
-  server_defaults = { transport = "ssh", port = %s, user = %q, key_file = %q,
-                      known_hosts = %q, command_timeout = 20 },
+  server_defaults = %s,
   servers = {
 %s
   },
@@ -69,7 +69,9 @@ return {
   vantage = { transport = "local", name = "the test host", ca_file = %q },
   failover = { from_pool = "edgepool1.contoso.com", to_pool = "edgepool2.contoso.com" },
 }
-]]):format(sshd.port, sshd.user, sshd.lync_key, sshd.known_hosts, table.concat(servers, "\n"),
+]]):format(server_defaults or ("{ transport = 'ssh', port = %s, user = %q, key_file = %q, "
+      .. "known_hosts = %q, command_timeout = 20 }"):format(sshd.port, sshd.user, sshd.lync_key,
+      sshd.known_hosts), table.concat(servers, "\n"),
     OLD_IP, NEW_IP, named.address, named.port, "file:" .. named.key, named.address, named.port,
     named.address, named.port, ca_file or prosody.ca_file)
 end
@@ -226,6 +228,33 @@ describe("xmpp-failover against real servers #e2e", function()
     local r = runbook("run xmpp-failback --yes")
     assert.equal(0, r.code, r.out .. r.err)
     assert.equal(OLD_IP .. "\n", dig("xmpp.contoso.com", "A"))
+  end)
+
+  it("fails over with every Windows server reached over WinRM (NTLM over HTTPS)", function()
+    local winrm = lab.start("winrm", "auto", FE, EDGE_OLD, EDGE_A, EDGE_B)
+    finally(function() lab.stop(winrm) end)
+    seed_servers(winrm.state_dir)
+    local secret = write(scratch .. "/winrm-password", winrm.password .. "\n")
+    os.execute("chmod 600 " .. quote(secret))
+    write(inventory, inventory_text(nil, ("{ transport = 'winrm', port = %s, user = %q, "
+      .. "password = %q, ca_file = %q, command_timeout = 20 }"):format(winrm.port,
+      winrm.user, "file:" .. secret, winrm.ca_file)))
+    local r = runbook("run xmpp-failover --yes")
+    assert.equal(0, r.code, r.out .. r.err)
+    assert.equal(NEW_IP .. "\n", dig("xmpp.contoso.com", "A"))
+    local fe = cjson.decode(slurp(winrm.state_dir .. "/" .. FE .. ".json"))
+    local route
+    for _, site in ipairs(fe.sites) do if site.Identity == "Site:Site2" then route = site.route end end
+    assert.equal("EdgeServer:edgepool2.contoso.com", route)
+    local edge = cjson.decode(slurp(winrm.state_dir .. "/" .. EDGE_B .. ".json"))
+    for _, service in ipairs(edge.services["edge2b.contoso.com"]) do
+      assert.equal("Running", service.Status, service.Name)
+    end
+    local log = slurp(winrm.log)
+    local _, created = log:gsub("\ncreate ", "")
+    local _, deleted = log:gsub("\ndelete ", "")
+    assert.is_true(created > 10)
+    assert.equal(created, deleted)             -- every shell opened was closed again
   end)
 
   it("stops at the A record when the TSIG key is rejected, and rollback restores the route", function()

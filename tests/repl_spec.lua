@@ -38,7 +38,7 @@ describe("repl completion", function()
   teardown(function() _G.task = nil end)
 
   it("completes a module's functions after a dot", function()
-    assert.same({ "task.sleep", "task.spawn" }, repl.complete("task.s"))
+    assert.same({ "task.shielded", "task.sleep", "task.spawn" }, repl.complete("task.s"))
   end)
 
   it("completes global names", function()
