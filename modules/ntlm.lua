@@ -13,6 +13,7 @@
 -- CbtHardeningLevel=Strict refuses this client (docs/transports.md).
 -- The password is used for the NT hash and forgotten; nothing here logs or keeps it.
 local tsig = require "runbook.tsig"
+local utf16 = require("powershell").utf16le   -- NTLM's strings, with NEGOTIATE_UNICODE
 
 local M = {}
 
@@ -66,20 +67,6 @@ end
 
 local function hmac_md5(key, data)
   return tsig.hmac("hmac-md5.sig-alg.reg.int", key, data)   -- OpenSSL's HMAC-MD5
-end
-
--- UTF-8 -> UTF-16LE, as NTLM wants every string when NEGOTIATE_UNICODE is set.
-local function utf16(text)
-  local out = {}
-  for _, code in utf8.codes(text) do
-    if code >= 0x10000 then
-      code = code - 0x10000
-      out[#out + 1] = string.pack("<I2I2", 0xD800 | (code >> 10), 0xDC00 | (code & 0x3FF))
-    else
-      out[#out + 1] = string.pack("<I2", code)
-    end
-  end
-  return table.concat(out)
 end
 
 local function random_bytes(n)

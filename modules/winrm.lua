@@ -170,26 +170,27 @@ local function exchange(session, request)
   return response
 end
 
+-- The request with an NTLM message in `Authorization: Negotiate`, and body if given.
+local function with_token(request, token, body)
+  local copy = {}
+  for k, v in pairs(request) do copy[k] = v end
+  copy.headers = { ["Content-Type"] = request.headers["Content-Type"],
+                   Authorization = "Negotiate " .. powershell.base64(token) }
+  copy.body = body or request.body
+  return copy
+end
+
 -- The NTLM handshake inside the Negotiate scheme, on this connection; the second leg
 -- carries the request itself.
 local function ntlm_exchange(session, request)
-  local first = {}
-  for k, v in pairs(request) do first[k] = v end
-  first.body = ""
-  first.headers = { ["Content-Type"] = request.headers["Content-Type"],
-                    Authorization = "Negotiate " .. powershell.base64(ntlm.negotiate()) }
-  local answer = exchange(session, first)
+  local answer = exchange(session, with_token(request, ntlm.negotiate(), ""))
   local offered = answer.headers["www-authenticate"]
   local token = answer.status == 401 and (offered or ""):match("Negotiate%s+([%w+/=]+)")
   if not token then auth_failed(session, offered) end
   local message, reason = ntlm.authenticate(powershell.unbase64(token) or "", session.user,
                                             session.password)
   if not message then fail("protocol", ("WinRM NTLM with %s: %s"):format(session.host, reason)) end
-  local second = {}
-  for k, v in pairs(request) do second[k] = v end
-  second.headers = { ["Content-Type"] = request.headers["Content-Type"],
-                     Authorization = "Negotiate " .. powershell.base64(message) }
-  local response = exchange(session, second)
+  local response = exchange(session, with_token(request, message))
   if response.status == 401 then auth_failed(session) end
   session.authenticated = true
   return response

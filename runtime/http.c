@@ -169,13 +169,16 @@ static int timer_callback (CURLM *curl, long timeout_ms, void *userp) {
 ** is finalized first), so curl's socket callbacks may still stop their watches. */
 static int multi_gc (lua_State *L) {
   Multi *m = (Multi *)luaL_checkudata(L, 1, MULTI_TYPE);
-  if (!m->closed && m->curl) {
-    if (!m->private) m->closed = 1;
+  if (m->closed || m->curl == NULL) return 0;
+  if (m->private) {          /* curl's socket callbacks stop their watches */
     curl_multi_cleanup(m->curl);
-    if (m->private) watch_stop(m->loop, &m->timer);
+    watch_stop(m->loop, &m->timer);
+  } else {                   /* closed first: the callbacks return at once */
     m->closed = 1;
-    m->curl = NULL;
+    curl_multi_cleanup(m->curl);
   }
+  m->closed = 1;
+  m->curl = NULL;
   return 0;
 }
 

@@ -221,7 +221,7 @@ static char **check_argv (lua_State *L) {
     lua_geti(L, 1, i);
     luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 1, "argv: every item must be a string");
     argv[i - 1] = (char *)lua_tostring(L, -1);
-    lua_rawseti(L, 1, i);  /* keeps the string alive where it already was */
+    lua_pop(L, 1);         /* the list at index 1 keeps the string alive */
   }
   argv[n] = NULL;
   return argv;
@@ -235,12 +235,9 @@ static int process_run (lua_State *L) {
   double timeout = options_number(L, 2, "timeout", 600);
   luaL_argcheck(L, timeout > 0, 2, "timeout: expected seconds > 0");
   size_t input_len = 0;
-  const char *input = options_string(L, 2, "stdin", NULL);
-  if (input) {
-    lua_getfield(L, 2, "stdin");
-    lua_tolstring(L, -1, &input_len);
-    lua_pop(L, 1);
-  }
+  lua_getfield(L, 2, "stdin");     /* stays on the stack while it is copied below */
+  const char *input = lua_tolstring(L, -1, &input_len);
+  luaL_argcheck(L, input || lua_isnil(L, -1), 2, "stdin: expected a string");
   char **argv = check_argv(L);
   Proc *p = (Proc *)lua_newuserdatauv(L, sizeof(Proc), 0);
   memset(p, 0, sizeof *p);
