@@ -15,23 +15,13 @@ local provider = require "dns.provider"
 
 local M = {}
 
-local function copy_records(records)
-  local out = {}
-  for i, record in ipairs(records) do
-    local c = {}
-    for k, v in pairs(record) do c[k] = v end
-    out[i] = c
-  end
-  return out
-end
-
 -- The zone: versions[i] maps "name TYPE" -> records; servers[name] = {version=, lag=}.
 local function new_state(config)
   local first = {}
   for _, record in ipairs(config.records or {}) do
     local slot = provider.bare(record.name) .. " " .. record.type:upper()
     first[slot] = first[slot] or {}
-    local c = copy_records({ record })[1]
+    local c = provider.copy({ record })[1]
     c.name, c.type, c.ttl = provider.bare(record.name), record.type:upper(), record.ttl or 3600
     table.insert(first[slot], c)
   end
@@ -49,7 +39,7 @@ local function latest(state) return state.versions[#state.versions] end
 local function commit(state, slot, records)
   local next_version = {}
   for k, v in pairs(latest(state)) do next_version[k] = v end
-  next_version[slot] = #records > 0 and copy_records(records) or nil
+  next_version[slot] = #records > 0 and provider.copy(records) or nil
   state.versions[#state.versions + 1] = next_version
   state.servers[state.primary].version = #state.versions
 end
@@ -61,12 +51,12 @@ function M.new(config)
   local p = { kind = "sim", zone = state.zone, state = state }
 
   local function slot(name, type) return provider.bare(name) .. " " .. type:upper() end
-  local function current(name, type) return copy_records(latest(state)[slot(name, type)] or {}) end
+  local function current(name, type) return provider.copy(latest(state)[slot(name, type)] or {}) end
 
   function p.get(name, type)
     local records = current(name, type)
     remember(name, type, records)
-    return copy_records(records)
+    return provider.copy(records)
   end
 
   function p.set(name, type, records, ttl)
@@ -86,11 +76,11 @@ function M.new(config)
     end
     local new = {}
     for i, record in ipairs(records) do
-      new[i] = copy_records({ record })[1]
+      new[i] = provider.copy({ record })[1]
       new[i].name, new[i].type, new[i].ttl = provider.bare(name), type:upper(), ttl
     end
     commit(state, slot(name, type), new)
-    remember(name, type, copy_records(new))
+    remember(name, type, provider.copy(new))
     return { changed = true, old = old, new = new, diff = diff }
   end
 
@@ -125,7 +115,7 @@ function M.new(config)
         ttl = 3600, mname = "ns1." .. state.zone, rname = "hostmaster." .. state.zone,
         serial = s.version, refresh = 3600, retry = 600, expire = 86400, minimum = 300 } } }
     end
-    local records = copy_records(version[slot(args.name, type)] or {})
+    local records = provider.copy(version[slot(args.name, type)] or {})
     local exists = #records > 0
     if not exists then
       local prefix = provider.bare(args.name) .. " "
