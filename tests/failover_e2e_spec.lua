@@ -43,13 +43,18 @@ local function seed_zone()
   assert(r.code == 0, r.err)
 end
 
--- server_defaults: the transport settings of every server (SSH to the lab sshd unless given)
-local function inventory_text(ca_file, server_defaults)
+-- options (all optional): ca_file the probe trusts, server_defaults (the transport settings of
+-- every server: SSH to the lab sshd unless given), public_ip of the new pool, vantage record
+local function inventory_text(options)
+  options = options or {}
   local servers = {}
   for fqdn, address in pairs { ["fe1.contoso.com"] = FE, ["edge1a.contoso.com"] = EDGE_OLD,
                                ["edge2a.contoso.com"] = EDGE_A, ["edge2b.contoso.com"] = EDGE_B } do
     servers[#servers + 1] = ("    [%q] = { address = %q },"):format(fqdn, address)
   end
+  local vantage = options.vantage
+    or ('{ transport = "local", name = "the test host", ca_file = %q }'):format(
+      options.ca_file or prosody.ca_file)
   return ([[
 return {
   domain = "contoso.com",
@@ -66,14 +71,14 @@ return {
           server = %q, port = %s, key = %q, propagation_timeout = 20,
           authoritative = { { address = %q, port = %s, name = "ns1" } },
           resolver = { address = %q, port = %s } },
-  vantage = { transport = "local", name = "the test host", ca_file = %q },
+  vantage = %s,
   failover = { from_pool = "edgepool1.contoso.com", to_pool = "edgepool2.contoso.com" },
 }
-]]):format(server_defaults or ("{ transport = 'ssh', port = %s, user = %q, key_file = %q, "
+]]):format(options.server_defaults or ("{ transport = 'ssh', port = %s, user = %q, key_file = %q, "
       .. "known_hosts = %q, command_timeout = 20 }"):format(sshd.port, sshd.user, sshd.lync_key,
       sshd.known_hosts), table.concat(servers, "\n"),
-    OLD_IP, NEW_IP, named.address, named.port, "file:" .. named.key, named.address, named.port,
-    named.address, named.port, ca_file or prosody.ca_file)
+    OLD_IP, options.public_ip or NEW_IP, named.address, named.port, "file:" .. named.key,
+    named.address, named.port, named.address, named.port, vantage)
 end
 
 local function runbook(args)
@@ -224,7 +229,7 @@ describe("xmpp-failover against real servers #e2e", function()
     local original = lab.start("prosody", OLD_IP)      -- the failed pool recovers
     finally(function() lab.stop(original) end)
     local bundle = write(scratch .. "/ca.pem", slurp(prosody.ca_file) .. slurp(original.ca_file))
-    write(inventory, inventory_text(bundle))
+    write(inventory, inventory_text { ca_file = bundle })
     local r = runbook("run xmpp-failback --yes")
     assert.equal(0, r.code, r.out .. r.err)
     assert.equal(OLD_IP .. "\n", dig("xmpp.contoso.com", "A"))
@@ -236,9 +241,9 @@ describe("xmpp-failover against real servers #e2e", function()
     seed_servers(winrm.state_dir)
     local secret = write(scratch .. "/winrm-password", winrm.password .. "\n")
     os.execute("chmod 600 " .. quote(secret))
-    write(inventory, inventory_text(nil, ("{ transport = 'winrm', port = %s, user = %q, "
-      .. "password = %q, ca_file = %q, command_timeout = 20 }"):format(winrm.port,
-      winrm.user, "file:" .. secret, winrm.ca_file)))
+    write(inventory, inventory_text { server_defaults = ("{ transport = 'winrm', port = %s, "
+      .. "user = %q, password = %q, ca_file = %q, command_timeout = 20 }"):format(winrm.port,
+      winrm.user, "file:" .. secret, winrm.ca_file) })
     local r = runbook("run xmpp-failover --yes")
     assert.equal(0, r.code, r.out .. r.err)
     assert.equal(NEW_IP .. "\n", dig("xmpp.contoso.com", "A"))
@@ -267,5 +272,28 @@ describe("xmpp-failover against real servers #e2e", function()
     assert.is_nil(site2_route())
     assert.equal("", dig("xmpp.contoso.com", "A"))
     assert.equal("Running", edge_services(EDGE_A, "edge2a.contoso.com").RTCSRV)
+  end)
+
+  -- The new pool's public address is 10.253.0.1 on this host; the vantage host is a real sshd
+  -- in namespace rbe-vp whose firewall drops 5269 towards it (tests/lab/perimeter.sh).
+  it("stops at the port check when a perimeter firewall drops 5269, and rollback restores "
+    .. "the route and the records", function()
+    local perimeter = lab.start("perimeter")
+    finally(function() lab.stop(perimeter) end)
+    write(inventory, inventory_text { public_ip = perimeter.public,
+      vantage = ("{ transport = 'ssh', name = 'rbe-vp', address = %q, port = %s, user = %q, "
+        .. "key_file = %q, known_hosts = %q, timeout = 5 }"):format(perimeter.vantage,
+        perimeter.port, perimeter.user, perimeter.shell_key, perimeter.known_hosts) })
+    local r = runbook("run xmpp-failover --yes --rollback auto")
+    assert.equal(1, r.code, r.out .. r.err)
+    assert.matches("%[%d+/9%] Port 5269 of the new Edge pool is open externally", r.out)
+    assert.matches("10%.253%.0%.1:5269 from vantage host rbe%-vp: filtered", r.out)
+    assert.matches("a firewall drops the traffic", r.out)
+    assert.is_nil(site2_route())
+    assert.equal("", dig("xmpp.contoso.com", "A"))
+    assert.equal("10 0 5269 edge1.contoso.com.\n", dig("_xmpp-server._tcp.contoso.com", "SRV"))
+    for name, status in pairs(edge_services(EDGE_A, "edge2a.contoso.com")) do
+      assert.equal("Running", status, name)
+    end
   end)
 end)
