@@ -181,6 +181,7 @@ local function step_stop()
       end
       lync.stop_services(host, { computer = host.name, names = names,
         timeout = ctx.params.service_timeout, interval = poll(ctx, 1) })
+      ctx.data.services_stopped = true
     end,
     rollback = function(ctx, host)
       lync.start_services(host, { computer = host.name, timeout = ctx.params.service_timeout,
@@ -314,16 +315,31 @@ local function step_srv_record()
     end }
 end
 
+-- What a state seen from outside means at this point of the run, beyond pass or fail.
+local function port_remark(ctx, state)
+  if state == "open" and ctx.data.services_stopped then
+    return " (although the new pool's services are stopped: something else answers on this"
+      .. " address — check that the NAT rule leads to the new pool's Access Edge)"
+  elseif state == "unreachable" then
+    return (" (no route from %s: check public_ip in the inventory and the vantage host's"
+      .. " network)"):format(estate.vantage_name(ctx))
+  end
+  return ""
+end
+
 local function step_port()
   return { id = "port-5269", title = T.port,
-    guidance = { en = "a firewall drops the traffic: open it (and its NAT to the Access Edge)",
-      de = "eine Firewall verwirft den Verkehr: Port freigeben (samt NAT zur Access-Edge)",
-      fr = "un pare-feu rejette le trafic : ouvrez-le (et sa traduction NAT vers l’Access Edge)" },
+    guidance = {
+      en = "filtered means a firewall drops the traffic: open it (and its NAT to the Access Edge)",
+      de = "gefiltert heißt, eine Firewall verwirft den Verkehr: Port freigeben (samt NAT zur "
+        .. "Access-Edge)",
+      fr = "filtré signifie qu’un pare-feu rejette le trafic : ouvrez-le (et sa traduction NAT "
+        .. "vers l’Access Edge)" },
     check = function(ctx)
       local outside = estate.net(ctx, "vantage").connect { host = ctx.params.public_ip,
         port = XMPP_PORT, timeout = 5 }
       local seen = { ("%s:%d from %s: %s"):format(ctx.params.public_ip, XMPP_PORT,
-        estate.vantage_name(ctx), outside.state) }
+        estate.vantage_name(ctx), outside.state) .. port_remark(ctx, outside.state) }
       local ok = outside.state == "open" or outside.state == "closed"
       for _, host in ipairs(edges(ctx)) do
         local address = host.internal_address

@@ -70,14 +70,14 @@ function M.check(targets, options)
   options = options or {}
   if type(targets) ~= "table" then error("[ports] check expects a list of {host=, port=}", 2) end
   local net = options.net or require "runbook.net"
-  local from = options.from or "this host"
   local function run()
     local expanded = expand(targets, options)
     local results, failures = task.parallel(expanded, function(target)
-      if target.state then target.from = from; return target end
+      if target.state then target.from = options.from or "this host"; return target end
       local result = net.connect { host = target.address, port = target.port,
                                    timeout = options.timeout or 3 }
-      result.host, result.from = target.host, from
+      -- a net that checks from elsewhere (a vantage host) says where; options.from renames it
+      result.host, result.from = target.host, options.from or result.from or "this host"
       return result
     end, { limit = options.limit or 100 })
     if failures[1] then error(failures[1].error, 0) end

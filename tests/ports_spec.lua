@@ -75,6 +75,15 @@ send
     assert.matches("is filtered from vantage1: a firewall blocks the port", message)
   end)
 
+  it("keeps the origin a vantage net reports when no from is given", function()
+    local sim = netsim.new { hosts = { ["192.0.2.21"] = { services = {} } },
+                             perimeter = { [5269] = "drop" } }
+    local results = ports.check({ { host = "192.0.2.21", port = 5269 } },
+      { net = sim.from("vantage") })
+    assert.equal("vantage (simulated)", results[1].from)
+    assert.equal("this host", ports.check({ { host = OPEN, port = 45399 } })[1].from)
+  end)
+
   it("raises on misuse", function()
     assert.has_error(function() ports.check("edge1") end)
     assert.has_error(function() ports.check({ "edge1" }) end)

@@ -9,6 +9,7 @@
 #                       5269 dropped for the vantage host only (a perimeter firewall)
 #   rbn-vp  10.252.0.3  the vantage host outside the perimeter
 #   10.252.0.4 is a second address of rbn-srv, free for a real server (Prosody) on 5269
+#   10.252.0.5 is a third one, for a real server the vantage host may reach on 5269 too
 # Usage: tests/lab/netns.sh start WORKDIR | stop WORKDIR
 set -eu
 verb=$1 dir=$2
@@ -38,11 +39,12 @@ start)
     ip -n rbn-sw link set "p$n" up
   done
   ip -n rbn-srv addr add 10.252.0.4/24 dev eth0
+  ip -n rbn-srv addr add 10.252.0.5/24 dev eth0
   ip netns exec rbn-srv nft -f - <<'NFT'
 table inet rbn {
   chain input {
     type filter hook input priority 0; policy accept;
-    ip saddr 10.252.0.3 tcp dport 5269 drop
+    ip saddr 10.252.0.3 ip daddr != 10.252.0.5 tcp dport 5269 drop
     tcp dport 5271 drop
     tcp dport 5272 reject with tcp reset
     tcp dport 5273 reject with icmp type port-unreachable
