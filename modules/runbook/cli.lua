@@ -148,15 +148,19 @@ local function plan_then_execute(session, journal, header)
 end
 
 -- The shared path of run and resume.
-local function start(options, definition, completed, resumed_journal)
+local function start(options, definition, resumed)
   i18n.setup(options.lang)
   local session, problems = session_lib.prepare(definition, options)
   if not session then return report_problems(problems) end
   setup_output(session, options)
-  for _, entry in ipairs(completed or {}) do
+  resumed = resumed or {}
+  for _, entry in ipairs(resumed.completed or {}) do
     session.completed[entry.key] = true
     session.done_order[#session.done_order + 1] = entry.ref
   end
+  session.unsettled = resumed.unsettled or {}
+  for key, value in pairs(resumed.remembered or {}) do session.ctx.data[key] = value end
+  local resumed_journal = resumed.journal
   local journal = resumed_journal or journal_lib.create(definition.id)
   local header = resumed_journal and { event = "resume", pid = fs.pid() } or
     { event = "start", runbook = definition.path, runbook_id = definition.id,
@@ -222,22 +226,28 @@ function M.check(options)
   end)
 end
 
--- What a journal says is done: successful outcomes that were not rolled back since.
+-- What a journal says is done: successful outcomes that were not rolled back since; and
+-- the changes whose intent it has without an outcome (unsettled: the check decides).
 local function completed_in(records, definition)
-  local steps, order, position = {}, {}, {}
+  local steps, order, position, unsettled = {}, {}, {}, {}
   for _, step in ipairs(definition.steps) do steps[step.id] = step end
   for _, record in ipairs(records) do
     local k = record.step and (record.step .. "|" .. (record.host or ""))
-    if record.event == "outcome" and record.ok and steps[record.step] then
-      order[#order + 1] = { key = k, ref = { step = steps[record.step], host = record.host or false } }
-      position[k] = #order
+    if record.event == "intent" then
+      unsettled[k] = true
+    elseif record.event == "outcome" then
+      unsettled[k] = nil
+      if record.ok and steps[record.step] then
+        order[#order + 1] = { key = k, ref = { step = steps[record.step], host = record.host or false } }
+        position[k] = #order
+      end
     elseif record.event == "rolled_back" and position[k] then
       order[position[k]] = false
     end
   end
   local entries = {}
   for _, entry in ipairs(order) do if entry then entries[#entries + 1] = entry end end
-  return entries
+  return entries, unsettled
 end
 
 local function unfinished(path)
@@ -269,8 +279,9 @@ function M.resume(options)
   return execute(function()
     local definition = definition_of(chunk, path)
     if not definition then return EXIT.usage end
-    return start(options, definition, completed_in(records, definition),
-      journal_lib.open(options.argument))
+    local completed, unsettled = completed_in(records, definition)
+    return start(options, definition, { completed = completed, unsettled = unsettled,
+      journal = journal_lib.open(options.argument), remembered = journal_lib.recall(records) })
   end)
 end
 

@@ -110,12 +110,27 @@ local function ask(question)
 end
 M.ask = ask
 
+-- A change of the run being resumed whose outcome the journal lacks (killed in between),
+-- and which its check now finds done: it was made, so it is journaled and rolled back as
+-- any other change of the run.
+local function settle(session, step, host)
+  local k = key(step, host)
+  session.unsettled[k] = nil
+  session.journal:write { event = "outcome", step = step.id, host = host_name(host), ok = true,
+                          settled = true }
+  session.completed[k] = true
+  session.done_order[#session.done_order + 1] = { step = step, host = host }
+end
+
 -- One host of one step: check, then (journaled) run and verify. Returns "skipped"|"changed".
 local function apply_host(session, step, host)
   local name = host_name(host)
   if session.completed[key(step, host)] then return "skipped" end
   local state = check_host(session, step, host)
-  if state.status == "done" then return "skipped" end
+  if state.status == "done" then
+    if session.unsettled[key(step, host)] then settle(session, step, host) end
+    return "skipped"
+  end
   if state.status == "blocked" then error(state.reason, 0) end
   session.journal:write { event = "intent", step = step.id, host = name }
   step.run(session.ctx, host or nil)
@@ -180,6 +195,15 @@ local function rollback_mode(session)
   return (require("runbook.fs").isatty(0) and not session.options.json) and "ask" or "never"
 end
 
+-- A resumed run knows the hosts of the interrupted one by name: find the inventory entry.
+local function host_entry(session, step, host)
+  if type(host) ~= "string" then return host end
+  for _, candidate in ipairs(hosts_of(session, step)) do
+    if host_name(candidate) == host then return candidate end
+  end
+  return host
+end
+
 -- Undoes the changes of this run (and of the run it resumes), newest first.
 local function roll_back(session)
   local mode = rollback_mode(session)
@@ -190,7 +214,9 @@ local function roll_back(session)
     if entry.step.rollback then
       local name = host_name(entry.host)
       session.journal:write { event = "rollback", step = entry.step.id, host = name }
-      local ok, err = pcall(entry.step.rollback, session.ctx, entry.host or nil)
+      local ok, err = pcall(function()
+        return entry.step.rollback(session.ctx, host_entry(session, entry.step, entry.host) or nil)
+      end)
       session.journal:write { event = "rolled_back", step = entry.step.id, host = name, ok = ok,
                               error = not ok and clean(err) or nil }
       output.emit("rollback", { step = entry.step.id, title = entry.step.title or entry.step.id,

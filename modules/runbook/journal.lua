@@ -59,6 +59,63 @@ function M.read(path)
   return records
 end
 
+--- recall(records) -> what the run remembered (ctx.remember: "data" records; the last
+-- record of a key wins)
+function M.recall(records)
+  local data = {}
+  for _, record in ipairs(records) do
+    if record.event == "data" and type(record.key) == "string" then
+      data[record.key] = record.value
+    end
+  end
+  return data
+end
+
+local function finished_ok(records)
+  local last = records[#records]
+  return last ~= nil and last.event == "finish" and last.ok == true
+end
+
+-- Journal file names end in -YYYYMMDDTHHMMSSZ-PID.jsonl: newest first.
+local function newest_first(dir)
+  local entries = {}
+  for _, name in ipairs(fs.list(dir) or {}) do
+    local stamp, pid = name:match("%-(%d+T%d+Z)%-(%d+)%.jsonl$")
+    if stamp then entries[#entries + 1] = { name = name, stamp = stamp, pid = tonumber(pid) } end
+  end
+  table.sort(entries, function(a, b)
+    if a.stamp ~= b.stamp then return a.stamp > b.stamp end
+    return a.pid > b.pid
+  end)
+  return entries
+end
+
+--- remembered{path=, where=function(data) -> boolean, limit=100} -> data, path | nil, why
+-- What an earlier, successfully finished run remembered: the run of the journal `path`, or
+-- else the newest of the state directory's journals (at most `limit`) whose data passes
+-- `where`. How a failback finds what the failover it undoes saw before its changes.
+function M.remembered(options)
+  if options.path then
+    local records, err = M.read(options.path)
+    if not records then return nil, err end
+    if not finished_ok(records) then
+      return nil, options.path .. ": that run did not finish successfully"
+    end
+    return M.recall(records), options.path
+  end
+  local dir = M.state_dir()
+  for i, entry in ipairs(newest_first(dir)) do
+    if i > (options.limit or 100) then break end
+    local path = dir .. "/" .. entry.name
+    local records = M.read(path)
+    if records and finished_ok(records) then
+      local data = M.recall(records)
+      if not options.where or options.where(data) then return data, path end
+    end
+  end
+  return nil, "no finished run in " .. dir .. " matches"
+end
+
 --- lock(runbook_id, target) -> release function | nil, message
 -- A lock left by a process that no longer exists is stale: it is taken over, and said so.
 function M.lock(runbook_id, target, warn)

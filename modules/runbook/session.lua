@@ -131,16 +131,32 @@ function M.prepare(definition, options)
   local params = resolve_params(definition, inventory, set_values, problems)
   if #problems > 0 then return nil, problems end
   simulation = simulation or inventory.lab ~= nil
+  local session
   local ctx = {
     params = params, inventory = inventory, runbook = definition, simulation = simulation,
     lang = i18n.lang, data = {},
     secret = function(reference, label) return secrets.resolve(reference, label) end,
     note = function(text) output.line("      " .. tostring(text)) end,
+    -- ctx.data[key] = value, and journaled: a resumed run and a later runbook see it too
+    remember = function(key, value) M.remember(session, key, value) end,
   }
-  return { definition = definition, options = options, inventory = inventory,
-           inventory_path = path, params = params, simulation = simulation, ctx = ctx,
-           completed = {}, done_order = {},
-           target = inventory.target or inventory.domain or path }
+  session = { definition = definition, options = options, inventory = inventory,
+              inventory_path = path, params = params, simulation = simulation, ctx = ctx,
+              completed = {}, done_order = {}, unsettled = {},
+              target = inventory.target or inventory.domain or path }
+  return session
 end
+
+--- remember(session, key, value): what a step saw before its change (the value a rollback
+-- or a later runbook restores), kept in ctx.data and, during a run, in the journal as a
+-- "data" record. value must be JSON data (tables of strings, numbers, booleans).
+function M.remember(session, key, value)
+  if type(key) ~= "string" then error("ctx.remember: the key must be a string", 2) end
+  session.ctx.data[key] = value
+  if session.journal then
+    session.journal:write { event = "data", key = key, value = value == nil and false or value }
+  end
+end
+
 
 return M
