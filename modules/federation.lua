@@ -15,6 +15,7 @@
 -- * step 6 checks 5269 from outside the perimeter: "closed" is fine while services are
 --   stopped (the firewall passes, nothing listens); "filtered" names the firewall.
 local estate = require "estate"
+local journal = require "runbook.journal"
 local lync = require "lync"
 local propagation = require "dns.propagation"
 local xmpp = require "xmpp"
@@ -22,6 +23,7 @@ local xmpp = require "xmpp"
 local M = {}
 
 local XMPP_PORT, GATEWAY_PORT = 5269, 23456
+local AS_BEFORE = " (as before the failover)"
 
 -- ------------------------------------------------------------------ facts
 
@@ -56,6 +58,36 @@ end
 
 local function forget_route(ctx) ctx.data.route_moved = nil end
 
+-- What a change saw before it, journaled (ctx.remember) under the pool it moved to, so that
+-- a resumed run can roll back and a failback can restore it exactly.
+local function remember(ctx, key, value)
+  if ctx.data.moved_to ~= target(ctx) then ctx.remember("moved_to", target(ctx)) end
+  ctx.remember(key, value)
+end
+
+-- The failover a failback undoes: what the newest successful run that moved federation to
+-- the pool we now leave saw before its changes (or the run of params.undo_journal).
+-- nil when the runbook does not undo (failover), or when no such run is known.
+local function undoing(ctx)
+  if not ctx.params.undo then return nil end
+  if ctx.data.undoing == nil then
+    local leaving = (ctx.params.from_pool or ""):lower()
+    local data, path = journal.remembered { path = ctx.params.undo_journal,
+      where = function(seen) return type(seen.moved_to) == "string"
+                                    and seen.moved_to:lower() == leaving end }
+    if not data and ctx.params.undo_journal then error("[federation] undo_journal " .. path, 0) end
+    ctx.data.undoing = data and { data = data, journal = path } or false
+    if data then
+      ctx.note("undoing the failover of " .. path)
+    else
+      ctx.note(("no journal of a successful move to %s (%s): the records get the original "
+        .. "pool's values and the other site's route stays; --set undo_journal=PATH names "
+        .. "one"):format(ctx.params.from_pool or "?", path))
+    end
+  end
+  return ctx.data.undoing and ctx.data.undoing.data or nil
+end
+
 local function statuses(host)
   local map, list = {}, lync.services(host, { computer = host.name })
   for _, service in ipairs(list) do map[service.Name] = service.Status end
@@ -87,21 +119,28 @@ local function dns_call(ok, message)
   return ok
 end
 
--- Waits until every authoritative server answers with the records, with progress.
-local function wait_propagation(ctx, name, type, records)
-  local dns = ctx.inventory.dns
+-- Waits until every authoritative server answers with the records and the primary's SOA
+-- serial after the change (when the provider tells it), with progress; then says how long
+-- resolvers may still hand out the RRset as it was before (old).
+local function wait_propagation(ctx, name, type, records, old)
+  local dns, provider = ctx.inventory.dns, estate.dns(ctx)
+  local serial = provider.serial and dns_call(provider.serial()) or nil
   local result, message = propagation.wait {
-    zone = dns.zone, name = name, type = type, records = records,
+    zone = dns.zone, name = name, type = type, records = records, old = old, serial = serial,
     servers = estate.authoritative(ctx), query = estate.query(ctx),
     deadline = dns.propagation_timeout or 300, interval = poll(ctx, 2),
     progress = function(event)
       if event.converged then
-        ctx.note(("%s serves the new %s %s"):format(tostring(event.server), type, name))
+        ctx.note(("%s serves the new %s %s%s"):format(tostring(event.server), type, name,
+          event.serial and (" (serial %s)"):format(event.serial) or ""))
       end
     end,
   }
   if not result then error("[federation] " .. tostring(message), 0) end
-  if result.old_ttl then
+  if result.old_ttl and old and #old == 0 then
+    ctx.note(("resolvers may still answer that %s has no %s record for up to %d s more")
+      :format(name, type, result.old_ttl))
+  elseif result.old_ttl then
     ctx.note(("resolvers may hand out the old %s %s for up to %d s more"):format(type, name,
       result.old_ttl))
   end
@@ -123,6 +162,10 @@ T.route = {
   en = "Set-CsSite: point the XMPP federation route at the new Edge pool",
   de = "Set-CsSite: die XMPP-Verbundroute wieder auf den neuen Edgepool zeigen lassen",
   fr = "Set-CsSite : faire pointer l’itinéraire de fédération XMPP vers le nouveau pool" }
+T.route_restore = {
+  en = "The other site's XMPP federation route is as it was before the failover",
+  de = "Die XMPP-Verbundroute des anderen Standorts ist wie vor dem Failover",
+  fr = "L’itinéraire de fédération XMPP de l’autre site est tel qu’avant le basculement" }
 T.replication = {
   en = "The Central Management Store has replicated the new route to the Edge servers",
   de = "Der zentrale Verwaltungsspeicher hat die neue Route auf die Edgeserver repliziert",
@@ -201,7 +244,8 @@ local function step_route()
     run = function(ctx)
       forget_route(ctx)
       local result = lync.set_federation_route(cms(ctx), site_of(ctx), target(ctx))
-      ctx.data.previous_route = result.previous or false   -- false: the site had none
+      remember(ctx, "route_site", site_of(ctx))
+      remember(ctx, "previous_route", result.previous or false)   -- false: the site had none
       ctx.note(("Set-CsSite used -%s (the parameter this server has)"):format(result.parameter))
     end,
     rollback = function(ctx)
@@ -209,7 +253,42 @@ local function step_route()
       local previous = ctx.data.previous_route
       if previous then lync.set_federation_route(cms(ctx), site_of(ctx), previous)
       elseif previous == false then lync.clear_federation_route(cms(ctx), site_of(ctx))
-      else ctx.note("the route before this run is unknown (resumed run): left as it is") end
+      else ctx.note("the route before this run was not journaled: left as it is") end
+    end }
+end
+
+-- The site whose route the undone failover set, when it is not the site we return to, and
+-- the route it had before; nil when there is nothing of the kind to restore.
+local function route_to_restore(ctx)
+  local undo = undoing(ctx)
+  if not undo or type(undo.route_site) ~= "string" or undo.previous_route == nil then return nil end
+  if undo.route_site:lower() == site_of(ctx):lower() then return nil end
+  return undo.route_site, undo.previous_route or nil
+end
+
+-- Failback only: the route the failover gave the other site goes back to what it was.
+local function step_route_restore()
+  return { id = "federation-route-restore", title = T.route_restore,
+    check = function(ctx)
+      local site, previous = route_to_restore(ctx)
+      if not site then return true, "no other site's route to restore" end
+      local current, parameter = lync.federation_route(cms(ctx), site)
+      return bare_route(current) == bare_route(previous),
+        ("%s -%s %s"):format(site, parameter, current or "(none)"),
+        ("%s -%s %s%s"):format(site, parameter, previous or "(none)", AS_BEFORE)
+    end,
+    run = function(ctx)
+      local site, previous = route_to_restore(ctx)
+      ctx.data.restored_route = { site = site,
+        was = lync.federation_route(cms(ctx), site) or false }
+      if previous then lync.set_federation_route(cms(ctx), site, previous)
+      else lync.clear_federation_route(cms(ctx), site) end
+    end,
+    rollback = function(ctx)
+      local restored = ctx.data.restored_route
+      if not restored then return end
+      if restored.was then lync.set_federation_route(cms(ctx), restored.site, restored.was)
+      else lync.clear_federation_route(cms(ctx), restored.site) end
     end }
 end
 
@@ -240,33 +319,60 @@ local function addresses(records)
   return table.concat(list, ", ")
 end
 
+local function shown(records)
+  return #records > 0 and addresses(records) or "(none)"
+end
+
+-- Puts an RRset back as it was (none: deletes it), without waiting: rollbacks.
+local function restore(ctx, name, type, records)
+  local dns = estate.dns(ctx)
+  dns.get(name, type)                 -- the provider compares against what it read last
+  if #records == 0 then dns_call(dns.delete(name, type))
+  else dns_call(dns.set(name, type, records, ctx.inventory.dns.ttl)) end
+end
+
+-- Replaces an RRset read just before (none: deletes it), then waits until every
+-- authoritative server serves it.
+local function replace(ctx, name, type, records)
+  local dns = estate.dns(ctx)
+  local change
+  if #records == 0 then change = dns_call(dns.delete(name, type))
+  else change = dns_call(dns.set(name, type, records, ctx.inventory.dns.ttl)) end
+  wait_propagation(ctx, name, type, records, change.old)
+end
+
+-- The A record wanted: the new pool's public IP; when a failback undoes a failover, the
+-- record exactly as that failover found it (possibly none).
+local function wanted_a(ctx)
+  local undo = undoing(ctx)
+  if undo and type(undo.old_a) == "table" then
+    local list = {}
+    for i, record in ipairs(undo.old_a) do list[i] = { address = record.address } end
+    return list, AS_BEFORE
+  end
+  return { { address = ctx.params.public_ip } }, ""
+end
+
 local function step_a_record()
   return { id = "dns-a-record", title = T.a_record,
     check = function(ctx)
       local name = ctx.inventory.dns.xmpp_host
       local records = dns_call(estate.dns(ctx).get(name, "A"))
-      local holds = #records == 1 and records[1].address == ctx.params.public_ip
-      return holds, ("%s A %s"):format(name, #records > 0 and addresses(records) or "(none)"),
-        ("%s A %s"):format(name, ctx.params.public_ip)
+      local wanted, why = wanted_a(ctx)
+      return addresses(records) == addresses(wanted), ("%s A %s"):format(name, shown(records)),
+        ("%s A %s%s"):format(name, shown(wanted), why)
     end,
     run = function(ctx)
-      local name, dns = ctx.inventory.dns.xmpp_host, estate.dns(ctx)
-      ctx.data.old_a = dns_call(dns.get(name, "A"))
-      local wanted = { { address = ctx.params.public_ip } }
-      dns_call(dns.set(name, "A", wanted, ctx.inventory.dns.ttl))
-      wait_propagation(ctx, name, "A", wanted)
+      local name = ctx.inventory.dns.xmpp_host
+      remember(ctx, "old_a", dns_call(estate.dns(ctx).get(name, "A")))
+      replace(ctx, name, "A", (wanted_a(ctx)))
     end,
     rollback = function(ctx)
-      local name = ctx.inventory.dns.xmpp_host
       local old = ctx.data.old_a
       if not old and ctx.params.from_pool then
         old = { { address = estate.pool(ctx, ctx.params.from_pool).public_ip } }
       end
-      if old then
-        local dns = estate.dns(ctx)
-        dns.get(name, "A")
-        dns_call(dns.set(name, "A", old, ctx.inventory.dns.ttl))
-      end
+      if old then restore(ctx, ctx.inventory.dns.xmpp_host, "A", old) end
     end }
 end
 
@@ -275,9 +381,11 @@ local function wanted_srv(ctx)
            target = ctx.inventory.dns.xmpp_host }
 end
 
+local function bare_target(record) return (record.target:lower():gsub("%.$", "")) end
+
 local function has_srv(records, wanted)
   for _, record in ipairs(records) do
-    if record.target:lower():gsub("%.$", "") == wanted.target:lower() and record.port == wanted.port then
+    if bare_target(record) == bare_target(wanted) and record.port == wanted.port then
       return true
     end
   end
@@ -290,28 +398,46 @@ local function describe_srv(records)
   return #list > 0 and table.concat(list, "; ") or "(none)"
 end
 
+-- The same SRV records, whatever their order, case or final dot.
+local function same_srv(a, b)
+  local function keys(records)
+    local list = {}
+    for i, r in ipairs(records) do
+      list[i] = ("%d %d %d %s"):format(r.priority, r.weight, r.port, bare_target(r))
+    end
+    table.sort(list)
+    return table.concat(list, ";")
+  end
+  return keys(a) == keys(b)
+end
+
+-- The SRV records wanted: today's plus the new pool's when missing (the standby pools'
+-- records stay); when a failback undoes a failover, exactly those that failover found.
+local function wanted_srvs(ctx, records)
+  local undo = undoing(ctx)
+  if undo and type(undo.old_srv) == "table" then return undo.old_srv, true end
+  if has_srv(records, wanted_srv(ctx)) then return records, false end
+  local new = {}
+  for i, record in ipairs(records) do new[i] = record end
+  new[#new + 1] = wanted_srv(ctx)
+  return new, false
+end
+
 local function step_srv_record()
   return { id = "dns-srv-record", title = T.srv_record,
     check = function(ctx)
       local records = dns_call(estate.dns(ctx).get(srv_name(ctx), "SRV"))
-      local wanted = wanted_srv(ctx)
-      return has_srv(records, wanted), describe_srv(records), "+ " .. describe_srv { wanted }
+      local wanted, as_before = wanted_srvs(ctx, records)
+      return same_srv(records, wanted), describe_srv(records),
+        as_before and (describe_srv(wanted) .. AS_BEFORE) or ("+ " .. describe_srv { wanted_srv(ctx) })
     end,
     run = function(ctx)
-      local dns = estate.dns(ctx)
-      local records = dns_call(dns.get(srv_name(ctx), "SRV"))
-      ctx.data.old_srv = records
-      local new = {}
-      for i, record in ipairs(records) do new[i] = record end
-      new[#new + 1] = wanted_srv(ctx)        -- the standby pools' records stay
-      dns_call(dns.set(srv_name(ctx), "SRV", new, ctx.inventory.dns.ttl))
-      wait_propagation(ctx, srv_name(ctx), "SRV", new)
+      local records = dns_call(estate.dns(ctx).get(srv_name(ctx), "SRV"))
+      remember(ctx, "old_srv", records)
+      replace(ctx, srv_name(ctx), "SRV", (wanted_srvs(ctx, records)))
     end,
     rollback = function(ctx)
-      if not ctx.data.old_srv then return end
-      local dns = estate.dns(ctx)
-      dns.get(srv_name(ctx), "SRV")
-      dns_call(dns.set(srv_name(ctx), "SRV", ctx.data.old_srv, ctx.inventory.dns.ttl))
+      if ctx.data.old_srv then restore(ctx, srv_name(ctx), "SRV", ctx.data.old_srv) end
     end }
 end
 
@@ -395,10 +521,14 @@ local function step_answers()
     end }
 end
 
---- steps() -> the steps of moving XMPP federation to ctx.params.to_pool, in order
-function M.steps()
-  return { step_deployed(), step_stop(), step_route(), step_replication(), step_a_record(),
-           step_srv_record(), step_port(), step_start(), step_answers() }
+--- steps(direction) -> the steps of moving XMPP federation to ctx.params.to_pool, in order.
+-- A "failback" also puts back the other site's route the failover set; with the failover's
+-- journal its A and SRV steps restore the records exactly as that failover found them.
+function M.steps(direction)
+  local steps = { step_deployed(), step_stop(), step_route(), step_replication(),
+                  step_a_record(), step_srv_record(), step_port(), step_start(), step_answers() }
+  if direction == "failback" then table.insert(steps, 4, step_route_restore()) end
+  return steps
 end
 
 --- params(direction) -> the runbook parameters; direction "failover" targets
@@ -418,7 +548,7 @@ function M.params(direction)
       return pool and pool[field] or fallback
     end
   end
-  return {
+  local params = {
     to_pool = { type = "string", required = true, default = to,
                 description = "the Edge pool that will host XMPP federation (FQDN)" },
     from_pool = { type = "string", default = from, description = "the pool it leaves" },
@@ -433,6 +563,15 @@ function M.params(direction)
     replication_timeout = { type = "number", default = 600,
                             description = "seconds CMS replication may take" },
   }
+  if direction == "failback" then
+    params.undo = { type = "boolean", default = true,
+      description = "restore the route and the A and SRV records exactly as the last failover "
+        .. "to the pool we leave found them (from that run's journal)" }
+    params.undo_journal = { type = "string",
+      description = "the journal of the failover to undo (default: the newest successful one "
+        .. "in the state directory)" }
+  end
+  return params
 end
 
 return M

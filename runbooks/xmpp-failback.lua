@@ -13,5 +13,5 @@ return runbook.define {
             fr = "Rétablir la fédération XMPP sur le pool de serveurs Edge d’origine" },
   params = federation.params("failback"),
   inventory = estate.schema,
-  steps = federation.steps(),
+  steps = federation.steps("failback"),
 }

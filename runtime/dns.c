@@ -4,16 +4,19 @@
 ** (dns_wire.c). The HMACs come from the lazily loaded runbook.tsig (OpenSSL stays out of
 ** the core).
 **
-**   dns.query{name=, type=, server=, port=, timeout=, tries=}
+**   dns.query{name=, type=, server=, port=, resolv_conf=, timeout=, tries=}
 **       -> {rcode=, aa=, records=, authority=, additional=} | nil, message, code
 **   dns.update{server=, port=, zone=, key={name=, algorithm=, secret=}, prerequisites=,
 **              changes=, timeout=, tries=} -> {rcode="NOERROR"} | nil, message, code
 **   dns.parse(message) -> the same reply table as query | nil, "malformed"
 **
+** Without server, the servers of the system resolver (/etc/resolv.conf) answer, or those of
+** the file resolv_conf names (c-ares reads it: ARES_OPT_RESOLVCONF, c-ares >= 1.15).
 ** NXDOMAIN is an answer, not an error: query returns {rcode="NXDOMAIN", records={}}.
 ** SERVFAIL, REFUSED, FORMERR and NOTIMP answers return nil, message, "servfail" … .
 */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +36,8 @@
 ** overflows a socket's default receive buffer (each datagram costs ~1 KB of it) and the
 ** dropped ones would only come back after a timeout. */
 #define MAX_IN_FLIGHT 128
+/* "the servers of /etc/…/resolv.conf", "[2001:db8::53]:53": where a query went, for messages */
+#define WHERE_MAX 200
 
 typedef struct Channel Channel;
 typedef struct Query Query;
@@ -43,14 +48,22 @@ typedef struct SocketWatch {
   Channel *channel;
 } SocketWatch;
 
-/* A c-ares channel for one (server, port, timeout, tries); queries to it share its sockets. */
+/* What a channel asks: one server and port, the servers a resolv.conf lists (resolv_conf), or
+** the system resolver's (both NULL); with one timeout and number of tries. */
+typedef struct Target {
+  const char *server, *resolv_conf;
+  int port, tries;
+  double timeout;
+} Target;
+
+/* A c-ares channel for one Target; queries to it share its sockets. */
 struct Channel {
   ares_channel ares;
   Loop *loop;
   Watch timer;
   int closing, in_flight;
   Query *queue_head, *queue_tail;    /* waiting for a place in flight */
-  char where[80];
+  char where[WHERE_MAX];
   SocketWatch sockets[MAX_SOCKETS];
 };
 
@@ -63,7 +76,7 @@ struct Query {
   int done, orphan, status, queued, qtype;
   unsigned char *answer;
   int answer_len;
-  char name[256], type[12], where[80];
+  char name[256], type[12], where[WHERE_MAX];
   double timeout;
   int tries;
 };
@@ -130,35 +143,49 @@ static int channel_gc (lua_State *L) {
   return 0;
 }
 
-/* The cached channel for these settings (server NULL: the system resolver's). */
-static Channel *channel_get (lua_State *L, const char *server, int port, double timeout,
-                             int tries) {
+/* The server's address for c-ares; raises when it is not an IP address. */
+static void server_node (lua_State *L, const Target *t, struct ares_addr_port_node *node) {
+  memset(node, 0, sizeof *node);
+  if (inet_pton(AF_INET, t->server, &node->addr.addr4) == 1) node->family = AF_INET;
+  else if (inet_pton(AF_INET6, t->server, &node->addr.addr6) == 1) node->family = AF_INET6;
+  else luaL_error(L, "dns: server must be an IP address, got '%s'", t->server);
+  node->udp_port = node->tcp_port = t->port;
+}
+
+static void channel_describe (Channel *ch, const Target *t) {
+  if (t->server)
+    snprintf(ch->where, sizeof ch->where, strchr(t->server, ':') ? "[%s]:%d" : "%s:%d",
+             t->server, t->port);
+  else if (t->resolv_conf)
+    snprintf(ch->where, sizeof ch->where, "the servers of %s", t->resolv_conf);
+  else
+    snprintf(ch->where, sizeof ch->where, "the system resolver");
+}
+
+/* c-ares set up for the target; an ares status. Options given here win over the
+** resolv.conf's own ("options timeout:n attempts:n"). */
+static int channel_init (Channel *ch, const Target *t, struct ares_addr_port_node *node) {
   struct ares_options opts;
-  struct ares_addr_port_node node;
   int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB;
-  lua_pushfstring(L, "runbook.dns.channels");
-  if (lua_rawget(L, LUA_REGISTRYINDEX) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushliteral(L, "runbook.dns.channels");
-    lua_pushvalue(L, -2);
-    lua_rawset(L, LUA_REGISTRYINDEX);
+  memset(&opts, 0, sizeof opts);
+  opts.flags = ARES_FLAG_NOCHECKRESP;
+  opts.timeout = (int)(t->timeout * 1000 + 0.5);
+  opts.tries = t->tries;
+  opts.sock_state_cb = on_socket_state;
+  opts.sock_state_cb_data = ch;
+  if (t->resolv_conf) {
+    opts.resolvconf_path = (char *)t->resolv_conf;    /* c-ares keeps a copy */
+    mask |= ARES_OPT_RESOLVCONF;
   }
-  lua_pushfstring(L, "%s|%d|%f|%d", server ? server : "", port, timeout, tries);
-  lua_pushvalue(L, -1);
-  if (lua_rawget(L, -3) == LUA_TUSERDATA) {
-    Channel *ch = (Channel *)lua_touserdata(L, -1);
-    lua_pop(L, 3);
-    return ch;
-  }
-  lua_pop(L, 1);
-  if (server) {
-    memset(&node, 0, sizeof node);
-    if (inet_pton(AF_INET, server, &node.addr.addr4) == 1) node.family = AF_INET;
-    else if (inet_pton(AF_INET6, server, &node.addr.addr6) == 1) node.family = AF_INET6;
-    else luaL_error(L, "dns: server must be an IP address, got '%s'", server);
-    node.udp_port = node.tcp_port = port;
-  }
+  int status = ares_init_options(&ch->ares, &opts, mask);
+  if (status == ARES_SUCCESS && t->server) status = ares_set_servers_ports(ch->ares, node);
+  return status;
+}
+
+/* A new channel for the target, pushed as a userdata. */
+static Channel *channel_new (lua_State *L, const Target *t) {
+  struct ares_addr_port_node node;
+  if (t->server) server_node(L, t, &node);
   Channel *ch = (Channel *)lua_newuserdatauv(L, sizeof(Channel), 0);
   memset(ch, 0, sizeof *ch);
   ch->loop = loop_get(L);
@@ -167,22 +194,37 @@ static Channel *channel_get (lua_State *L, const char *server, int port, double 
     watch_init(&ch->sockets[i].watch, on_socket, &ch->sockets[i]);
     ch->sockets[i].channel = ch;
   }
-  snprintf(ch->where, sizeof ch->where, server ? (strchr(server, ':') ? "[%s]:%d" : "%s:%d")
-           : "the system resolver", server, port);
+  channel_describe(ch, t);
   luaL_setmetatable(L, CHANNEL_TYPE);
-  memset(&opts, 0, sizeof opts);
-  opts.flags = ARES_FLAG_NOCHECKRESP;
-  opts.timeout = (int)(timeout * 1000 + 0.5);
-  opts.tries = tries;
-  opts.sock_state_cb = on_socket_state;
-  opts.sock_state_cb_data = ch;
-  int status = ares_init_options(&ch->ares, &opts, mask);
-  if (status == ARES_SUCCESS && server) status = ares_set_servers_ports(ch->ares, &node);
+  int status = channel_init(ch, t, &node);
   if (status != ARES_SUCCESS) {
     if (ch->ares) ares_destroy(ch->ares);
     ch->ares = NULL;
     luaL_error(L, "dns: cannot set up a resolver for %s: %s", ch->where, ares_strerror(status));
   }
+  return ch;
+}
+
+/* The cached channel for this target (registry["runbook.dns.channels"][settings]). */
+static Channel *channel_get (lua_State *L, const Target *t) {
+  lua_pushliteral(L, "runbook.dns.channels");
+  if (lua_rawget(L, LUA_REGISTRYINDEX) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushliteral(L, "runbook.dns.channels");
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+  }
+  lua_pushfstring(L, "%s|%s|%d|%f|%d", t->server ? t->server : "",
+                  t->resolv_conf ? t->resolv_conf : "", t->port, t->timeout, t->tries);
+  lua_pushvalue(L, -1);
+  if (lua_rawget(L, -3) == LUA_TUSERDATA) {
+    Channel *ch = (Channel *)lua_touserdata(L, -1);
+    lua_pop(L, 3);
+    return ch;
+  }
+  lua_pop(L, 1);
+  Channel *ch = channel_new(L, t);
   lua_rawset(L, -3);   /* channels[key] = ch */
   lua_pop(L, 1);
   return ch;
@@ -421,29 +463,48 @@ static int query_continue (lua_State *L, int status, lua_KContext ctx) {
   return query_results(L, q);
 }
 
+/* The query's target from its options; raises on misuse. A resolv_conf that cannot be read
+** raises too: c-ares would quietly ask 127.0.0.1 instead. */
+static Target query_target (lua_State *L) {
+  Target t;
+  t.server = options_string(L, 1, "server", NULL);
+  t.resolv_conf = options_string(L, 1, "resolv_conf", NULL);
+  t.port = (int)options_number(L, 1, "port", 53);
+  t.timeout = options_number(L, 1, "timeout", 5);
+  t.tries = (int)options_number(L, 1, "tries", 2);
+  luaL_argcheck(L, t.port > 0 && t.port < 65536, 1, "port: expected 1-65535");
+  luaL_argcheck(L, t.timeout > 0 && t.timeout < 3600, 1, "timeout: expected seconds > 0");
+  luaL_argcheck(L, t.tries >= 1 && t.tries <= 20, 1, "tries: expected 1-20");
+  luaL_argcheck(L, !(t.server && t.resolv_conf), 1,
+                "give server or resolv_conf, not both (resolv_conf lists servers itself)");
+  if (t.resolv_conf) {
+    FILE *file = fopen(t.resolv_conf, "r");
+    if (file == NULL)
+      luaL_error(L, "dns: cannot read resolv_conf '%s': %s (give the path of a file in "
+                 "resolv.conf(5) format, or leave resolv_conf out for the system's)",
+                 t.resolv_conf, strerror(errno));
+    fclose(file);
+  }
+  return t;
+}
+
 static int dns_query (lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   const char *name = options_string(L, 1, "name", NULL);
   const char *type = options_string(L, 1, "type", "A");
-  const char *server = options_string(L, 1, "server", NULL);
-  int port = (int)options_number(L, 1, "port", 53);
-  double timeout = options_number(L, 1, "timeout", 5);
-  int tries = (int)options_number(L, 1, "tries", 2);
   int qtype = dnsw_type_code(type);
   luaL_argcheck(L, name && strlen(name) < 256, 1, "name: expected a domain name");
   luaL_argcheck(L, qtype > 0, 1, "type: expected A, AAAA, CNAME, SRV, NS, SOA or TXT");
-  luaL_argcheck(L, port > 0 && port < 65536, 1, "port: expected 1-65535");
-  luaL_argcheck(L, timeout > 0 && timeout < 3600, 1, "timeout: expected seconds > 0");
-  luaL_argcheck(L, tries >= 1 && tries <= 20, 1, "tries: expected 1-20");
+  Target target = query_target(L);
   Task *t = task_check_current(L, "dns.query");
-  Channel *ch = channel_get(L, server, port, timeout, tries);
+  Channel *ch = channel_get(L, &target);
   Query *q = (Query *)calloc(1, sizeof *q);
   if (q == NULL) return luaL_error(L, "dns: out of memory");
   q->task = t;
   q->channel = ch;
   q->qtype = qtype;
-  q->timeout = timeout;
-  q->tries = tries;
+  q->timeout = target.timeout;
+  q->tries = target.tries;
   snprintf(q->name, sizeof q->name, "%s", name);
   snprintf(q->type, sizeof q->type, "%s", dnsw_type_name((unsigned)qtype));
   snprintf(q->where, sizeof q->where, "%s", ch->where);

@@ -224,7 +224,9 @@ describe("xmpp-failover against real servers #e2e", function()
     assert.equal("CHG-4711: XMPP federation now on edgepool2.contoso.com\n", slurp(notes))
   end)
 
-  it("fails back to the original pool once it is healthy again", function()
+  it("fails back to the original pool once it is healthy again, restoring the state before "
+    .. "the failover exactly", function()
+    local srv_before, sites_before = dig("_xmpp-server._tcp.contoso.com", "SRV"), fe_state().sites
     assert.equal(0, runbook("run xmpp-failover --yes").code)
     local original = lab.start("prosody", OLD_IP)      -- the failed pool recovers
     finally(function() lab.stop(original) end)
@@ -232,7 +234,19 @@ describe("xmpp-failover against real servers #e2e", function()
     write(inventory, inventory_text { ca_file = bundle })
     local r = runbook("run xmpp-failback --yes")
     assert.equal(0, r.code, r.out .. r.err)
-    assert.equal(OLD_IP .. "\n", dig("xmpp.contoso.com", "A"))
+    assert.equal("", dig("xmpp.contoso.com", "A"))          -- there was none before
+    assert.equal(srv_before, dig("_xmpp-server._tcp.contoso.com", "SRV"))
+    assert.same(sites_before, fe_state().sites)
+    for _, edge in ipairs { { EDGE_A, "edge2a.contoso.com" }, { EDGE_B, "edge2b.contoso.com" },
+                            { EDGE_OLD, "edge1a.contoso.com" } } do
+      for name, status in pairs(edge_services(edge[1], edge[2])) do
+        assert.equal("Running", status, edge[2] .. " " .. name)
+      end
+    end
+    assert.matches("%[%d+/10%] XMPP federation answers", r.out)
+    local zone_serial = serial()
+    assert.matches("nothing to change", runbook("run xmpp-failback --yes").out)
+    assert.equal(zone_serial, serial())
   end)
 
   it("fails over with every Windows server reached over WinRM (NTLM over HTTPS)", function()

@@ -67,6 +67,17 @@ describe("xmpp-failover in the embedded lab", function()
     assert_failed_over()
   end)
 
+  it("waits for the zone's new serial and tells how long resolvers may keep the old A", function()
+    local r = runbook("run xmpp-failover --yes")
+    assert.equal(0, r.code, r.out .. r.err)
+    -- every server serves the change at the first look; the old TTL is reported all the same
+    for _, server in ipairs { "ns1", "ns2" } do
+      assert.matches(server .. " serves the new A xmpp.contoso.com (serial 2)", r.out, 1, true)
+    end
+    assert.matches("resolvers may hand out the old A xmpp.contoso.com for up to 300 s more",
+                   r.out, 1, true)
+  end)
+
   it("changes nothing the second time", function()
     assert.equal(0, runbook("run xmpp-failover --yes").code)
     local before = slurp(lab_dir .. "/lync-state.json") .. slurp(lab_dir .. "/dns-zone.json")
@@ -158,14 +169,60 @@ describe("faults in the embedded lab", function()
   end)
 end)
 
+local function zone_now()
+  local zone = cjson.decode(slurp(lab_dir .. "/dns-zone.json"))
+  return zone.versions[#zone.versions], zone.versions[1]
+end
+
+-- The records of a zone version, without what a provider adds (ttl order, name case).
+local function records_of(version)
+  local seen = {}
+  for key, records in pairs(version) do
+    local list = {}
+    for i, r in ipairs(records) do
+      list[i] = r.address or ("%d %d %d %s"):format(r.priority, r.weight, r.port, r.target)
+    end
+    table.sort(list)
+    seen[key] = table.concat(list, ", ")
+  end
+  return seen
+end
+
 describe("xmpp-failback", function()
-  it("returns the A record to the original pool after a failover and then holds", function()
+  it("restores the state before the failover exactly, from its journal, and then holds",
+    function()
     assert.equal(0, runbook("run xmpp-failover --yes").code)
+    assert.equal("EdgeServer:edgepool2.contoso.com", site_route("Site2"))
+    local r = runbook("run xmpp-failback --yes")
+    assert.equal(0, r.code, r.out)
+    assert.matches("Site2 %-XmppFederationRoute %(none%) %(as before the failover%)", r.out)
+    local now, before = zone_now()
+    assert.same(records_of(before), records_of(now))
+    assert.equal("EdgeServer:edgepool1.contoso.com", site_route("Site1"))
+    assert.is_nil(site_route("Site2"))
+    for _, edge in ipairs { "edge1a.contoso.com", "edge2a.contoso.com" } do
+      for name, status in pairs(services(edge)) do assert.equal("Running", status, edge .. name) end
+    end
+    assert.matches("nothing to change", runbook("run xmpp-failback --yes").out)
+  end)
+
+  it("without the failover's journal, returns to the original pool and leaves the rest",
+    function()
+    assert.equal(0, runbook("run xmpp-failover --yes").code)
+    os.execute("rm -f " .. quote(scratch .. "/state") .. "/*.jsonl")
     local r = runbook("run xmpp-failback --yes")
     assert.equal(0, r.code, r.out)
     assert.equal("198.51.100.10", a_record())
     assert.equal("EdgeServer:edgepool1.contoso.com", site_route("Site1"))
-    assert.matches("nothing to change", runbook("run xmpp-failback --yes").out)
+    assert.equal("EdgeServer:edgepool2.contoso.com", site_route("Site2"))
+    assert.matches("no journal of a successful move to edgepool2.contoso.com", r.out)
+  end)
+
+  it("refuses an undo_journal that did not finish", function()
+    local path = support.write(scratch .. "/half.jsonl", '{"event":"start"}\n')
+    local r = runbook("run xmpp-failback --yes --set undo_journal=" .. quote(path))
+    assert.equal(1, r.code)
+    assert.matches("undo_journal .*half%.jsonl: that run did not finish successfully", r.out)
   end)
 end)
 
@@ -190,6 +247,31 @@ describe("kill -9 during the failover, then resume", function()
       end
     end)
   end
+end)
+
+describe("a resumed run rolls back with what the interrupted run saw", function()
+  it("restores the route journaled before the crash, and the change it settled", function()
+    local r = runbook("run --yes " .. quote(support.crash_hook(scratch, "federation-route")))
+    assert.equal(137, r.code)
+    local journal = support.crashed_journal(scratch .. "/state")
+    local remembered
+    for line in slurp(journal):gmatch("[^\n]+") do
+      local record = cjson.decode(line)
+      if record.event == "data" and record.key == "previous_route" then remembered = record end
+    end
+    assert.is_false(remembered.value)
+    r = runbook("resume --yes --rollback auto --set lab.fault=dns-refused " .. quote(journal))
+    assert.equal(1, r.code, r.out .. r.err)
+    assert.matches("rolling back: Set%-CsSite.* ✓", r.out)
+    assert.is_nil(r.out:find("not journaled", 1, true))
+    assert.is_nil(site_route("Site2"))
+    assert.equal("198.51.100.10", a_record())
+    -- the fan-out step of the interrupted run is rolled back on its hosts too
+    assert.matches("rolling back: Stop%-CsWindowsService.*@ edge2a.contoso.com ✓", r.out)
+    for name, status in pairs(services("edge2a.contoso.com")) do
+      assert.equal("Running", status, name)
+    end
+  end)
 end)
 
 describe("examples/custom-failover.lua", function()

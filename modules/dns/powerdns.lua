@@ -7,6 +7,7 @@
 --     api_url = "http://192.0.2.53:8081", api_key = "file:/etc/runbook/pdns.key",
 --     server_id = "localhost", timeout = 10, ca_file = nil }
 --   p.get(name, type) / p.set(name, type, records, ttl) / p.delete(name, type)
+--   p.serial()   the zone's SOA serial as served (the API's edited_serial)
 --
 -- Compare-and-swap: the API has no prerequisites, so set() and delete() read the RRset
 -- again just before the PATCH and refuse ("conflict") when it is not what get() saw. A
@@ -146,6 +147,17 @@ function M.new(config)
 
   function p.delete(name, type)
     return p.set(name, type, {}, nil)
+  end
+
+  -- The serial queries see: edited_serial (after the zone's SOA-EDIT); each PATCH raises
+  -- the stored one (SOA-EDIT-API, DEFAULT unless the zone says otherwise).
+  function p.serial()
+    local data, message, code = call("GET")
+    if not data then return nil, message, code end
+    local serial = math.tointeger(data.edited_serial or data.serial)
+    if serial then return serial end
+    return nil, ("[dns.powerdns] GET %s gave no serial for %s (is the zone's SOA record "
+                 .. "missing?)"):format(zone_url, zone), "invalid"
   end
 
   return p

@@ -1,13 +1,16 @@
 --- dns.propagation — waits until every authoritative server of a zone serves a change.
 -- Finds the servers (the zone's NS records, then their addresses) unless given, queries
--- them all concurrently until each answers with the wanted records (and at least the
--- wanted SOA serial), with a deadline and progress callbacks. Reports the TTL of the old
--- answers: how long resolvers may still hand them out after every server converged.
+-- them all concurrently until each answers with the wanted records and at least the
+-- primary's SOA serial after the change, with a deadline and progress callbacks. Reports
+-- the TTL of the old answer: how long resolvers may still hand it out after every server
+-- converged.
 --
 --   local result, message, code = propagation.wait {
 --     zone = "contoso.com", name = "sip.contoso.com", type = "A",
 --     records = { { address = "192.0.2.11" } },   -- the wanted RRset ({} = absent)
---     serial = 7,                                  -- optional: minimum SOA serial
+--     old = { { address = "192.0.2.10", ttl = 300 } },  -- the RRset before the change,
+--                          -- with its TTL ({} = there was none: the zone's negative TTL)
+--     serial = 7,          -- the primary's SOA serial after the change (provider.serial())
 --     servers = { { address = "192.0.2.53", port = 53 } },  -- optional: else found by NS
 --     resolver = { server = "192.0.2.1", port = 53 },       -- for finding them (default:
 --                                                           -- the system resolver)
@@ -17,6 +20,8 @@
 --   }
 --   -> {servers = {{address=, port=, serial=, attempts=}}, old_ttl = seconds | nil}
 --   | nil, message naming the servers that did not converge, "timeout" | lookup codes
+-- Without `old`, old_ttl comes only from servers seen still serving other data (nil when
+-- every server had the change at the first look); without `serial`, only the data counts.
 local dns = require "runbook.dns"
 local task = require "runbook.task"
 local provider = require "dns.provider"
@@ -66,47 +71,93 @@ function M.servers_of(zone, options)
   return servers
 end
 
--- TTL resolvers may keep an answer that is not the wanted one: the records' TTL, or for an
--- empty answer the negative-caching TTL (SOA minimum, capped by the SOA's own TTL).
-local function ttl_of_answer(answer, records)
+--- serial_reached(served, wanted) -> whether the SOA serial served is wanted or a later
+-- one, in serial number arithmetic (RFC 1982): serials wrap around at 2^32.
+function M.serial_reached(served, wanted)
+  return ((served - wanted) & 0xFFFFFFFF) < 0x80000000
+end
+
+-- The TTL resolvers may keep an answer with these records: the largest of theirs, or for
+-- none the negative-caching TTL (RFC 2308: the SOA's minimum, capped by the SOA's TTL).
+local function ttl_of(records, soa)
   if #records > 0 then
     local ttl = 0
     for _, record in ipairs(records) do ttl = math.max(ttl, record.ttl or 0) end
     return ttl
   end
-  for _, record in ipairs(answer.authority or {}) do
-    if record.type == "SOA" then return math.min(record.ttl, record.minimum) end
-  end
+  return soa and math.min(soa.ttl, soa.minimum)
 end
 
--- One server's state after one round of queries.
+local function note_old_ttl(state, ttl)
+  if ttl then state.old_ttl = math.max(state.old_ttl or 0, ttl) end
+end
+
+-- The zone's SOA record as the server serves it (false: none in the answer), or nil, message.
+local function soa_of(query, args, zone)
+  args.name, args.type = zone, "SOA"
+  local answer, message = query(args)
+  if not answer then return nil, message end
+  return provider.only(answer.records, zone, "SOA")[1] or false
+end
+
+-- One server's state after one round of queries: its SOA serial, then the RRset. An answer
+-- with other data than the wanted is an old one: its TTL counts towards old_ttl.
 local function check(server, options, state)
   local query = options.query or dns.query
   local args = { server = server.address, port = server.port, timeout = options.query_timeout,
                  tries = 1 }
   local event = { server = server.name or server.address, address = server.address }
-  if options.serial then
-    args.name, args.type = options.zone, "SOA"
-    local soa, message = query(args)
-    if not soa then event.error = message; return event end
-    local record = provider.only(soa.records, options.zone, "SOA")[1]
-    event.serial = record and record.serial
-  end
+  local soa, message = soa_of(query, args, options.zone)
+  if soa == nil then event.error = message; return event end
+  event.serial = soa and soa.serial or nil
+  if soa and options.old and #options.old == 0 then note_old_ttl(state, ttl_of({}, soa)) end
   args.name, args.type = options.name, options.type
-  local answer, message = query(args)
+  local answer
+  answer, message = query(args)
   if not answer then event.error = message; return event end
   event.records = provider.only(answer.records, options.name, options.type)
-  local serial_ok = not options.serial or (event.serial or -1) >= options.serial
-  event.converged = serial_ok and provider.same(options.type, event.records, options.records)
-  if not event.converged and not state.old_ttl_seen then
-    local ttl = ttl_of_answer(answer, event.records)
-    if ttl then state.old_ttl = math.max(state.old_ttl or 0, ttl) end
+  local serial_ok = not options.serial
+    or (event.serial ~= nil and M.serial_reached(event.serial, options.serial))
+  local same = provider.same(options.type, event.records, options.records)
+  if not same then
+    local soa_of_answer = provider.only(answer.authority or {}, options.zone, "SOA")[1]
+    note_old_ttl(state, ttl_of(event.records, soa_of_answer))
   end
+  event.converged = serial_ok and same
   return event
 end
 
 local function describe(server)
   return ("%s (%s:%s)"):format(server.name or server.address, server.address, server.port or 53)
+end
+
+-- What a server that did not converge served last, for the timeout message.
+local function behind(server, status, options)
+  local last = status.last or {}
+  if last.error then return describe(server) .. ": " .. last.error end
+  return ("%s: serves serial %s%s, %d record(s)%s"):format(describe(server),
+    last.serial or "?", options.serial and (" (wanted %s)"):format(options.serial) or "",
+    #(last.records or {}), provider.same(options.type, last.records or {}, options.records)
+    and " as wanted" or "")
+end
+
+-- Every server's status, polled concurrently until all converged (true) or the deadline.
+local function poll_all(servers, options, state, status)
+  local progress = options.progress or function() end
+  local interval = options.interval or 1
+  return task.timeout(options.deadline or 300, function()
+    task.parallel(servers, function(server, i)
+      while true do
+        local event = check(server, options, state)
+        status[i].attempts = status[i].attempts + 1
+        status[i].serial, status[i].last = event.serial, event
+        progress(event)
+        if event.converged then status[i].converged = true; return end
+        task.sleep(interval)
+      end
+    end)
+    return true
+  end)
 end
 
 function M.wait(options)
@@ -120,39 +171,23 @@ function M.wait(options)
     servers, message, code = M.servers_of(options.zone, options)
     if not servers then return nil, message, code end
   end
-  local progress = options.progress or function() end
-  local interval = options.interval or 1
   local state, status = {}, {}
+  if options.old and #options.old > 0 then note_old_ttl(state, ttl_of(options.old)) end
   for i, server in ipairs(servers) do
     status[i] = { address = server.address, port = server.port, name = server.name,
                   attempts = 0 }
   end
-  local finished, err = task.timeout(options.deadline or 300, function()
-    task.parallel(servers, function(server, i)
-      while true do
-        local event = check(server, options, state)
-        status[i].attempts = status[i].attempts + 1
-        status[i].serial, status[i].last = event.serial, event
-        progress(event)
-        if event.converged then status[i].converged = true; return end
-        task.sleep(interval)
-      end
-    end)
-    return true
-  end)
+  local finished, err = poll_all(servers, options, state, status)
   if finished then return { servers = status, old_ttl = state.old_ttl } end
   if err ~= "timeout" then error(err, 0) end
   local late = {}
   for i, server in ipairs(servers) do
-    if not status[i].converged then
-      local last = status[i].last or {}
-      late[#late + 1] = describe(server) .. (last.error and ": " .. last.error
-        or (": serves serial %s, %d record(s)"):format(last.serial or "?", #(last.records or {})))
-    end
+    if not status[i].converged then late[#late + 1] = behind(server, status[i], options) end
   end
   return nil, ("[dns.propagation] %s %s in %s did not reach every server within %gs; still "
-    .. "behind: %s"):format(options.name, options.type, options.zone, options.deadline or 300,
-    table.concat(late, "; ")), "timeout"
+    .. "behind: %s (a secondary behind: does the primary notify it, and do its zone "
+    .. "transfers work?)"):format(options.name, options.type, options.zone,
+    options.deadline or 300, table.concat(late, "; ")), "timeout"
 end
 
 return M

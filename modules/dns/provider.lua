@@ -5,6 +5,11 @@
 --   provider.get(name, type)               -> records | nil, message, code
 --   provider.set(name, type, records, ttl) -> {changed=, old=, new=, diff=} | nil, message, code
 --   provider.delete(name, type)            -> {changed=, old=, diff=}       | nil, message, code
+--   provider.serial()                      -> the zone's SOA serial as the primary serves it
+--                                             now                          | nil, message, code
+-- serial() is optional: called after set(), it gives the serial that dns.propagation waits
+-- for besides the data; a provider that cannot know it (a person makes the change, or the
+-- server hides it) leaves it out, and propagation then waits for the data only.
 -- Names are absolute, without the trailing dot ("sip.contoso.com"); records are the tables
 -- runbook.dns returns ({address=}, {target=}, {priority=, weight=, port=, target=}, {text=}).
 -- set() and delete() change the RRset only if it still holds what the provider read
@@ -60,6 +65,16 @@ function M.changes(type, old, new)
     if not old_set[M.key(type, record)] then added[#added + 1] = record end
   end
   return removed, added
+end
+
+--- kept(type, old, new) -> the records of new that old already holds (a TTL change must
+-- rewrite them too).
+function M.kept(type, old, new)
+  local old_set, kept = set_of(type, old), {}
+  for _, record in ipairs(new) do
+    if old_set[M.key(type, record)] then kept[#kept + 1] = record end
+  end
+  return kept
 end
 
 --- diff(name, type, old, new, ttl) -> text, one "- " / "+ " / "  " line per record.

@@ -11,6 +11,7 @@
 --     -- secret=}; without a key, updates go unsigned
 --     timeout = 5, tries = 3 }
 --   p.get(name, type) / p.set(name, type, records, ttl) / p.delete(name, type)
+--   p.serial()   the zone's SOA serial, asked of the primary
 -- See modules/dns/provider.lua for the shared contract.
 local dns = require "runbook.dns"
 local dns_key = require "dns.key"
@@ -99,6 +100,17 @@ function M.new(config)
 
   function p.delete(name, type)
     return p.set(name, type, {}, nil)
+  end
+
+  -- The serial the primary serves: after set(), the change's (BIND raises it per update).
+  function p.serial()
+    local answer, message, code = dns.query { name = zone, type = "SOA", server = server,
+      port = config.port, timeout = config.timeout, tries = config.tries }
+    if not answer then return nil, "[dns.rfc2136] " .. message, code end
+    local soa = provider.only(answer.records, zone, "SOA")[1]
+    if soa then return soa.serial end
+    return nil, ("[dns.rfc2136] %s answered no SOA record for %s (%s): is it the zone's "
+                 .. "primary?"):format(where(), zone, answer.rcode), "notauth"
   end
 
   return p

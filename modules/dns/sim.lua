@@ -7,6 +7,7 @@
 --                                         its next `answers` queries, then catches up
 --   p.lag(server, math.huge)              a server that never converges
 --   p.edit(name, type, records)           someone else's change (no compare-and-swap)
+-- p.serial() is the zone's SOA serial on the primary: the number of versions.
 --
 --   local p = require("dns.sim").new { zone = "contoso.com", records = {...},
 --                                      servers = { "ns1", "ns2" } }
