@@ -96,6 +96,40 @@ static void put_name (lua_State *L, DnsBuf *b, const char *name) {
     luaL_error(L, "dns.update: '%s' is not a valid domain name", name);
 }
 
+/* TXT RDATA from the record's `strings`, one character string each, as dns.query reads
+** them (a DKIM or SPF record split by its author must be written back the same way to
+** match); without `strings`, `text` cut into 255-byte strings. When both are given, text
+** must be the strings joined: a record edited in one field only is refused. */
+static void put_txt (lua_State *L, DnsBuf *b, int rec) {
+  size_t text_len = 0, used = 0, len;
+  lua_getfield(L, rec, "text");
+  const char *text = lua_tolstring(L, -1, &text_len);
+  if (lua_getfield(L, rec, "strings") != LUA_TTABLE || lua_rawlen(L, -1) == 0) {
+    if (text == NULL) luaL_error(L, "dns.update: a TXT record needs 'text' or 'strings'");
+    for (size_t i = 0; i < text_len || i == 0; i += 255) {   /* 255-byte strings */
+      size_t n = text_len - i < 255 ? text_len - i : 255;
+      dnsbuf_u8(b, (unsigned)n);
+      dnsbuf_bytes(b, text + i, n);
+    }
+    lua_pop(L, 2);
+    return;
+  }
+  int strings = lua_gettop(L);
+  for (lua_Integer i = 1; lua_rawgeti(L, strings, i) != LUA_TNIL; i++, lua_pop(L, 1)) {
+    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    if (s == NULL || len > 255)
+      luaL_error(L, "dns.update: TXT strings[%I] must be a string of at most 255 bytes", i);
+    if (text && (used + len > text_len || memcmp(text + used, s, len) != 0))
+      luaL_error(L, "dns.update: a TXT record's text and strings differ: give one of them");
+    dnsbuf_u8(b, (unsigned)len);
+    dnsbuf_bytes(b, s, len);
+    used += len;
+  }
+  if (text && used != text_len)
+    luaL_error(L, "dns.update: a TXT record's text and strings differ: give one of them");
+  lua_pop(L, 3);
+}
+
 /* RDLENGTH and RDATA of the record table at index rec. */
 static void put_rdata (lua_State *L, DnsBuf *b, int type, int rec) {
   unsigned char addr[16];
@@ -114,15 +148,7 @@ static void put_rdata (lua_State *L, DnsBuf *b, int type, int rec) {
     dnsbuf_u16(b, need_u32(L, rec, "port", 65535));
     put_name(L, b, need_string(L, rec, "target"));
   } else if (type == DNSW_TXT) {
-    size_t len;
-    lua_getfield(L, rec, "text");
-    const char *text = luaL_checklstring(L, -1, &len);
-    for (size_t i = 0; i < len || i == 0; i += 255) {     /* 255-byte character strings */
-      size_t n = len - i < 255 ? len - i : 255;
-      dnsbuf_u8(b, (unsigned)n);
-      dnsbuf_bytes(b, text + i, n);
-    }
-    lua_pop(L, 1);
+    put_txt(L, b, rec);
   } else if (type == DNSW_SOA) {
     static const char *const fields[] = { "serial", "refresh", "retry", "expire", "minimum" };
     put_name(L, b, need_string(L, rec, "mname"));
@@ -130,6 +156,7 @@ static void put_rdata (lua_State *L, DnsBuf *b, int type, int rec) {
     for (int i = 0; i < 5; i++) dnsbuf_u32(b, need_u32(L, rec, fields[i], 0xffffffffLL));
   } else luaL_error(L, "dns.update: records of type %s are not supported",
                     dnsw_type_name((unsigned)type));
+  if (b->len - at - 2 > 65535) luaL_error(L, "dns.update: a record's data is over 64 KB");
   dnsbuf_set_u16(b, at, (unsigned)(b->len - at - 2));
 }
 
@@ -293,9 +320,10 @@ static void sign_message (lua_State *L, Exchange *ex) {
 }
 
 /* Checks the reply's signature against the request's MAC (RFC 8945 5.3).
-** Returns NULL when it verifies, else what is wrong (and *code). */
+** Returns NULL when it verifies, else what is wrong (and *code, or *tsig_error when the
+** server reports a TSIG error such as BADSIG: such replies carry no MAC to verify). */
 static const char *verify_reply (lua_State *L, Exchange *ex, const unsigned char *msg,
-                                 size_t len, const char **code) {
+                                 size_t len, const char **code, unsigned *tsig_error) {
   DnsHeader h;
   DnsRR rr, last;
   Tsig t;
@@ -318,7 +346,7 @@ static const char *verify_reply (lua_State *L, Exchange *ex, const unsigned char
   rr = last;
   if (dnsw_read_tsig(msg, &rr, &t) != 0) return "malformed TSIG record";
   *code = "badsig";
-  if (t.error) { *code = NULL; return dnsw_rcode_name(t.error); }
+  if (t.error) { *tsig_error = t.error; return "TSIG error"; }
   if (strcasecmp(rr.name, ex->key_name) != 0 &&
       !(strlen(rr.name) + 1 == strlen(ex->key_name) &&
         strncasecmp(rr.name, ex->key_name, strlen(rr.name)) == 0))
@@ -349,15 +377,18 @@ static const char *verify_reply (lua_State *L, Exchange *ex, const unsigned char
 
 /* ---------------------------------------------------------------- dns.update: results */
 
-static int update_failure (lua_State *L, Exchange *ex, const char *rcode, const char *code) {
-  char lower[16];
+/* nil, "… answered NOTAUTH: <what it means>", "notauth" for a refusing rcode; an rcode
+** without a name reads "RCODE n" and has the code "unexpected". */
+static int update_failure (lua_State *L, Exchange *ex, unsigned rcode) {
+  char number[16], lower[16];
+  const char *name = dnsw_rcode_text(rcode, number, sizeof number);
   size_t i = 0;
-  for (; rcode[i] && i < sizeof lower - 1; i++) lower[i] = (char)tolower(rcode[i]);
+  for (; name[i] && i < sizeof lower - 1; i++) lower[i] = (char)tolower((unsigned char)name[i]);
   lower[i] = '\0';
   lua_pushnil(L);
   lua_pushfstring(L, "dns update of zone %s at %s: answered %s: %s", ex->zone, ex->where,
-                  rcode, dnsw_update_explanation(rcode));
-  lua_pushstring(L, code ? code : lower);
+                  name, dnsw_update_explanation(rcode));
+  lua_pushstring(L, name == number ? "unexpected" : lower);
   return 3;
 }
 
@@ -375,19 +406,19 @@ static int update_reply (lua_State *L, Exchange *ex, const unsigned char *msg, s
                          lua_KContext ctx) {
   DnsHeader h;
   const char *code = NULL, *problem = NULL;
+  unsigned rcode = dnsw_reply_rcode(msg, len), tsig_error = 0;
   dnsw_header(msg, len, &h);
-  const char *rcode = dnsw_rcode_name(h.flags & 0xf);
   if (h.flags & 0x0200) {
     if (ex->state == OVER_UDP) return start_tcp(L, ex, ctx);   /* truncated: again over TCP */
     return update_error(L, ex, "the reply over TCP claims to be truncated", "malformed");
   }
-  if (ex->is_signed) problem = verify_reply(L, ex, msg, len, &code);
-  if (problem && code == NULL) return update_failure(L, ex, problem, NULL);  /* BADSIG … */
-  if (problem && !(strcmp(code, "unsigned") == 0 && (h.flags & 0xf) != 0))
+  if (ex->is_signed) problem = verify_reply(L, ex, msg, len, &code, &tsig_error);
+  if (tsig_error) return update_failure(L, ex, tsig_error);          /* BADSIG … */
+  if (problem && !(strcmp(code, "unsigned") == 0 && rcode != 0))
     return update_error(L, ex, problem, code);
-  if ((h.flags & 0xf) != 0) return update_failure(L, ex, rcode, NULL);
+  if (rcode != 0) return update_failure(L, ex, rcode);
   lua_createtable(L, 0, 1);
-  set_string(L, "rcode", rcode);
+  set_string(L, "rcode", "NOERROR");
   return 1;
 }
 

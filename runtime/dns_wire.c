@@ -4,6 +4,7 @@
 ** from the network and the parser is fuzzed (tests/fuzz/dns_parse.c).
 */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -209,17 +210,46 @@ int dnsw_type_code (const char *name) {
   return -1;
 }
 
+/* Mnemonics of rcodes 0-23 (RFC 1035, 2136, 6891, 8945, 2930, 7873); NULL: unassigned. */
+static const char *const rcode_names[] = {
+  "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
+  "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", NULL, NULL, NULL, NULL, NULL,
+  "BADSIG", "BADKEY", "BADTIME", "BADMODE", "BADNAME", "BADALG", "BADTRUNC", "BADCOOKIE"
+};
+#define RCODE_NAMES (sizeof rcode_names / sizeof rcode_names[0])
+
 const char *dnsw_rcode_name (unsigned rcode) {
-  static const char *const names[] = {
-    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
-    "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"
+  static const char *const unassigned[] = {
+    "RCODE 11", "RCODE 12", "RCODE 13", "RCODE 14", "RCODE 15"
   };
-  static const char *const tsig_errors[] = { "BADSIG", "BADKEY", "BADTIME", "BADMODE",
-    "BADNAME", "BADALG", "BADTRUNC", "BADCOOKIE" };
-  if (rcode < sizeof names / sizeof names[0]) return names[rcode];
-  if (rcode >= 16 && rcode < 16 + sizeof tsig_errors / sizeof tsig_errors[0])
-    return tsig_errors[rcode - 16];
-  return "UNKNOWN";
+  if (rcode < RCODE_NAMES && rcode_names[rcode]) return rcode_names[rcode];
+  if (rcode >= 11 && rcode <= 15) return unassigned[rcode - 11];
+  return NULL;
+}
+
+const char *dnsw_rcode_text (unsigned rcode, char *out, size_t size) {
+  const char *name = dnsw_rcode_name(rcode);
+  if (name && strncmp(name, "RCODE ", 6) != 0) return name;
+  snprintf(out, size, "RCODE %u", rcode);
+  return out;
+}
+
+unsigned dnsw_reply_rcode (const unsigned char *msg, size_t len) {
+  DnsHeader h;
+  DnsRR rr;
+  char name[DNSW_NAME_MAX];
+  unsigned type, klass;
+  size_t off = 12;
+  if (dnsw_header(msg, len, &h) != 0) return 0;
+  unsigned rcode = h.flags & 0xf;
+  for (unsigned i = 0; i < h.qdcount; i++)
+    if (dnsw_question(msg, len, &off, name, &type, &klass) != 0) return rcode;
+  for (unsigned i = 0; i < h.ancount + h.nscount + h.arcount; i++) {
+    if (dnsw_rr(msg, len, &off, &rr) != 0) return rcode;
+    if (rr.type == DNSW_OPT && i >= h.ancount + h.nscount)   /* RFC 6891 6.1.3 */
+      return rcode | (unsigned)(rr.ttl >> 24) << 4;
+  }
+  return rcode;
 }
 
 
@@ -277,35 +307,46 @@ int dnsw_read_tsig (const unsigned char *msg, const DnsRR *rr, Tsig *t) {
   return t->other + t->other_len == end ? 0 : -1;
 }
 
-/* What each rcode means for an update, and its likely cause (RFC 2136 2.2, RFC 8945). */
-const char *dnsw_update_explanation (const char *rcode) {
-  static const struct { const char *rcode, *text; } texts[] = {
-    {"FORMERR", "the server could not parse the update: a record value may be malformed"},
-    {"SERVFAIL", "the server failed to apply it: see the server's log (zone not loaded, "
-                 "journal not writable)"},
-    {"NXDOMAIN", "a prerequisite failed: a name that must exist does not (someone removed it "
-                 "since it was read)"},
-    {"NOTIMP", "the server does not implement dynamic update"},
-    {"REFUSED", "the server does not allow this update: check allow-update / update-policy "
-                "for the zone and that the update is signed with a key it grants"},
-    {"YXDOMAIN", "a prerequisite failed: a name that must not exist does (someone created "
-                 "it since it was read)"},
-    {"YXRRSET", "a prerequisite failed: an RRset that must not exist does (someone created "
-                "it since it was read)"},
-    {"NXRRSET", "a prerequisite failed: an RRset that must exist with the values read "
-                "before does not (someone changed it since it was read)"},
-    {"NOTAUTH", "the server is not authoritative for the zone: check the zone name and "
-                "send updates to its primary server"},
-    {"NOTZONE", "a name in the update is outside the zone: check the record names"},
-    {"BADSIG", "the TSIG signature did not verify: the key's secret or algorithm differs "
-               "from the server's"},
-    {"BADKEY", "the server does not know the TSIG key: check the key name and algorithm "
-               "against the server's configuration"},
-    {"BADTIME", "the TSIG time is outside the allowed fudge: synchronize the clocks "
-                "(NTP) of this host and the server"},
-    {NULL, "unexpected answer"}
+/* What each rcode means for an update, and its likely cause (RFC 2136 2.2, RFC 8945,
+** RFC 2930 for the TKEY errors, RFC 7873 for cookies). */
+const char *dnsw_update_explanation (unsigned rcode) {
+  static const struct { unsigned rcode; const char *text; } texts[] = {
+    {1, "the server could not parse the update: a record value may be malformed"},
+    {2, "the server failed to apply it: see the server's log (zone not loaded, journal not "
+        "writable)"},
+    {3, "a prerequisite failed: a name that must exist does not (someone removed it since it "
+        "was read)"},
+    {4, "the server does not implement dynamic update"},
+    {5, "the server does not allow this update: check allow-update / update-policy for the "
+        "zone and that the update is signed with a key it grants"},
+    {6, "a prerequisite failed: a name that must not exist does (someone created it since it "
+        "was read)"},
+    {7, "a prerequisite failed: an RRset that must not exist does (someone created it since "
+        "it was read)"},
+    {8, "a prerequisite failed: an RRset that must exist with the values read before does "
+        "not (someone changed it since it was read)"},
+    {9, "the server is not authoritative for the zone: check the zone name and send updates "
+        "to its primary server"},
+    {10, "a name in the update is outside the zone: check the record names"},
+    {16, "the TSIG signature did not verify: the key's secret or algorithm differs from the "
+         "server's"},
+    {17, "the server does not know the TSIG key: check the key name and algorithm against "
+         "the server's configuration"},
+    {18, "the TSIG time is outside the allowed fudge: synchronize the clocks (NTP) of this "
+         "host and the server"},
+    {19, "the server refused a TKEY mode (RFC 2930): runbook never negotiates keys with "
+         "TKEY, so the server answered another request or is misbehaving: see its log"},
+    {20, "the server refused a TKEY key name (RFC 2930): runbook never negotiates keys with "
+         "TKEY, so the server answered another request or is misbehaving: see its log"},
+    {21, "the server does not support the key's algorithm: configure the key with one it "
+         "supports (hmac-sha256 on BIND, Knot and PowerDNS) on both sides"},
+    {22, "the server refused the length of the TSIG MAC: runbook sends full-length MACs, so "
+         "the server's key may have another algorithm or a minimum MAC length: compare them"},
+    {23, "the server requires a valid DNS cookie (RFC 7873), which runbook's updates do not "
+         "carry: exempt this host from the requirement (BIND: require-server-cookie no)"},
   };
-  int i = 0;
-  while (texts[i].rcode && strcmp(texts[i].rcode, rcode) != 0) i++;
-  return texts[i].text;
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+    if (texts[i].rcode == rcode) return texts[i].text;
+  return "a code that no DNS standard assigns to an update's answer: the server (or "
+         "something between it and this host) is misbehaving: see the server's log";
 }

@@ -60,7 +60,13 @@ int dnsw_rr (const unsigned char *msg, size_t len, size_t *off, DnsRR *rr);
 
 const char *dnsw_type_name (unsigned type);
 int dnsw_type_code (const char *name);   /* -1 when unknown */
+/* An rcode's mnemonic ("NOTAUTH", "BADTIME"); "RCODE n" for 11-15, which have none;
+** NULL above 23 (TSIG errors are 16 bits: use dnsw_rcode_text). */
 const char *dnsw_rcode_name (unsigned rcode);
+/* The mnemonic, or "RCODE n" written into out (size >= 12) when the rcode has none. */
+const char *dnsw_rcode_text (unsigned rcode, char *out, size_t size);
+/* A reply's rcode: the header's 4 bits with an OPT record's extended bits (RFC 6891). */
+unsigned dnsw_reply_rcode (const unsigned char *msg, size_t len);
 
 /* TSIG (RFC 8945) and update (RFC 2136) helpers */
 typedef struct Tsig {
@@ -76,6 +82,6 @@ void dnsw_tsig_variables (DnsBuf *b, const char *key_name, const char *algorithm
                           const unsigned char *other, size_t other_len);
 int dnsw_read_tsig (const unsigned char *msg, const DnsRR *rr, Tsig *t);
 /* What an rcode (or TSIG error) in reply to an update means, with its likely cause. */
-const char *dnsw_update_explanation (const char *rcode);
+const char *dnsw_update_explanation (unsigned rcode);
 
 #endif

@@ -97,6 +97,57 @@ describe("dns.update against named #dns", function()
     assert.equal(20, lines)
   end)
 
+  -- A DKIM key as its author splits it: two character strings in one TXT record.
+  local DKIM = { "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu5ZQ" ..
+                 ("A"):rep(180), "IDAQAB" .. ("B"):rep(60) }
+
+  it("writes a TXT record split into several strings the way it was read", function()
+    local rfc2136 = require "dns.rfc2136"
+    local function provider()
+      return rfc2136.new { zone = "contoso.com", server = named.address,
+                           port = tonumber(named.port), key = key }
+    end
+    local name = "sel1._domainkey.contoso.com"
+    task.run(function()
+      assert(provider().set(name, "TXT", { { strings = DKIM } }, 300))
+    end)
+    assert.equal(('"%s" "%s"\n'):format(DKIM[1], DKIM[2]), dig(name, "TXT"))
+    local read = task.run(function()
+      local p = provider()
+      local records = assert(p.get(name, "TXT"))
+      assert.same(DKIM, records[1].strings)
+      records[2] = { text = "v=spf1 -all" }
+      assert(p.set(name, "TXT", records))      -- the two strings match as the prerequisite
+      return assert(p.set(name, "TXT", { { text = "v=spf1 -all" } }))  -- delete that one
+    end)
+    assert.is_true(read.changed)
+    assert.equal('"v=spf1 -all"\n', dig(name, "TXT"))
+  end)
+
+  it("cuts a TXT text longer than 255 bytes into 255-byte strings", function()
+    local text = ("0123456789"):rep(30)
+    assert(update { changes = { { op = "add", name = "long.contoso.com", type = "TXT",
+                                  text = text } } })
+    assert.equal(('"%s" "%s"\n'):format(text:sub(1, 255), text:sub(256)),
+                 dig("long.contoso.com", "TXT"))
+  end)
+
+  it("refuses TXT strings over 255 bytes, or text and strings that differ", function()
+    local cases = {
+      { { strings = { ("x"):rep(256) } }, "at most 255 bytes" },
+      { { text = "one", strings = { "o", "ne!" } }, "text and strings differ" },
+      { { text = "one two", strings = { "one" } }, "text and strings differ" },
+    }
+    for _, case in ipairs(cases) do
+      local change = case[1]
+      change.op, change.name, change.type = "add", "bad.contoso.com", "TXT"
+      local ok, err = pcall(update, { changes = { change } })
+      assert.is_false(ok)
+      assert.matches(case[2], tostring(err), 1, true)
+    end
+    assert.equal("", dig("bad.contoso.com", "TXT"))
+  end)
+
   -- prerequisite that fails, the code it yields, and what the message names
   local failing = {
     { "an RRset with other values (a concurrent edit)", "nxrrset",
@@ -282,7 +333,8 @@ describe("dns.update against a forging server #dns", function()
 
   setup(function()
     release = lab_lock.acquire("dns")
-    pipe = io.popen("exec /usr/bin/python3 tests/lab/dns_forger.py 127.0.53.9 5312 & echo $!")
+    pipe = io.popen(("exec /usr/bin/python3 tests/lab/dns_forger.py 127.0.53.9 5312 %s %s "
+                     .. "& echo $!"):format(key.name, key.secret))
     pid = pipe:read("l")
     assert.equal("ready", pipe:read("l"))
   end)
@@ -293,11 +345,11 @@ describe("dns.update against a forging server #dns", function()
     release()
   end)
 
-  local function update(zone)
+  local function update(zone, changes)
     return task.run(function()
       return dns.update { server = "127.0.53.9", port = 5312, zone = zone, key = key,
-        timeout = 0.3, tries = 1,
-        changes = { { op = "add", name = "x." .. zone, type = "A", address = "192.0.2.1" } } }
+        timeout = 0.3, tries = 1, changes = changes or
+          { { op = "add", name = "x." .. zone, type = "A", address = "192.0.2.1" } } }
     end)
   end
 
@@ -315,11 +367,28 @@ describe("dns.update against a forging server #dns", function()
     assert.matches("not signed although the update was", message)
   end)
 
-  it("retries over TCP when the UDP reply is truncated", function()
-    local result, message, code = update("truncated.contoso.com")
+  it("retries over TCP when the UDP reply is truncated, and succeeds there", function()
+    local result, message = update("truncated.contoso.com")
+    assert.is_truthy(result, message)   -- only the forger's TCP side answers NOERROR
+    assert.equal("NOERROR", result.rcode)
+  end)
+
+  it("sends an update too big for UDP over TCP, and succeeds there", function()
+    local changes = {}
+    for i = 1, 12 do
+      changes[i] = { op = "add", name = "big.contoso.com", type = "TXT",
+                     text = ("record %02d of an update larger than one UDP datagram"):format(i) }
+    end
+    local result, message = update("big.contoso.com", changes)
+    assert.is_truthy(result, message)   -- over UDP the forger answers REFUSED
+    assert.equal("NOERROR", result.rcode)
+  end)
+
+  it("rejects a correctly signed reply whose TSIG time is two hours off", function()
+    local result, message, code = update("skewed.contoso.com")
     assert.is_nil(result)
-    assert.equal("refused", code)   -- the forger has no TCP listener: the retry was made
-    assert.matches("127.0.53.9:5312", message, 1, true)
+    assert.equal("badtime", code)
+    assert.matches("the reply's time is off", message, 1, true)
   end)
 
   it("ignores a reply with another ID and times out", function()
@@ -327,4 +396,40 @@ describe("dns.update against a forging server #dns", function()
     assert.is_nil(result)
     assert.equal("timeout", code)
   end)
+
+  -- rcode the server answers -> the code, and what the message must say
+  local rcodes = {
+    { 1, "formerr", "FORMERR: the server could not parse the update" },
+    { 2, "servfail", "SERVFAIL: the server failed to apply it" },
+    { 3, "nxdomain", "NXDOMAIN: a prerequisite failed" },
+    { 4, "notimp", "NOTIMP: the server does not implement dynamic update" },
+    { 5, "refused", "REFUSED: the server does not allow this update" },
+    { 6, "yxdomain", "YXDOMAIN: a prerequisite failed" },
+    { 7, "yxrrset", "YXRRSET: a prerequisite failed" },
+    { 8, "nxrrset", "NXRRSET: a prerequisite failed" },
+    { 9, "notauth", "NOTAUTH: the server is not authoritative for the zone" },
+    { 10, "notzone", "NOTZONE: a name in the update is outside the zone" },
+    { 11, "unexpected", "RCODE 11: a code that no DNS standard assigns" },
+    { 15, "unexpected", "RCODE 15: a code that no DNS standard assigns" },
+    { 16, "badsig", "BADSIG: the TSIG signature did not verify" },
+    { 17, "badkey", "BADKEY: the server does not know the TSIG key" },
+    { 18, "badtime", "BADTIME: the TSIG time is outside the allowed fudge" },
+    { 19, "badmode", "BADMODE: the server refused a TKEY mode" },
+    { 20, "badname", "BADNAME: the server refused a TKEY key name" },
+    { 21, "badalg", "BADALG: the server does not support the key's algorithm" },
+    { 22, "badtrunc", "BADTRUNC: the server refused the length of the TSIG MAC" },
+    { 23, "badcookie", "BADCOOKIE: the server requires a valid DNS cookie" },
+    { 30, "unexpected", "RCODE 30: a code that no DNS standard assigns" },
+  }
+  for _, case in ipairs(rcodes) do
+    it(("says what rcode %d means and names it %s"):format(case[1], case[2]), function()
+      local zone = ("rcode-%d.contoso.com"):format(case[1])
+      local result, message, code = update(zone)
+      assert.is_nil(result)
+      assert.equal(case[2], code)
+      assert.matches(("dns update of zone %s at 127.0.53.9:5312: answered %s"):format(zone,
+                     case[3]), message, 1, true)
+      assert.is_nil(message:find("unexpected answer", 1, true))
+    end)
+  end
 end)

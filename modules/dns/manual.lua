@@ -1,7 +1,9 @@
 --- dns.manual — the DNS "provider" for zones nobody can change by program (a registrar's
 -- web panel): it prints the exact records to create, change or remove, waits for the
 -- operator to say it is done, then checks by query that the zone serves them. Reads are
--- queries to the zone's server (or the system resolver).
+-- queries to the zone's server (or the system resolver). The instructions are for the
+-- RRset as get() read it: when it changed since, set() refuses with "conflict" before
+-- asking anyone; in plan mode it refuses with the diff, asking no one.
 --
 --   local p = require("dns.manual").new { zone = "contoso.com",
 --     server = "192.0.2.53", port = 53,          -- where to verify (default: system resolver)
@@ -22,7 +24,8 @@ local function zone_line(name, type, ttl, record)
 end
 M.zone_line = zone_line
 
--- What the operator must do to turn old into new, as numbered steps.
+-- What the operator must do to turn old into new: one line per record to remove, to add,
+-- and (when the TTL changes) to keep with the new TTL.
 local function instructions(zone, name, type, old, new, ttl)
   local removed, added = provider.changes(type, old, new)
   local lines = { ("In the DNS hosting of %s, for %s %s:"):format(zone, provider.bare(name),
@@ -33,8 +36,10 @@ local function instructions(zone, name, type, old, new, ttl)
   for _, record in ipairs(added) do
     lines[#lines + 1] = "  add     " .. zone_line(name, type, ttl, record)
   end
-  if #removed == 0 and #added == 0 then
-    lines[#lines + 1] = ("  set the TTL of the records to %d"):format(ttl)
+  if #old > 0 and old[1].ttl ~= ttl then
+    for _, record in ipairs(provider.kept(type, old, new)) do
+      lines[#lines + 1] = "  set TTL " .. zone_line(name, type, ttl, record)
+    end
   end
   lines[#lines + 1] = "Press Enter when the change is saved."
   return table.concat(lines, "\n")
@@ -58,39 +63,57 @@ function M.new(config)
   local zone = assert(config.zone, "[dns.manual] config.zone is required")
   local prompt = config.prompt or tty_prompt
   local query = config.query or dns.query
+  local remember, recall = provider.memory()
   local p = { kind = "manual", zone = zone }
 
-  function p.get(name, type)
+  local function fetch(name, type)
     local answer, message, code = query { name = name, type = type, server = config.server,
       port = config.port, timeout = config.timeout }
     if not answer then return nil, "[dns.manual] " .. message, code end
     return provider.only(answer.records, name, type)
   end
 
-  function p.set(name, type, records, ttl)
-    type = type:upper()
-    local old, message, code = p.get(name, type)
-    if not old then return nil, message, code end
-    local prepared, unchanged = provider.prepare(zone, name, type, records, ttl, old)
-    if not prepared then return unchanged end
-    local diff
-    ttl, diff = prepared.ttl, prepared.diff
-    local text = instructions(zone, name, type, old, records, ttl)
+  function p.get(name, type)
+    local records, message, code = fetch(name, type:upper())
+    if records then remember(name, type:upper(), records) end
+    return records, message, code
+  end
+
+  -- Asks the operator until the zone serves records, or the attempts run out.
+  local function ask(name, type, records, text)
+    local message, code
     for attempt = 1, config.attempts or 3 do
       if not prompt(text, attempt) then
         return nil, ("[dns.manual] the operator did not confirm the change of %s %s")
                     :format(provider.bare(name), type), "cancelled"
       end
       local now
-      now, message, code = p.get(name, type)
-      if now and provider.same(type, now, records) then
-        return { changed = true, old = old, new = now, diff = diff }
-      end
+      now, message, code = fetch(name, type)
+      if now and provider.same(type, now, records) then return now end
       text = ("%s %s is not served yet (%s). Check the change, then press Enter."):format(
         provider.bare(name), type, now and (#now .. " record(s) that differ") or message)
     end
     return nil, ("[dns.manual] %s %s still does not hold the wanted records after %d checks")
                 :format(provider.bare(name), type, config.attempts or 3), "unverified"
+  end
+
+  -- Compare-and-swap as far as a person allows: the instructions are for the RRset as it
+  -- was read, so a change by someone else since then stops here ("conflict").
+  function p.set(name, type, records, ttl)
+    type = type:upper()
+    local old, message, code = provider.previous(recall, p.get, name, type)
+    if not old then return nil, message, code end
+    local prepared, unchanged = provider.prepare(zone, name, type, records, ttl, old)
+    if not prepared then return unchanged end
+    local fresh
+    fresh, message, code = provider.still_as_read("dns.manual", fetch, zone, name, type, old)
+    if not fresh then return nil, message, code end
+    local now
+    now, message, code = ask(name, type, records,
+                             instructions(zone, name, type, old, records, prepared.ttl))
+    if not now then return nil, message, code end
+    remember(name, type, now)
+    return { changed = true, old = old, new = now, diff = prepared.diff }
   end
 
   function p.delete(name, type)

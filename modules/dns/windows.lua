@@ -4,12 +4,17 @@
 --
 --   local p = require("dns.windows").new {
 --     zone = "contoso.com",
---     host = { name = "dns1.contoso.com", transport = "ssh", … },  -- an inventory host
+--     host = { name = "dns1.contoso.com", transport = "winrm", … },  -- an inventory host
 --     computer = nil,   -- -ComputerName: another DNS server to manage from host
 --   }
--- Replacing an RRset removes it and adds the new records: Windows has no atomic replace
--- of a whole RRset, so compare-and-swap re-reads just before the change (a write landing
--- between that read and the change is not seen — as with the powerdns provider).
+-- A change touches only the records that differ: Add-DnsServerResourceRecord for each new
+-- record first, then Remove-DnsServerResourceRecord -RecordData for each one that goes, so
+-- adding an SRV record never removes the others, even for a moment, and an RRset being
+-- replaced is never empty. A TTL change rewrites the kept records one at a time (remove,
+-- add with the new TTL): Windows refuses a second record with the same data. Windows has
+-- no atomic compare-and-swap, so the RRset is re-read just before the change (a write
+-- landing between that read and the change is not seen — as with the powerdns provider).
+-- When a cmdlet fails midway the error says what was done and what the RRset holds now.
 local cmdlet = require "cmdlet"
 local provider = require "dns.provider"
 
@@ -31,8 +36,12 @@ local function record_of(name, type, object)
   return record
 end
 
+-- seconds -> a TimeSpan literal ("hh:mm:ss", "d.hh:mm:ss" from one day on)
 local function time_to_live(seconds)
-  return ("%02d:%02d:%02d"):format(seconds // 3600, seconds % 3600 // 60, seconds % 60)
+  local clock = ("%02d:%02d:%02d"):format(seconds % 86400 // 3600, seconds % 3600 // 60,
+                                          seconds % 60)
+  if seconds < 86400 then return clock end
+  return ("%d.%s"):format(seconds // 86400, clock)
 end
 
 -- The parameters of Add-DnsServerResourceRecord for one record
@@ -46,6 +55,41 @@ local function add_parameters(type, record)
   end
   if type == "TXT" then return { Txt = true, DescriptiveText = record.text } end
   error("[dns.windows] cannot write " .. tostring(type) .. " records", 3)
+end
+
+-- Remove-DnsServerResourceRecord's -RecordData for one record, as Microsoft documents it:
+-- the address for A, "priority","weight","port","target." for SRV.
+local function record_data(type, record)
+  if type == "A" or type == "AAAA" then return record.address end
+  if type == "CNAME" then return provider.bare(record.target) .. "." end
+  if type == "SRV" then
+    return { tostring(record.priority), tostring(record.weight), tostring(record.port),
+             provider.bare(record.target) .. "." }
+  end
+  if type == "TXT" then return record.text end
+  error("[dns.windows] cannot remove " .. tostring(type) .. " records", 3)
+end
+
+-- The cmdlet calls that turn old into new, in the order that keeps the RRset populated:
+-- additions, removals, then the TTL rewrite of kept records (a CNAME, which cannot have
+-- a sibling, is removed before its replacement is added).
+local function steps_of(type, old, new, ttl)
+  local removed, added = provider.changes(type, old, new)
+  local steps = {}
+  local function push(list, verb, with_ttl)
+    for _, record in ipairs(list) do
+      steps[#steps + 1] = { verb = verb, record = record, ttl = with_ttl or record.ttl }
+    end
+  end
+  if type == "CNAME" then push(removed, "remove"); push(added, "add", ttl)
+  else push(added, "add", ttl); push(removed, "remove") end
+  if #old > 0 and old[1].ttl ~= ttl then
+    for _, record in ipairs(provider.kept(type, old, new)) do
+      push({ record }, "remove")
+      push({ record }, "add", ttl)
+    end
+  end
+  return steps
 end
 
 function M.new(config)
@@ -80,17 +124,44 @@ function M.new(config)
     return records and provider.copy(records), message, code
   end
 
+  -- The cmdlet and parameters of one step (built for all steps before any runs: a record
+  -- this provider cannot write raises before anything changed).
+  local function call_of(name, type, step)
+    local parameters
+    if step.verb == "add" then
+      parameters = add_parameters(type, step.record)
+      parameters.TimeToLive = time_to_live(step.ttl)
+    else
+      parameters = { RRType = type, RecordData = record_data(type, step.record), Force = true }
+    end
+    parameters.ZoneName, parameters.Name = zone, relative(name)
+    parameters.ComputerName = config.computer
+    local verb = step.verb == "add" and "Add" or "Remove"
+    return { cmdlet = verb .. "-DnsServerResourceRecord", parameters = parameters }
+  end
+
+  -- What a failed step leaves behind, for the operator: the steps done and the RRset now.
+  local function failure(name, type, steps, done, record)
+    local step = steps[done + 1]
+    local now = p.get(name, type)
+    local held = {}
+    for i, r in ipairs(now or {}) do held[i] = provider.key(type, r) end
+    return nil, ("[dns.windows] %s %s %s on %s failed after %d of %d changes: %s (%s); %s %s "
+      .. "now holds: %s. Fix the cause, then repeat the change"):format(
+      step.verb, provider.key(type, step.record), type, tostring(host.name), done, #steps,
+      tostring(record and record.message), tostring(record and record.category),
+      provider.bare(name), type, now and (#held > 0 and table.concat(held, ", ") or "nothing")
+      or "(could not read it back)"), "windows"
+  end
+
   local function write(name, type, old, records, ttl)
-    if #old > 0 then
-      cmdlet(host, "Remove-DnsServerResourceRecord", { ZoneName = zone, Name = relative(name),
-        RRType = type, ComputerName = config.computer, Force = true })
+    local steps, calls = steps_of(type, old, records, ttl), {}
+    for i, step in ipairs(steps) do calls[i] = call_of(name, type, step) end
+    for i, call in ipairs(calls) do
+      local ok, record = cmdlet.try(host, call.cmdlet, call.parameters)
+      if not ok then return failure(name, type, steps, i - 1, record) end
     end
-    for _, record in ipairs(records) do
-      local parameters = add_parameters(type, record)
-      parameters.ZoneName, parameters.Name = zone, relative(name)
-      parameters.TimeToLive, parameters.ComputerName = time_to_live(ttl), config.computer
-      cmdlet(host, "Add-DnsServerResourceRecord", parameters)
-    end
+    return true
   end
 
   function p.set(name, type, records, ttl)
@@ -104,8 +175,9 @@ function M.new(config)
     local fresh
     fresh, message, code = provider.still_as_read("dns.windows", fetch, zone, name, type, old)
     if not fresh then return nil, message, code end
-    local ok, err = pcall(write, name, type, old, records, ttl)
-    if not ok then return nil, "[dns.windows] " .. tostring(err), "windows" end
+    local ok
+    ok, message, code = write(name, type, old, records, ttl)
+    if not ok then return nil, message, code end
     return provider.changed(remember, name, type, records, ttl, old, diff)
   end
 

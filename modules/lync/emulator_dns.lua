@@ -109,18 +109,51 @@ function M.add(context, args)
   return {}
 end
 
--- Without -RecordData every record of the name and type goes (what the provider uses).
+-- -RecordData (String[]) -> the record data it names, parsed per type as the DnsServer
+-- module does: the address (A, AAAA), the alias (CNAME), "priority","weight","port",
+-- "target." (SRV: Microsoft's Example 4 of Remove-DnsServerResourceRecord), the text (TXT).
+local function wanted_data(context, args, rr_type)
+  local value = args.RecordData
+  local list = type(value) == "table" and value or { value }
+  local function name_of(text) return (tostring(text):lower():gsub("%.$", "")) end
+  if rr_type == "A" or rr_type == "AAAA" then return { address = tostring(list[1]):lower() } end
+  if rr_type == "CNAME" then return { target = name_of(list[1]) } end
+  if rr_type == "TXT" then return { text = tostring(list[1]) } end
+  local priority, weight, port = tonumber(list[1]), tonumber(list[2]), tonumber(list[3])
+  if rr_type ~= "SRV" or #list ~= 4 or not (priority and weight and port) then
+    kit.ps_error(("Failed to remove %s record %s in zone %s on server %s: the record data "
+      .. "is not valid for the record type."):format(rr_type, args.Name, args.ZoneName,
+      context.state.server), "InvalidArgument", "WIN32 87,Remove-DnsServerResourceRecord")
+  end
+  return { priority = priority, weight = weight, port = port, target = name_of(list[4]) }
+end
+
+-- Whether a stored record's data is what -RecordData names (names and addresses in any
+-- case, text exactly).
+local function data_matches(wanted, data)
+  for key, value in pairs(wanted) do
+    local have = data[key]
+    if type(value) == "string" and key ~= "text" then
+      if tostring(have):lower():gsub("%.$", "") ~= value then return false end
+    elseif have ~= value then return false end
+  end
+  return true
+end
+
+-- Without -RecordData every record of the name and type goes; with it, only the records
+-- holding that data (as the DnsServer module documents).
 function M.remove(context, args)
   local zone = zone_of(context, args)
-  local name, type = relative(args.Name, args.ZoneName:lower()), tostring(args.RRType):upper()
+  local name, rr_type = relative(args.Name, args.ZoneName:lower()), tostring(args.RRType):upper()
+  local wanted = args.RecordData ~= nil and wanted_data(context, args, rr_type)
   local kept, removed = {}, 0
   for _, record in ipairs(zone.records) do
-    local match = record.name == name and record.type == type and (args.RecordData == nil
-      or record.data.address == args.RecordData or record.data.target == args.RecordData)
+    local match = record.name == name and record.type == rr_type
+                  and (not wanted or data_matches(wanted, record.data))
     if match then removed = removed + 1 else kept[#kept + 1] = record end
   end
   if removed == 0 then
-    kit.ps_error(("Failed to remove %s record %s in zone %s on server %s."):format(type,
+    kit.ps_error(("Failed to remove %s record %s in zone %s on server %s."):format(rr_type,
       args.Name, args.ZoneName, context.state.server), "ObjectNotFound",
       "WIN32 9714,Remove-DnsServerResourceRecord")
   end

@@ -19,7 +19,8 @@ int luaopen_runbook_dns (lua_State *L);
 
 static lua_State *L;
 
-/* Every RR of the message through dnsw_rr, and TSIG records through dnsw_read_tsig. */
+/* Every RR of the message through dnsw_rr, and TSIG records through dnsw_read_tsig; the
+** reply's rcode (with an OPT record's extended bits) through dnsw_reply_rcode. */
 static void walk (const unsigned char *msg, size_t len) {
   DnsHeader h;
   DnsRR rr;
@@ -27,6 +28,7 @@ static void walk (const unsigned char *msg, size_t len) {
   char name[DNSW_NAME_MAX];
   unsigned type, klass;
   size_t off = 12;
+  if (dnsw_reply_rcode(msg, len) > 4095) abort();   /* 12 bits at most (RFC 6891) */
   if (dnsw_header(msg, len, &h) != 0) return;
   for (unsigned i = 0; i < h.qdcount; i++)
     if (dnsw_question(msg, len, &off, name, &type, &klass) != 0) return;

@@ -1,10 +1,13 @@
 #!/bin/sh
 # tests/lab/pdns.sh — PowerDNS Authoritative with the sqlite backend and its HTTP API,
-# serving a fresh contoso.com with the same records as tests/lab/named.sh.
+# serving a fresh contoso.com with the same records as tests/lab/named.sh, and taking RFC
+# 2136 updates signed with a TSIG key (dnsupdate=yes; the key in the backend's tsigkeys
+# table and granted by the zone's TSIG-ALLOW-DNSUPDATE metadata, set with pdnsutil).
 #   pdns.sh start WORKDIR [ADDRESS] [DNS_PORT] [HTTP_PORT]   (default 127.0.53.2 5301 8081)
 #   pdns.sh stop WORKDIR
 # Prints pid=, address=, port=, api_url=, api_key=, api_key_file= (mode 0600),
-# web_password= (HTTP basic auth of the statistics pages), zone=, log=.
+# web_password= (HTTP basic auth of the statistics pages), key= (the TSIG key file, as
+# tsig-keygen writes it, mode 0600), zone=, log=.
 set -u
 verb=$1; dir=$2
 . "$(dirname "$0")/common.sh"
@@ -40,6 +43,9 @@ guardian=no
 disable-syslog=yes
 security-poll-suffix=
 default-soa-content=ns1.@ hostmaster.@ 1 3600 600 86400 300
+dnsupdate=yes
+allow-dnsupdate-from=127.0.0.0/8
+zone-metadata-cache-ttl=0
 CONF
 
 /usr/sbin/pdns_server --config-dir="$dir" </dev/null >>"$dir/pdns.log" 2>&1 &
@@ -84,6 +90,14 @@ code=$(curl -s -o "$dir/create.out" -w '%{http_code}' -X POST -H "X-API-Key: $ap
   -H 'Content-Type: application/json' --data "$zone" "$api/zones")
 [ "$code" = 201 ] || fail "creating contoso.com answered $code: $(cat "$dir/create.out")"
 
+tsig_secret=$(head -c 32 /dev/urandom | base64)
+(umask 077; printf 'key "runbook-update." {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' \
+  "$tsig_secret" > "$dir/update.key")
+pdnsutil --config-dir="$dir" import-tsig-key runbook-update hmac-sha256 "$tsig_secret" \
+  >>"$dir/pdns.log" 2>&1 || fail "pdnsutil import-tsig-key failed"
+pdnsutil --config-dir="$dir" set-meta contoso.com TSIG-ALLOW-DNSUPDATE runbook-update \
+  >>"$dir/pdns.log" 2>&1 || fail "pdnsutil set-meta TSIG-ALLOW-DNSUPDATE failed"
+
 until dig @"$address" -p "$port" +short +time=1 +tries=1 sip.contoso.com A 2>/dev/null \
     | grep -q 192.0.2.10; do
   [ "$(date +%s)" -gt "$deadline" ] && fail "DNS did not answer on $address:$port"
@@ -97,5 +111,6 @@ echo "api_url=http://$address:$http_port"
 echo "api_key=$api_key"
 echo "api_key_file=$dir/api.key"
 echo "web_password=$web_password"
+echo "key=$dir/update.key"
 echo "zone=contoso.com"
 echo "log=$dir/pdns.log"
