@@ -79,6 +79,7 @@ zone=$(cat <<JSON
  "rrsets": [
   $(rrset ns1.contoso.com. A "$address"),
   $(rrset sip.contoso.com. A 192.0.2.10),
+  $(rrset ipv6.contoso.com. AAAA 2001:db8::10),
   $(rrset edge1.contoso.com. A 192.0.2.21),
   $(rrset alias.contoso.com. CNAME sip.contoso.com.),
   $(rrset txt.contoso.com. TXT '\"hello world\"'),
