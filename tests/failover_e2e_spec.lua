@@ -258,9 +258,22 @@ describe("xmpp-failover against real servers #e2e", function()
     write(inventory, inventory_text { server_defaults = ("{ transport = 'winrm', port = %s, "
       .. "user = %q, password = %q, ca_file = %q, command_timeout = 20 }"):format(winrm.port,
       winrm.user, "file:" .. secret, winrm.ca_file) })
-    local r = runbook("run xmpp-failover --yes")
+    local audit = scratch .. "/audit.jsonl"
+    local r = runbook("run xmpp-failover --yes -v --audit-log " .. quote(audit))
     assert.equal(0, r.code, r.out .. r.err)
     assert.equal(NEW_IP .. "\n", dig("xmpp.contoso.com", "A"))
+    -- the secrets of a whole failover (WinRM password, TSIG key) appear in no byte written
+    local json = runbook("run xmpp-failover --yes --json --audit-log " .. quote(audit))
+    assert.equal(0, json.code, json.err)
+    local everything = r.out .. r.err .. json.out .. json.err .. slurp(audit)
+    for _, name in ipairs(require("runbook.fs").list(scratch .. "/state")) do
+      if name:match("%.jsonl$") then everything = everything .. slurp(scratch .. "/state/" .. name) end
+    end
+    assert.is_nil(everything:find(winrm.password, 1, true))
+    local tsig_secret = slurp(named.key):match('secret "([^"]+)"')
+    assert.is_truthy(#tsig_secret > 20)
+    assert.is_nil(everything:find(tsig_secret, 1, true))
+    assert.matches("Set%-CsSite", slurp(audit))
     local fe = cjson.decode(slurp(winrm.state_dir .. "/" .. FE .. ".json"))
     local route
     for _, site in ipairs(fe.sites) do if site.Identity == "Site:Site2" then route = site.route end end
