@@ -77,6 +77,10 @@ M.schema = {
     known_hosts = { type = "string" },
     host_key_policy = { type = "string", values = { "strict", "accept-new" } },
     timeout = { type = "number" },
+    allow_commands = { type = "boolean", description = "ssh: may run one python3 command on "
+      .. "the vantage host to tell a refused connection from an ICMP rejection" },
+    max_sessions = { type = "integer", description = "ssh: most SSH sessions at once "
+      .. "(default 4)" },
     name = { type = "string", description = "how reports name the vantage point" },
     ca_file = { type = "string", description = "CA certificates the XMPP probe trusts "
       .. "(default: the system's)" },
@@ -202,10 +206,9 @@ function M.net(ctx, from)
   return require "runbook.net"
 end
 
---- probe_net(ctx) -> the network the XMPP probe uses: the vantage point's, except through an
--- SSH vantage host, which TLS cannot cross yet (then: this host)
+--- probe_net(ctx) -> the network the XMPP probe uses: the vantage point's (through an SSH
+-- vantage host too: runbook.tls runs over its tunnel)
 function M.probe_net(ctx)
-  if ssh_vantage(ctx) then return require "runbook.net" end
   return M.net(ctx, "vantage")
 end
 
@@ -219,9 +222,8 @@ function M.vantage_name(ctx)
   return vantage.name or "this host (no vantage host configured: not outside the perimeter)"
 end
 
---- probe_from(ctx) -> where the XMPP probe runs, for reports
+--- probe_from(ctx) -> where the XMPP probe runs, for reports: where the port checks run
 function M.probe_from(ctx)
-  if ssh_vantage(ctx) then return "this host (TLS cannot pass the SSH tunnel of the vantage host yet)" end
   return M.vantage_name(ctx)
 end
 

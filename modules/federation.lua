@@ -446,6 +446,10 @@ local function port_remark(ctx, state)
   if state == "open" and ctx.data.services_stopped then
     return " (although the new pool's services are stopped: something else answers on this"
       .. " address — check that the NAT rule leads to the new pool's Access Edge)"
+  elseif state == "unknown" then
+    return (" (%s's SSH server says only that the connect failed, not whether a RST or an ICMP"
+      .. " rejection ended it: set allow_commands = true for the vantage host so runbook can"
+      .. " ask it)"):format(estate.vantage_name(ctx))
   elseif state == "unreachable" then
     return (" (no route from %s: check public_ip in the inventory and the vantage host's"
       .. " network)"):format(estate.vantage_name(ctx))

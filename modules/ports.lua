@@ -91,6 +91,11 @@ local function where(result)
   return ("%s:%d (%s)"):format(result.host, result.port, tostring(result.address or "?"))
 end
 
+-- An SSH vantage host whose connect failed at once, without a way to ask it why.
+local UNKNOWN = "the connect from %s failed at once and SSH does not say why (a RST means "
+  .. "closed, an ICMP rejection filtered): set allow_commands = true for the vantage host "
+  .. "so runbook can ask it (docs/verification.md)"
+
 local ADVICE = {
   closed = {
     open = "something already listens: are the services of the new pool really stopped, "
@@ -99,6 +104,7 @@ local ADVICE = {
       .. "or a NAT rule): open it for the federation partners; starting services won't help",
     unreachable = "no route from %s: check the address and the vantage host",
     unresolved = "the name does not resolve",
+    unknown = UNKNOWN,
   },
   open = {
     closed = "nothing listens: is the federation service started on this server?",
@@ -106,6 +112,7 @@ local ADVICE = {
       .. "or a NAT rule)",
     unreachable = "no route from %s: check the address and the vantage host",
     unresolved = "the name does not resolve",
+    unknown = UNKNOWN,
   },
 }
 

@@ -1,18 +1,23 @@
 --- xmpp — a server-to-server federation probe (RFC 6120, RFC 6125), stage by stage, so an
 -- operator sees exactly where federation with a domain breaks:
---   resolve      _xmpp-server._tcp.<domain> SRV in priority, then weight order; without SRV
---                records the domain's own A/AAAA on 5269 (RFC 6120 §3.2.1)
---   connect      TCP to each target in that order until one opens (net.connect states)
+--   resolve      _xmpp-server._tcp.<domain> SRV: priority ascending, within a priority a
+--                weighted random draw (RFC 2782); without SRV records the domain's own
+--                A/AAAA on 5269 (RFC 6120 §3.2.1)
+--   connect      TCP to each target in that order until one opens (net.open; the state of
+--                each target that does not, as net.connect names it)
 --   stream       the s2s stream header is answered with <stream:features>
 --   starttls     STARTTLS is offered and the server says <proceed/>
 --   tls          the TLS handshake with SNI = the domain completes
 --   certificate  the chain verifies (ca_file or the system's trust) and the certificate
---                names the domain (RFC 6125 §6.4: subjectAltName dNSName, a wildcard only
---                as the whole left-most label; the subject CN only without any dNSName)
---   features     the stream restarted over TLS offers dialback or SASL EXTERNAL
+--                names the domain (RFC 6120 §13.7.2.1, RFC 6125 §6: a DNS-ID, a wildcard
+--                only as the whole left-most label; an SRV-ID _xmpp-server.<domain>; an
+--                XmppAddr <domain>; the subject CN only without any of these or a URI-ID)
+--   features     the stream restarted over TLS offers dialback (the <dialback/> feature,
+--                or xmlns:db declared on the stream header: XEP-0220) or SASL EXTERNAL
 -- probe{...} returns {ok=, domain=, failed=stage|nil, target=, <stage>={ok=, detail=}...};
 -- stages after the first failure are {ok=false, skipped=true, detail=}. Every read is
--- bounded in bytes and time: a silent, garbage-spewing or endless server fails its stage.
+-- bounded in bytes and time: a silent, garbage-spewing or endless server fails its stage;
+-- the whole probe by its deadline (a failed stage then has reason = "deadline").
 -- Conventions: net failures are stage results, never errors; misuse raises "[xmpp] ...".
 local net = require "runbook.net"
 local xml = require "runbook.xml"
@@ -23,11 +28,13 @@ local M = {}
 M.STAGES = { "resolve", "connect", "stream", "starttls", "tls", "certificate", "features" }
 M.PORT = 5269
 M.MAX_STREAM_BYTES = 65536     -- what one stage may read before it gives up
+M.DEADLINE = 30                -- seconds the whole probe may take, unless deadline= says
 
 local NS_STREAM = "http://etherx.jabber.org/streams"
 local NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 local NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 local NS_DIALBACK = "urn:xmpp:features:dialback"
+local NS_DIALBACK_STREAM = "jabber:server:dialback"
 
 -- ------------------------------------------------------------------ certificate names
 
@@ -44,7 +51,7 @@ local function canonical(name, allow_wildcard)
   return name
 end
 
--- Does one presented dNSName match the reference domain? RFC 6125 §6.4.3: "*" only as the
+-- Does one presented DNS-ID match the reference domain? RFC 6125 §6.4.3: "*" only as the
 -- complete left-most label, matching exactly one label, never directly under a top-level
 -- domain (no "*.com").
 local function name_matches(presented, domain)
@@ -57,24 +64,76 @@ local function name_matches(presented, domain)
   return first ~= nil and parent == rest
 end
 
+-- Does one presented SRV-ID (RFC 4985) name the domain's XMPP server service? RFC 6125
+-- §6.5.1 with RFC 6120 §13.7.1.2.1: "_xmpp-server." and then the domain; no wildcard.
+local function srv_id_matches(presented, domain)
+  local service, name = tostring(presented):match("^(_[^.]*)%.(.+)$")
+  return service ~= nil and service:lower() == "_xmpp-server" and canonical(name, false) == domain
+end
+
+-- Does one presented XmppAddr name the domain? A server's is its bare domain (RFC 6120
+-- §13.7.1.4), compared as a DNS name without wildcard; a U-label is not converted to the
+-- A-label, so an internationalized domain must be presented as a DNS-ID or SRV-ID.
+local function xmpp_address_matches(presented, domain)
+  return canonical(presented, false) == domain
+end
+
+local function never() return false end
+
+-- The identifier types of a certificate, in the order tried. Any of them presented means the
+-- subject CN is not consulted (RFC 6125 §6.4.4). URI-IDs never match an XMPP server; nor do
+-- otherNames runbook.tls could not read (another kind, or an SRV-ID or XmppAddr of the wrong
+-- string type), and these keep the CN from counting too (stricter than RFC 6125).
+local IDENTIFIER_TYPES = {
+  { list = "dns_names", label = "", matches = name_matches },
+  { list = "srv_names", label = "SRV-ID ", matches = srv_id_matches },
+  { list = "xmpp_addresses", label = "XmppAddr ", matches = xmpp_address_matches },
+  { list = "uri_names", label = "URI-ID ", matches = never },
+  { list = "other_names", label = "otherName ", matches = never },
+}
+
+-- A presented name for a message: control characters (a NUL, a terminal escape) as \ddd.
+local function printable(name)
+  return (tostring(name):gsub("%c", function(c) return ("\\%d"):format(c:byte()) end))
+end
+
+-- Every identifier the certificate presents, labelled by its type, for messages and reports.
+local function presented_names(certificate)
+  local presented = {}
+  for _, kind in ipairs(IDENTIFIER_TYPES) do
+    for _, name in ipairs(certificate[kind.list] or {}) do
+      presented[#presented + 1] = kind.label .. printable(name)
+    end
+  end
+  return presented
+end
+
 --- certificate_names(certificate, domain) -> matching name | nil, why
--- certificate: {dns_names={...}, subject_cn=} as runbook.tls reports it.
+-- certificate: {dns_names=, srv_names=, xmpp_addresses=, uri_names=, other_names=,
+-- subject_cn=} as runbook.tls reports it (missing lists count as empty). A DNS-ID match is
+-- returned as presented; the others with " (SRV-ID)", " (XmppAddr)" or " (subject CN; ...)"
+-- after it.
 function M.certificate_names(certificate, domain)
   local reference = canonical(domain, false)
   if reference == nil then error("[xmpp] '" .. tostring(domain) .. "' is not a domain name", 2) end
-  local names = certificate.dns_names or {}
-  for _, presented in ipairs(names) do
-    if name_matches(presented, reference) then return presented end
+  for _, kind in ipairs(IDENTIFIER_TYPES) do
+    for _, name in ipairs(certificate[kind.list] or {}) do
+      if kind.matches(name, reference) then
+        return kind.label == "" and name or ("%s (%s)"):format(name, kind.label:sub(1, -2))
+      end
+    end
   end
-  if #names == 0 and certificate.subject_cn and canonical(certificate.subject_cn, false)
-      == reference then
-    return certificate.subject_cn .. " (subject CN; the certificate has no subjectAltName)"
+  local presented, cn = presented_names(certificate), certificate.subject_cn
+  local cn_is_domain = cn ~= nil and canonical(cn, false) == reference
+  if #presented == 0 and cn_is_domain then
+    return cn .. " (subject CN; the certificate presents no subjectAltName identifier)"
+  elseif #presented == 0 then
+    return nil, ("the certificate presents no subjectAltName identifier and its CN %q is not "
+      .. "%s"):format(printable(cn), reference)
   end
-  if #names == 0 then
-    return nil, ("the certificate has no subjectAltName and its CN %q is not %s"):format(
-      tostring(certificate.subject_cn), reference)
-  end
-  return nil, ("the certificate names %s, not %s"):format(table.concat(names, ", "), reference)
+  return nil, ("the certificate names %s, not %s%s"):format(table.concat(presented, ", "),
+    reference, cn_is_domain and (" (its subject CN is, but RFC 6125 §6.4.4 ignores the CN"
+    .. " when the certificate presents a subjectAltName identifier)") or "")
 end
 
 -- ------------------------------------------------------------------ resolution
@@ -95,15 +154,42 @@ local function dns_resolver(options)
   end
 end
 
--- SRV records in the order to try them: priority ascending, then weight descending
--- (a probe wants a reproducible order, not RFC 2782's random draw), then target.
-local function srv_order(records)
-  table.sort(records, function(a, b)
-    if a.priority ~= b.priority then return a.priority < b.priority end
-    if a.weight ~= b.weight then return a.weight > b.weight end
-    return a.target < b.target
+-- Appends the records of one priority to ordered as RFC 2782 draws them: each next one with
+-- a probability proportional to its weight (zero weights first in line, so they are drawn
+-- only by a 0). random(low, high) -> an integer in [low, high], both included.
+local function draw_by_weight(group, random, ordered)
+  table.sort(group, function(a, b)         -- a fixed line-up, so a given draw is reproducible
+    if (a.weight == 0) ~= (b.weight == 0) then return a.weight == 0 end
+    if a.target ~= b.target then return a.target < b.target end
+    return a.port < b.port
   end)
-  return records
+  while #group > 0 do
+    local total, running = 0, 0
+    for _, record in ipairs(group) do total = total + record.weight end
+    local drawn, chosen = random(0, total), #group
+    for i, record in ipairs(group) do
+      running = running + record.weight
+      if running >= drawn then chosen = i; break end
+    end
+    ordered[#ordered + 1] = table.remove(group, chosen)
+  end
+end
+
+-- SRV records in the order to try them (RFC 2782): priority ascending; within a priority,
+-- the weighted random draw above.
+local function srv_order(records, random)
+  local groups, priorities = {}, {}
+  for _, record in ipairs(records) do
+    if not groups[record.priority] then
+      groups[record.priority] = {}
+      priorities[#priorities + 1] = record.priority
+    end
+    table.insert(groups[record.priority], record)
+  end
+  table.sort(priorities)
+  local ordered = {}
+  for _, priority in ipairs(priorities) do draw_by_weight(groups[priority], random, ordered) end
+  return ordered
 end
 
 -- Addresses of a host name: A first, then AAAA.
@@ -137,7 +223,7 @@ local function resolve_targets(options)
   if #srv == 1 and (srv[1].target == "." or srv[1].target == "") then
     return nil, service .. " says the service is decidedly not available (target \".\")"
   end
-  for _, record in ipairs(srv_order(srv)) do
+  for _, record in ipairs(srv_order(srv, options.random or math.random)) do
     addresses_of(resolve, record.target:gsub("%.$", ""), record.port, targets, notes)
   end
   local how = ("SRV %s: %d record(s)"):format(service, #srv)
@@ -202,35 +288,50 @@ local function within(seconds, what, fn, ...)
   error(results[2], 0)
 end
 
+-- Does the stream header declare the dialback namespace (XEP-0220: a server that supports
+-- dialback does, under any prefix)?
+local function declares_dialback(header)
+  for _, uri in pairs(header.namespaces or {}) do
+    if uri == NS_DIALBACK_STREAM then return true end
+  end
+  return false
+end
+
+-- Notes in features what one event of the stream header or <stream:features> offers.
+local function note_feature(features, event)
+  if event.type == "start" and event.depth == 1 then
+    features.dialback_declared = declares_dialback(event)
+  elseif event.type == "start" and event.depth == 3 then
+    if event.namespace == NS_TLS and event.name == "starttls" then features.starttls = true end
+    if event.namespace == NS_DIALBACK and event.name == "dialback" then features.dialback = true end
+  elseif event.type == "start" and event.depth == 4 and event.namespace == NS_TLS
+      and event.name == "required" then
+    features.required = true
+  elseif event.type == "start" and event.namespace == NS_SASL and event.name == "mechanism" then
+    features.in_mechanism = true
+  elseif event.type == "text" and features.in_mechanism then
+    features.mechanisms[#features.mechanisms + 1] = event.text
+  elseif event.type == "end" and event.name == "mechanism" then
+    features.in_mechanism = false
+  end
+end
+
 -- Sends the stream header and reads <stream:features>. -> {starttls=, required=,
--- dialback=, mechanisms={...}} | nil, message, code
+-- dialback= (the feature), dialback_declared= (xmlns:db), mechanisms={...}}, parser | nil,
+-- message, code
 local function open_stream(conn, domain, timeout)
   local parser = xml.parser()
   local ok, message, code = conn:send(stream_header(domain), { timeout = timeout })
   if not ok then return nil, message, code end
   local features = { mechanisms = {} }
-  local in_mechanism
   local last, read_message, read_code = within(timeout, "the stream header", read_until, conn,
     parser, function(event)
-      if event.type == "start" and event.depth == 3 then
-        if event.namespace == NS_TLS and event.name == "starttls" then features.starttls = true end
-        if event.namespace == NS_DIALBACK and event.name == "dialback" then
-          features.dialback = true
-        end
-      elseif event.type == "start" and event.depth == 4 and event.namespace == NS_TLS
-          and event.name == "required" then
-        features.required = true
-      elseif event.type == "start" and event.namespace == NS_SASL and event.name == "mechanism" then
-        in_mechanism = true
-      elseif event.type == "text" and in_mechanism then
-        features.mechanisms[#features.mechanisms + 1] = event.text
-      elseif event.type == "end" and event.name == "mechanism" then
-        in_mechanism = false
-      end
+      note_feature(features, event)
       return event.type == "end" and event.depth == 2 and event.namespace == NS_STREAM
         and event.name == "features"
     end)
   if last == nil then return nil, read_message, read_code end
+  features.in_mechanism = nil
   return features, parser
 end
 
@@ -238,7 +339,10 @@ local function describe_features(features)
   local offered = {}
   if features.starttls then offered[#offered + 1] = features.required and "STARTTLS (required)"
     or "STARTTLS" end
-  if features.dialback then offered[#offered + 1] = "dialback" end
+  if features.dialback then offered[#offered + 1] = "dialback"
+  elseif features.dialback_declared then
+    offered[#offered + 1] = "dialback (declared by xmlns:db on the stream header only)"
+  end
   for _, mechanism in ipairs(features.mechanisms) do
     offered[#offered + 1] = "SASL " .. mechanism
   end
@@ -247,28 +351,37 @@ end
 
 -- ------------------------------------------------------------------ the probe
 
-local function connect_first(net, targets, timeout)
-  local tried = {}
+-- What a failed net.open says about the port, in net.connect's words ("closed
+-- (conn-refused)", "filtered (timeout)", ...), or else the message itself.
+local function state_of(message)
+  return tostring(message):match(": port (%a+ %(.*%))$") or tostring(message)
+end
+
+-- Opens the first target that answers, one TCP connection each, noting in tried what each
+-- one did (so that a deadline in the middle still tells). -> conn, target | nil
+local function connect_first(net, targets, timeout, tried)
   for _, target in ipairs(targets) do
-    local state = net.connect { host = target.host, port = target.port, timeout = timeout }
-    tried[#tried + 1] = ("%s:%d %s (%s)"):format(state.address, state.port, state.state,
-      state.reason)
-    if state.state == "open" then
-      local conn, message = net.open { host = target.host, port = target.port, timeout = timeout }
-      if conn then
-        tried[#tried] = ("%s:%d open, %.1f ms"):format(state.address, state.port, state.rtt * 1000)
-        return conn, target, table.concat(tried, "; ")
-      end
-      tried[#tried] = tried[#tried] .. ", then " .. message
+    local address, started = ("%s:%d"):format(target.host, target.port), task.now()
+    tried[#tried + 1] = address .. " (no answer yet)"
+    local conn, message = net.open { host = target.host, port = target.port, timeout = timeout }
+    if conn then
+      tried[#tried] = ("%s open, %.1f ms"):format(address, (task.now() - started) * 1000)
+      return conn, target
     end
+    tried[#tried] = address .. " " .. state_of(message)
   end
-  local hint = ""
-  for _, line in ipairs(tried) do
-    if line:find(" filtered ", 1, true) then
-      hint = "; filtered: a firewall drops or rejects the port on the way"
-    end
+end
+
+-- The connect stage's detail: every target tried, those not tried, and a firewall hint.
+local function describe_connects(p)
+  local detail, untried = table.concat(p.tried, "; "), #p.targets - #p.tried
+  if untried > 0 and not p.conn then
+    detail = detail .. ("; %d more target(s) not tried"):format(untried)
   end
-  return nil, nil, table.concat(tried, "; ") .. hint
+  if not p.conn and detail:find(" filtered ", 1, true) then
+    detail = detail .. "; filtered: a firewall drops or rejects the port on the way"
+  end
+  return detail
 end
 
 -- Each stage function gets the probe state and returns ok, detail.
@@ -281,9 +394,10 @@ function stages.resolve(p)
 end
 
 function stages.connect(p)
-  local conn, target, detail = connect_first(p.options.net or net, p.targets, p.timeout)
+  p.tried = {}
+  local conn, target = connect_first(p.options.net or net, p.targets, p.timeout, p.tried)
   p.conn, p.result.target = conn, target and ("%s:%d"):format(target.host, target.port)
-  return conn ~= nil, detail
+  return conn ~= nil, describe_connects(p)
 end
 
 function stages.stream(p)
@@ -318,7 +432,7 @@ end
 function stages.certificate(p)
   local certificate = p.certificate
   local name, why = M.certificate_names(certificate, p.domain)
-  p.result.certificate_names = certificate.dns_names
+  p.result.certificate_names = presented_names(certificate)
   if not certificate.verified then
     return false, ("the chain does not verify: %s%s"):format(certificate.verify_error,
       p.options.ca_file and (" (trusting " .. p.options.ca_file .. ")") or
@@ -331,7 +445,9 @@ end
 function stages.features(p)
   local features, message = open_stream(p.conn, p.domain, p.timeout)
   if not features then return false, message end
-  p.result.dialback = features.dialback == true
+  p.result.dialback_feature = features.dialback == true
+  p.result.dialback_declared = features.dialback_declared == true
+  p.result.dialback = p.result.dialback_feature or p.result.dialback_declared
   p.result.sasl_external = false
   for _, mechanism in ipairs(features.mechanisms) do
     if mechanism == "EXTERNAL" then p.result.sasl_external = true end
@@ -351,22 +467,47 @@ local function check_options(options)
   if options.timeout ~= nil and (type(options.timeout) ~= "number" or options.timeout <= 0) then
     error("[xmpp] probe: timeout must be a positive number of seconds", 3)
   end
+  if options.deadline ~= nil and (type(options.deadline) ~= "number" or options.deadline <= 0)
+  then
+    error("[xmpp] probe: deadline must be a positive number of seconds", 3)
+  end
   if options.targets ~= nil and type(options.targets) ~= "table" then
     error("[xmpp] probe: targets must be a list of {host=, port=}", 3)
   end
+  if options.random ~= nil and type(options.random) ~= "function" then
+    error("[xmpp] probe: random must be a function(low, high) -> integer", 3)
+  end
+end
+
+-- A stage that the probe's deadline stopped ("during") or left no time for ("before").
+local function deadline_passed(p, stage, when)
+  local detail = ("the probe's deadline of %g s passed %s this stage"):format(p.deadline, when)
+  if stage == "connect" and p.tried then detail = detail .. ": " .. describe_connects(p) end
+  return false, detail, "deadline"
+end
+
+-- Runs one stage within what is left of the deadline. -> ok, detail, reason
+local function run_stage(p, stage)
+  local left = p.ends - task.now()
+  if left <= 0 then return deadline_passed(p, stage, "before") end
+  local results = table.pack(task.timeout(left, stages[stage], p))
+  if results[1] then return results[2], results[3] end
+  if results[2] ~= "timeout" then error(results[2], 0) end
+  return deadline_passed(p, stage, "during")
 end
 
 local function run_probe(options)
   local p = { options = options, domain = canonical(options.domain, false),
-              timeout = options.timeout or 5,
+              timeout = options.timeout or 5, deadline = options.deadline or M.DEADLINE,
               result = { domain = options.domain, ok = true, from = options.from or "this host" } }
+  p.ends = task.now() + p.deadline
   for _, stage in ipairs(M.STAGES) do
     if p.result.failed then
       p.result[stage] = { ok = false, skipped = true,
                           detail = "not tried: the " .. p.result.failed .. " stage failed" }
     else
-      local ok, detail = stages[stage](p)
-      p.result[stage] = { ok = ok, detail = detail }
+      local ok, detail, reason = run_stage(p, stage)
+      p.result[stage] = { ok = ok, detail = detail, reason = reason }
       if not ok then p.result.failed, p.result.ok = stage, false end
     end
   end
@@ -375,9 +516,13 @@ local function run_probe(options)
 end
 
 --- probe{domain=, targets=nil|{{host=, port=}}, resolver=nil|function(name, type) -> records,
---        timeout=5, ca_file=nil, dns_server=nil, dns_port=nil, net=nil} -> result (see the
---        header); net= replaces runbook.net (connect, open), e.g. by a netsim topology;
---        from= names where the checks are made (result.from; default "this host").
+--        timeout=5, deadline=M.DEADLINE, ca_file=nil, dns_server=nil, dns_port=nil,
+--        net=nil, random=nil} -> result (see the header). timeout bounds each connect and
+--        read, deadline the whole probe; net= replaces runbook.net (the probe calls open
+--        only), e.g. by a netsim topology; random(low, high) replaces math.random in the
+--        SRV draw; from= names where the checks are made (result.from; default "this host").
+-- result.dialback is true when the stream over TLS offers the <dialback/> feature
+-- (result.dialback_feature) or declares xmlns:db (result.dialback_declared).
 function M.probe(options)
   check_options(options)
   if task.current() then return run_probe(options) end

@@ -13,6 +13,11 @@
 ** the loop resumes it when the socket is ready. One connection serves many commands, one
 ** channel each; the connection is opened on first use and re-opened once when it died
 ** before a command started. A session runs one command at a time.
+** Tunnels: a session may hold several open at once, but runs one operation (open, send,
+** receive, close) at a time, and libssh2 itself opens one channel at a time per session:
+** checks in parallel need several sessions (modules/vantage.lua pools them). When the
+** server cannot connect (code "refused": libssh2 drops the server's reason text, e.g.
+** "Connection refused" or "No route to host") the session stays up; a timeout drops it.
 **
 ** Failures return nil, message, code with code "timeout", "refused", "unreachable",
 ** "hostkey", "auth", "closed" or "ssh". The host key is checked against known_hosts:
@@ -531,9 +536,11 @@ static int step_tunnel_open (Ssh *s) {
   if (channel == NULL) {
     int error = libssh2_session_last_errno(s->session);
     if (error == LIBSSH2_ERROR_EAGAIN) return again(s);
-    if (error == LIBSSH2_ERROR_CHANNEL_FAILURE)   /* the server could not connect */
+    if (error == LIBSSH2_ERROR_CHANNEL_FAILURE) {   /* the server could not connect */
+      s->keep_connection = 1;                     /* an answer about the target only */
       return fail(s, "refused", "%s could not connect to %s:%d: %s", where(s), s->target,
                   s->target_port, last_error(s));
+    }
     return channel_failed(s, "opening a tunnel");
   }
   s->tunnel->channel = channel;
@@ -671,6 +678,12 @@ static int drive_k (lua_State *L, int status, lua_KContext ctx);
 #define SSH_RECHECK 1.0
 
 static int timed_out (Ssh *s) {
+  if (s->connected && s->kind == OP_TUNNEL)
+    return fail(s, "timeout", "%s did not connect to %s:%d within %g s", where(s), s->target,
+                s->target_port, s->command_timeout);
+  if (s->connected && s->command == NULL)
+    return fail(s, "timeout", "the tunnel through %s did not answer within %g s", where(s),
+                s->command_timeout);
   if (s->connected)
     return fail(s, "timeout", "command on %s did not finish within %g s: %s", where(s),
                 s->command_timeout, s->command);

@@ -1,16 +1,27 @@
 #include "loop_api.h"
 /*
-** tls.c — runbook.tls (loaded on first use: OpenSSL): TLS over a connected runbook.socket,
-** for STARTTLS probes.
-**   tls.wrap(sock, {servername=, ca_file=, verify=true, timeout=}) -> stream | nil, msg, code
-**     handshakes with SNI; with verify=true the chain and the name (servername) must verify
-**     or the handshake fails (code "verify"); with verify=false it completes and
+** tls.c — runbook.tls (loaded on first use: OpenSSL): TLS over a connected stream, for
+** STARTTLS probes.
+**   tls.wrap(transport, {servername=, ca_file=, verify=true, timeout=}) -> stream | nil, msg,
+**     code. transport: a runbook.socket (OpenSSL drives its descriptor), or any object with
+**     :send(data, {timeout=}) and :receive(max, {timeout=}) answering like a socket, e.g. an
+**     SSH tunnel (modules/vantage.lua): TLS records then pass through memory BIOs and those
+**     methods, so the same probe runs from a vantage host. Handshakes with SNI; with
+**     verify=true the chain and the name (servername) must verify or the handshake fails
+**     (code "verify"); with verify=false it completes and
 **     stream:certificate() says what was wrong, so a probe can report each stage itself.
 **   stream:send(data [, {timeout=}]), stream:receive(max_bytes [, {timeout=}]),
-**   stream:certificate() -> {verified=, verify_error=, dns_names={...}, subject_cn=,
-**     issuer=, version=, cipher=}, stream:close().
-** The stream owns the socket from then on; closing the stream closes it.
+**   stream:certificate() -> {verified=, verify_error=, version=, cipher=, and the names:}
+**     dns_names, srv_names (SRV-ID otherNames, RFC 4985), xmpp_addresses (XmppAddr
+**     otherNames, RFC 6120), uri_names, ip_addresses, other_names (the OIDs of otherNames
+**     not read): lists, possibly empty, of the subjectAltName entries as written;
+**     subject_cn=, issuer_cn= when present.
+**   tls.read_certificate(der_or_pem) -> the names alone | nil, msg, "malformed".
+**   stream:close().
+** The stream owns the transport from then on; stream:close() closes it too (through its
+** :close, which may wait); the collector frees TLS only and leaves the transport to its own.
 */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -18,17 +29,29 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #define STREAM_TYPE "runbook.tls"
 #define RECEIVE_MAX (1 << 20)
 #define DEFAULT_TIMEOUT 5.0
+#define WIRE_CHUNK 32768        /* what one transport:receive asks for (an SSH packet) */
+
+/* The operations of a stream, and what messages call them. */
+enum { OP_HANDSHAKE, OP_SEND, OP_RECEIVE };
+static const char *const OP_WHAT[] = { "handshake with", "sending to", "receiving from" };
+
+/* Which transport method a stream without a descriptor calls. */
+enum { WIRE_SEND, WIRE_RECEIVE };
 
 typedef struct Stream {
   SSL_CTX *ctx;
   SSL *ssl;
-  int fd;
+  int fd;                   /* the socket's descriptor, or -1: a transport object */
+  BIO *wire_in, *wire_out;  /* transport object: records from and for the peer (ssl owns them) */
+  int op, done;             /* transport object: the operation running, and whether it is */
+  size_t receive_max;       /*   done but for sending what OpenSSL wrote; receive's max */
   double deadline;
   char peer[80];            /* servername or address, for messages */
 } Stream;
@@ -38,19 +61,32 @@ static void stream_free (Stream *s) {
   if (s->ctx) SSL_CTX_free(s->ctx);
   s->ssl = NULL;
   s->ctx = NULL;
+  s->wire_in = s->wire_out = NULL;
   s->fd = -1;
 }
 
-/* __gc, __close and :close(): frees TLS and closes the socket; safe to call twice. */
+static int close_done (lua_State *L, int status, lua_KContext ctx) {
+  (void)L; (void)status; (void)ctx;
+  return 0;
+}
+
+/* __close and :close(): frees TLS, then transport:close() (an SSH tunnel's may wait); safe
+** to call twice. */
 static int stream_close (lua_State *L) {
   Stream *s = (Stream *)luaL_checkudata(L, 1, STREAM_TYPE);
-  if (s->ssl) SSL_shutdown(s->ssl);          /* one try at close_notify, never waits */
+  if (s->ssl == NULL) return 0;
+  SSL_shutdown(s->ssl);                      /* one try at close_notify, never waits */
   stream_free(s);
-  if (lua_getiuservalue(L, 1, 1) == LUA_TUSERDATA) {
-    lua_getfield(L, -1, "close");
-    lua_pushvalue(L, -2);
-    lua_call(L, 1, 0);
-  }
+  if (lua_getiuservalue(L, 1, 1) == LUA_TNIL) return 0;
+  lua_getfield(L, -1, "close");
+  lua_insert(L, -2);
+  lua_callk(L, 1, 0, 0, close_done);
+  return 0;
+}
+
+/* __gc: frees TLS only; the transport, unreachable too, is collected with its own __gc. */
+static int stream_gc (lua_State *L) {
+  stream_free((Stream *)luaL_checkudata(L, 1, STREAM_TYPE));
   return 0;
 }
 
@@ -123,9 +159,121 @@ static int fail_timeout (lua_State *L, Stream *s, const char *what) {
   return 3;
 }
 
-/* Stack: 1 socket, 2 options, 3 stream. */
+/* ------------------------------------------------ over a transport object (memory BIOs) */
+
+static int wire_run (lua_State *L, Stream *s);
+
+/* The transport's answer, on top (3 values): received bytes go to OpenSSL.
+** -> 0 to go on, or the failure pushed (nil, message, code). */
+static int wire_answer (lua_State *L, Stream *s, int wanted) {
+  size_t len;
+  const char *data, *message, *code;
+  if (lua_toboolean(L, -3)) {
+    if (wanted == WIRE_RECEIVE) {
+      data = lua_tolstring(L, -3, &len);
+      if (data == NULL || len > INT32_MAX)
+        return luaL_error(L, "tls: the transport's receive returned a %s, not bytes",
+                          luaL_typename(L, -3));
+      if (len > 0 && BIO_write(s->wire_in, data, (int)len) != (int)len)
+        return luaL_error(L, "tls: out of memory");
+    }
+    lua_pop(L, 3);
+    return 0;
+  }
+  message = lua_tostring(L, -2);
+  code = lua_tostring(L, -1);
+  if (code && strcmp(code, "timeout") == 0) return fail_timeout(L, s, OP_WHAT[s->op]);
+  luaL_pushfail(L);
+  if (code && strcmp(code, "closed") == 0)
+    lua_pushfstring(L, "tls: %s closed the connection (during %s)", s->peer, OP_WHAT[s->op]);
+  else
+    lua_pushfstring(L, "tls: %s %s failed: %s", OP_WHAT[s->op], s->peer,
+                    message ? message : "the transport failed");
+  lua_pushstring(L, code ? code : "closed");
+  return 3;
+}
+
+static int wire_done (lua_State *L, int status, lua_KContext ctx) {
+  Stream *s = check_stream(L);
+  int n = wire_answer(L, s, (int)ctx);
+  (void)status;
+  return n ? n : wire_run(L, s);
+}
+
+/* transport:send(what OpenSSL wrote) or transport:receive(WIRE_CHUNK), with {timeout=} what
+** is left. -> 0 to go on, or the failure pushed. */
+static int wire_call (lua_State *L, Stream *s, int wanted) {
+  double left = remaining(s);
+  if (left <= 0) return fail_timeout(L, s, OP_WHAT[s->op]);
+  lua_getiuservalue(L, 1, 1);
+  lua_getfield(L, -1, wanted == WIRE_SEND ? "send" : "receive");
+  lua_insert(L, -2);
+  if (wanted == WIRE_SEND) {
+    size_t pending = BIO_ctrl_pending(s->wire_out);
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, pending);
+    int n = BIO_read(s->wire_out, p, (int)pending);
+    luaL_pushresultsize(&b, n > 0 ? (size_t)n : 0);
+  } else {
+    lua_pushinteger(L, WIRE_CHUNK);
+  }
+  lua_createtable(L, 0, 1);
+  lua_pushnumber(L, left);
+  lua_setfield(L, -2, "timeout");
+  lua_callk(L, 3, 3, (lua_KContext)wanted, wire_done);
+  return wire_answer(L, s, wanted);
+}
+
+/* One try of the operation; a receive that read pushes the bytes (stack index 2). */
+static int wire_try (lua_State *L, Stream *s) {
+  size_t len;
+  const char *data;
+  luaL_Buffer b;
+  int r;
+  if (s->op == OP_HANDSHAKE) return SSL_do_handshake(s->ssl);
+  if (s->op == OP_SEND) {
+    data = lua_tolstring(L, 2, &len);
+    return len == 0 ? 1 : SSL_write(s->ssl, data, (int)len);
+  }
+  r = SSL_read(s->ssl, luaL_buffinitsize(L, &b, s->receive_max), (int)s->receive_max);
+  luaL_pushresultsize(&b, r > 0 ? (size_t)r : 0);
+  if (r <= 0) lua_pop(L, 1);
+  return r;
+}
+
+/* Runs the operation until it is done and what OpenSSL wrote is sent: each time OpenSSL
+** wants bytes, the transport is asked for them (and may park the task). */
+static int wire_run (lua_State *L, Stream *s) {
+  for (;;) {
+    int r, n;
+    if (!s->done) {
+      ERR_clear_error();
+      errno = 0;
+      r = wire_try(L, s);
+      if (r > 0) s->done = 1;
+      else if (SSL_get_error(s->ssl, r) != SSL_ERROR_WANT_READ &&
+               SSL_get_error(s->ssl, r) != SSL_ERROR_WANT_WRITE)
+        return wait_or_fail(L, s, r, OP_WHAT[s->op], 0, NULL);   /* not a wait: fails */
+    }
+    if (BIO_ctrl_pending(s->wire_out) > 0) n = wire_call(L, s, WIRE_SEND);
+    else if (!s->done) n = wire_call(L, s, WIRE_RECEIVE);
+    else if (s->op == OP_SEND) { lua_pushboolean(L, 1); return 1; }
+    else return 1;          /* the stream (handshake) or the bytes (receive) on top */
+    if (n) return n;
+  }
+}
+
+static int wire_begin (lua_State *L, Stream *s, int op) {
+  s->op = op;
+  s->done = 0;
+  return wire_run(L, s);
+}
+
+/* ------------------------------------------------ over a socket's descriptor */
+
+/* Stack: 1 stream. */
 static int handshake_step (lua_State *L, int status, lua_KContext ctx) {
-  Stream *s = (Stream *)lua_touserdata(L, 3);
+  Stream *s = (Stream *)lua_touserdata(L, 1);
   int r;
   (void)ctx;
   if (timed_out(L, status)) return fail_timeout(L, s, "handshake with");
@@ -133,7 +281,7 @@ static int handshake_step (lua_State *L, int status, lua_KContext ctx) {
   errno = 0;
   r = SSL_do_handshake(s->ssl);
   if (r == 1) {
-    lua_settop(L, 3);
+    lua_settop(L, 1);
     return 1;
   }
   return wait_or_fail(L, s, r, "handshake with", 0, handshake_step);
@@ -148,7 +296,8 @@ static const char *opt_string (lua_State *L, const char *key) {
   return value;
 }
 
-/* Sets up the context: trust (ca_file or the system's), verification, SNI, the fd. */
+/* Sets up the context: trust (ca_file or the system's), verification, SNI, the fd or the
+** memory BIOs. */
 static void configure (lua_State *L, Stream *s, int verify) {
   const char *servername = opt_string(L, "servername");
   const char *ca_file = opt_string(L, "ca_file");
@@ -170,15 +319,61 @@ static void configure (lua_State *L, Stream *s, int verify) {
     if (verify) SSL_set1_host(s->ssl, servername);
     snprintf(s->peer, sizeof s->peer, "%s", servername);
   }
-  SSL_set_fd(s->ssl, s->fd);
+  if (s->fd >= 0) SSL_set_fd(s->ssl, s->fd);
+  else {
+    s->wire_in = BIO_new(BIO_s_mem());
+    s->wire_out = BIO_new(BIO_s_mem());
+    if (s->wire_in == NULL || s->wire_out == NULL) {
+      BIO_free(s->wire_in);
+      BIO_free(s->wire_out);
+      s->wire_in = s->wire_out = NULL;
+      luaL_error(L, "tls: out of memory");
+    }
+    BIO_set_mem_eof_return(s->wire_in, -1);   /* empty: "retry", the transport refills it */
+    SSL_set_bio(s->ssl, s->wire_in, s->wire_out);
+  }
   SSL_set_connect_state(s->ssl);
+}
+
+/* Calls transport:name() -> its results (n of them), or nothing pushed without the method. */
+static int call_method (lua_State *L, const char *name, int results) {
+  if (lua_getfield(L, 1, name) != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, results);
+  return 1;
+}
+
+/* Who the transport talks to (transport:peer() -> address, port) and, for a socket, the
+** descriptor OpenSSL drives. */
+static void attach (lua_State *L, Stream *s) {
+  int is_socket = luaL_testudata(L, 1, "runbook.socket") != NULL;
+  snprintf(s->peer, sizeof s->peer, "the peer");
+  if (call_method(L, "peer", 2)) {
+    if (lua_tostring(L, -2))
+      snprintf(s->peer, sizeof s->peer, "%s:%d", lua_tostring(L, -2), (int)lua_tointeger(L, -1));
+    lua_pop(L, 2);
+  }
+  if (is_socket && call_method(L, "fd", 1)) {
+    s->fd = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
 }
 
 /* tls.wrap(sock, {servername=, ca_file=, verify=, timeout=}) -> stream | nil, msg, code */
 static int tls_wrap (lua_State *L) {
   Stream *s;
   int verify = 1;
-  luaL_checkudata(L, 1, "runbook.socket");
+  if (luaL_testudata(L, 1, "runbook.socket") == NULL) {
+    luaL_argexpected(L, lua_istable(L, 1) || lua_isuserdata(L, 1), 1, "socket or transport");
+    lua_getfield(L, 1, "send");
+    lua_getfield(L, 1, "receive");
+    luaL_argexpected(L, lua_isfunction(L, -1) && lua_isfunction(L, -2), 1,
+                     "a socket or an object with :send and :receive");
+    lua_pop(L, 2);
+  }
   if (lua_isnoneornil(L, 2)) { lua_settop(L, 1); lua_newtable(L); }
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
@@ -190,20 +385,14 @@ static int tls_wrap (lua_State *L) {
   memset(s, 0, sizeof *s);
   s->fd = -1;
   luaL_setmetatable(L, STREAM_TYPE);
-  lua_getfield(L, 1, "peer");
+  attach(L, s);
   lua_pushvalue(L, 1);
-  lua_call(L, 1, 2);
-  snprintf(s->peer, sizeof s->peer, "%s:%d", lua_tostring(L, -2), (int)lua_tointeger(L, -1));
-  lua_pop(L, 2);
-  lua_getfield(L, 1, "fd");
-  lua_pushvalue(L, 1);
-  lua_call(L, 1, 1);
-  s->fd = (int)lua_tointeger(L, -1);
-  lua_pop(L, 1);
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, 3, 1);               /* the stream owns the socket */
+  lua_setiuservalue(L, 3, 1);               /* the stream owns the transport */
   configure(L, s, verify);
   s->deadline = loop_now() + opt_timeout(L, 2);
+  lua_replace(L, 1);
+  lua_settop(L, 1);                         /* 1: the stream */
+  if (s->fd < 0) return wire_begin(L, s, OP_HANDSHAKE);
   return handshake_step(L, LUA_OK, 0);
 }
 
@@ -233,9 +422,12 @@ static int send_step (lua_State *L, int status, lua_KContext ctx) {
 /* stream:send(data [, {timeout=}]) -> true | nil, msg, code */
 static int stream_send (lua_State *L) {
   Stream *s = check_stream(L);
-  luaL_checkstring(L, 2);
+  size_t len;
+  luaL_checklstring(L, 2, &len);
+  luaL_argcheck(L, len <= INT32_MAX, 2, "more than 2 GiB at once");
   s->deadline = loop_now() + opt_timeout(L, 3);
   lua_settop(L, 2);
+  if (s->fd < 0) return wire_begin(L, s, OP_SEND);
   return send_step(L, LUA_OK, 0);
 }
 
@@ -266,23 +458,73 @@ static int stream_receive (lua_State *L) {
   luaL_argcheck(L, max >= 1 && max <= RECEIVE_MAX, 2, "max_bytes must be 1..1048576");
   s->deadline = loop_now() + opt_timeout(L, 3);
   lua_settop(L, 1);
+  if (s->fd < 0) {
+    s->receive_max = (size_t)max;
+    return wire_begin(L, s, OP_RECEIVE);
+  }
   return receive_step(L, LUA_OK, (lua_KContext)max);
 }
 
-/* The subjectAltName dNSName entries, as they are (a NUL inside stays: the caller checks). */
-static void push_dns_names (lua_State *L, X509 *cert) {
+/* The name lists a certificate table always has, possibly empty. */
+static const char *const NAME_LISTS[] = {
+  "dns_names", "srv_names", "xmpp_addresses", "uri_names", "ip_addresses", "other_names",
+  NULL
+};
+
+/* Appends len bytes at s to the list t[key]; t is an absolute index. */
+static void append_name (lua_State *L, int t, const char *key, const void *s, size_t len) {
+  lua_getfield(L, t, key);
+  lua_pushlstring(L, (const char *)s, len);
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+  lua_pop(L, 1);
+}
+
+static void append_string (lua_State *L, int t, const char *key, const ASN1_STRING *s) {
+  append_name(L, t, key, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+}
+
+/* An otherName: an SRV-ID (RFC 4985: an IA5String) or an XmppAddr (RFC 6120 §13.7.1.4: a
+** UTF8String); any other kind, or these two with another type, goes to other_names as its
+** dotted OID, so that a reader knows the certificate presents a name it could not read. */
+static void append_other_name (lua_State *L, int t, const OTHERNAME *other) {
+  const ASN1_TYPE *value = other->value;
+  int nid = OBJ_obj2nid(other->type_id), len;
+  char oid[128];
+  if (nid == NID_SRVName && value && value->type == V_ASN1_IA5STRING)
+    append_string(L, t, "srv_names", value->value.ia5string);
+  else if (nid == NID_XmppAddr && value && value->type == V_ASN1_UTF8STRING)
+    append_string(L, t, "xmpp_addresses", value->value.utf8string);
+  else {
+    len = other->type_id ? OBJ_obj2txt(oid, sizeof oid, other->type_id, 1) : -1;
+    if (len < 0) snprintf(oid, sizeof oid, "?");
+    append_name(L, t, "other_names", oid, strlen(oid));
+  }
+}
+
+/* An iPAddress entry as text; entries that are neither 4 nor 16 bytes are not addresses. */
+static void append_address (lua_State *L, int t, const ASN1_OCTET_STRING *address) {
+  char text[INET6_ADDRSTRLEN];
+  int len = ASN1_STRING_length(address);
+  if ((len == 4 || len == 16) && inet_ntop(len == 4 ? AF_INET : AF_INET6,
+                                           ASN1_STRING_get0_data(address), text, sizeof text))
+    append_name(L, t, "ip_addresses", text, strlen(text));
+}
+
+/* The subjectAltName entries, as they are written (a NUL inside a name stays: the caller
+** checks), into the lists of the table at t. */
+static void push_alt_names (lua_State *L, int t, X509 *cert) {
   GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-  int n = 0;
-  lua_newtable(L);
   for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
     const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, i);
-    if (name->type != GEN_DNS) continue;
-    lua_pushlstring(L, (const char *)ASN1_STRING_get0_data(name->d.dNSName),
-                    (size_t)ASN1_STRING_length(name->d.dNSName));
-    lua_rawseti(L, -2, ++n);
+    switch (name->type) {
+      case GEN_DNS: append_string(L, t, "dns_names", name->d.dNSName); break;
+      case GEN_URI: append_string(L, t, "uri_names", name->d.uniformResourceIdentifier); break;
+      case GEN_IPADD: append_address(L, t, name->d.iPAddress); break;
+      case GEN_OTHERNAME: append_other_name(L, t, name->d.otherName); break;
+      default: break;
+    }
   }
   GENERAL_NAMES_free(names);
-  lua_setfield(L, -2, "dns_names");
 }
 
 static void push_name_field (lua_State *L, X509_NAME *name, int nid, const char *key) {
@@ -293,12 +535,25 @@ static void push_name_field (lua_State *L, X509_NAME *name, int nid, const char 
   lua_setfield(L, -2, key);
 }
 
+/* Whom the certificate is for, into the table on top: the name lists and the subject and
+** issuer CN. Shared by stream:certificate() and tls.read_certificate (and its fuzzer). */
+static void push_certificate_names (lua_State *L, X509 *cert) {
+  int t = lua_gettop(L);
+  for (int i = 0; NAME_LISTS[i]; i++) {
+    lua_newtable(L);
+    lua_setfield(L, t, NAME_LISTS[i]);
+  }
+  push_alt_names(L, t, cert);
+  push_name_field(L, X509_get_subject_name(cert), NID_commonName, "subject_cn");
+  push_name_field(L, X509_get_issuer_name(cert), NID_commonName, "issuer_cn");
+}
+
 /* stream:certificate() -> what the peer presented and whether the chain verified */
 static int stream_certificate (lua_State *L) {
   Stream *s = check_stream(L);
   long result = SSL_get_verify_result(s->ssl);
   X509 *cert = SSL_get1_peer_certificate(s->ssl);
-  lua_createtable(L, 0, 7);
+  lua_createtable(L, 0, 12);
   lua_pushboolean(L, cert != NULL && result == X509_V_OK);
   lua_setfield(L, -2, "verified");
   lua_pushstring(L, cert ? X509_verify_cert_error_string(result) : "no certificate");
@@ -308,11 +563,37 @@ static int stream_certificate (lua_State *L) {
   lua_pushstring(L, SSL_get_cipher_name(s->ssl));
   lua_setfield(L, -2, "cipher");
   if (cert) {
-    push_dns_names(L, cert);
-    push_name_field(L, X509_get_subject_name(cert), NID_commonName, "subject_cn");
-    push_name_field(L, X509_get_issuer_name(cert), NID_commonName, "issuer_cn");
+    push_certificate_names(L, cert);
     X509_free(cert);
   }
+  return 1;
+}
+
+/* tls.read_certificate(der_or_pem) -> the names of stream:certificate() (no chain, no
+** connection) | nil, message, "malformed". For certificate files, and for the fuzzer. */
+static int tls_read_certificate (lua_State *L) {
+  size_t len;
+  const char *data = luaL_checklstring(L, 1, &len);
+  X509 *cert = NULL;
+  luaL_argcheck(L, len <= (size_t)1 << 24, 1, "larger than 16 MiB: not a certificate");
+  if (len >= 10 && memcmp(data, "-----BEGIN", 10) == 0) {
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    if (bio) cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+  } else {
+    const unsigned char *der = (const unsigned char *)data;
+    cert = d2i_X509(NULL, &der, (long)len);
+  }
+  ERR_clear_error();
+  if (cert == NULL) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "tls: not a certificate (DER or PEM X.509)");
+    lua_pushliteral(L, "malformed");
+    return 3;
+  }
+  lua_createtable(L, 0, 7);
+  push_certificate_names(L, cert);
+  X509_free(cert);
   return 1;
 }
 
@@ -324,6 +605,7 @@ static int stream_tostring (lua_State *L) {
 
 static const luaL_Reg tls_funcs[] = {
   {"wrap", tls_wrap},
+  {"read_certificate", tls_read_certificate},
   {NULL, NULL}
 };
 
@@ -337,7 +619,7 @@ static const luaL_Reg stream_meth[] = {
 
 static const luaL_Reg stream_metameth[] = {
   {"__index", NULL},
-  {"__gc", stream_close},
+  {"__gc", stream_gc},
   {"__close", stream_close},
   {"__tostring", stream_tostring},
   {NULL, NULL}

@@ -4,10 +4,12 @@
 **   xml.parser{max_depth=, max_buffer=, max_text=} -> parser
 **   parser:feed(chunk) -> events | nil, message, code    (code "syntax" or "limit")
 **   parser:finish()    -> events | nil, message, code    (the document must be complete)
-** An event is {type="start", name=, namespace=, attributes={...}, depth=},
+** An event is {type="start", name=, namespace=, attributes={...}, depth=, namespaces=},
 ** {type="end", name=, namespace=, depth=} or {type="text", text=}. Namespaced attributes
-** are keyed "{uri}name", plain ones "name". Events do not depend on how the input was cut
-** into chunks: text is reported whole, just before the next start or end tag.
+** are keyed "{uri}name", plain ones "name"; namespaces, only on a tag that declares any,
+** maps each prefix it declares to the URI ("" is the default namespace: xmlns='...').
+** Events do not depend on how the input was cut into chunks: text is reported whole, just
+** before the next start or end tag.
 ** Limits make hostile input fail instead of growing memory: nesting depth, bytes expat may
 ** hold without producing an event (a tag that never ends), and the length of one text.
 ** A DOCTYPE is refused (no entity expansion, as RFC 6120 §11.1 requires of XMPP). The input
@@ -28,8 +30,10 @@
 
 typedef struct Parser {
   XML_Parser expat;
-  lua_State *L;              /* during feed: where events go (a list on top of the stack) */
+  lua_State *L;              /* during feed: where events go */
+  int list;                  /* stack index of the list of events */
   int events;                /* number of events in that list */
+  int namespaces;            /* stack index of the next tag's declarations, or 0 */
   int depth, max_depth;
   long long fed;             /* bytes given to feed so far */
   long long event_at;        /* byte index where the latest event started */
@@ -66,8 +70,9 @@ static void set_name (lua_State *L, const char *qualified) {
   lua_setfield(L, -2, "name");
 }
 
+/* Moves the event on top into the list. */
 static void append_event (Parser *p) {
-  lua_rawseti(p->L, -2, ++p->events);
+  lua_rawseti(p->L, p->list, ++p->events);
 }
 
 static void flush_text (Parser *p) {
@@ -114,7 +119,26 @@ static void on_start (void *data, const XML_Char *name, const XML_Char **attribu
   push_attributes(p->L, attributes);
   lua_pushinteger(p->L, p->depth);
   lua_setfield(p->L, -2, "depth");
+  if (p->namespaces) {
+    lua_pushvalue(p->L, p->namespaces);
+    lua_setfield(p->L, -2, "namespaces");
+  }
   append_event(p);
+  if (p->namespaces) lua_remove(p->L, p->namespaces);
+  p->namespaces = 0;
+}
+
+/* Expat reports a tag's xmlns declarations just before the tag itself: they wait in a
+** table on the stack for on_start. */
+static void on_namespace (void *data, const XML_Char *prefix, const XML_Char *uri) {
+  Parser *p = (Parser *)data;
+  if (p->error_code) return;
+  if (p->namespaces == 0) {
+    lua_newtable(p->L);
+    p->namespaces = lua_gettop(p->L);
+  }
+  lua_pushstring(p->L, uri ? uri : "");
+  lua_setfield(p->L, p->namespaces, prefix ? prefix : "");
 }
 
 static void on_end (void *data, const XML_Char *name) {
@@ -217,7 +241,9 @@ static int parse (lua_State *L, Parser *p, const char *chunk, size_t len, int fi
     return push_error(L, p);
   lua_newtable(L);
   p->L = L;
+  p->list = lua_gettop(L);
   p->events = 0;
+  p->namespaces = 0;
   p->fed += (long long)len;
   if (XML_Parse(p->expat, chunk, (int)len, final) == XML_STATUS_ERROR && !p->error_code) {
     char message[160];
@@ -233,6 +259,7 @@ static int parse (lua_State *L, Parser *p, const char *chunk, size_t len, int fi
   if (final && !p->error_code) flush_text(p);
   p->L = NULL;
   if (p->error_code) return push_error(L, p);
+  lua_settop(L, p->list);
   return 1;
 }
 
@@ -298,6 +325,7 @@ static int xml_parser (lua_State *L) {
   XML_SetUserData(p->expat, p);
   XML_SetElementHandler(p->expat, on_start, on_end);
   XML_SetCharacterDataHandler(p->expat, on_text);
+  XML_SetStartNamespaceDeclHandler(p->expat, on_namespace);
   XML_SetStartDoctypeDeclHandler(p->expat, on_doctype);
   /* A stream peer waits for our answer after its last byte: report every complete tag
   ** at once. The deferral guards against quadratic re-parsing of huge tokens, which

@@ -235,10 +235,13 @@ describe("runbook.ssh", function()
       assert(tunnel:send("SSH-2.0-runbook-test\r\n"))
       tunnel:close()
       local _, err, code = s:tunnel("127.0.22.6", 2399, { timeout = 5 })
-      return first, { err = err, code = code }, assert(s:exec("echo still here")).stdout
+      local connected = s:is_connected()   -- an answer about the target: no new login
+      return first, { err = err, code = code, connected = connected },
+        assert(s:exec("echo still here")).stdout
     end)
     assert.matches("^SSH%-2%.0%-OpenSSH", banner)
     assert.equal("refused", refused.code)
+    assert.is_true(refused.connected)
     assert.matches("could not connect to 127%.0%.22%.6:2399", refused.err)
     assert.equal("still here\n", after)
   end)

@@ -10,7 +10,16 @@ local STREAM = "<?xml version='1.0'?>" ..
   "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>EXTERNAL</mechanism>" ..
   "<mechanism>caf\xc3\xa9 &lt;x&gt;</mechanism></mechanisms></stream:features>"
 
--- Every event as one line, e.g. "start urn:x|name a=1 @2", "text hello", "end urn:x|name".
+-- The keys of t, sorted.
+local function sorted_keys(t)
+  local keys = {}
+  for key in pairs(t or {}) do keys[#keys + 1] = key end
+  table.sort(keys)
+  return keys
+end
+
+-- Every event as one line, e.g. "start urn:x|name @2 a=1 xmlns:p=urn:p", "text hello",
+-- "end urn:x|name @2".
 local function describe_events(events)
   local lines = {}
   for _, event in ipairs(events) do
@@ -19,11 +28,12 @@ local function describe_events(events)
     else
       local line = ("%s %s|%s @%d"):format(event.type, event.namespace or "", event.name,
         event.depth)
-      if event.attributes then
-        local keys = {}
-        for key in pairs(event.attributes) do keys[#keys + 1] = key end
-        table.sort(keys)
-        for _, key in ipairs(keys) do line = line .. " " .. key .. "=" .. event.attributes[key] end
+      for _, key in ipairs(sorted_keys(event.attributes)) do
+        line = line .. " " .. key .. "=" .. event.attributes[key]
+      end
+      for _, prefix in ipairs(sorted_keys(event.namespaces)) do
+        line = line .. (prefix == "" and " xmlns=" or " xmlns:" .. prefix .. "=")
+          .. event.namespaces[prefix]
       end
       lines[#lines + 1] = line
     end
@@ -42,20 +52,23 @@ local function feed_all(parser, chunks)
 end
 
 describe("xml.parser #xml", function()
-  it("reports start, end and text events with namespaces and attributes", function()
+  it("reports start, end and text events with namespaces, attributes and declarations",
+    function()
     local events = assert(xml.parser():feed(STREAM))
     assert.same({
-      "start http://etherx.jabber.org/streams|stream @1 from=contoso.com id=a&b version=1.0",
+      "start http://etherx.jabber.org/streams|stream @1 from=contoso.com id=a&b version=1.0"
+        .. " xmlns=jabber:server xmlns:db=jabber:server:dialback"
+        .. " xmlns:stream=http://etherx.jabber.org/streams",
       "start http://etherx.jabber.org/streams|features @2",
-      "start urn:xmpp:features:dialback|dialback @3",
+      "start urn:xmpp:features:dialback|dialback @3 xmlns=urn:xmpp:features:dialback",
       "start urn:xmpp:features:dialback|errors @4",
       "end urn:xmpp:features:dialback|errors @4",
       "end urn:xmpp:features:dialback|dialback @3",
-      "start urn:ietf:params:xml:ns:xmpp-tls|starttls @3",
+      "start urn:ietf:params:xml:ns:xmpp-tls|starttls @3 xmlns=urn:ietf:params:xml:ns:xmpp-tls",
       "start urn:ietf:params:xml:ns:xmpp-tls|required @4",
       "end urn:ietf:params:xml:ns:xmpp-tls|required @4",
       "end urn:ietf:params:xml:ns:xmpp-tls|starttls @3",
-      "start urn:ietf:params:xml:ns:xmpp-sasl|mechanisms @3",
+      "start urn:ietf:params:xml:ns:xmpp-sasl|mechanisms @3 xmlns=urn:ietf:params:xml:ns:xmpp-sasl",
       "start urn:ietf:params:xml:ns:xmpp-sasl|mechanism @4",
       "text EXTERNAL",
       "end urn:ietf:params:xml:ns:xmpp-sasl|mechanism @4",
@@ -81,6 +94,18 @@ describe("xml.parser #xml", function()
   it("keys namespaced attributes by {uri}name", function()
     local events = assert(xml.parser():feed("<a xmlns:x='urn:x' x:k='1' k='2'/>"))
     assert.same({ ["{urn:x}k"] = "1", k = "2" }, events[1].attributes)
+  end)
+
+  it("reports namespace declarations only on the tag that makes them", function()
+    local events = assert(xml.parser():feed("<a xmlns='urn:a' xmlns:db='jabber:server:dialback'>"
+      .. "<b/><c xmlns=''/><db:d/></a>"))
+    assert.same({ [""] = "urn:a", db = "jabber:server:dialback" }, events[1].namespaces)
+    assert.is_nil(events[2].namespaces)                  -- <b/>: in urn:a, declares nothing
+    assert.equal("urn:a", events[2].namespace)
+    assert.same({ [""] = "" }, events[4].namespaces)     -- <c xmlns=''/> undeclares
+    assert.is_nil(events[4].namespace)
+    assert.equal("jabber:server:dialback", events[6].namespace)
+    assert.is_nil(events[6].namespaces)
   end)
 
   it("keeps a stream open across feeds and tracks the depth", function()

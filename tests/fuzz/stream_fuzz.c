@@ -1,7 +1,8 @@
 /*
 ** stream_fuzz.c — libFuzzer target for what an XMPP peer controls (issue 6):
 **   1. runtime/xml.c: any bytes, fed whole and fed in chunks cut where the input's first
-**      bytes say, must give the same events or the same error — and never crash;
+**      bytes say, must give the same events (namespace declarations included) or the same
+**      error — and never crash;
 **   2. xmpp.certificate_names (modules/xmpp.lua): any presented names against any domain
 **      must never raise, and a match must be the domain itself or "*." + its parent.
 ** Build and run: tests/fuzz/run.sh [seconds]  (clang, libFuzzer, ASan, UBSan).
@@ -31,6 +32,10 @@ local function run(chunks)\n\
       for k in pairs(e.attributes or {}) do keys[#keys + 1] = k end\n\
       table.sort(keys)\n\
       for _, k in ipairs(keys) do line = line .. ' ' .. k .. '=' .. e.attributes[k] end\n\
+      keys = {}\n\
+      for k in pairs(e.namespaces or {}) do keys[#keys + 1] = k end\n\
+      table.sort(keys)\n\
+      for _, k in ipairs(keys) do line = line .. ' xmlns:' .. k .. '=' .. e.namespaces[k] end\n\
       out[#out + 1] = line\n\
     end\n\
   end\n\
