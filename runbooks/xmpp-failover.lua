@@ -1,17 +1,193 @@
 --- Fail over XMPP federation to another Edge pool (Lync Server 2013 / Skype for Business)
 -- Microsoft's procedure "Failing over the Edge pool used for XMPP federation" (JJ688065),
--- step by step, with its omissions put right: see modules/federation.lua.
--- Every value comes from the inventory or --set; adapt it with runbook.extend, not a copy.
+-- step by step, with what it gets wrong or leaves out put right:
+-- * step 2 stops every Lync service but the Replica Replicator Agent (REPLICA): the Edge
+--   servers must still receive the new route from the Central Management Store;
+-- * step 3 uses the parameter Set-CsSite really has: the cmdlet reference's
+--   -XmppFederationRoute EdgeServer:<pool>, or the procedure's -XmppExternalFederationRoute;
+-- * a step the procedure lacks waits until the CMS has replicated the route to the Edge
+--   servers, else their services start with the old one;
+-- * step 4 gives the A record the pool's public Access Edge IP (after NAT), never an FQDN,
+--   and waits until every authoritative server serves it;
+-- * step 6 checks 5269 from outside the perimeter: closed is fine while the services are
+--   stopped (the firewall passes, nothing listens), filtered names the firewall.
+-- Every value comes from the inventory or --set (docs/inventory.md). Adapt it to your
+-- organization with runbook.extend (examples/custom-failover.lua), not with a copy.
 local estate = require "estate"
-local federation = require "federation"
+local f = require "federation"
+local lync = require "lync"
 local runbook = require "runbook"
+
+local REPLICA_NOTE = "(REPLICA keeps running for CMS replication)"
 
 return runbook.define {
   id = "xmpp-failover",
   title = { en = "Fail over the Edge pool used for XMPP federation",
             de = "Failover für den Edgepool, der für den XMPP-Partnerverbund verwendet wird",
             fr = "Basculement du pool de serveurs Edge utilisé pour la fédération XMPP" },
-  params = federation.params("failover"),
+  params = f.params("failover"),
   inventory = estate.schema,
-  steps = federation.steps(),
+  steps = {
+    { id = "pool-deployed",
+      title = { en = "The Edge pool that will host XMPP federation is deployed",
+                de = "Der Edgepool, in dem jetzt der XMPP-Verbund gehostet wird, ist bereitgestellt",
+                fr = "Le pool de serveurs Edge qui va héberger la fédération XMPP est déployé" },
+      guidance = {
+        en = "deploy the Edge pool first (Deploying External User Access in Lync Server 2013)",
+        de = "stellen Sie den Edgepool zuerst bereit (Bereitstellen des Zugriffs durch externe "
+          .. "Benutzer in Lync Server 2013)",
+        fr = "déployez d’abord le pool (Deploying External User Access in Lync Server 2013)" },
+      check = function(ctx)
+        estate.pool(ctx, f.target(ctx))
+        local ok, servers = pcall(lync.edge_servers_of, f.cms(ctx), f.target(ctx))
+        if not ok then return false, tostring(servers) end
+        if #servers == 0 then return false, f.target(ctx) .. " has no Edge server" end
+        return true, ("%s: %s"):format(f.target(ctx), table.concat(servers, ", "))
+      end },
+
+    { id = "stop-services",
+      title = { en = "Stop-CsWindowsService on every Edge server of the new pool",
+                de = "Stop-CsWindowsService auf jedem Edgeserver im neuen Edgepool ausführen",
+                fr = "Exécuter Stop-CsWindowsService sur chaque serveur Edge du nouveau pool" },
+      hosts = f.edges,
+      check = function(ctx, host)
+        local map = f.statuses(host)
+        if f.all_in(map, "Running") and f.route_moved(ctx) then
+          return true, "federation already moved, running"
+        end
+        local stopped, detail = f.all_in(map, "Stopped", "REPLICA")
+        return stopped, detail, "Stopped " .. REPLICA_NOTE
+      end,
+      run = function(ctx, host)
+        local names = {}
+        for _, service in ipairs(select(2, f.statuses(host))) do
+          if service.Name ~= "REPLICA" then names[#names + 1] = service.Name end
+        end
+        lync.stop_services(host, { computer = host.name, names = names,
+          timeout = ctx.params.service_timeout, interval = f.poll(ctx, 1) })
+        ctx.data.services_stopped = true
+      end,
+      rollback = function(ctx, host)
+        lync.start_services(host, { computer = host.name, timeout = ctx.params.service_timeout,
+                                    interval = f.poll(ctx, 1) })
+      end },
+
+    { id = "federation-route",
+      title = { en = "Set-CsSite: point the XMPP federation route at the new Edge pool",
+                de = "Set-CsSite: die XMPP-Verbundroute wieder auf den neuen Edgepool zeigen lassen",
+                fr = "Set-CsSite : faire pointer l’itinéraire de fédération XMPP vers le nouveau pool" },
+      check = function(ctx)
+        local site = f.site_of(ctx)
+        local current, parameter = lync.federation_route(f.cms(ctx), site)
+        if f.bare_route(current) == f.target(ctx):lower() then return true, current end
+        local change = lync.route_change(f.cms(ctx), site, f.target(ctx))
+        return false, ("%s -%s %s"):format(site, parameter, current or "(none)"), change.command
+      end,
+      run = function(ctx)
+        f.forget_route(ctx)
+        local result = lync.set_federation_route(f.cms(ctx), f.site_of(ctx), f.target(ctx))
+        f.remember(ctx, "route_site", f.site_of(ctx))
+        f.remember(ctx, "previous_route", result.previous or false)   -- false: there was none
+        ctx.note(f.say("parameter_used", result.parameter))
+      end,
+      rollback = function(ctx)
+        f.forget_route(ctx)
+        local previous = ctx.data.previous_route
+        if previous then lync.set_federation_route(f.cms(ctx), f.site_of(ctx), previous)
+        elseif previous == false then lync.clear_federation_route(f.cms(ctx), f.site_of(ctx))
+        else ctx.note(f.say("route_unknown")) end
+      end },
+
+    { id = "cms-replication",
+      title = { en = "The Central Management Store has replicated the new route to the Edge servers",
+                de = "Der zentrale Verwaltungsspeicher hat die neue Route auf die Edgeserver repliziert",
+                fr = "Le magasin central de gestion a répliqué le nouvel itinéraire vers les serveurs Edge" },
+      check = f.replicated,
+      run = function(ctx)
+        lync.wait_until_replicated(f.cms(ctx), f.edge_names(ctx), {
+          timeout = ctx.params.replication_timeout, interval = f.poll(ctx, 5) })
+      end },
+
+    { id = "dns-a-record",
+      title = { en = "On the external DNS server, point the XMPP federation A record at the new Edge pool",
+                de = "Auf dem externen DNS-Server den DNS-A-Eintrag für den XMPP-Partnerverbund auf "
+                  .. "den neuen Edgepool verweisen lassen",
+                fr = "Sur le serveur DNS externe, modifier l’enregistrement DNS A afin que la "
+                  .. "fédération XMPP pointe vers le nouveau pool" },
+      check = function(ctx)
+        local name = ctx.inventory.dns.xmpp_host
+        local records = f.dns_call(estate.dns(ctx).get(name, "A"))
+        local wanted, why = f.wanted_a(ctx)
+        return f.addresses(records) == f.addresses(wanted),
+          ("%s A %s"):format(name, f.shown(records)), ("%s A %s%s"):format(name, f.shown(wanted), why)
+      end,
+      run = function(ctx)
+        local name = ctx.inventory.dns.xmpp_host
+        f.remember(ctx, "old_a", f.dns_call(estate.dns(ctx).get(name, "A")))
+        f.replace(ctx, name, "A", (f.wanted_a(ctx)))
+      end,
+      rollback = function(ctx)
+        local old = ctx.data.old_a
+        if not old and ctx.params.from_pool then
+          old = { { address = estate.pool(ctx, ctx.params.from_pool).public_ip } }
+        end
+        if old then f.restore(ctx, ctx.inventory.dns.xmpp_host, "A", old) end
+      end },
+
+    { id = "dns-srv-record",
+      title = { en = "The SRV record _xmpp-server._tcp (port 5269) resolves to the new Edge pool",
+                de = "Der DNS-SRV-Eintrag _xmpp-server._tcp (Port 5269) wird in den neuen Edgepool aufgelöst",
+                fr = "L’enregistrement SRV _xmpp-server._tcp (port 5269) correspond au nouveau pool" },
+      check = function(ctx)
+        local records = f.dns_call(estate.dns(ctx).get(f.srv_name(ctx), "SRV"))
+        local wanted, as_before = f.wanted_srvs(ctx, records)
+        return f.same_srv(records, wanted), f.describe_srv(records), as_before
+          and (f.describe_srv(wanted) .. f.AS_BEFORE) or ("+ " .. f.describe_srv { f.wanted_srv(ctx) })
+      end,
+      run = function(ctx)
+        local records = f.dns_call(estate.dns(ctx).get(f.srv_name(ctx), "SRV"))
+        f.remember(ctx, "old_srv", records)        -- the standby pools' records stay
+        f.replace(ctx, f.srv_name(ctx), "SRV", (f.wanted_srvs(ctx, records)))
+      end,
+      rollback = function(ctx)
+        if ctx.data.old_srv then f.restore(ctx, f.srv_name(ctx), "SRV", ctx.data.old_srv) end
+      end },
+
+    { id = "port-5269",
+      title = { en = "Port 5269 of the new Edge pool is open externally",
+                de = "Port 5269 ist für den neuen Edgepool extern geöffnet",
+                fr = "Le port externe 5269 du nouveau pool de serveurs Edge est ouvert" },
+      guidance = {
+        en = "filtered means a firewall drops the traffic: open it (and its NAT to the Access Edge)",
+        de = "gefiltert heißt, eine Firewall verwirft den Verkehr: Port freigeben (samt NAT zur "
+          .. "Access-Edge)",
+        fr = "filtré signifie qu’un pare-feu rejette le trafic : ouvrez-le (et sa traduction NAT "
+          .. "vers l’Access Edge)" },
+      check = f.port_passes },
+
+    { id = "start-services",
+      title = { en = "Start the services on every Edge server of the new pool",
+                de = "Die Dienste auf allen Edgeservern im neuen Edgepool starten",
+                fr = "Démarrer les services de tous les serveurs Edge du nouveau pool" },
+      hosts = f.edges,
+      check = function(ctx, host)
+        local running, detail = f.all_in(f.statuses(host), "Running")
+        if not f.route_moved(ctx) then return false, detail .. " (route not moved yet)", "Running" end
+        return running, detail, "Running"
+      end,
+      run = function(ctx, host)
+        lync.start_services(host, { computer = host.name, timeout = ctx.params.service_timeout,
+                                    interval = f.poll(ctx, 1) })
+      end,
+      verify = function(_, host) return f.all_in(f.statuses(host), "Running") end },
+
+    { id = "federation-answers",
+      title = { en = "XMPP federation answers on the new Edge pool",
+                de = "Der XMPP-Partnerverbund antwortet auf dem neuen Edgepool",
+                fr = "La fédération XMPP répond sur le nouveau pool" },
+      guidance = { en = "see docs/verification.md for what the failed stage means",
+                   de = "was die fehlgeschlagene Stufe bedeutet, steht in docs/verification.md",
+                   fr = "docs/verification.md explique ce que signifie l’étape en échec" },
+      check = f.answers },
+  },
 }
