@@ -1,8 +1,10 @@
 /*
 ** net.c — runbook.net: TCP from the event loop.
 **   net.connect{host=, port=, timeout=} -> {state=, rtt=, host=, port=, address=, reason=}
-**     the port's state the way `nmap -sT` reports it (docs/verification.md has the mapping);
-**     a state is a result, never an error.
+**     the port's state the way nmap reports it (docs/verification.md has the mapping);
+**     a state is a result, never an error. The socket's ICMP error queue (IP_RECVERR,
+**     IPV6_RECVERR) tells a TCP reset (closed) from an ICMP rejection (filtered, and from
+**     which address) and from a broken path (unreachable): errno alone mixes them up.
 **   net.open{host=, port=, timeout=} -> socket | nil, message, code
 **     a connected stream ("runbook.socket") with :send, :receive, :starttls, :close.
 ** Hosts are IP literals (IPv4 or IPv6): names are resolved by the caller with runbook.dns,
@@ -10,8 +12,12 @@
 */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
+#include <netinet/icmp6.h>
 #include <netinet/in.h>
+#include <netinet/ip_icmp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,6 +34,7 @@
 
 typedef struct Socket {
   int fd;
+  int family;                      /* AF_INET or AF_INET6 */
   int port;
   double started;                  /* loop_now() when the connect began */
   double deadline;                 /* of the operation in progress */
@@ -40,10 +47,60 @@ typedef struct Guard {
   Socket *socket;          /* NULL once the socket is handed to the caller */
 } Guard;
 
-/* What a finished connect means: state, reason, and the code net.open returns. */
+/* What a finished connect means: the state and the reason net.connect reports. */
 typedef struct Outcome {
-  const char *state, *reason, *code;
+  const char *state;               /* NULL: an error that says nothing about the port */
+  char reason[96];                 /* a fixed word; after an ICMP error " from <address>" */
 } Outcome;
+
+/* An errno of connect, read without an ICMP error behind it. */
+typedef struct ErrnoMeaning {
+  int err;
+  const char *state, *reason;
+} ErrnoMeaning;
+
+static const ErrnoMeaning errno_meanings[] = {
+  {0, "open", "syn-ack"},
+  {ECONNREFUSED, "closed", "conn-refused"},        /* a TCP RST */
+  {ETIMEDOUT, "filtered", "timeout"},
+  {EACCES, "filtered", "prohibited"},              /* this host's routes or firewall */
+  {EPERM, "filtered", "prohibited"},
+  {EHOSTUNREACH, "unreachable", "host-unreachable"},
+  {ENETUNREACH, "unreachable", "no-route"},
+  {-1, NULL, NULL}
+};
+
+/* An ICMP error about our SYN; code -1 stands for every code, the last entry for every
+** other error; a NULL reason is written "icmp-type-T-code-C". nmap's reading, except that
+** network and host unreachable without a prohibition mean a broken path, not a firewall. */
+typedef struct IcmpMeaning {
+  int type, code;
+  const char *state, *reason;
+} IcmpMeaning;
+
+static const IcmpMeaning icmp4_meanings[] = {     /* RFC 792, RFC 1812 */
+  {ICMP_DEST_UNREACH, ICMP_NET_UNREACH, "unreachable", "icmp-net-unreachable"},
+  {ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, "unreachable", "icmp-host-unreachable"},
+  {ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, "filtered", "icmp-proto-unreachable"},
+  {ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, "filtered", "icmp-port-unreachable"},
+  {ICMP_DEST_UNREACH, ICMP_NET_ANO, "filtered", "icmp-net-prohibited"},
+  {ICMP_DEST_UNREACH, ICMP_HOST_ANO, "filtered", "icmp-host-prohibited"},
+  {ICMP_DEST_UNREACH, ICMP_PKT_FILTERED, "filtered", "icmp-admin-prohibited"},
+  {ICMP_TIME_EXCEEDED, -1, "unreachable", "icmp-time-exceeded"},
+  {-1, -1, "unreachable", NULL}
+};
+
+static const IcmpMeaning icmp6_meanings[] = {     /* RFC 4443 */
+  {ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOROUTE, "unreachable", "icmp-no-route"},
+  {ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADMIN, "filtered", "icmp-admin-prohibited"},
+  {ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_BEYONDSCOPE, "unreachable", "icmp-beyond-scope"},
+  {ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR, "unreachable", "icmp-addr-unreachable"},
+  {ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, "filtered", "icmp-port-unreachable"},
+  {ICMP6_DST_UNREACH, 5, "filtered", "icmp-policy-fail"},    /* source address policy */
+  {ICMP6_DST_UNREACH, 6, "filtered", "icmp-reject-route"},
+  {ICMP6_TIME_EXCEEDED, -1, "unreachable", "icmp-time-exceeded"},
+  {-1, -1, "unreachable", NULL}
+};
 
 static int socket_close_fd (Socket *s) {
   if (s->fd >= 0) {
@@ -72,6 +129,11 @@ static Socket *check_open (lua_State *L) {
   Socket *s = (Socket *)luaL_checkudata(L, 1, SOCKET_TYPE);
   if (s->fd < 0) luaL_error(L, "net: socket to %s:%d is closed", s->address, s->port);
   return s;
+}
+
+static double remaining (Socket *s) {
+  double left = s->deadline - loop_now();
+  return left > 0 ? left : 0;
 }
 
 static double field_timeout (lua_State *L, int idx, double fallback) {
@@ -115,12 +177,14 @@ static socklen_t check_target (lua_State *L, struct sockaddr_storage *addr, Sock
   struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
   if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
+    s->family = AF_INET;
     v4->sin_port = htons((uint16_t)port);
     inet_ntop(AF_INET, &v4->sin_addr, s->address, sizeof s->address);
     return sizeof *v4;
   }
   if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
+    s->family = AF_INET6;
     v6->sin6_port = htons((uint16_t)port);
     inet_ntop(AF_INET6, &v6->sin6_addr, s->address, sizeof s->address);
     return sizeof *v6;
@@ -130,17 +194,95 @@ static socklen_t check_target (lua_State *L, struct sockaddr_storage *addr, Sock
   return 0;
 }
 
-/* The nmap -sT reading of a connect result (0 = connected, or an errno). */
-static Outcome outcome_of (int err) {
-  switch (err) {
-    case 0: return (Outcome){"open", "syn-ack", NULL};
-    case ECONNREFUSED: return (Outcome){"closed", "conn-refused", "refused"};
-    case ETIMEDOUT: return (Outcome){"filtered", "timeout", "timeout"};
-    case EHOSTUNREACH: return (Outcome){"filtered", "host-unreachable", "unreachable"};
-    case EACCES: case EPERM: return (Outcome){"filtered", "prohibited", "unreachable"};
-    case ENETUNREACH: return (Outcome){"unreachable", "no-route", "unreachable"};
-    default: return (Outcome){NULL, NULL, NULL};
+/* The reading of a connect's errno (0 = connected) when no ICMP error explains it. */
+static Outcome errno_outcome (int err) {
+  const ErrnoMeaning *m = errno_meanings;
+  Outcome o;
+  while (m->err >= 0 && m->err != err) m++;
+  o.state = m->state;
+  snprintf(o.reason, sizeof o.reason, "%s", m->reason ? m->reason : "");
+  return o;
+}
+
+/* The error code net.open returns with a port that is not open. */
+static const char *code_of (const Outcome *o) {
+  if (strcmp(o->state, "closed") == 0) return "refused";
+  if (strcmp(o->reason, "timeout") == 0) return "timeout";
+  return "unreachable";
+}
+
+/* Turns the error queue on (before connect) or off (on a connected stream, where a stray
+** ICMP error must stay the soft error it is without the option). */
+static void set_error_queue (Socket *s, int on) {
+  if (s->family == AF_INET6) setsockopt(s->fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
+  else setsockopt(s->fd, SOL_IP, IP_RECVERR, &on, sizeof on);
+}
+
+/* Takes the next entry of the socket's error queue: 1 with ee and offender (AF_UNSPEC when
+** the kernel gave none) filled in, 0 when the queue is empty. */
+static int next_queued_error (int fd, struct sock_extended_err *ee,
+                              struct sockaddr_storage *offender) {
+  union {
+    struct cmsghdr align;
+    char bytes[CMSG_SPACE(sizeof *ee + sizeof *offender)];
+  } control;
+  struct msghdr msg;
+  struct cmsghdr *c;
+  memset(&msg, 0, sizeof msg);
+  memset(ee, 0, sizeof *ee);
+  memset(offender, 0, sizeof *offender);
+  msg.msg_control = control.bytes;
+  msg.msg_controllen = sizeof control.bytes;
+  if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return 0;
+  for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+    size_t len = c->cmsg_len - CMSG_LEN(0);
+    if (!(c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) &&
+        !(c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) continue;
+    if (len < sizeof *ee) continue;
+    memcpy(ee, CMSG_DATA(c), sizeof *ee);
+    len -= sizeof *ee;
+    memcpy(offender, CMSG_DATA(c) + sizeof *ee, len < sizeof *offender ? len : sizeof *offender);
   }
+  return 1;
+}
+
+static void address_text (const struct sockaddr_storage *sa, char *text, size_t size) {
+  const void *addr = NULL;
+  if (sa->ss_family == AF_INET) addr = &((const struct sockaddr_in *)sa)->sin_addr;
+  if (sa->ss_family == AF_INET6) addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+  if (addr == NULL || inet_ntop(sa->ss_family, addr, text, (socklen_t)size) == NULL)
+    snprintf(text, size, "an unknown address");
+}
+
+/* The reading of an ICMP error: the table's state, the reason naming the ICMP message and
+** the address that sent it (the target itself, or a router or firewall on the way). */
+static Outcome icmp_meaning (const struct sock_extended_err *ee,
+                             const struct sockaddr_storage *offender) {
+  const IcmpMeaning *m = ee->ee_origin == SO_EE_ORIGIN_ICMP ? icmp4_meanings : icmp6_meanings;
+  char sender[INET6_ADDRSTRLEN];
+  Outcome o;
+  while (m->type >= 0 && !(m->type == ee->ee_type && (m->code < 0 || m->code == ee->ee_code)))
+    m++;
+  address_text(offender, sender, sizeof sender);
+  o.state = m->state;
+  if (m->reason) snprintf(o.reason, sizeof o.reason, "%s from %s", m->reason, sender);
+  else snprintf(o.reason, sizeof o.reason, "icmp-type-%d-code-%d from %s", ee->ee_type,
+                ee->ee_code, sender);
+  return o;
+}
+
+/* The ICMP error that answered our SYN, if the error queue holds one: 1 and *o, or 0 (a TCP
+** RST, a timeout, or a failure of this host's own). */
+static int icmp_outcome (Socket *s, Outcome *o) {
+  struct sock_extended_err ee;
+  struct sockaddr_storage offender;
+  while (next_queued_error(s->fd, &ee, &offender)) {
+    if (ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6) {
+      *o = icmp_meaning(&ee, &offender);
+      return 1;
+    }
+  }
+  return 0;
 }
 
 static void set_string (lua_State *L, const char *key, const char *value) {
@@ -148,34 +290,34 @@ static void set_string (lua_State *L, const char *key, const char *value) {
   lua_setfield(L, -2, key);
 }
 
+static int connect_failed (lua_State *L, Socket *s, int err) {
+  socket_close_fd(s);
+  luaL_pushfail(L);
+  lua_pushfstring(L, "net: connect to %s:%d failed: %s", s->address, s->port, strerror(err));
+  lua_pushliteral(L, "io");
+  return 3;
+}
+
 /* Pushes the result of a connect: the state table (connect) or the socket (open). */
-static int connect_result (lua_State *L, Socket *s, int err, int opening) {
-  Outcome o = outcome_of(err);
+static int connect_result (lua_State *L, Socket *s, const Outcome *o, int opening) {
   double rtt = loop_now() - s->started;
-  if (o.state == NULL) {
-    socket_close_fd(s);
-    luaL_pushfail(L);
-    lua_pushfstring(L, "net: connect to %s:%d failed: %s", s->address, s->port, strerror(err));
-    lua_pushliteral(L, "io");
-    return 3;
-  }
-  if (opening) {
-    if (err == 0) {
-      ((Guard *)lua_touserdata(L, 3))->socket = NULL;     /* the caller owns it now */
-      lua_pushvalue(L, 2);
-      return 1;
-    }
-    socket_close_fd(s);
-    luaL_pushfail(L);
-    lua_pushfstring(L, "net: cannot connect to %s:%d: port %s (%s)", s->address, s->port,
-                    o.state, o.reason);
-    lua_pushstring(L, o.code);
-    return 3;
+  if (opening && strcmp(o->state, "open") == 0) {
+    set_error_queue(s, 0);
+    ((Guard *)lua_touserdata(L, 3))->socket = NULL;     /* the caller owns it now */
+    lua_pushvalue(L, 2);
+    return 1;
   }
   socket_close_fd(s);
+  if (opening) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "net: cannot connect to %s:%d: port %s (%s)", s->address, s->port,
+                    o->state, o->reason);
+    lua_pushstring(L, code_of(o));
+    return 3;
+  }
   lua_createtable(L, 0, 6);
-  set_string(L, "state", o.state);
-  set_string(L, "reason", o.reason);
+  set_string(L, "state", o->state);
+  set_string(L, "reason", o->reason);
   lua_pushnumber(L, rtt);
   lua_setfield(L, -2, "rtt");
   lua_getfield(L, 1, "host");
@@ -186,14 +328,36 @@ static int connect_result (lua_State *L, Socket *s, int err, int opening) {
   return 1;
 }
 
+/* A connect that ended with err (0 = connected): an ICMP error in the queue says more than
+** the errno the kernel made of it. */
+static int finish_connect (lua_State *L, Socket *s, int err, int opening) {
+  Outcome o;
+  if (err == 0 || !icmp_outcome(s, &o)) o = errno_outcome(err);
+  if (o.state == NULL) return connect_failed(L, s, err);
+  return connect_result(L, s, &o, opening);
+}
+
+static int is_connected (int fd) {
+  struct sockaddr_storage peer;
+  socklen_t len = sizeof peer;
+  return getpeername(fd, (struct sockaddr *)&peer, &len) == 0;
+}
+
+/* Woken: an ICMP error first (the kernel keeps one that came while connect() still held
+** the socket as a soft error and would wait for the SYN's retransmission); then SO_ERROR;
+** a wake-up for a queued error of another kind waits on. */
 static int connect_done (lua_State *L, int status, lua_KContext ctx) {
   Socket *s = (Socket *)lua_touserdata(L, 2);
   int ev = task_events(L), err = 0;
   socklen_t len = sizeof err;
+  Outcome o;
   (void)status;
-  if (ev & LOOP_TIMEOUT) return connect_result(L, s, ETIMEDOUT, (int)ctx);
+  if (icmp_outcome(s, &o)) return connect_result(L, s, &o, (int)ctx);
+  if (ev & LOOP_TIMEOUT) return finish_connect(L, s, ETIMEDOUT, (int)ctx);
   if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  return connect_result(L, s, err, (int)ctx);
+  if (err == 0 && !is_connected(s->fd))
+    return task_wait_fd(L, s->fd, POLLOUT, remaining(s), ctx, connect_done);
+  return finish_connect(L, s, err, (int)ctx);
 }
 
 /* Shared start of connect and open: stack is {target} -> {target, socket, guard}. */
@@ -216,10 +380,12 @@ static int start_connect (lua_State *L, int opening) {
   s->fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (s->fd < 0)
     return luaL_error(L, "net: cannot create a socket: %s", strerror(errno));
+  set_error_queue(s, 1);
   s->started = loop_now();
+  s->deadline = s->started + timeout;
   if (connect(s->fd, (struct sockaddr *)&addr, len) == 0)
-    return connect_result(L, s, 0, opening);
-  if (errno != EINPROGRESS) return connect_result(L, s, errno, opening);
+    return finish_connect(L, s, 0, opening);
+  if (errno != EINPROGRESS) return finish_connect(L, s, errno, opening);
   return task_wait_fd(L, s->fd, POLLOUT, timeout, opening, connect_done);
 }
 
@@ -245,11 +411,6 @@ static int fail_errno (lua_State *L, Socket *s, const char *what, int err) {
   lua_pushfstring(L, "net: %s %s:%d failed: %s", what, s->address, s->port, strerror(err));
   lua_pushstring(L, err == ECONNRESET || err == EPIPE ? "closed" : "io");
   return 3;
-}
-
-static double remaining (Socket *s) {
-  double left = s->deadline - loop_now();
-  return left > 0 ? left : 0;
 }
 
 /* The body of :send after each wait; ctx is the number of bytes already sent. */

@@ -1,6 +1,7 @@
--- runbook.net (runtime/net.c): port states the way `nmap -sT` reports them, against real
--- peers — listeners, firewalls (nft) and hosts in network namespaces rbn-* that this spec
--- creates and deletes (tests/lab/netns.sh), and misbehaving peers on 127.0.52.x. #net
+-- runbook.net (runtime/net.c): port states the way nmap reports them, against real
+-- peers — listeners, firewalls (nft), routers and hosts in network namespaces rbn-* over IPv4
+-- and IPv6 that this spec creates and deletes (tests/lab/netns.sh), and misbehaving peers
+-- on 127.0.52.x and ::1. #net
 local net = require "runbook.net"
 local task = require "runbook.task"
 local lab = require "lab"
@@ -24,7 +25,8 @@ local function run_in(namespace, code)
   return lines
 end
 
--- The states of ports on host seen from a namespace: {[port] = "state reason"}.
+-- The states of ports on host seen from a namespace: {[port] = "state reason"}; the reason
+-- of an ICMP error names its sender ("icmp-port-unreachable from 10.252.0.2").
 local function states_from(namespace, host, ports, timeout)
   local code = ([[
     local net = require "runbook.net"
@@ -36,7 +38,7 @@ local function states_from(namespace, host, ports, timeout)
     end)]]):format(table.concat(ports, ", "), host, timeout or 0.5)
   local states = {}
   for _, line in ipairs(run_in(namespace, code)) do
-    local port, state, reason, address = line:match("^(%d+)\t(%S+)\t(%S+)\t(%S+)$")
+    local port, state, reason, address = line:match("^(%d+)\t(%S+)\t([^\t]+)\t(%S+)$")
     assert.equal(host, address)
     states[tonumber(port)] = state .. " " .. reason
   end
@@ -59,23 +61,78 @@ describe("net.connect in network namespaces #net #netns", function()
     assert(ok, err)
   end)
 
-  it("reports open, closed and filtered for a listener, no listener and each firewall rule",
+  -- Each port of rbn-srv as the operator sees it. The nft rules are the same for both
+  -- families; ICMPv6 has no net- or host-prohibited, so 5275 and 5276 reject with its own.
+  -- Between namespaces the ICMPv6 rejects come back while connect() still holds the socket,
+  -- so the kernel keeps them as soft errors: only the error queue reports them at once.
+  local PORT_STATES = {
+    { family = "IPv4", server = "10.252.0.2", ports = {
+      [5269] = "open syn-ack",                     -- a listener
+      [5270] = "closed conn-refused",              -- nothing listens: the kernel answers RST
+      [5271] = "filtered timeout",                 -- nft drop
+      [5272] = "closed conn-refused",              -- reject with tcp reset: looks the same
+      [5273] = "filtered icmp-port-unreachable from 10.252.0.2",
+      [5274] = "filtered icmp-admin-prohibited from 10.252.0.2",
+      [5275] = "filtered icmp-net-prohibited from 10.252.0.2",
+      [5276] = "filtered icmp-host-prohibited from 10.252.0.2",
+    } },
+    { family = "IPv6", server = "fd52::2", ports = {
+      [5269] = "open syn-ack",
+      [5270] = "closed conn-refused",
+      [5271] = "filtered timeout",
+      [5272] = "closed conn-refused",
+      [5273] = "filtered icmp-port-unreachable from fd52::2",
+      [5274] = "filtered icmp-admin-prohibited from fd52::2",
+      [5275] = "filtered icmp-reject-route from fd52::2",
+      [5276] = "filtered icmp-policy-fail from fd52::2",
+    } },
+  }
+  for _, case in ipairs(PORT_STATES) do
+    it("reports open, closed and filtered over " .. case.family .. " for a listener, no "
+      .. "listener and each firewall rule, naming the ICMP rejects and their sender", function()
+      local ports = {}
+      for port in pairs(case.ports) do ports[#ports + 1] = port end
+      table.sort(ports)
+      assert.same(case.ports, states_from(hosts.operator, case.server, ports))
+    end)
+  end
+
+  it("sees filtered from the vantage host where the operator sees open, over IPv4 and IPv6",
     function()
-      local states = states_from(hosts.operator, hosts.server, { 5269, 5270, 5271, 5272, 5273,
-                                                                5274 })
-      assert.same({
-        [5269] = "open syn-ack",             -- a listener
-        [5270] = "closed conn-refused",      -- nothing listening: the kernel answers RST
-        [5271] = "filtered timeout",         -- nft drop
-        [5272] = "closed conn-refused",      -- reject with tcp reset
-        [5273] = "closed conn-refused",      -- reject with icmp port-unreachable (as nmap -sT)
-        [5274] = "filtered host-unreachable", -- reject with icmp admin-prohibited
-      }, states)
+      for _, server in ipairs { hosts.server, hosts.server6 } do
+        assert.equal("open syn-ack", states_from(hosts.operator, server, { 5269 })[5269])
+        assert.equal("filtered timeout", states_from(hosts.vantage, server, { 5269 })[5269])
+      end
     end)
 
-  it("sees filtered from the vantage host where the operator sees open", function()
-    assert.equal("open syn-ack", states_from(hosts.operator, hosts.server, { 5269 })[5269])
-    assert.equal("filtered timeout", states_from(hosts.vantage, hosts.server, { 5269 })[5269])
+  -- Routes of the operator through rbn-srv, which answers for the prefixes 10.254.x and
+  -- fd54:x:: with ICMP errors of its own: the sender is the router, not the target.
+  local PATH_STATES = {
+    ["10.253.0.1"] = "unreachable no-route",                -- no route at the operator
+    ["fd53::1"] = "unreachable no-route",
+    ["10.254.1.1"] = "unreachable icmp-host-unreachable from 10.252.0.2",  -- router: no way
+    ["fd54:1::1"] = "unreachable icmp-no-route from fd52::2",
+    ["10.254.2.1"] = "filtered icmp-admin-prohibited from 10.252.0.2",     -- router: forbidden
+    ["fd54:2::1"] = "filtered icmp-admin-prohibited from fd52::2",
+    ["10.252.0.9"] = "unreachable icmp-host-unreachable from 10.252.0.1",  -- no ARP answer
+    ["fd52::9"] = "unreachable icmp-addr-unreachable from fd52::1",     -- no neighbour answer
+  }
+  it("tells a path that is broken (unreachable) from a router that forbids it (filtered)",
+    function()
+      local seen = {}
+      for host in pairs(PATH_STATES) do
+        seen[host] = states_from(hosts.operator, host, { 5269 }, 3)[5269]
+      end
+      assert.same(PATH_STATES, seen)
+    end)
+
+  it("returns the reject, its sender and code unreachable from net.open", function()
+    local lines = run_in(hosts.operator, [[
+      require("runbook.task").run(function()
+        print(require("runbook.net").open { host = "fd52::2", port = 5274, timeout = 1 })
+      end)]])
+    assert.same({ "nil\tnet: cannot connect to fd52::2:5274: port filtered "
+      .. "(icmp-admin-prohibited from fd52::2)\tunreachable" }, lines)
   end)
 
   it("completes the XMPP probe from the operator; the vantage host stops at connect, filtered",
@@ -90,6 +147,15 @@ describe("net.connect in network namespaces #net #netns", function()
       assert.matches("^nil\t10.252.0.4:5269 open", operator[1])
       assert.matches("^connect\t10.252.0.4:5269 filtered %(timeout%).*firewall", vantage[1])
     end)
+
+  it("stops the XMPP probe at connect behind an ICMP reject, naming the firewall", function()
+    local lines = run_in(hosts.operator, [[
+      local result = require("xmpp").probe { domain = "contoso.com", timeout = 1,
+                                             targets = { { host = "fd52::2", port = 5273 } } }
+      print(tostring(result.failed), result.connect.detail)]])
+    assert.matches("^connect\tfd52::2:5273 filtered %(icmp%-port%-unreachable from "
+      .. "fd52::2%).*firewall", lines[1])
+  end)
 
   it("closes the socket of a connect that is cancelled, without waiting for the collector",
     function()
@@ -108,13 +174,10 @@ describe("net.connect in network namespaces #net #netns", function()
       assert.same({ "0" }, lines)
     end)
 
-  it("reports unreachable when there is no route to the network", function()
-    assert.equal("unreachable no-route", states_from(hosts.operator, "10.253.0.1", { 5269 })[5269])
-  end)
-
-  -- ICMP rejects (5273, 5274) are left out: the kernel rate-limits ICMP errors
-  -- (net.ipv4.icmp_ratelimit), so under a burst most of them go unanswered and read as
-  -- filtered — docs/verification.md says so.
+  -- ICMP rejects (5273..5276) are left out: the kernel limits the ICMP errors it sends
+  -- (netns.sh lifts the per-destination net.ipv4.icmp_ratelimit in rbn-srv, but not the
+  -- host-wide net.ipv4.icmp_msgs_per_sec and its burst of 50), so under a burst some go
+  -- unanswered and read as filtered timeout — docs/verification.md says so.
   it("checks 300 targets concurrently with task.parallel and a limit", function()
     local lines = run_in(hosts.operator, [[
       local net = require "runbook.net"
