@@ -6,7 +6,14 @@ VERSION   = 0.1.0
 PREFIX   ?= /usr/local
 BINDIR    = $(PREFIX)/bin
 DATADIR   = $(PREFIX)/share/runbook
-LUADIR    = $(PREFIX)/lib/x86_64-linux-gnu/lua/5.4
+# Where lua5.4 finds modules, for `require "runbook.task"` outside ./runbook: into the
+# distribution's own directories (pkg-config's INSTALL_CMOD, INSTALL_LMOD) when PREFIX is
+# Lua's prefix, else into Lua's default directories under PREFIX, which lua5.4 searches for
+# /usr/local on every distribution (LUA_CPATH and LUA_PATH for any other PREFIX).
+LUA_PREFIX = $(shell pkg-config --variable=prefix lua5.4)
+lua_var    = $(if $(filter $(LUA_PREFIX),$(PREFIX)),$(shell pkg-config --variable=$(1) lua5.4))
+LUA_CMOD   = $(or $(call lua_var,INSTALL_CMOD),$(PREFIX)/lib/lua/5.4)
+LUA_LMOD   = $(or $(call lua_var,INSTALL_LMOD),$(PREFIX)/share/lua/5.4)
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -27,6 +34,7 @@ SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 LIB_SRC   = runtime/loop.c runtime/task.c runtime/fs.c runtime/version.c runtime/msg.c
 LIB_SRC  += runtime/net.c runtime/xml.c
 LIB_SRC  += runtime/dns.c runtime/dns_update.c runtime/dns_wire.c
+LIB_SRC  += runtime/permit.c
 HOST_SRC  = runtime/main.c runtime/host.c runtime/usage.c runtime/repl.c
 # Primitives that need libcurl, libssh2 or OpenSSL: one C module each, loaded on first
 # require (build/lib/runbook/NAME.so), reaching the loop through runtime/loop_api.h.
@@ -41,6 +49,9 @@ HOST_OBJ  = $(HOST_SRC:runtime/%.c=build/obj/%.o)
 ASAN_OBJ  = $(LIB_SRC:runtime/%.c=build/asan/%.o)
 ASAN_HOST = $(HOST_SRC:runtime/%.c=build/asan/%.o)
 HEADERS   = $(wildcard runtime/*.h)
+# C unit tests (tests/unit/): plain C, TAP output; loop_test.c includes runtime/loop.c.
+UNIT_SRC  = $(wildcard tests/unit/*.c) runtime/dns_wire.c
+UNIT_DEPS = $(UNIT_SRC) runtime/loop.c tests/unit/unit.h $(HEADERS)
 
 .PHONY: all deps deps-test deps-bench test test-asan demo bench install uninstall clean
 
@@ -92,7 +103,16 @@ build/asan/lib/runbook/%.so: runtime/%.c $(HEADERS) | build/.deps-build
 	$(CC) $(WARN) -O1 -g $(SANITIZE) -fPIC -DRUNBOOK_MODULE $(PKG_CFLAGS) $(DEFS) -shared \
 	  -o $@ $< $(call module_libs,$*)
 
-test: build/.deps-test all build/asan/lib/runbook.so build/asan/runbook $(ASAN_MODULE_SO)
+build/unit/tests: $(UNIT_DEPS) | build/.deps-build
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -Iruntime $(PKG_CFLAGS) -o $@ $(UNIT_SRC) $(PKG_LIBS) -lm
+
+build/asan/unit/tests: $(UNIT_DEPS) | build/.deps-build
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -g $(SANITIZE) -Iruntime $(PKG_CFLAGS) -o $@ $(UNIT_SRC) $(PKG_LIBS) -lm
+
+test: build/.deps-test all build/asan/lib/runbook.so build/asan/runbook $(ASAN_MODULE_SO) \
+      build/unit/tests build/asan/unit/tests
 	@tests/run.sh
 
 demo: all
@@ -102,18 +122,23 @@ bench: build/.deps-bench all
 	@bench/run.sh
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(LUADIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/lib/runbook
 	install -m 755 runbook $(DESTDIR)$(BINDIR)/runbook
-	install -m 644 build/lib/runbook.so $(DESTDIR)$(LUADIR)/runbook.so
 	cp -R modules runbooks examples $(DESTDIR)$(DATADIR)/
-	install -d $(DESTDIR)$(DATADIR)/lib/runbook
-	for m in $(MODULE_SO); do install -m 644 $$m $(DESTDIR)$(DATADIR)/lib/runbook/; done
+	install -m 644 $(MODULE_SO) $(DESTDIR)$(DATADIR)/lib/runbook/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 docs/runbook.1 $(DESTDIR)$(PREFIX)/share/man/man1/runbook.1
+	install -d $(DESTDIR)$(LUA_CMOD)/runbook $(DESTDIR)$(LUA_LMOD)/runbook
+	install -m 644 build/lib/runbook.so $(DESTDIR)$(LUA_CMOD)/runbook.so
+	install -m 644 $(MODULE_SO) $(DESTDIR)$(LUA_CMOD)/runbook/
+	install -m 644 modules/runbook/*.lua $(DESTDIR)$(LUA_LMOD)/runbook/
+	sed 's|^local installed_datadir = .*|local installed_datadir = "$(DATADIR)"|' \
+	  modules/runbook/host.lua >$(DESTDIR)$(LUA_LMOD)/runbook/host.lua
 
 uninstall:
-	rm -rf $(DESTDIR)$(BINDIR)/runbook $(DESTDIR)$(DATADIR) $(DESTDIR)$(LUADIR)/runbook.so \
-	  $(DESTDIR)$(PREFIX)/share/man/man1/runbook.1
+	rm -rf $(DESTDIR)$(BINDIR)/runbook $(DESTDIR)$(DATADIR) \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/runbook.1 $(DESTDIR)$(LUA_CMOD)/runbook.so \
+	  $(DESTDIR)$(LUA_CMOD)/runbook $(DESTDIR)$(LUA_LMOD)/runbook
 
 clean:
 	rm -rf build runbook

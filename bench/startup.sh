@@ -5,7 +5,8 @@ set -eu
 cd "$(dirname "$0")/.."
 runs=${RUNS:-200}
 empty=$(mktemp /tmp/runbook-bench.XXXXXX.lua)
-trap 'rm -f "$empty" /tmp/runbook-bench.json' EXIT
+results=$(mktemp /tmp/runbook-bench.XXXXXX.json)   # one per run: runs may overlap
+trap 'rm -f "$empty" "$results"' EXIT
 
 # peak resident memory in KiB, the largest of 5 runs
 peak_kib() {
@@ -17,16 +18,16 @@ peak_kib() {
   echo "$max"
 }
 
-hyperfine -N --warmup 20 --runs "$runs" --export-json /tmp/runbook-bench.json \
+hyperfine -N --warmup 20 --runs "$runs" --export-json "$results" \
   "lua5.4 -e ''" "./runbook version" "./runbook run $empty" >/dev/null
 
-lua5.4 - "$(peak_kib lua5.4 -e '')" "$(peak_kib ./runbook version)" \
+lua5.4 - "$results" "$(peak_kib lua5.4 -e '')" "$(peak_kib ./runbook version)" \
   "$(peak_kib ./runbook run "$empty")" <<'LUA'
 local cjson = require "cjson"
-local file = assert(io.open("/tmp/runbook-bench.json"))
+local file = assert(io.open(arg[1]))
 local results = cjson.decode(file:read("a")).results
 file:close()
-local peaks = { tonumber(arg[1]), tonumber(arg[2]), tonumber(arg[3]) }
+local peaks = { tonumber(arg[2]), tonumber(arg[3]), tonumber(arg[4]) }
 local base = results[1].median
 print("| command | median start-up | ratio to lua5.4 | peak RSS | ratio to lua5.4 |")
 print("|---|---|---|---|---|")

@@ -21,9 +21,15 @@
 --
 -- A PowerShell error raises "[cmdlet] Set-CsSite on fe1.contoso.com failed: <Microsoft's
 -- message> (<category>)"; cmdlet.try returns nil, record instead. Transport failures
--- (timeout, auth, host key...) raise the same way with the transport's code. Every cmdlet
--- that is not Get-/Test- is a change and refuses to run while planning.
+-- (timeout, auth, host key...) raise the same way with the transport's code.
+--
+-- While planning and inside a read-only task (a step's hosts, check, verify) a script runs
+-- only when runbook.reads proves it a read — every command a Get-, Test- or Resolve- cmdlet —
+-- for invoke, try and evaluate alike; anything else refuses before it is sent. The proof, a
+-- read permit for the exact command line, goes to the transport (options.read_permit): ssh
+-- exec, process.run and WinRM's HTTP requests refuse without it (runtime/permit.h).
 local powershell = require "powershell"
+local reads = require "runbook.reads"
 local task = require "runbook.task"
 
 local M = {}
@@ -70,7 +76,8 @@ function transports.ssh(host, command_line, options)
   end
   local result, err, code = session:exec(command_line, { timeout = options.timeout
                                                          or host.command_timeout,
-                                                         stdin = options.stdin })
+                                                         stdin = options.stdin,
+                                                         read_permit = options.read_permit })
   if result then idle[#idle + 1] = session else session:close() end
   return result, err, code
 end
@@ -101,7 +108,7 @@ transports["local"] = function(host, command_line, options)
     if not first then argv[#argv + 1] = word end
     first = false
   end
-  return process.run(argv, { stdin = options.stdin,
+  return process.run(argv, { stdin = options.stdin, read_permit = options.read_permit,
                              timeout = options.timeout or host.command_timeout })
 end
 
@@ -117,7 +124,7 @@ M.ssh_options = ssh_options
 
 --- register_transport(name, fn): fn(host, command_line, options) -> {stdout=, stderr=,
 -- status=} | nil, message, code. options: timeout= (seconds), stdin= (text for the
--- command's standard input, or nil).
+-- command's standard input, or nil), read_permit= (when the command is a proven read).
 function M.register_transport(name, fn)
   transports[name] = fn
 end
@@ -130,8 +137,19 @@ function M.close_all()
   end
 end
 
+--- is_mutating(name) -> whether the cmdlet may change something (not Get-/Test-/Resolve-).
 function M.is_mutating(name)
-  return not (name:match("^Get%-") or name:match("^Test%-"))
+  return not reads.is_read_cmdlet(name)
+end
+
+-- While planning or inside a read-only task: the read permit for the command line, or the
+-- refusal (raised at the caller of invoke/try/evaluate). Otherwise nil: nothing to prove.
+local function permit_or_refuse(host, label, command_line, stdin)
+  local ok, refusal = pcall(task.check_mutation, ("run %s on %s"):format(label, host_name(host)))
+  if ok then return nil end
+  local permit, why = require("runbook.permit").read("powershell", command_line, stdin)
+  if permit then return permit end
+  error(("[cmdlet] %s (not a read: %s)"):format(refusal, why), 0)
 end
 
 -- Sends a pipeline (PowerShell text built by modules/powershell.lua) and parses the answer.
@@ -143,8 +161,10 @@ local function run(host, label, pipeline, options)
           :format(tostring(host.transport), host_name(host)), 3)
   end
   local command_line, stdin = powershell.invocation(powershell.wrap(pipeline))
+  local read_permit = permit_or_refuse(host, label, command_line, stdin)
   local result, err, code = transport(host, command_line, { timeout = (options or {}).timeout,
-                                                           stdin = stdin })
+                                                           stdin = stdin,
+                                                           read_permit = read_permit })
   if not result then
     return nil, { message = err, category = code, transport = true }
   end
@@ -162,9 +182,6 @@ end
 -- failed, {message=, category=<code>, transport=true}.
 function M.try(host, name, parameters, options)
   local pipeline = powershell.command(name, parameters or {})
-  if M.is_mutating(name) then
-    task.check_mutation(("run %s on %s"):format(name, host_name(host)))
-  end
   return run(host, name, pipeline, options)
 end
 
@@ -176,8 +193,9 @@ function M.invoke(host, name, parameters, options)
   return results
 end
 
---- evaluate(host, expression, options) -> list; raises. For read-only probes that are
--- not a plain cmdlet call, such as "(Get-Command -Name 'Set-CsSite').Parameters.Keys".
+--- evaluate(host, expression, options) -> list; raises. For probes that are not a plain
+-- cmdlet call, such as "(Get-Command -Name 'Set-CsSite').Parameters.Keys". While planning
+-- and in checks it runs only what runbook.reads proves a read, like invoke.
 -- The expression must come from code, never from inventory values (use powershell.literal).
 function M.evaluate(host, expression, options)
   local results, record = run(host, expression, expression, options)

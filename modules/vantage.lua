@@ -168,13 +168,22 @@ local function read_connect(output)
   if meaning then return meaning[1], meaning[2] end
 end
 
+--- connect_command(address, port, timeout) -> the command line of the probe, for an IP
+-- address only. runbook.reads rebuilds it to prove that a command is this probe (a read),
+-- so that the probe also runs while planning and inside a check.
+function M.connect_command(address, port, timeout)
+  assert(tostring(address):match("^[%x%.:]+$"), "[vantage] the probe takes an IP address")
+  return ("python3 -c '%s' %s %d %g"):format(CONNECT_PY, address, port, timeout)
+end
+
 -- After an immediate "connect failed": state, reason, detail from the vantage host itself.
 local function ask_host(session, target, timeout)
   if not tostring(target.host):match("^[%x%.:]+$") then
     return "unknown", "connect-failed", "not asked: the host is not an IP address"
   end
-  local run, message = session:exec(("python3 -c '%s' %s %d %g"):format(CONNECT_PY,
-    target.host, target.port, timeout), { timeout = timeout + 10 })
+  local command = M.connect_command(target.host, target.port, timeout)
+  local run, message = session:exec(command, { timeout = timeout + 10,
+    read_permit = require("runbook.permit").read("vantage-connect", command) })
   if not run then return "unknown", "connect-failed", "asking failed: " .. tostring(message) end
   local state, reason = read_connect(run.stdout)
   if state then

@@ -354,13 +354,15 @@ local function new_session(options)
   }
 end
 
---- run(options, command_line, {stdin=, timeout=}) -> {stdout=, stderr=, status=}
---   | nil, message, code
+--- run(options, command_line, {stdin=, timeout=, read_permit=}) -> {stdout=, stderr=,
+--   status=} | nil, message, code
+-- Every exchange is a POST: while planning and inside a check the connection refuses them
+-- unless read_permit (runbook.permit, from the cmdlet layer) proves command_line a read.
 function M.run(options, command_line, run_options)
   run_options = run_options or {}
   local session = new_session(options)
   if run_options.timeout then session.command_timeout = run_options.timeout end
-  local conn <close> = http.connection()
+  local conn <close> = http.connection { read_permit = run_options.read_permit }
   session.conn = conn
   local deadline = task.now() + session.command_timeout
   local shell_id, command_id

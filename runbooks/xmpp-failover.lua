@@ -48,7 +48,8 @@ return runbook.define {
     { id = "stop-services",
       title = { en = "Stop-CsWindowsService on every Edge server of the new pool",
                 de = "Stop-CsWindowsService auf jedem Edgeserver im neuen Edgepool ausführen",
-                fr = "Exécuter Stop-CsWindowsService sur chaque serveur Edge du nouveau pool" },
+                fr = "Exécuter Stop-CsWindowsService sur chaque serveur Edge du nouveau pool de "
+                  .. "serveurs Edge qui va héberger la fédération XMPP" },
       hosts = f.edges,
       check = function(ctx, host)
         local map = f.statuses(host)
@@ -75,7 +76,8 @@ return runbook.define {
     { id = "federation-route",
       title = { en = "Set-CsSite: point the XMPP federation route at the new Edge pool",
                 de = "Set-CsSite: die XMPP-Verbundroute wieder auf den neuen Edgepool zeigen lassen",
-                fr = "Set-CsSite : faire pointer l’itinéraire de fédération XMPP vers le nouveau pool" },
+                fr = "Set-CsSite : faire pointer à nouveau l’itinéraire de fédération XMPP vers le "
+                  .. "nouveau pool" },
       check = function(ctx)
         local site = f.site_of(ctx)
         local current, parameter = lync.federation_route(f.cms(ctx), site)
@@ -137,7 +139,8 @@ return runbook.define {
     { id = "dns-srv-record",
       title = { en = "The SRV record _xmpp-server._tcp (port 5269) resolves to the new Edge pool",
                 de = "Der DNS-SRV-Eintrag _xmpp-server._tcp (Port 5269) wird in den neuen Edgepool aufgelöst",
-                fr = "L’enregistrement SRV _xmpp-server._tcp (port 5269) correspond au nouveau pool" },
+                fr = "L’enregistrement DNS SRV _xmpp-server._tcp (port 5269) de la fédération XMPP "
+                  .. "correspond au pool de serveurs Edge qui va héberger la fédération XMPP" },
       check = function(ctx)
         local records = f.dns_call(estate.dns(ctx).get(f.srv_name(ctx), "SRV"))
         local wanted, as_before = f.wanted_srvs(ctx, records)
@@ -156,7 +159,8 @@ return runbook.define {
     { id = "port-5269",
       title = { en = "Port 5269 of the new Edge pool is open externally",
                 de = "Port 5269 ist für den neuen Edgepool extern geöffnet",
-                fr = "Le port externe 5269 du nouveau pool de serveurs Edge est ouvert" },
+                fr = "Le port externe 5269 du pool de serveurs Edge qui va héberger la fédération "
+                  .. "XMPP est ouvert" },
       guidance = {
         en = "filtered means a firewall drops the traffic: open it (and its NAT to the Access Edge)",
         de = "gefiltert heißt, eine Firewall verwirft den Verkehr: Port freigeben (samt NAT zur "
@@ -168,7 +172,8 @@ return runbook.define {
     { id = "start-services",
       title = { en = "Start the services on every Edge server of the new pool",
                 de = "Die Dienste auf allen Edgeservern im neuen Edgepool starten",
-                fr = "Démarrer les services de tous les serveurs Edge du nouveau pool" },
+                fr = "Démarrer les services de tous les serveurs Edge du pool de serveurs Edge qui va "
+                  .. "héberger la fédération XMPP" },
       hosts = f.edges,
       check = function(ctx, host)
         local running, detail = f.all_in(f.statuses(host), "Running")

@@ -1,13 +1,19 @@
 /*
 ** fs.c — runbook.fs: the little of the file system Lua's io library lacks:
-** directory listings, file type and permission bits, durable appends (fsync).
+** directory listings, file type and permission bits, durable appends (fsync), absolute
+** paths, and the run lock (flock).
 */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lua.h>
@@ -60,13 +66,37 @@ static int fs_stat (lua_State *L) {
   return 1;
 }
 
-/* fs.append(path, data [, mode]) -> true | nil, msg, code: appended and fsync'd. */
+/* A new file's name is on disk only once its directory is: fsync(2) the directory of path.
+** Returns 0, or -1 with errno set. */
+static int sync_directory_of (const char *path) {
+  char dir[PATH_MAX];
+  const char *slash = strrchr(path, '/');
+  size_t len = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
+  if (len >= sizeof dir) { errno = ENAMETOOLONG; return -1; }
+  if (slash == NULL) strcpy(dir, ".");
+  else { memcpy(dir, path, len); dir[len] = '\0'; }
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  errno = err;
+  return rc;
+}
+
+/* fs.append(path, data [, mode]) -> true | nil, msg, code: appended and fsync'd; when the
+** append created the file, its directory is fsync'd too (once: the journal's first line). */
 static int fs_append (lua_State *L) {
   size_t len;
   const char *path = luaL_checkstring(L, 1);
   const char *data = luaL_checklstring(L, 2, &len);
   int mode = (int)luaL_optinteger(L, 3, 0600);
-  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode);
+  int created = 1;
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0 && errno == EEXIST) {
+    created = 0;
+    fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  }
   if (fd < 0) return fail(L, "cannot open", path);
   while (len > 0) {
     ssize_t n = write(fd, data, len);
@@ -77,42 +107,106 @@ static int fs_append (lua_State *L) {
   }
   if (fsync(fd) != 0) { int err = errno; close(fd); errno = err; return fail(L, "cannot fsync", path); }
   close(fd);
+  if (created && sync_directory_of(path) != 0)
+    return fail(L, "cannot fsync the directory of", path);
   lua_pushboolean(L, 1);
   return 1;
 }
 
-/* fs.create(path, data) -> true | nil, msg, "exists"|…: only if it does not exist yet
-** (O_EXCL: the atomic step a lock file needs); written and fsync'd. */
-static int fs_create (lua_State *L) {
-  size_t len;
+/* fs.realpath(path) -> the absolute path, symbolic links resolved | nil, msg, code */
+static int fs_realpath (lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  const char *data = luaL_checklstring(L, 2, &len);
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) {
-      luaL_pushfail(L);
-      lua_pushfstring(L, "%s exists", path);
-      lua_pushliteral(L, "exists");
-      return 3;
-    }
-    return fail(L, "cannot create", path);
-  }
-  ssize_t n = write(fd, data, len);
-  int err = errno;
-  if (n != (ssize_t)len || fsync(fd) != 0) {
-    close(fd);
-    errno = n < 0 ? err : EIO;
-    return fail(L, "cannot write", path);
-  }
-  close(fd);
-  lua_pushboolean(L, 1);
+  char *absolute = realpath(path, NULL);
+  if (absolute == NULL) return fail(L, "cannot resolve", path);
+  lua_pushstring(L, absolute);
+  free(absolute);
   return 1;
 }
 
-/* fs.alive(pid) -> whether a process with this pid exists (a lock's owner, say). */
-static int fs_alive (lua_State *L) {
-  pid_t pid = (pid_t)luaL_checkinteger(L, 1);
-  lua_pushboolean(L, pid > 0 && (kill(pid, 0) == 0 || errno == EPERM));
+/*
+** The run lock: flock(2) on a lock file, held while the descriptor is open — until
+** lock:release(), the handle's __close or __gc, or the death of the process, whatever kills
+** it: the kernel releases the lock of a dead process, so no lock is ever stale. The holder
+** writes its pid into the file for the message of whoever is refused.
+*/
+typedef struct FsLock { int fd; } FsLock;
+
+#define LOCK_NAME "runbook.lock"
+
+/* Safe to call twice: __gc after release() or __close. */
+static int lock_release (lua_State *L) {
+  FsLock *lock = luaL_checkudata(L, 1, LOCK_NAME);
+  if (lock->fd >= 0) {
+    close(lock->fd);
+    lock->fd = -1;
+  }
+  return 0;
+}
+
+static int lock_tostring (lua_State *L) {
+  FsLock *lock = luaL_checkudata(L, 1, LOCK_NAME);
+  lua_pushstring(L, lock->fd >= 0 ? "runbook.lock (held)" : "runbook.lock (released)");
+  return 1;
+}
+
+static int process_exists (pid_t pid) {
+  return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+/* The pid the holder wrote into the lock file; 0 when none is there (yet). */
+static pid_t lock_holder (int fd) {
+  char text[32];
+  ssize_t n = pread(fd, text, sizeof text - 1, 0);
+  if (n <= 0) return 0;
+  text[n] = '\0';
+  return (pid_t)strtol(text, NULL, 10);
+}
+
+/* Writes our pid over the old one: the number, then the file cut to its length, so that
+** a reader sees one whole pid (up to its newline) at any moment. */
+static int lock_write_pid (int fd) {
+  char text[32];
+  int len = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+  if (pwrite(fd, text, (size_t)len, 0) != len) return -1;
+  return ftruncate(fd, len);
+}
+
+/* Another process holds the lock: nil, message, "locked", its pid. Right after taking it
+** the holder may not have written its pid yet (the file is empty or names the previous,
+** dead holder): asked again for up to 0.2 s. */
+static int lock_refused (lua_State *L, int fd, const char *path) {
+  pid_t holder = lock_holder(fd);
+  for (int tries = 0; !process_exists(holder) && tries < 200; tries++) {
+    struct timespec pause = {0, 1000000};
+    nanosleep(&pause, NULL);
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;    /* released meanwhile: ours */
+    holder = lock_holder(fd);
+  }
+  luaL_pushfail(L);
+  lua_pushfstring(L, "%s is held by process %d", path, (int)holder);
+  lua_pushliteral(L, "locked");
+  lua_pushinteger(L, (lua_Integer)holder);
+  return 4;
+}
+
+/* fs.lock(path) -> lock | nil, msg, "locked", pid | nil, msg, code: the lock file is made
+** if missing (mode 0600) and locked without waiting; lock:release() lets it go. */
+static int fs_lock (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  FsLock *lock = lua_newuserdatauv(L, sizeof *lock, 0);
+  lock->fd = -1;                          /* closed until everything worked */
+  luaL_setmetatable(L, LOCK_NAME);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(L, "cannot open", path);
+  lock->fd = fd;                          /* from here on __gc closes it on any failure */
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK) return fail(L, "cannot lock", path);
+    int refused = lock_refused(L, fd, path);
+    if (refused > 0) return refused;
+    break;
+  }
+  if (lock_write_pid(fd) != 0) return fail(L, "cannot write", path);
   return 1;
 }
 
@@ -151,15 +245,33 @@ static const luaL_Reg fs_funcs[] = {
   {"list", fs_list},
   {"stat", fs_stat},
   {"append", fs_append},
-  {"create", fs_create},
-  {"alive", fs_alive},
+  {"realpath", fs_realpath},
+  {"lock", fs_lock},
   {"pid", fs_pid},
   {"isatty", fs_isatty},
   {"mkdir", fs_mkdir},
   {NULL, NULL}
 };
 
+static const luaL_Reg lock_meth[] = {
+  {"release", lock_release},
+  {NULL, NULL}
+};
+
+static const luaL_Reg lock_metamethods[] = {
+  {"__gc", lock_release},
+  {"__close", lock_release},
+  {"__tostring", lock_tostring},
+  {"__index", NULL},
+  {NULL, NULL}
+};
+
 int luaopen_runbook_fs (lua_State *L) {
+  luaL_newmetatable(L, LOCK_NAME);
+  luaL_setfuncs(L, lock_metamethods, 0);
+  luaL_newlib(L, lock_meth);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
   luaL_newlib(L, fs_funcs);
   return 1;
 }

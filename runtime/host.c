@@ -1,7 +1,8 @@
 /*
 ** host.c — builds the Lua state: standard libraries, package.path pointing at the
-** project's modules/, the C primitives as preloaded modules, the global `task`; and
-** calls into Lua under a traceback handler (lua.c's docall).
+** project's modules/, the C primitives as preloaded modules, the global `task`, the guard
+** on Lua's own ways to change the machine (modules/runbook/guard.lua); and calls into Lua
+** under a traceback handler (lua.c's docall).
 */
 #include <limits.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@ int luaopen_runbook_fs (lua_State *L);
 int luaopen_runbook_net (lua_State *L);
 int luaopen_runbook_xml (lua_State *L);
 int luaopen_runbook_dns (lua_State *L);
+int luaopen_runbook_permit (lua_State *L);
 
 static const luaL_Reg preloads[] = {
   {"runbook.task.core", luaopen_runbook_task_core},
@@ -35,6 +37,7 @@ static const luaL_Reg preloads[] = {
   {"runbook.net", luaopen_runbook_net},
   {"runbook.xml", luaopen_runbook_xml},
   {"runbook.dns", luaopen_runbook_dns},
+  {"runbook.permit", luaopen_runbook_permit},
   {NULL, NULL}
 };
 
@@ -98,10 +101,19 @@ static void set_host_table (lua_State *L) {
   lua_pop(L, 1);
 }
 
+/* Before any runbook or module runs: os.execute, io.open for writing … refuse while
+** planning and in checks, as every primitive does. */
+static void install_guard (lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "runbook.guard");
+  lua_call(L, 1, 0);
+}
+
 static int open_all (lua_State *L) {
   luaL_openlibs(L);
   set_paths(L);
   set_host_table(L);
+  install_guard(L);
   lua_getglobal(L, "require");
   lua_pushliteral(L, "runbook.task");
   lua_call(L, 1, 1);

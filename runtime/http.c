@@ -7,11 +7,15 @@
 **   http.request{method=, url=, headers={...}, body=, auth="basic"|"ntlm"|"negotiate",
 **                user=, password=, tls_verify=true, ca_file=, timeout=, follow=false}
 **       -> {status=, headers={lowercased names}, body=} | nil, message, code
-**   http.connection() -> conn   a private pool of at most one connection, kept alive:
-**       conn:request{...} as above, over that one connection (reopened if the server
-**       closed it); conn:close(). For protocols whose authentication belongs to the
+**   http.connection([{read_permit=}]) -> conn   a private pool of at most one connection,
+**       kept alive: conn:request{...} as above, over that one connection (reopened if the
+**       server closed it); conn:close(). For protocols whose authentication belongs to the
 **       connection (NTLM for WinRM), where the pool of http.request could hand a request
 **       to another connection.
+** Methods other than GET, HEAD and OPTIONS may change something: while planning and inside
+** a read-only task they refuse (loop_check_mutation), except on a connection opened with a
+** read permit (runtime/permit.h) — WinRM's, which POSTs one command the cmdlet layer proved
+** a read.
 ** code: "timeout", "refused", "resolve", "tls", "closed", "failed". Messages carry the
 ** method and URL without any user:password part, never a password or header value.
 */
@@ -24,6 +28,7 @@
 
 #include "loop_api.h"
 #include "options.h"
+#include "permit.h"
 
 #define MULTI_TYPE "runbook.http.multi"
 #define SHARED_MULTI_KEY "runbook.http.shared"
@@ -45,6 +50,7 @@ struct Multi {
   Watch timer;
   int closed;
   int private;             /* an http.connection: closed while the loop runs */
+  int read_permitted;      /* opened with a read permit: its requests only read */
   SocketWatch sockets[MAX_SOCKETS];
 };
 
@@ -365,6 +371,12 @@ static void set_auth (lua_State *L, Request *r) {
   lua_pop(L, 1);
 }
 
+/* GET, HEAD and OPTIONS only read (RFC 9110 "safe" methods; TRACE is left out). */
+static int is_read_method (const char *method) {
+  return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+         strcmp(method, "OPTIONS") == 0;
+}
+
 /* Starts the request described by the table at index 1 on multi m (at index 2 when it is
 ** a connection, which the request then keeps alive) and parks the task until it ends. */
 static int start_request (lua_State *L, Multi *m) {
@@ -386,6 +398,7 @@ static int start_request (lua_State *L, Multi *m) {
     lua_setiuservalue(L, -2, 1);
   }
   describe_request(r, method, url);
+  if (!is_read_method(method) && !m->read_permitted) loop_check_mutation(L, r->what);
   if ((r->easy = curl_easy_init()) == NULL) return luaL_error(L, "http: libcurl failed");
   r->multi = m;
   curl_easy_setopt(r->easy, CURLOPT_URL, url);
@@ -432,10 +445,23 @@ static int http_request (lua_State *L) {
   return start_request(L, multi_get(L));
 }
 
-/* http.connection() -> conn: its own pool holding at most one live connection. */
+/* http.connection([{read_permit=}]) -> conn: its own pool holding at most one live
+** connection; with a read permit, also while planning and in checks. */
 static int http_connection (lua_State *L) {
+  const char *command, *input;
+  size_t command_len, input_len;
+  int permitted = 0;
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "read_permit");
+    permitted = permit_fields(L, -1, &command, &command_len, &input, &input_len);
+    luaL_argcheck(L, permitted || lua_isnil(L, -1), 1,
+                  "read_permit: expected a read permit (runbook.permit)");
+    lua_pop(L, 1);
+  }
   Multi *m = multi_new(L);
   m->private = 1;
+  m->read_permitted = permitted;
   curl_multi_setopt(m->curl, CURLMOPT_MAX_TOTAL_CONNECTIONS, 1L);
   curl_multi_setopt(m->curl, CURLMOPT_MAXCONNECTS, 1L);
   return 1;

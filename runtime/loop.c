@@ -58,6 +58,7 @@ struct Loop {
   Watch interrupt_watch;
   int interrupted;
   int planning;                 /* one-way: once set, mutating primitives refuse */
+  lua_Integer turns;            /* loop_step calls so far: tests count batches with it */
 };
 
 static const char LOOP_KEY = 'L';
@@ -643,6 +644,7 @@ static int reached (Loop *loop, Task *t) {
 /* One turn: run what is ready; unless that reached the goal, poll and fire.
 ** 1 progress, 0 nothing can ever happen again, -1 poll failed. */
 static int loop_step (Loop *loop, Task *goal) {
+  loop->turns++;
   run_ready(loop);
   if (reached(loop, goal)) return 1;
   int own = loop->interrupt_watch.fd_slot >= 0;
@@ -652,6 +654,11 @@ static int loop_step (Loop *loop, Task *goal) {
   if (ready > 0) fire_fds(loop, ready);
   fire_timers(loop);
   return 1;
+}
+
+/* How many turns the loop has made: tasks woken in the same turn ran as one batch. */
+lua_Integer loop_turns (Loop *loop) {
+  return loop->turns;
 }
 
 /* Drive the loop until t is done. 0, or -1 when every task waits on something that
@@ -708,6 +715,12 @@ void loop_catch_interrupts (Loop *loop) {
 
 int loop_interrupted (Loop *loop) {
   return loop->interrupted;
+}
+
+/* Whether a Ctrl-C came, also one the loop has not polled yet (the REPL asks when
+** readline returns NULL: an interrupted read, not the end of input). */
+int loop_interrupt_pending (Loop *loop) {
+  return loop->interrupted || interrupt_count > 0;
 }
 
 /* After the REPL handled an interrupt, the next Ctrl-C is a graceful one again. */

@@ -65,6 +65,7 @@ int task_observed (const Task *t);
 void task_push_handle (lua_State *L, Task *t);
 int task_is_cancelled (const Task *t);
 int loop_run_until_done (Loop *loop, Task *t);
+lua_Integer loop_turns (Loop *loop);
 void loop_cancel_all (Loop *loop);
 int loop_wind_down (Loop *loop);
 void loop_catch_interrupts (Loop *loop);
@@ -73,6 +74,7 @@ int loop_planning (Loop *loop);
 void loop_check_mutation (lua_State *L, const char *what);
 void task_set_read_only (lua_State *L);
 int loop_interrupted (Loop *loop);
+int loop_interrupt_pending (Loop *loop);
 void loop_clear_interrupt (Loop *loop);
 
 #define TASK_TYPE "runbook.task"

@@ -28,6 +28,8 @@ typedef struct Options {
   const char *sets[MAX_SETS];
   int nsets;
   int yes, json, verbose, quiet, help;
+  unsigned given;          /* OPTION_* bits of the options given */
+  char bad_option[128];    /* what getopt refused, said once the command is known */
 } Options;
 
 enum { OPT_SET = 256, OPT_JSON, OPT_LANG, OPT_ROLLBACK, OPT_AUDIT };
@@ -78,31 +80,55 @@ static int check_values (Options *o) {
   return EXIT_DONE;
 }
 
-static int parse_option (Options *o, int c) {
+static void parse_option (Options *o, int c) {
   switch (c) {
-    case 'i': o->inventory = optarg; return 0;
-    case 'y': o->yes = 1; return 0;
-    case 'v': o->verbose = 1; return 0;
-    case 'q': o->quiet = 1; return 0;
-    case 'h': o->help = 1; return 0;
-    case OPT_JSON: o->json = 1; return 0;
-    case OPT_LANG: o->lang = optarg; return 0;
-    case OPT_ROLLBACK: o->rollback = optarg; return 0;
-    case OPT_AUDIT: o->audit_log = optarg; return 0;
+    case 'i': o->inventory = optarg; o->given |= OPTION_INVENTORY; break;
+    case 'y': o->yes = 1; o->given |= OPTION_YES; break;
+    case 'v': o->verbose = 1; break;
+    case 'q': o->quiet = 1; break;
+    case 'h': o->help = 1; break;
+    case OPT_JSON: o->json = 1; o->given |= OPTION_JSON; break;
+    case OPT_LANG: o->lang = optarg; o->given |= OPTION_LANG; break;
+    case OPT_ROLLBACK: o->rollback = optarg; o->given |= OPTION_ROLLBACK; break;
+    case OPT_AUDIT: o->audit_log = optarg; o->given |= OPTION_AUDIT_LOG; break;
     case OPT_SET:
-      if (o->nsets == MAX_SETS) return usage_error(o->command, "%s", "too many --set");
-      o->sets[o->nsets++] = optarg;
-      return 0;
-    default: return EXIT_USAGE;   /* getopt has said what was wrong */
+      o->given |= OPTION_SET;
+      if (o->nsets < MAX_SETS) o->sets[o->nsets++] = optarg;
+      else snprintf(o->bad_option, sizeof o->bad_option, "more than %d --set", MAX_SETS);
+      break;
   }
+}
+
+/* Whether getopt's complaint is about word as a long option (else about -optopt). */
+static int is_long_option (const char *word) {
+  size_t n = strcspn(word, "=");
+  if (strncmp(word, "--", 2) != 0) return 0;
+  if (optopt == 0) return 1;                             /* unknown long option */
+  for (const struct option *lo = long_options; lo->name; lo++)
+    if (n > 2 && strncmp(lo->name, word + 2, n - 2) == 0) return lo->val == optopt;
+  return 0;
+}
+
+/* One message for what getopt refused (c is '?' or ':'), naming the option as typed. */
+static void refuse_option (Options *o, int c, const char *word) {
+  char name[64];
+  if (o->bad_option[0]) return;                          /* the first one is enough */
+  if (is_long_option(word)) snprintf(name, sizeof name, "%.*s", (int)strcspn(word, "="), word);
+  else snprintf(name, sizeof name, "-%c", optopt);
+  snprintf(o->bad_option, sizeof o->bad_option,
+           c == ':' ? "option '%s' needs a value" :
+           optopt != 0 && name[1] == '-' ? "option '%s' takes no value" : "unknown option '%s'",
+           name);
 }
 
 /* Options and positional words may come in any order (getopt permutes). */
 static int parse (Options *o, int argc, char **argv) {
-  int c, status;
-  opterr = 1;
-  while ((c = getopt_long(argc, argv, "i:yvqh", long_options, NULL)) != -1)
-    if ((status = parse_option(o, c)) != 0) return usage_error(o->command, "%s", "bad option");
+  int c;
+  opterr = 0;                                            /* refuse_option says it once */
+  while ((c = getopt_long(argc, argv, ":i:yvqh", long_options, NULL)) != -1) {
+    if (c == '?' || c == ':') refuse_option(o, c, argv[optind - 1]);
+    else parse_option(o, c);
+  }
   if (optind < argc) o->command = argv[optind++];
   if (optind < argc) o->argument = argv[optind++];
   if (optind < argc)
@@ -115,8 +141,10 @@ static int parse (Options *o, int argc, char **argv) {
   if (o->command && !usage_known_command(o->command)) {
     const char *unknown = o->command;
     o->command = NULL;
+    if (o->bad_option[0]) return usage_error(NULL, "%s", o->bad_option);
     return usage_error(NULL, "unknown command '%s'", unknown);
   }
+  if (o->bad_option[0]) return usage_error(o->command, "%s", o->bad_option);
   return check_values(o);
 }
 
@@ -127,6 +155,18 @@ static int check_argument (const Options *o) {
     return usage_error(o->command, "%s needs an argument", o->command);
   if (!wants && o->argument != NULL)
     return usage_error(o->command, "unexpected argument '%s'", o->argument);
+  return EXIT_DONE;
+}
+
+/* Each command takes only the options its --help lists: any other is refused, not ignored. */
+static int check_options (const Options *o) {
+  unsigned foreign = o->given & ~usage_options_of(o->command);
+  char text[96];
+  for (unsigned option = 1; foreign != 0; option <<= 1) {
+    if (!(foreign & option)) continue;
+    snprintf(text, sizeof text, "`%s` does not take %s", o->command, usage_option_name(option));
+    return usage_error(o->command, "%s", text);
+  }
   return EXIT_DONE;
 }
 
@@ -186,9 +226,10 @@ int main (int argc, char **argv) {
     return o.help ? EXIT_DONE : EXIT_USAGE;
   }
   if ((status = check_argument(&o)) != EXIT_DONE) return status;
+  if ((status = check_options(&o)) != EXIT_DONE) return status;
   msg_setup(o.verbose, o.quiet);
   L = host_open();
-  if (strcmp(o.command, "version") == 0) status = print_version(L);
+  if (strcmp(o.command, "version") == 0 && !o.json) status = print_version(L);
   else if (strcmp(o.command, "repl") == 0) {
     push_options(L, &o);
     status = host_call(L, "runbook.repl", "setup", 1);

@@ -2,13 +2,18 @@
 ** process.c — runbook.process: runs a program on this machine inside the event loop, for
 ** the `local` cmdlet transport (a management server where PowerShell runs next to runbook).
 **
-**   process.run(argv, {stdin=, timeout=}) -> {stdout=, stderr=, status=} | nil, message, code
+**   process.run(argv, {stdin=, timeout=, read_permit=}) -> {stdout=, stderr=, status=}
+**       | nil, message, code
 **
 ** argv is a list of strings; argv[1] is looked up in PATH. No shell is involved. stdin is
 ** written as the program takes it while stdout and stderr are read as they come, so no
 ** pipe fills up. status is the exit code, or 128 + the signal that ended the program.
 ** timeout (seconds, default 600) kills the program (SIGKILL) and returns code "timeout";
 ** cancelling the task kills it too. code "spawn" when the program cannot be started.
+** A program may change anything: while planning and inside a read-only task run refuses
+** (loop_check_mutation) unless read_permit is a read permit (runtime/permit.h) whose command's
+** words after the first are argv's last words and whose stdin is stdin: the cmdlet layer's
+** local PowerShell, started as the inventory says (host.powershell).
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +27,7 @@
 
 #include "loop_api.h"
 #include "options.h"
+#include "permit.h"
 
 #define PROCESS_TYPE "runbook.process"
 
@@ -227,6 +233,54 @@ static char **check_argv (lua_State *L) {
   return argv;
 }
 
+/* Whether the next word of a command (words separated by spaces) at *at is word; advances. */
+static int next_word_is (const char **at, const char *word) {
+  const char *p = *at;
+  size_t len;
+  while (*p == ' ') p++;
+  len = strcspn(p, " ");
+  *at = p + len;
+  return len > 0 && strlen(word) == len && memcmp(p, word, len) == 0;
+}
+
+/* Whether the read permit in the options at index 2 covers argv and stdin (see above). */
+static int permit_covers_argv (lua_State *L, char **argv, const char *input, size_t input_len) {
+  const char *command, *permitted_input, *at;
+  size_t command_len, permitted_input_len;
+  int argc = 0, words = 0, i;
+  lua_getfield(L, 2, "read_permit");
+  int valid = permit_fields(L, -1, &command, &command_len, &permitted_input,
+                            &permitted_input_len);
+  lua_pop(L, 1);           /* the options table keeps the permit alive */
+  if (!valid || strlen(command) != command_len) return 0;
+  if ((input == NULL) != (permitted_input == NULL)) return 0;
+  if (input && (input_len != permitted_input_len || memcmp(input, permitted_input, input_len)))
+    return 0;
+  at = command + strcspn(command, " ");          /* after the program's name */
+  for (const char *p = at; *p; ) {
+    while (*p == ' ') p++;
+    if (*p) { words++; p += strcspn(p, " "); }
+  }
+  while (argv[argc]) argc++;
+  if (words == 0 || argc <= words) return 0;     /* the program comes first, unvouched */
+  for (i = argc - words; i < argc; i++) if (!next_word_is(&at, argv[i])) return 0;
+  return 1;
+}
+
+/* Raises while planning and in a read-only task, unless a read permit covers argv. */
+static void run_check_permit (lua_State *L, char **argv, const char *input, size_t input_len) {
+  enum { SHOWN = 130 };    /* the command line shown in the refusal, at most */
+  char what[SHOWN + 40];
+  int used;
+  if (permit_covers_argv(L, argv, input, input_len)) return;
+  used = snprintf(what, SHOWN, "run `%s", argv[0]);
+  for (int i = 1; argv[i] && used < SHOWN; i++)
+    used += snprintf(what + used, (size_t)(SHOWN - used), " %s", argv[i]);
+  snprintf(what + (used < SHOWN ? used : SHOWN - 1), 40, "%s` (process.run)",
+           used < SHOWN ? "" : "...");
+  loop_check_mutation(L, what);
+}
+
 static int process_run (lua_State *L) {
   Task *t = task_check_current(L, "process.run");
   if (lua_isnoneornil(L, 2)) { lua_settop(L, 1); lua_newtable(L); }
@@ -239,6 +293,7 @@ static int process_run (lua_State *L) {
   const char *input = lua_tolstring(L, -1, &input_len);
   luaL_argcheck(L, input || lua_isnil(L, -1), 2, "stdin: expected a string");
   char **argv = check_argv(L);
+  run_check_permit(L, argv, input, input_len);
   Proc *p = (Proc *)lua_newuserdatauv(L, sizeof(Proc), 0);
   memset(p, 0, sizeof *p);
   p->in.fd = p->out.fd = p->err.fd = -1;

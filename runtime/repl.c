@@ -29,8 +29,8 @@ static void drop_candidates (void) {
   ncandidates = 0;
 }
 
-/* Ask repl.complete(word) for the names that complete word. */
-static void collect_candidates (const char *word) {
+/* Ask repl.complete(word, text before word) for the names that complete word. */
+static void collect_candidates (const char *word, const char *before, int nbefore) {
   lua_State *L = repl_L;
   int top = lua_gettop(L);
   drop_candidates();
@@ -39,7 +39,8 @@ static void collect_candidates (const char *word) {
   if (lua_pcall(L, 1, 1, 0) != LUA_OK) { lua_settop(L, top); return; }
   lua_getfield(L, -1, "complete");
   lua_pushstring(L, word);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1)) { lua_settop(L, top); return; }
+  lua_pushlstring(L, before, (size_t)nbefore);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK || !lua_istable(L, -1)) { lua_settop(L, top); return; }
   int n = (int)luaL_len(L, -1);
   candidates = calloc((size_t)n + 1, sizeof(char *));
   for (int i = 1; candidates && i <= n; i++) {
@@ -50,18 +51,24 @@ static void collect_candidates (const char *word) {
   lua_settop(L, top);
 }
 
+static int word_start;   /* where the word being completed starts in rl_line_buffer */
+
 static char *next_candidate (const char *word, int state) {
   static int next;
   if (state == 0) {
-    collect_candidates(word);
+    collect_candidates(word, rl_line_buffer, word_start);
     next = 0;
   }
   return next < ncandidates ? strdup(candidates[next++]) : NULL;
 }
 
 static char **complete (const char *word, int start, int end) {
-  (void)start; (void)end;
+  (void)end;
+  word_start = start;
   rl_attempted_completion_over = 1;
+  /* inside a string (require "runbook.ss<Tab>) a completed name must not get a space */
+  rl_completion_append_character =
+      start > 0 && strchr("\"'", rl_line_buffer[start - 1]) ? '\0' : ' ';
   return rl_completion_matches(word, next_candidate);
 }
 
@@ -101,13 +108,30 @@ static void setup_editing (void) {
          "=expr prints a value, Tab completes names, Ctrl-C cancels a line, Ctrl-D leaves.\n");
 }
 
+/* readline returned NULL: Ctrl-D, or a Ctrl-C that interrupted the read. A Ctrl-C drops
+** the unfinished statement and gives a fresh prompt; 1 when that is what happened. */
+static int cancel_line (lua_State *L, int interactive) {
+  Loop *loop = loop_get(L);
+  if (!interactive || !loop_interrupt_pending(loop)) return 0;
+  loop_clear_interrupt(loop);
+  host_call(L, "runbook.repl", "reset", 0);
+  putchar('\n');
+  fflush(stdout);
+  return 1;
+}
+
 /* Read, evaluate, print until end of input. Returns the exit code. */
 int repl_run (lua_State *L) {
   int interactive = isatty(STDIN_FILENO), more = 0;
   char *line;
   repl_L = L;
   if (interactive) setup_editing();
-  while ((line = read_line(interactive, more)) != NULL) {
+  for (;;) {
+    if ((line = read_line(interactive, more)) == NULL) {
+      if (!cancel_line(L, interactive)) break;
+      more = 0;
+      continue;
+    }
     loop_clear_interrupt(loop_get(L));
     lua_pushstring(L, line);
     free(line);

@@ -5,7 +5,8 @@
 **   local s, err, code = ssh.session{host=, port=22, user=, key_file=, passphrase=,
 **                                    agent=, agent_socket=, password=, known_hosts=,
 **                                    host_key_policy="strict"|"accept-new", timeout=30}
-**   local r, err, code = s:exec(command, {timeout=, stdin=}) -- {stdout=, stderr=, status=}
+**   local r, err, code = s:exec(command, {timeout=, stdin=, read_permit=})
+**                                                          -- {stdout=, stderr=, status=}
 **   local t, err, code = s:tunnel(host, port, {timeout=})  -- t:send(s), t:receive(max), t:close()
 **
 ** The session is nonblocking: every libssh2 call that answers LIBSSH2_ERROR_EAGAIN parks the
@@ -19,12 +20,16 @@
 ** server cannot connect (code "refused": libssh2 drops the server's reason text, e.g.
 ** "Connection refused" or "No route to host") the session stays up; a timeout drops it.
 **
+** A command may change anything: while planning and inside a read-only task exec refuses
+** (loop_check_mutation) unless read_permit is a read permit for exactly this command and
+** stdin (runtime/permit.h). Tunnels only connect, for port checks and probes: never refused.
 ** Failures return nil, message, code with code "timeout", "refused", "unreachable",
 ** "hostkey", "auth", "closed" or "ssh". The host key is checked against known_hosts:
 ** unknown or changed keys are refused with the key's SHA256 fingerprint, unless the policy
 ** is "accept-new", which appends unknown keys like OpenSSH's StrictHostKeyChecking=accept-new.
 */
 #include "loop_api.h"
+#include "permit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -825,7 +830,25 @@ static int ssh_session (lua_State *L) {
   return drive(L, s);
 }
 
-/* session:exec(command [, {timeout=, stdin=}]) -> {stdout=, stderr=, status=} | nil, msg, code */
+/* Raises while planning and in a read-only task, unless the options at index 3 carry a
+** read permit for exactly this command and stdin. */
+static void exec_check_permit (lua_State *L, Ssh *s, const char *command, size_t command_len,
+                               const char *input, size_t input_len) {
+  char what[420];
+  int permitted = 0;
+  if (lua_istable(L, 3)) {
+    lua_getfield(L, 3, "read_permit");
+    permitted = permit_covers(L, -1, command, command_len, input, input_len);
+    lua_pop(L, 1);
+  }
+  if (permitted) return;
+  snprintf(what, sizeof what, "run `%.80s%s` over SSH on %s", command,
+           command_len > 80 ? "..." : "", s->closed ? "a closed session" : where(s));
+  loop_check_mutation(L, what);
+}
+
+/* session:exec(command [, {timeout=, stdin=, read_permit=}]) -> {stdout=, stderr=, status=}
+**   | nil, message, code */
 static int ssh_exec (lua_State *L) {
   Ssh *s = check_ssh(L);
   size_t command_len, input_len = 0;
@@ -842,9 +865,10 @@ static int ssh_exec (lua_State *L) {
     }
     lua_getfield(L, 3, "stdin");
     if (!lua_isnil(L, -1)) input = luaL_checklstring(L, -1, &input_len);
-    lua_pop(L, 2);
+    lua_pop(L, 2);     /* the options table at 3 keeps stdin alive */
   }
   task_check_current(L, "session:exec");
+  exec_check_permit(L, s, command, command_len, input, input_len);
   lua_settop(L, 2);
   s->command_timeout = timeout;
   begin_operation(L, s, OP_EXEC);

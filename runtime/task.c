@@ -179,6 +179,12 @@ static int task_set_read_only_lua (lua_State *L) {
   return 0;
 }
 
+/* task.turns() -> the loop's turn count: tasks that ran in the same turn woke together. */
+static int task_turns (lua_State *L) {
+  lua_pushinteger(L, loop_turns(loop_get(L)));
+  return 1;
+}
+
 /* task.now() -> monotonic seconds, for durations */
 static int task_now (lua_State *L) {
   lua_pushnumber(L, loop_now());
@@ -200,6 +206,7 @@ static const luaL_Reg task_funcs[] = {
   {"check_mutation", task_check_mutation},
   {"set_read_only", task_set_read_only_lua},
   {"now", task_now},
+  {"turns", task_turns},
   {NULL, NULL}
 };
 

@@ -1,5 +1,6 @@
 /*
-** usage.c — the text of `runbook --help` and of every subcommand's --help.
+** usage.c — the text of `runbook --help` and of every subcommand's --help, and the list
+** of options each command takes (main.c refuses the others).
 */
 #include <stdio.h>
 #include <string.h>
@@ -23,19 +24,50 @@ static const char overview[] =
   "\n"
   "Run `runbook <command> --help` for the options of one command.\n";
 
-static const char options[] =
-  "options:\n"
-  "  -i, --inventory FILE   inventory (Lua data file); default $RUNBOOK_INVENTORY\n"
-  "      --set KEY=VALUE    override an inventory or runbook parameter (repeatable)\n"
-  "  -y, --yes              do not ask for confirmation\n"
-  "      --json             one JSON object per event on stdout instead of text\n"
-  "      --lang en|de|fr    language of titles and messages; default from $LANG\n"
-  "      --rollback ask|auto|never\n"
-  "                         after a failed step; default ask on a terminal, else never\n"
-  "      --audit-log FILE   append who/when/what of every change (default: inventory's)\n"
+typedef struct OptionText {
+  unsigned option;
+  const char *name;
+  const char *text;
+} OptionText;
+
+static const OptionText option_texts[] = {
+  {OPTION_INVENTORY, "--inventory",
+   "  -i, --inventory FILE   inventory (a Lua data file); default $RUNBOOK_INVENTORY, else\n"
+   "                         the embedded lab simulation\n"},
+  {OPTION_SET, "--set",
+   "      --set KEY=VALUE    override an inventory or runbook parameter (repeatable)\n"},
+  {OPTION_YES, "--yes",
+   "  -y, --yes              do not ask for confirmation\n"},
+  {OPTION_JSON, "--json", NULL},                /* each command says what it prints */
+  {OPTION_LANG, "--lang",
+   "      --lang en|de|fr    language of titles and messages; default from $LC_ALL,\n"
+   "                         $LC_MESSAGES or $LANG (the first set), else en\n"},
+  {OPTION_ROLLBACK, "--rollback",
+   "      --rollback ask|auto|never\n"
+   "                         after a failed step; default ask on a terminal, else never\n"},
+  {OPTION_AUDIT_LOG, "--audit-log",
+   "      --audit-log FILE   append who/when/what of every change (default: inventory's)\n"},
+};
+
+static const char every_command_options[] =
   "  -v, --verbose          more detail, and tracebacks with errors\n"
   "  -q, --quiet            only errors\n"
   "  -h, --help             this text\n";
+
+static const char environment[] =
+  "environment:\n"
+  "  RUNBOOK_INVENTORY   the inventory when -i is not given\n"
+  "  RUNBOOK_PATH        colon-separated directories searched for a runbook named\n"
+  "                      without a path, after ./\n"
+  "  RUNBOOK_STATE_DIR   journals and locks; default $XDG_STATE_HOME/runbook, else\n"
+  "                      ~/.local/state/runbook\n"
+  "  RUNBOOK_HOME        the directory holding modules/, runbooks/ and examples/; default\n"
+  "                      beside the binary, else its ../share/runbook\n"
+  "  NO_COLOR            when set and not empty: no colour, also on a terminal\n"
+  "  LC_ALL, LC_MESSAGES, LANG\n"
+  "                      the language when --lang is not given: the first that is set\n"
+  "                      and not empty (en, de or fr; else en)\n"
+  "  HOME                ~/.runbook_history (repl), ~/.ssh/known_hosts (SSH)\n";
 
 static const char exit_codes[] =
   "exit status:\n"
@@ -46,10 +78,22 @@ static const char finding[] =
   "RUNBOOK is a path, or a bare name (with or without .lua) looked up in ./, then in each\n"
   "directory of $RUNBOOK_PATH (colon-separated), then in the installed runbooks.\n";
 
+static const char journals[] =
+  "JOURNAL is the .jsonl file the run wrote (`run` prints its path when it starts), kept in\n"
+  "$RUNBOOK_STATE_DIR, else $XDG_STATE_HOME/runbook, else ~/.local/state/runbook. The\n"
+  "runbook, inventory, --set and --lang of the interrupted run apply unless given again.\n";
+
+#define RUN_OPTIONS (OPTION_INVENTORY | OPTION_SET | OPTION_YES | OPTION_JSON | \
+                     OPTION_LANG | OPTION_ROLLBACK | OPTION_AUDIT_LOG)
+#define JSON_EVENTS "one JSON object per event on stdout instead of text"
+
 typedef struct Command {
   const char *name;
   const char *synopsis;
   const char *text;
+  unsigned options;     /* OPTION_* it takes */
+  const char *json;     /* what --json prints */
+  const char *argument; /* what its argument is, or NULL */
 } Command;
 
 static const Command commands[] = {
@@ -57,27 +101,38 @@ static const Command commands[] = {
    "Shows the plan, asks once for confirmation (refused on a non-interactive stdin\n"
    "without --yes), then carries out every step whose check does not already hold.\n"
    "Every change is journaled; an interrupted run can be continued with `resume`.\n"
-   "Without an inventory the embedded lab simulation is used, and every screen says so.\n"},
+   "Without an inventory the embedded lab simulation is used, and every screen says so.\n",
+   RUN_OPTIONS, JSON_EVENTS, finding},
   {"plan", "plan [options] RUNBOOK",
    "Runs every read-only check and prints, step by step and host by host, what `run`\n"
    "would change (current -> desired). Changes nothing: mutating primitives refuse to\n"
-   "act while planning.\n"},
+   "act while planning.\n",
+   OPTION_INVENTORY | OPTION_SET | OPTION_JSON | OPTION_LANG, JSON_EVENTS, finding},
   {"check", "check [options] RUNBOOK",
    "Compiles the runbook and validates the inventory against its schema, without any\n"
-   "network traffic. Errors name the file, the line and what was expected (exit 2).\n"},
+   "network traffic. Errors name the file, the line and what was expected (exit 2).\n",
+   OPTION_INVENTORY | OPTION_SET | OPTION_JSON,
+   "one JSON object on stdout: runbook, ok, steps, inventory, problems", finding},
   {"resume", "resume [options] JOURNAL",
    "Continues an interrupted run from its journal: completed changes are not repeated;\n"
-   "a change whose outcome is unknown is settled by its step's check first.\n"},
+   "a change whose outcome is unknown is settled by its step's check first.\n",
+   RUN_OPTIONS, JSON_EVENTS, journals},
   {"list", "list [options]",
-   "Lists the runbooks in ./, $RUNBOOK_PATH and the installed runbooks folder, with the\n"
-   "first line of each one's description.\n"},
+   "Lists the runbooks (files that define or extend one) in ./, $RUNBOOK_PATH and the\n"
+   "installed runbooks folder, with the first line of each one's description.\n",
+   OPTION_JSON, "one JSON object per runbook: name, path, description", NULL},
   {"repl", "repl [options]",
    "An interactive Lua prompt inside the event loop: every primitive works at the\n"
-   "prompt. `=expr` prints a value; tables are pretty-printed; Tab completes module and\n"
-   "function names; a statement may span lines. Ctrl-C cancels the running line,\n"
-   "Ctrl-D leaves. History is kept in ~/.runbook_history.\n"},
-  {"version", "version",
-   "Prints the version of runbook, of Lua and of every library it links.\n"},
+   "prompt, and each one (dns, net, ssh, http ...) is a global loaded when first used.\n"
+   "`=expr` prints a value; tables are pretty-printed; Tab completes names, and module\n"
+   "names inside require \"...\"; a statement may span lines. Ctrl-C cancels the line\n"
+   "being typed or running, Ctrl-D leaves. History is kept in ~/.runbook_history.\n"
+   "With an inventory the incident helpers status(), dig(), port(), probe(), ps() are\n"
+   "ready (docs/repl.md).\n",
+   OPTION_INVENTORY, NULL, NULL},
+  {"version", "version [options]",
+   "Prints the version of runbook, of Lua and of every library it links.\n",
+   OPTION_JSON, "one JSON object on stdout: runbook, libraries", NULL},
 };
 
 static const Command *find (const char *name) {
@@ -90,15 +145,42 @@ int usage_known_command (const char *name) {
   return find(name) != NULL;
 }
 
+/* The OPTION_* bits of what command takes beyond -v, -q and -h. */
+unsigned usage_options_of (const char *command) {
+  const Command *c = find(command);
+  return c ? c->options : 0;
+}
+
+/* "--yes" for OPTION_YES: how messages name an option. */
+const char *usage_option_name (unsigned option) {
+  for (size_t i = 0; i < sizeof option_texts / sizeof option_texts[0]; i++)
+    if (option_texts[i].option == option) return option_texts[i].name;
+  return "?";
+}
+
+/* The option lines of the options in mask; json is the text of --json. */
+static void print_options (FILE *out, unsigned mask, const char *json) {
+  fputs("options:\n", out);
+  for (size_t i = 0; i < sizeof option_texts / sizeof option_texts[0]; i++) {
+    const OptionText *o = &option_texts[i];
+    if (!(mask & o->option)) continue;
+    if (o->text) fputs(o->text, out);
+    else fprintf(out, "      --json             %s\n", json);
+  }
+  fputs(every_command_options, out);
+}
+
 /* The help of one command, or the overview when command is NULL. */
 void usage_print (FILE *out, const char *command) {
   const Command *c = command ? find(command) : NULL;
   if (c == NULL) {
-    fprintf(out, "%s\n%s\n%s", overview, options, exit_codes);
+    fprintf(out, "%s\n", overview);
+    print_options(out, RUN_OPTIONS, "JSON on stdout instead of text (see each command)");
+    fprintf(out, "\n%s\n%s", environment, exit_codes);
     return;
   }
   fprintf(out, "usage: runbook %s\n\n%s\n", c->synopsis, c->text);
-  if (strcmp(c->name, "version") != 0) fprintf(out, "%s\n", options);
-  if (strstr(c->synopsis, "RUNBOOK")) fprintf(out, "%s\n", finding);
-  fputs(exit_codes, out);
+  print_options(out, c->options, c->json);
+  if (c->argument) fprintf(out, "\n%s", c->argument);
+  fprintf(out, "\n%s", exit_codes);
 }

@@ -214,13 +214,18 @@ describe("xmpp-failover against real servers #e2e", function()
 
   it("runs the organization's customized runbook end to end", function()
     local notes = scratch .. "/notes"
-    local r = support.sh(("cd %s && RUNBOOK_STATE_DIR=%s NOTIFY_FILE=%s %s run --yes "
-      .. "--set ticket=CHG-4711 %s -i %s"):format(quote(scratch), quote(scratch .. "/state"),
-      quote(notes), quote(support.bin), quote(support.root .. "/examples/custom-failover.lua"),
-      quote(inventory)))
+    local command = ("cd %s && RUNBOOK_STATE_DIR=%s %s run --yes --set ticket=CHG-4711 "
+      .. "--set notify_file=%s %s -i %s"):format(quote(scratch), quote(scratch .. "/state"),
+      quote(support.bin), quote(notes), quote(support.root .. "/examples/custom-failover.lua"),
+      quote(inventory))
+    local r = support.sh(command)
     assert.equal(0, r.code, r.out .. r.err)
     assert.matches("%[2/11%] A change ticket authorises the failover", r.out)
     assert.equal(NEW_IP .. "\n", dig("xmpp.contoso.com", "A"))
+    assert.equal("CHG-4711: XMPP federation now on edgepool2.contoso.com\n", slurp(notes))
+    r = support.sh(command)                      -- the service desk is told once
+    assert.equal(0, r.code, r.out .. r.err)
+    assert.matches("nothing to change", r.out)
     assert.equal("CHG-4711: XMPP federation now on edgepool2.contoso.com\n", slurp(notes))
   end)
 

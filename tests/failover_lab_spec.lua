@@ -227,26 +227,101 @@ describe("xmpp-failback", function()
 end)
 
 describe("kill -9 during the failover, then resume", function()
-  -- The run is killed (kill -9) right after the step's change, before its outcome is journaled.
-  local points = { "stop-services", "dns-a-record", "start-services" }
-  for _, step in ipairs(points) do
-    it("after " .. step .. ": resume ends failed over, each change applied once", function()
-      local r = runbook("run --yes " .. quote(support.crash_hook(scratch, step)))
-      assert.equal(137, r.code)
-      local journal = support.crashed_journal(scratch .. "/state")
-      r = runbook("resume --yes " .. quote(journal))
-      assert.equal(0, r.code, r.out .. r.err)
-      assert_failed_over()
-      local applied = {}
-      for _, event in ipairs(journal_events()) do
-        if event.event == "outcome" and event.ok then
-          local key = event.step .. "|" .. (event.host or "")
-          assert.is_nil(applied[key], "applied twice: " .. key)
-          applied[key] = true
-        end
-      end
-    end)
+  -- The zone as a real estate has it before a failover: the SRV record names the old pool's
+  -- host, so that the SRV step has a change to make as well (the lab's own zone names
+  -- xmpp.contoso.com already). The plan makes the lab write its files first.
+  local function seed_zone()
+    assert.equal(0, runbook("plan xmpp-failover").code)
+    local path = lab_dir .. "/dns-zone.json"
+    local zone = cjson.decode(slurp(path))
+    zone.versions[1]["_xmpp-server._tcp.contoso.com SRV"][1].target = "edge1.contoso.com"
+    support.write(path, cjson.encode(zone))
   end
+
+  -- What the crashed journal holds of a step: intents and outcomes.
+  local function journaled(step)
+    local intents, outcomes = 0, 0
+    for _, event in ipairs(journal_events()) do
+      if event.step == step and event.event == "intent" then intents = intents + 1 end
+      if event.step == step and event.event == "outcome" then outcomes = outcomes + 1 end
+    end
+    return intents, outcomes
+  end
+
+  -- From the lab itself, not from the journal: every cmdlet change was made exactly once
+  -- (the emulator counts each call), every service of the new pool stopped and started
+  -- once, the route set once, and the zone went through the A and the SRV change once each.
+  local function assert_applied_once()
+    local applied = lync_state().applied
+    for what, count in pairs(applied) do assert.equal(1, count, what .. " applied twice") end
+    assert.equal(1, applied["Set-CsSite Site:Site2"])
+    for _, edge in ipairs { "edge2a.contoso.com", "edge2b.contoso.com" } do
+      for name in pairs(services(edge)) do
+        if name ~= "REPLICA" then
+          assert.equal(1, applied[("Stop-CsWindowsService %s %s"):format(edge, name)], edge .. name)
+        end
+        assert.equal(1, applied[("Start-CsWindowsService %s %s"):format(edge, name)], edge .. name)
+      end
+    end
+    local zone = cjson.decode(slurp(lab_dir .. "/dns-zone.json"))
+    assert.equal(3, #zone.versions, "zone versions: the seeded one, the A change, the SRV change")
+  end
+
+  -- Every step of the shipped runbook that changes something; a fan-out step is also
+  -- killed between its hosts.
+  local moments = {
+    single = { "first-host", "boundary" },
+    fan_out = { "first-host", "next-host", "all-hosts", "boundary" },
+  }
+  local said = { ["first-host"] = "right after its (first Edge server's) change",
+    ["next-host"] = "between its first and second Edge server",
+    ["all-hosts"] = "right after its last Edge server's change",
+    ["boundary"] = "at the step boundary, after its outcome" }
+  for _, step in ipairs(dofile("runbooks/xmpp-failover.lua").steps) do
+    for _, moment in ipairs(step.run and moments[step.hosts and "fan_out" or "single"] or {}) do
+      it(("killed %s %s: resume ends failed over, no change applied twice"):format(
+          step.id, said[moment]), function()
+        seed_zone()
+        local r = runbook("run --yes " .. quote(support.crash_hook(scratch, step.id, moment)))
+        assert.equal(137, r.code, r.out .. r.err)
+        local intents, outcomes = journaled(step.id)
+        if moment == "boundary" then
+          assert.is_true(outcomes > 0 and outcomes == intents, "outcomes journaled")
+        elseif moment == "next-host" then
+          assert.same({ 1, 1 }, { intents, outcomes })
+        else
+          assert.equal(intents - 1, outcomes, "the last change's outcome is not journaled")
+        end
+        r = runbook("resume --yes " .. quote(support.crashed_journal(scratch .. "/state")))
+        assert.equal(0, r.code, r.out .. r.err)
+        assert_failed_over()
+        assert_applied_once()
+      end)
+    end
+  end
+end)
+
+describe("resume keeps the interrupted run's --set values", function()
+  -- every runbook() call adds --set lab.state_dir=…: the resume gives a --set of its own
+  it("changes the A record once, to the public IP the interrupted run was given", function()
+    local r = runbook("run --yes --rollback never --set public_ip=192.0.2.77 "
+      .. quote(support.crash_hook(scratch, "dns-a-record")))
+    assert.equal(137, r.code)
+    local journal = support.crashed_journal(scratch .. "/state")
+    r = runbook("resume --yes --rollback never " .. quote(journal))
+    assert.equal(1, r.code, r.out .. r.err)   -- no Edge pool answers on 192.0.2.77
+    assert.equal("192.0.2.77", a_record())
+    local changes = 0
+    for _, event in ipairs(journal_events()) do
+      if event.event == "intent" and event.step == "dns-a-record" then changes = changes + 1 end
+    end
+    assert.equal(1, changes)
+    r = runbook("resume --yes --set public_ip=203.0.113.10 " .. quote(journal))
+    assert.equal(2, r.code)
+    assert.matches("would change public_ip, which the interrupted run had as \"192%.0%.2%.77\"",
+      r.err)
+    assert.equal("192.0.2.77", a_record())
+  end)
 end)
 
 describe("a resumed run rolls back with what the interrupted run saw", function()
@@ -275,19 +350,143 @@ describe("a resumed run rolls back with what the interrupted run saw", function(
 end)
 
 describe("examples/custom-failover.lua", function()
-  it("adds the change-ticket check and the notification around the shipped steps", function()
-    local book = quote(support.root .. "/examples/custom-failover.lua")
-    local r = runbook("run --yes " .. book)
+  local book = quote(support.root .. "/examples/custom-failover.lua")
+
+  it("adds the change-ticket check and the notification around the shipped steps, and "
+    .. "changes nothing the second time", function()
+    local notes = scratch .. "/notes"
+    local r = runbook("run --yes --set notify_file=" .. quote(notes) .. " " .. book)
     assert.equal(1, r.code)
     assert.matches("open a change ticket", r.out)
-    local notes = scratch .. "/notes"
-    r = runbook("run --yes --set ticket=CHG-4711 " .. book, "NOTIFY_FILE=" .. quote(notes))
+    local args = ("run --yes --set ticket=CHG-4711 --set notify_file=%s %s"):format(
+      quote(notes), book)
+    r = runbook(args)
     assert.equal(0, r.code, r.out)
     assert.matches("%[11/11%] Tell the service desk", r.out)
     assert.equal("CHG-4711: XMPP federation now on edgepool2.contoso.com\n", slurp(notes))
     assert_failed_over()
-    r = runbook("run --yes --set ticket=CHG-4711 " .. book, "NOTIFY_FILE=" .. quote(notes))
+    r = runbook(args)
+    assert.equal(0, r.code, r.out)
     assert.matches("nothing to change", r.out)
+    assert.equal("CHG-4711: XMPP federation now on edgepool2.contoso.com\n", slurp(notes))
+  end)
+
+  it("asks for the file the service desk reads", function()
+    local r = runbook("check --set ticket=CHG-4711 " .. book)
+    assert.equal(2, r.code)
+    assert.matches("notify_file", r.err)
+  end)
+
+  it("gives its change-ticket guidance in German and French", function()
+    local cases = { { "de", "öffnen Sie ein Change%-Ticket und übergeben Sie es mit %-%-set ticket=" },
+                    { "fr", "ouvrez un ticket de changement et indiquez%-le avec %-%-set ticket=" } }
+    for _, case in ipairs(cases) do
+      local r = runbook(("plan --lang %s --set notify_file=%s %s"):format(case[1],
+        quote(scratch .. "/notes"), book))
+      assert.equal(1, r.code, r.err)
+      assert.matches(case[2], r.out)
+    end
+  end)
+
+  it("still works when the shipped runbook gains a step", function()
+    -- the next release of xmpp-failover: a copy of today's with a step more, on RUNBOOK_PATH
+    local release, marker = scratch .. "/release", scratch .. "/announced"
+    os.execute("mkdir -p " .. quote(release))
+    local text = slurp(support.root .. "/runbooks/xmpp-failover.lua")
+    local copy, found = text:gsub("\nreturn runbook%.define {",
+      "\nlocal shipped = runbook.define {", 1)
+    assert.equal(1, found, "runbooks/xmpp-failover.lua no longer returns runbook.define { … }")
+    support.write(release .. "/xmpp-failover.lua", copy .. ([[
+      table.insert(shipped.steps, shipped:index_of("stop-services"), {
+        id = "announce-maintenance", title = "Announce the maintenance window",
+        check = function() return io.open(%q) ~= nil, "not announced", "announced" end,
+        run = function() assert(io.open(%q, "w")):close() end })
+      return shipped
+    ]]):format(marker, marker))
+    local notes = scratch .. "/notes"
+    local r = runbook(("run --yes --set ticket=CHG-4711 --set notify_file=%s %s"):format(
+      quote(notes), book), "RUNBOOK_PATH=" .. quote(release))
+    assert.equal(0, r.code, r.out .. r.err)
+    assert.matches("%[2/12%] Announce the maintenance window", r.out)
+    assert.matches("%[3/12%] A change ticket authorises the failover", r.out)
+    assert.matches("%[12/12%] Tell the service desk", r.out)
+    assert.truthy(io.open(marker), "the shipped runbook's new step ran")
+    assert.equal("CHG-4711: XMPP federation now on edgepool2.contoso.com\n", slurp(notes))
+    assert_failed_over()
+  end)
+end)
+
+describe("docs/writing-runbooks.md's extension example", function()
+  local function example()
+    local page = slurp(support.root .. "/docs/writing-runbooks.md")
+    local code = assert(page:match("```lua\n(%-%-%- Contoso's failover.-)```"),
+      "docs/writing-runbooks.md has no example extending xmpp-failover")
+    return support.write(scratch .. "/contoso-failover.lua", code)
+  end
+
+  it("runs as written: fails over, pages once, and declares its parameters", function()
+    local book, pager = quote(example()), scratch .. "/pager.log"
+    local args = ("run --yes --set ticket=CHG-1234 --set pager_file=%s %s"):format(
+      quote(pager), book)
+    local r = runbook(args)
+    assert.equal(0, r.code, r.out .. r.err)
+    assert.matches("A change ticket is open", r.out)
+    assert.equal("CHG-1234: XMPP federation moved to edgepool2.contoso.com\n", slurp(pager))
+    assert_failed_over()
+    r = runbook(args)
+    assert.matches("nothing to change", r.out)
+    r = runbook("check --set ticket=4711 --set pager_file=x " .. book)
+    assert.equal(2, r.code)
+    assert.matches("ticket", r.err)
+  end)
+
+  it("holds the A record back when its before check fails", function()
+    local r = runbook(("run --yes --rollback never --set ticket=CHG-1234 --set pager_file=%s "
+      .. "--set public_ip=192.0.2.77 %s"):format(quote(scratch .. "/pager.log"), quote(example())))
+    assert.equal(1, r.code)
+    assert.matches("192%.0%.2%.77 is not in our public network 203%.0%.113%.0/24", r.out)
+    assert.equal("198.51.100.10", a_record())
+    assert.equal(1, #cjson.decode(slurp(lab_dir .. "/dns-zone.json")).versions)
+  end)
+end)
+
+describe("an organization's check on a precondition step", function()
+  local function custom(before)
+    return quote(support.write(scratch .. "/custom.lua", ([[
+      local failover = require("runbook").extend "xmpp-failover"
+      failover:add_check("port-5269", { before = function(ctx) %s end })
+      return failover
+    ]]):format(before)))
+  end
+
+  local function summary_of(out)
+    for line in out:gmatch("[^\n]+") do
+      local event = cjson.decode(line)
+      if event.event == "summary" then return event end
+    end
+  end
+
+  it("keeps it a precondition: a filtered port 5269 still stops the run there", function()
+    local r = runbook("run --yes --json --rollback auto --set lab.fault=filtered-port "
+      .. custom("return true"))
+    assert.equal(1, r.code)
+    local summary = summary_of(r.out)
+    assert.equal("port-5269", summary.step)
+    assert.matches("filtered", summary.error)
+    assert.is_nil(site_route("Site2"))
+    for name, status in pairs(services("edge2a.contoso.com")) do
+      assert.equal("Running", status, name)
+    end
+  end)
+
+  it("stops the run there when the organization's check does not hold", function()
+    local r = runbook("run --yes --json --rollback never "
+      .. custom('return false, "the firewall team has not signed off"'))
+    assert.equal(1, r.code)
+    local summary = summary_of(r.out)
+    assert.equal("port-5269", summary.step)
+    assert.matches("the firewall team has not signed off", summary.error)
+    assert.equal("Stopped", services("edge2a.contoso.com").RTCSRV)   -- step 8 never ran
   end)
 end)
 

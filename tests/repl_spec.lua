@@ -25,6 +25,13 @@ describe("runbook repl", function()
     assert.equal("3\n", r.out)
   end)
 
+  it("has every primitive as a global, loaded when first named, and completes it", function()
+    local r = support.runbook("repl", "=rawget(_G, 'dns'), type(dns.query), type(net.connect)\n"
+      .. "=require('runbook.repl').complete('dns.qu')\n")
+    assert.equal(0, r.code, r.err)
+    assert.equal('nil\n"function"\n"function"\n{\n  "dns.query"\n}\n', r.out)
+  end)
+
   it("reports a syntax error and does not wait for more input", function()
     local r = support.runbook("repl", "x = = 1\n=4\n")
     assert.matches("stdin:1: unexpected symbol", r.err)
@@ -32,10 +39,90 @@ describe("runbook repl", function()
   end)
 end)
 
+describe("runbook repl on a terminal", function()
+  local scratch
+  before_each(function() scratch = support.tmpdir() end)
+  after_each(function() os.execute("rm -rf " .. support.quote(scratch)) end)
+
+  -- Types the steps through a pseudo-terminal (tests/pty_session.py); waits for each
+  -- expected text instead of sleeping. Returns the transcript, ending in "exit=N".
+  local function session(steps)
+    local script = require("cjson").encode(steps)
+    return support.sh(("HOME=%s /usr/bin/python3 tests/pty_session.py %s %s repl"):format(
+      support.quote(scratch), support.quote(script), support.quote(support.bin))).out
+  end
+
+  it("completes with Tab: a lazy primitive's function, a module name inside require", function()
+    local transcript = session {
+      { "expect", "runbook> " }, { "send", "=type(dns.qu\t)\r" },
+      { "expect", '"function"' }, { "expect", "runbook> " },
+      { "send", "=type(require 'runbook.ss\t')\r" },
+      { "expect", '"table"' }, { "expect", "runbook> " }, { "send", "\4" },
+    }
+    assert.not_matches("timeout waiting", transcript)
+    assert.matches("exit=0\n$", transcript)
+  end)
+
+  it("drops the line at Ctrl-C, also an unfinished statement, and leaves at Ctrl-D", function()
+    local transcript = session {
+      { "expect", "runbook> " }, { "send", "\3" },                     -- idle prompt
+      { "expect", "runbook> " }, { "send", "function f()\r" },
+      { "expect", ">> " }, { "send", "\3" },                           -- unfinished statement
+      { "expect", "runbook> " }, { "send", "=f == nil, 6 * 7\r" },
+      { "expect", "42" }, { "expect", "runbook> " }, { "send", "\4" },
+    }
+    assert.not_matches("timeout waiting", transcript)
+    assert.matches("true\r?\n42\r?\n", transcript)
+    assert.matches("exit=0\n$", transcript)
+  end)
+end)
+
 describe("repl completion", function()
   local repl = require "runbook.repl"
-  setup(function() _G.task = require "runbook.task" end)
-  teardown(function() _G.task = nil end)
+  local saved_meta
+  setup(function()
+    _G.task = require "runbook.task"
+    saved_meta = getmetatable(_G)
+    package.preload["runbook.widget"] = function()
+      return { gather = 1, greet = function() end }
+    end
+    repl.install_primitives(_G)
+  end)
+  teardown(function()
+    _G.task, _G.widget, _G.ssh = nil, nil, nil
+    package.preload["runbook.widget"] = nil
+    setmetatable(_G, saved_meta)
+  end)
+
+  it("completes a primitive's name and functions before it was ever loaded", function()
+    assert.is_nil(rawget(_G, "widget"))
+    assert.same({ "widget" }, repl.complete("widg"))
+    assert.same({ "widget.gather", "widget.greet" }, repl.complete("widget.g"))
+  end)
+
+  it("offers the primitives loaded on first use (runbook/NAME.so) as globals", function()
+    assert.same({ "ssh" }, repl.complete("ss"))
+    assert.equal(require "runbook.ssh", _G.ssh)
+  end)
+
+  local module_cases = {
+    { 'x = require "', "runbook.ta", "runbook.task" },          -- the modules/ tree
+    { "require('", "runbook.ss", "runbook.ssh" },              -- a .so loaded on first use
+    { "require '", "dns.prov", "dns.provider" },               -- a subdirectory of modules/
+    { "require ( \"", "runbook.wid", "runbook.widget" },       -- package.preload
+  }
+  for _, case in ipairs(module_cases) do
+    it("completes module names after " .. case[1], function()
+      local found = repl.complete(case[2], case[1])
+      assert.is_true(#found > 0)
+      assert.equal(case[3], found[1])
+      for _, name in ipairs(found) do assert.equal(case[2], name:sub(1, #case[2])) end
+    end)
+  end
+
+  it("does not complete module names outside a require", function()
+    assert.same({}, repl.complete("runbook.ss", "x = "))
+  end)
 
   it("completes a module's functions after a dot", function()
     assert.same({ "task.shielded", "task.sleep", "task.spawn" }, repl.complete("task.s"))

@@ -1,9 +1,12 @@
 #!/bin/sh
 # tests/run.sh — every test, as `make test` runs it:
 #   1. the busted specs against the normal build (./runbook and build/lib/runbook.so);
-#   2. the same specs again against the AddressSanitizer + UBSan build (build/asan/);
+#   2. the same specs again against the AddressSanitizer + UBSan build (build/asan/),
+#      with leak detection in every runbook process they start (tests/support.lua);
+#   C unit tests (tests/unit/) run with each: build/unit/tests, build/asan/unit/tests;
 #   3. the fuzz targets (libFuzzer + ASan + UBSan) for $FUZZ_SECONDS each (default 20):
-#      the DNS message parser, and the XMPP stream parser with certificate-name checks;
+#      the DNS message parser, the XMPP stream parser with certificate-name checks, and
+#      the certificate reader (DER, names extracted by runtime/tls.c, RFC 6125 matching);
 # then one closing line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -17,12 +20,26 @@ run_suite() {
   log=build/test-$name.log
   echo "== $name"
   env "$@" busted -o TAP tests/ >"$log" 2>&1
-  status=$?
+  count_tap "$name" "$log" $?
+}
+
+# run_unit NAME BINARY [env assignments...]: the C unit tests, TAP output like busted's.
+run_unit() {
+  name=$1; binary=$2; shift 2
+  log=build/test-$name.log
+  echo "== $name"
+  env "$@" timeout 300 "$binary" >"$log" 2>&1
+  count_tap "$name" "$log" $?
+}
+
+# count_tap NAME LOG STATUS: adds the log's ok / not ok lines to the totals.
+count_tap() {
+  name=$1; log=$2; status=$3
   ok=$(grep -ac '^ok ' "$log")
   not_ok=$(grep -ac '^not ok ' "$log")
   grep -av '^ok ' "$log" | grep -av '^1\.\.' | sed 's/^/  /'
   if [ "$status" -ne 0 ] && [ "$not_ok" -eq 0 ]; then
-    echo "  busted exited $status without a failing test: see $log"
+    echo "  $name exited $status without a failing test: see $log"
     not_ok=1
   fi
   echo "   $name: $ok passed, $not_ok failed"
@@ -31,6 +48,7 @@ run_suite() {
 }
 
 run_suite normal
+run_unit unit build/unit/tests
 
 asan_runtime="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 run_suite sanitizers \
@@ -39,7 +57,9 @@ run_suite sanitizers \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   RUNBOOK_SO_DIR=build/asan/lib \
   RUNBOOK_BIN="$PWD/build/asan/runbook" \
-  RUNBOOK_HOME="$PWD"
+  RUNBOOK_HOME="$PWD" \
+  RUNBOOK_CHILD_ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+run_unit unit-sanitizers build/asan/unit/tests UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 # run_fuzz NAME SCRIPT: one bounded fuzzing run; a crash or a build failure fails it.
 run_fuzz() {
@@ -56,6 +76,7 @@ run_fuzz() {
 
 run_fuzz dns tests/fuzz/dns_run.sh
 run_fuzz stream tests/fuzz/run.sh
+run_fuzz cert tests/fuzz/cert_run.sh
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

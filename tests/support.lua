@@ -32,17 +32,28 @@ function M.tmpdir()
   return dir
 end
 
---- sh(command [, stdin]) -> {out=, err=, code=}: runs through /bin/sh. The sanitizer
--- run preloads ASan into busted only: child processes go without (the ASan build of
--- runbook carries its own runtime, and other programs must not get one).
+-- The sanitizer run preloads ASan into busted only: child processes go without it (the
+-- ASan build of runbook carries its own runtime, and other programs must not get one).
+-- Leak detection is off for busted (lua5.4 and busted's own allocations are not ours) and
+-- on for the children: $RUNBOOK_CHILD_ASAN_OPTIONS (tests/run.sh) replaces ASAN_OPTIONS.
+local child_env = "unset LD_PRELOAD\n"
+if os.getenv("RUNBOOK_CHILD_ASAN_OPTIONS") then
+  child_env = child_env .. "ASAN_OPTIONS=\"$RUNBOOK_CHILD_ASAN_OPTIONS\"; export ASAN_OPTIONS\n"
+end
+
+--- sh(command [, stdin]) -> {out=, err=, code=}: runs through /bin/sh. A sanitizer report
+-- of a child (a leak, a bad access) fails the test whatever it asserts.
 function M.sh(command, stdin)
   local dir = M.tmpdir()
   local input = stdin and M.write(dir .. "/stdin", stdin) or "/dev/null"
-  local ok, how, code = os.execute(("unset LD_PRELOAD\n{\n%s\n} <%s >%s/out 2>%s/err"):format(
-    command, input, dir, dir))
+  local ok, how, code = os.execute(("%s{\n%s\n} <%s >%s/out 2>%s/err"):format(
+    child_env, command, input, dir, dir))
   local result = { out = slurp(dir .. "/out"), err = slurp(dir .. "/err"),
                    code = how == "exit" and code or 128 + code, ok = ok }
   os.execute("rm -rf " .. M.quote(dir))
+  local report = result.err:match("ERROR: LeakSanitizer[^\n]*") or
+    result.err:match("ERROR: AddressSanitizer[^\n]*")
+  if report then error(("%s\n  in: %s\n%s"):format(report, command, result.err), 2) end
   return result
 end
 
@@ -51,17 +62,57 @@ function M.runbook(args, stdin)
   return M.sh(M.quote(M.bin) .. " " .. args, stdin)
 end
 
---- crash_hook(dir, step) -> path of a runbook that extends xmpp-failover and dies by
--- kill -9 right after `step`'s change, before its outcome is journaled.
-function M.crash_hook(dir, step)
+--- crash_hook(dir, step [, moment]) -> path of a runbook that extends xmpp-failover and
+-- dies by kill -9 at `moment` of `step`. The step's hosts go one at a time (limit 1), so
+-- that each moment is one well-defined point:
+--   "first-host" (default): right after the change on the first host (a one-host step:
+--     right after its change), before that outcome is journaled;
+--   "next-host": the first host's outcome journaled, the next host not begun (its check);
+--   "all-hosts": right after the change on the last host, before that outcome;
+--   "boundary": every outcome of the step journaled, the next step not begun (the check
+--     of a step inserted after it, which the plan asks once and the run asks again).
+-- The kill comes from outside, as a crash would: checks and verifies run read-only, where
+-- no command may run, so the runbook starts a watcher when it loads. The watcher waits to
+-- open a FIFO for writing, which succeeds the moment die() opens it for reading, and then
+-- sends SIGKILL; die() meanwhile waits to open a second FIFO that nobody ever writes.
+function M.crash_hook(dir, step, moment)
   return M.write(dir .. "/crash.lua", ([[
     local failover = require("runbook").extend "xmpp-failover"
-    failover:add_check(%q, { after = function()
-      os.execute("kill -9 " .. require("runbook.fs").pid())
-      return true
-    end })
+    local step_id, moment, fifo = %q, %q, %q
+    os.execute(("rm -f '%%s' '%%s.wait'; mkfifo '%%s' '%%s.wait'; "
+      .. "(timeout 120 sh -c \": >'%%s'\" && kill -9 %%d) &"):format(fifo, fifo, fifo, fifo,
+      fifo, require("runbook.fs").pid()))
+    local function die()
+      io.open(fifo, "r"):close()
+      io.open(fifo .. ".wait", "r")
+    end
+    local step = failover.steps[failover:index_of(step_id)]
+    local function host_count(ctx) return step.hosts and #step.hosts(ctx) or 1 end
+    step.limit = 1
+    if moment == "boundary" then
+      local asked = 0
+      failover:insert_after(step_id, { id = "crash-here", check = function()
+        asked = asked + 1
+        if asked == 2 then die() end
+        return true
+      end })
+    elseif moment == "next-host" then
+      local check, asked = step.check, 0
+      step.check = function(ctx, host)   -- the plan asks every host, then the run does
+        asked = asked + 1
+        if asked == host_count(ctx) + 2 then die() end
+        return check(ctx, host)
+      end
+    else
+      local changed = 0
+      failover:add_check(step_id, { after = function(ctx)
+        changed = changed + 1
+        if moment == "first-host" or changed == host_count(ctx) then die() end
+        return true
+      end })
+    end
     return failover
-  ]]):format(step))
+  ]]):format(step, moment or "first-host", dir .. "/crash.fifo"))
 end
 
 --- crashed_journal(state_dir) -> the journal of the crashed run, pointed at the shipped

@@ -20,6 +20,27 @@ describe("task scheduling #c", function()
     for k = 1, 200 do assert.equal(201 - k, events[200 + k]) end -- shortest deadline first
   end)
 
+  it("wakes 200 tasks that sleep the same time as one batch, in one or two loop turns", function()
+    local core = require "runbook.task.core"
+    local woke_in_turn = {}
+    task.run(function()
+      local handles = {}
+      for i = 1, 200 do
+        handles[i] = task.spawn(function()
+          task.sleep(0.05)
+          woke_in_turn[i] = core.turns()
+        end)
+      end
+      for _, handle in ipairs(handles) do assert(handle:join()) end
+    end)
+    local turns = {}
+    for i = 1, 200 do turns[woke_in_turn[i]] = true end
+    local distinct = 0
+    for _ in pairs(turns) do distinct = distinct + 1 end
+    assert.equal(200, #woke_in_turn)
+    assert.is_true(distinct <= 2, ("woke in %d different turns"):format(distinct))
+  end)
+
   it("returns a task's results through join, in the order they were returned", function()
     local ok, a, b = task.run(function()
       return task.spawn(function(x, y) task.yield(); return x + y, "two" end, 1, 2):join()

@@ -104,6 +104,20 @@ describe("port states and the XMPP probe from an SSH vantage host #net #netns", 
     end
   end)
 
+  it("asks the vantage host also while planning: its probe is a proven read", function()
+    local r = from_operator("require('runbook.task.core').enter_plan_mode()\n"
+      .. targets_of(FAILING) .. CHECK .. [[
+      local session = assert(require("runbook.ssh").session(require("cmdlet").ssh_options(host)))
+      print("other command:", pcall(session.exec, session, "true"))
+    ]], "{ allow_commands = true }")
+    assert.equal(0, r.code, r.err)
+    for _, case in ipairs(FAILING) do
+      assert.is_truthy(r.out:find(("%s:%d %s | vantage host vp"):format(case[1], case[2],
+        case[3]), 1, true), r.out)
+    end
+    assert.matches("other command:\tfalse\t.*refusing to run `true` over SSH", r.out)
+  end)
+
   it("says unknown, never closed, when it may not ask the vantage host", function()
     local r = from_operator(targets_of(FAILING) .. CHECK .. [[
       local results = {}

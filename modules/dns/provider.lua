@@ -95,11 +95,11 @@ function M.diff(name, type, old, new, ttl)
   return table.concat(lines, "\n")
 end
 
---- refuse_if_planning(diff): in plan mode raises with the diff instead of changing anything.
+--- refuse_if_planning(what, diff): in plan mode, and inside a read-only task (a step's
+-- check), raises with the diff instead of changing anything — for every provider alike,
+-- also those whose change is not a C primitive (sim, manual).
 function M.refuse_if_planning(what, diff)
-  if task.planning() then
-    task.check_mutation(("%s:\n%s\n"):format(what, diff))
-  end
+  task.check_mutation(("%s:\n%s\n"):format(what, diff))
 end
 
 --- prepare(zone, name, type, records, ttl, old) -> {ttl=, diff=} | nil, unchanged

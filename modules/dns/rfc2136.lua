@@ -38,6 +38,7 @@ function M.new(config)
   if type(key) == "string" or (type(key) == "table" and key.reveal) then
     local reference = tostring(key)
     key = assert(dns_key.parse(secrets.resolve(key, "TSIG key").reveal(), reference))
+    secrets.protect(key.secret)   -- the key file is redacted whole; the key alone must be too
   end
   if config.key_file then key = assert(dns_key.read(config.key_file)) end
   local remember, recall = provider.memory()

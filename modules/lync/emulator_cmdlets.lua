@@ -429,6 +429,19 @@ for _, s in ipairs(require("lync.emulator_dns").specs(spec, with, SHOULD,
   SPECS[s.name:lower()] = s
 end
 
+-- Every call of a cmdlet that changes something, counted in state.applied by the cmdlet and
+-- what it was given ("Set-CsSite Site:Site2 …"): tests read it to prove that a run, however
+-- often killed and resumed, applied no change twice.
+local function count_applied(state, name, args)
+  local words = { name }
+  for _, key in ipairs { "Identity", "ComputerName", "Name", "ReplicaFqdn" } do
+    if args[key] ~= nil then words[#words + 1] = tostring(args[key]) end
+  end
+  local what = table.concat(words, " ")
+  state.applied = state.applied or {}
+  state.applied[what] = (state.applied[what] or 0) + 1
+end
+
 --- find(name) -> function(context, named, positional, name) -> outputs, or nil
 function M.find(name)
   local s = SPECS[name:lower()]
@@ -441,7 +454,9 @@ function M.find(name)
     end
     local args = bind({ parameters = parameters, positional = s.positional,
                         mandatory = s.mandatory, class = s.class }, named, positional, s.name)
-    return s.impl(context, args)
+    local outputs = s.impl(context, args)
+    if s.mutates then count_applied(context.state, s.name, args) end
+    return outputs
   end
 end
 

@@ -53,17 +53,23 @@ function M.find_runbook(name)
     .. "RUNBOOK_PATH"):format(name, table.concat(M.search_path(), ", "))
 end
 
--- Finds and compiles the runbook; on failure says why and returns nil.
-local function load_runbook(name)
+-- Finds and compiles the runbook: chunk, path | nil, why.
+local function compile_runbook(name)
   local path, err = M.find_runbook(name)
-  if not path then say.error(err); return nil end
+  if not path then return nil, err end
   local chunk, syntax = loadfile(path, "t")
   if not chunk then
-    say.error(syntax .. "\n  (the runbook does not compile: fix that line, then `runbook check "
-      .. path .. "`)")
-    return nil
+    return nil, syntax .. "\n  (the runbook does not compile: fix that line, then `runbook check "
+      .. path .. "`)"
   end
   return chunk, path
+end
+
+-- Finds and compiles the runbook; on failure says why and returns nil.
+local function load_runbook(name)
+  local chunk, path_or_err = compile_runbook(name)
+  if not chunk then say.error(path_or_err); return nil end
+  return chunk, path_or_err
 end
 
 -- Runs fn as the main task; reports its failure; returns the exit code.
@@ -111,26 +117,39 @@ local function definition_of(chunk, path)
   return result
 end
 
+-- Asks once before the changes; says how a refusal ends (a summary event, as every run).
 local function confirm(options)
   if options.yes then return true end
   if not fs.isatty(0) then
-    say.error("standard input is not a terminal, so nobody can confirm: nothing was changed; "
-      .. "run again with --yes to proceed without confirmation")
+    local message = i18n.t("not_a_terminal")
+    say.error(message)
+    output.emit("summary", { ok = false, refused = true, error = message, changed = 0,
+                             skipped = 0, failed = 0 })
     return false, EXIT.usage
   end
   if engine.ask(i18n.t("confirm")) then return true end
-  say.error(i18n.t("declined"))
+  output.emit("summary", { ok = false, declined = true, changed = 0, skipped = 0, failed = 0 })
   return false, EXIT.declined
 end
 
--- After the lock is taken: plan, confirm, execute.
+-- The first step the plan found blocked: its id and why.
+local function first_blocked(entries)
+  for _, entry in ipairs(entries) do
+    if entry.status == "blocked" then return entry.id, entry.reason end
+  end
+end
+
+-- After the lock is taken: plan, confirm, execute. The journal is named only once it
+-- exists, after the confirmation.
 local function plan_then_execute(session, journal, header)
   output.emit("run_start", { runbook = session.definition.id,
-    title = session.definition.title or session.definition.id, journal = journal.path,
+    title = session.definition.title or session.definition.id,
     inventory = session.inventory_path, simulation = session.simulation })
   local entries, blocked = engine.plan(session)
   if blocked then
-    output.emit("summary", { ok = false, blocked = true, changed = 0, skipped = 0, failed = 1 })
+    local step, reason = first_blocked(entries)
+    output.emit("summary", { ok = false, blocked = true, changed = 0, skipped = 0, failed = 1,
+                             step = step, error = reason })
     return EXIT.failed
   end
   local pending = false
@@ -144,7 +163,33 @@ local function plan_then_execute(session, journal, header)
   if not accepted then return refusal end
   session.journal = journal
   journal:write(header)
+  output.emit("journal", { path = journal.path, resumed = header.event == "resume" })
   return engine.execute(session)
+end
+
+-- Whether two parameter values (one read back from JSON) are the same data.
+local function same_value(a, b)
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for key, value in pairs(a) do if not same_value(value, b[key]) then return false end end
+  for key in pairs(b) do if a[key] == nil then return false end end
+  return true
+end
+
+-- A resumed run goes on with the parameters it started with (its journal's start record):
+-- the message naming the first one that would now differ, or nil.
+local function changed_parameter(journaled, now)
+  local names = {}
+  for name in pairs(now) do names[#names + 1] = name end
+  for name in pairs(journaled) do if now[name] == nil then names[#names + 1] = name end end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    if not same_value(journaled[name], now[name]) then
+      return ("resume: parameter %s was %s in the interrupted run and would now be %s (a "
+        .. "--set, the inventory or a default changed): a resumed run goes on with the values "
+        .. "it started with — undo that change, or start a new run"):format(name,
+          cjson.encode(journaled[name]), cjson.encode(now[name]))
+    end
+  end
 end
 
 -- The shared path of run and resume.
@@ -152,8 +197,10 @@ local function start(options, definition, resumed)
   i18n.setup(options.lang)
   local session, problems = session_lib.prepare(definition, options)
   if not session then return report_problems(problems) end
-  setup_output(session, options)
   resumed = resumed or {}
+  local changed = resumed.params and changed_parameter(resumed.params, session.params)
+  if changed then return report_problems { changed } end
+  setup_output(session, options)
   for _, entry in ipairs(resumed.completed or {}) do
     session.completed[entry.key] = true
     session.done_order[#session.done_order + 1] = entry.ref
@@ -163,9 +210,11 @@ local function start(options, definition, resumed)
   local resumed_journal = resumed.journal
   local journal = resumed_journal or journal_lib.create(definition.id)
   local header = resumed_journal and { event = "resume", pid = fs.pid() } or
-    { event = "start", runbook = definition.path, runbook_id = definition.id,
-      inventory = session.inventory_path, set = options.set, lang = i18n.lang, pid = fs.pid() }
-  local release, err = journal_lib.lock(definition.id, session.target, say.warn)
+    { event = "start", runbook = fs.realpath(definition.path) or definition.path,
+      runbook_id = definition.id, inventory = fs.realpath(session.inventory_path) or
+      session.inventory_path, set = options.set, params = session.params, lang = i18n.lang,
+      pid = fs.pid() }
+  local release, err = journal_lib.lock(definition.id, session.target)
   if not release then say.error(err); return EXIT.failed end
   local ok, code = pcall(plan_then_execute, session, journal, header)
   release()
@@ -204,26 +253,69 @@ function M.plan(options)
   end)
 end
 
+-- check's findings about a compiled runbook, inside the task: { ok=, steps=, inventory=,
+-- problems= }. A plain script (no definition) is only compiled and run, as `run` would.
+local function check_definition(chunk, path, options)
+  local definition = definition_of(chunk, path)
+  if definition then
+    local session, problems = session_lib.prepare(definition, options)
+    if not session then return { ok = false, problems = problems } end
+    return { ok = true, steps = #definition.steps, inventory = session.inventory_path }
+  elseif options.inventory then
+    local inventory, err = session_lib.load_inventory(options.inventory)
+    if not inventory then return { ok = false, problems = { err } } end
+    return { ok = true, inventory = options.inventory }
+  end
+  return { ok = true }
+end
+
+-- Tells check's verdict: one JSON object with --json, else the problems on stderr or
+-- "PATH: ok" on stdout. Returns the exit code.
+local function tell_verdict(options, verdict)
+  local code = verdict.ok and EXIT.done or verdict.code or EXIT.usage
+  verdict.code = nil
+  if options.json then
+    print(cjson.encode(verdict))
+    return code
+  end
+  if not verdict.ok then return report_problems(verdict.problems) end
+  local where = verdict.steps and (" (%d steps; inventory %s)"):format(verdict.steps,
+    verdict.inventory) or ""
+  if not options.quiet then print(verdict.runbook .. ": ok" .. where) end
+  return code
+end
+
 --- check: the runbook compiles and defines valid steps; the inventory and the parameters
--- pass their schema. No network traffic (plan mode is on, no check runs).
+-- pass their schema. No network traffic (plan mode is on, no check runs). With --json the
+-- verdict is one object on stdout: {runbook, ok, steps, inventory, problems}.
 function M.check(options)
-  local chunk, path = load_runbook(options.argument)
-  if not chunk then return EXIT.usage end
+  local chunk, path = compile_runbook(options.argument)
+  if not chunk then
+    if not options.json then say.error(path); return EXIT.usage end
+    return tell_verdict(options, { runbook = options.argument, ok = false, problems = { path } })
+  end
   core.enter_plan_mode()
   return execute(function()
-    local definition = definition_of(chunk, path)
-    local where = ""
-    if definition then
-      local session, problems = session_lib.prepare(definition, options)
-      if not session then return report_problems(problems) end
-      where = (" (%d steps; inventory %s)"):format(#definition.steps, session.inventory_path)
-    elseif options.inventory then
-      local inventory, err = session_lib.load_inventory(options.inventory)
-      if not inventory then return report_problems { err } end
+    local ok, verdict = true, nil
+    if options.json then
+      ok, verdict = pcall(check_definition, chunk, path, options)
+      if not ok then verdict = { ok = false, problems = { tostring(verdict) }, code = EXIT.failed } end
+    else
+      verdict = check_definition(chunk, path, options)
     end
-    if not options.quiet then print(path .. ": ok" .. where) end
-    return EXIT.done
+    verdict.runbook = path
+    return tell_verdict(options, verdict)
   end)
+end
+
+--- version --json: one object {runbook = "x.y.z", libraries = {Lua = "5.4.6", ...}}. The
+-- text form is printed by runtime/main.c, which loads no module for it.
+function M.version()
+  local rows = require "runbook.version"
+  local libraries = {}
+  for i = 2, #rows do libraries[rows[i][1]] = rows[i][2] end
+  print(cjson.encode { runbook = rows[1][2], libraries = libraries })
+  return EXIT.done
 end
 
 -- What a journal says is done: successful outcomes that were not rolled back since; and
@@ -265,7 +357,40 @@ local function unfinished(path)
   return records
 end
 
---- resume JOURNAL: the same runbook, inventory and --set as the interrupted run; steps the
+-- The --set list of a resumed run: the interrupted run's, then the new ones — which may
+-- add values, never change one it had. -> list | nil, message
+local function resumed_sets(journaled, given)
+  local merged, value_of = {}, {}
+  for _, assignment in ipairs(journaled or {}) do
+    local key, value = assignment:match("^([^=]+)=(.*)$")
+    if key then value_of[key] = value end
+    merged[#merged + 1] = assignment
+  end
+  for _, assignment in ipairs(given) do
+    local key, value = assignment:match("^([^=]+)=(.*)$")
+    if key and value_of[key] ~= nil and value_of[key] ~= value then
+      return nil, ("resume: --set %s would change %s, which the interrupted run had as %q: a "
+        .. "resumed run goes on with the values it started with — leave that --set out, or "
+        .. "start a new run"):format(assignment, key, value_of[key])
+    end
+    if key and value_of[key] == nil then merged[#merged + 1] = assignment end
+    if key then value_of[key] = value end
+  end
+  return merged
+end
+
+-- -i on resume may only name the interrupted run's inventory (or stand in for it when that
+-- file is gone). -> nil | message
+local function other_inventory(given, journaled)
+  local given_path, journaled_path = fs.realpath(given), journaled and fs.realpath(journaled)
+  if given_path and journaled_path and given_path ~= journaled_path then
+    return ("resume: the interrupted run used the inventory %s, not %s: resume without -i, or "
+      .. "start a new run"):format(journaled_path, given)
+  end
+end
+
+--- resume JOURNAL: the same runbook, inventory, --set values and parameters as the
+-- interrupted run (new --set values may add to them, never change them); steps the
 -- journal shows done are not repeated, the rest is checked first as always.
 function M.resume(options)
   local records, err = unfinished(options.argument)
@@ -273,41 +398,60 @@ function M.resume(options)
   local header = records[1]
   local chunk, path = load_runbook(header.runbook)
   if not chunk then return EXIT.usage end
+  local sets, conflict = resumed_sets(header.set, options.set)
+  if not conflict and options.inventory then
+    conflict = other_inventory(options.inventory, header.inventory)
+  end
+  if conflict then say.error(conflict); return EXIT.usage end
   options.inventory = options.inventory or header.inventory
-  if #options.set == 0 then options.set = header.set or {} end
+  options.set = sets
   options.lang = options.lang or header.lang
   return execute(function()
     local definition = definition_of(chunk, path)
     if not definition then return EXIT.usage end
     local completed, unsettled = completed_in(records, definition)
     return start(options, definition, { completed = completed, unsettled = unsettled,
-      journal = journal_lib.open(options.argument), remembered = journal_lib.recall(records) })
+      journal = journal_lib.open(options.argument), remembered = journal_lib.recall(records),
+      params = header.params })
   end)
 end
 
--- The first `---` line of a runbook: its one-line description.
-local function describe(path)
+-- The text of the file at path when it is a runbook: it requires "runbook" and calls
+-- define or extend. Read, never run: listing must not execute whatever *.lua lies in ./.
+local function runbook_text(path)
   local file = io.open(path)
-  if not file then return "" end
-  for line in file:lines() do
-    local text = line:match("^%-%-%-%s*(.*)")
-    if text then file:close(); return text end
-  end
+  if not file then return nil end
+  local text = file:read("a") or ""
   file:close()
+  local uses_runbook = text:find("require%s*%(?%s*[\"']runbook[\"']")
+  local defines = text:find("[.:]define%s*[{(]") or text:find("[.:]extend%s*[\"'(]")
+  return uses_runbook and defines and text or nil
+end
+
+-- The first `---` line of a runbook's text: its one-line description.
+local function describe(text)
+  for line in text:gmatch("[^\n]+") do
+    local description = line:match("^%-%-%-%s*(.*)")
+    if description then return description end
+  end
   return ""
 end
 
+--- list: the runbooks of the search path, the first of each name only (as find_runbook
+-- would pick it); other Lua files there (inventories, modules, scripts) are left out.
 function M.list(options)
   local seen = {}
   for _, dir in ipairs(M.search_path()) do
     for _, name in ipairs(fs.list(dir) or {}) do
       local path = dir .. "/" .. name
-      if name:match("%.lua$") and not seen[name] and is_file(path) then
-        seen[name] = true
+      local first = name:match("%.lua$") and not seen[name] and is_file(path)
+      if first then seen[name] = true end
+      local text = first and runbook_text(path)
+      if text then
         if options.json then
-          print(cjson.encode { name = name, path = path, description = describe(path) })
+          print(cjson.encode { name = name, path = path, description = describe(text) })
         else
-          print(("%-28s %s\n%-28s   (%s)"):format(name, describe(path), "", path))
+          print(("%-28s %s\n%-28s   (%s)"):format(name, describe(text), "", path))
         end
       end
     end

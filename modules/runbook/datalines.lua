@@ -1,8 +1,18 @@
 --- runbook.datalines — where each key of a Lua data file (an inventory) is written.
 -- A loaded table has no line numbers, but an operator needs `contoso.lua:14: dns.zone`.
 -- This reads the source with a small tokenizer and maps key paths ("dns.zone",
--- "servers[2].address") to the line of the key (or of the list item).
+-- "servers[2].address", spelled by runbook.keypath as the schema spells them) to the line
+-- of the key (or of the list item).
+local keypath = require "runbook.keypath"
+
 local M = {}
+
+local ESCAPES = { n = "\n", t = "\t", r = "\r", ["\\"] = "\\", ['"'] = '"', ["'"] = "'" }
+
+-- The value of a quoted string's text, for the escapes a key plausibly has.
+local function unescape(text)
+  return (text:gsub("\\(.)", function(c) return ESCAPES[c] end))
+end
 
 local function long_bracket(source, i)
   local level = source:match("^%[(=*)%[", i)
@@ -34,7 +44,7 @@ local function next_token(source, i, line)
     while j <= #source and source:sub(j, j) ~= c do
       j = j + (source:sub(j, j) == "\\" and 2 or 1)
     end
-    return "string", source:sub(i + 1, j - 1), j + 1, line
+    return "string", unescape(source:sub(i + 1, j - 1)), j + 1, line
   end
   local stop = c == "[" and long_bracket(source, i)
   if stop then return "string", source:sub(i, stop), stop + 1, line end
@@ -46,11 +56,7 @@ local function next_token(source, i, line)
   return "op", c, i + 1, line
 end
 
-local function join(path, key)
-  if type(key) == "number" then return path .. "[" .. key .. "]" end
-  if key:match("^[%a_][%w_]*$") then return path == "" and key or path .. "." .. key end
-  return path .. ("[%q]"):format(key)
-end
+local join = keypath.join
 
 --- map(source) -> { [path] = line }
 function M.map(source)
@@ -105,7 +111,7 @@ end
 function M.line_of(lines, path)
   while path and path ~= "" do
     if lines[path] then return lines[path] end
-    path = path:match("^(.*)[%.%[]") 
+    path = keypath.parent(path)
   end
   return 1
 end

@@ -45,7 +45,7 @@ local function hosts_of(session, step)
   if not step.hosts then return { false } end
   local hosts = read_only(step.hosts, session.ctx)
   if type(hosts) ~= "table" or #hosts == 0 then
-    error(("step '%s': hosts() returned no host"):format(step.id), 0)
+    error(i18n.t("no_hosts", step.id), 0)
   end
   return hosts
 end
@@ -61,7 +61,8 @@ local function check_host(session, step, host)
   if not step.run then
     local guidance = i18n.pick(step.guidance)
     return { host = host_name(host), status = "blocked", current = current,
-             reason = "precondition does not hold: " .. output.describe(current)
+             reason = i18n.t("precondition")
+               .. (current ~= nil and (i18n.t("colon") .. output.describe(current)) or "")
                .. (guidance ~= "" and (" — " .. guidance) or "") }
   end
   return { host = host_name(host), status = "change", current = current, desired = desired }
@@ -73,6 +74,7 @@ end
 function M.plan(session)
   local entries, blocked, changes_before = {}, false, false
   for number, step in ipairs(session.definition.steps) do
+    output.during(step.id)
     local ok, hosts = pcall(hosts_of, session, step)
     local entry = { number = number, total = #session.definition.steps, id = step.id,
                     title = step.title or step.id, hosts = {} }
@@ -103,9 +105,11 @@ local function key(step, host)
   return step.id .. "|" .. (host_name(host) or "")
 end
 
+-- Asks the operator on stderr, never stdout: stdout is the output, which with --json must
+-- hold JSON and nothing else. The answer is read from stdin, a terminal by then.
 local function ask(question)
-  io.stdout:write(question)
-  io.stdout:flush()
+  io.stderr:write(question)
+  io.stderr:flush()
   return i18n.is_yes(io.stdin:read("l"))
 end
 M.ask = ask
@@ -136,7 +140,9 @@ local function apply_host(session, step, host)
   step.run(session.ctx, host or nil)
   if step.verify then
     local ok, message = read_only(step.verify, session.ctx, host or nil)
-    if not ok then error(i18n.t("verify_failed") .. ": " .. tostring(message or ""), 0) end
+    if not ok then
+      error(i18n.t("verify_failed") .. i18n.t("colon") .. tostring(message or ""), 0)
+    end
   end
   session.journal:write { event = "outcome", step = step.id, host = name, ok = true }
   session.completed[key(step, host)] = true
@@ -213,6 +219,7 @@ local function roll_back(session)
     local entry = session.done_order[i]
     if entry.step.rollback then
       local name = host_name(entry.host)
+      output.during(entry.step.id)
       session.journal:write { event = "rollback", step = entry.step.id, host = name }
       local ok, err = pcall(function()
         return entry.step.rollback(session.ctx, host_entry(session, entry.step, entry.host) or nil)
@@ -234,11 +241,15 @@ function M.execute(session)
     if err == "cancelled" or task.interrupted() then
       session.journal:write { event = "interrupted", step = step.id }
       output.emit("summary", { ok = false, interrupted = true, resume = session.journal.path,
-        changed = counts.changed, skipped = counts.skipped, failed = 0 })
+        step = step.id, changed = counts.changed, skipped = counts.skipped, failed = 0,
+        duration = core.now() - started })
       return EXIT.interrupted
     end
     if err == "declined" then
       session.journal:write { event = "declined", step = step.id }
+      output.emit("summary", { ok = false, declined = true, resume = session.journal.path,
+        step = step.id, changed = counts.changed, skipped = counts.skipped, failed = 0,
+        duration = core.now() - started })
       return EXIT.declined
     end
     if not status then

@@ -19,7 +19,9 @@
 -- A step without `run` is a precondition: when its check does not hold, the run stops
 -- with its guidance. Organizations adapt a shipped runbook without copying it:
 --   local failover = runbook.extend "xmpp-failover"
+--   failover.params.ticket = { type = "string", required = true, description = "…" }
 --   failover:insert_before("stop-services", { id = "notify", … })
+--   failover:add_check("port-5269", { before = function(ctx) return ok, why end })
 --   return failover
 local M = {}
 
@@ -64,10 +66,31 @@ local function validate(definition)
   return definition
 end
 
+-- Parameters and inventory fields are schema nodes (runbook.schema): a misspelt type or
+-- key is the runbook author's error, said when the runbook is defined (at the line of its
+-- runbook.define call, unless `return runbook.define {…}` left no line: a tail call).
+local function check_declarations(definition)
+  local schema = require "runbook.schema"
+  local tail_called = debug.getinfo(2, "t").istailcall
+  local function refuse(message)
+    error(("[runbook] %s: %s"):format(definition.id or "runbook", message), tail_called and 0 or 4)
+  end
+  for _, part in ipairs { "params", "inventory" } do
+    if type(definition[part]) ~= "table" then
+      refuse(("%s must be a table { name = { type = … } }"):format(part))
+    end
+    for name, node in pairs(definition[part]) do
+      local problem = schema.declaration_problem(node, ("%s.%s"):format(part, tostring(name)))
+      if problem then refuse(problem) end
+    end
+  end
+end
+
 --- define(table) -> runbook definition (validated)
 function M.define(definition)
   definition.params = definition.params or {}
   definition.inventory = definition.inventory or {}
+  check_declarations(definition)
   return setmetatable(validate(definition), Runbook)
 end
 
@@ -106,20 +129,47 @@ function Runbook:remove(id)
   return validate(self)
 end
 
---- add_check(id, {before = fn(ctx, host) -> ok, message, after = fn(...)}): an extra check
--- of the organization before the step's change (must hold, else the step fails) or after it
--- (an extra verification).
+--- add_check(id, { before = fn(ctx, host) -> ok, message, after = fn(ctx, host) -> ok, message })
+-- adds an organization's checks to step `id`; both run in read-only tasks (they cannot change
+-- anything) and get the same host as the step's own check.
+-- before: guards what the step's own check lets through. It is asked right after that check,
+--   in plan, run and resume alike: for a step with `run`, when the check finds a change to
+--   make (a step already done is not held up by it); for a precondition (no `run`), when the
+--   precondition holds. When before does not hold, the step is blocked with its message: plan
+--   reports it, run stops there as for any failed step. It never turns a precondition into a
+--   change: the step keeps no `run` of its own.
+-- after: asked after the step's change on each host it changed, after the step's own verify;
+--   when it does not hold, the step fails as with a failed verify. A precondition makes no
+--   change, so an `after` check on one is refused (it would never be asked).
 function Runbook:add_check(id, extra)
   local step = self.steps[self:index_of(id)]
-  local run, verify = step.run, step.verify
+  local check, verify = step.check, step.verify
+  for key in pairs(extra) do
+    if key ~= "before" and key ~= "after" then
+      error(("[runbook] %s: add_check('%s'): unknown key '%s' (before or after)"):format(
+        self.id, id, tostring(key)), 2)
+    end
+  end
   if extra.before then
-    step.run = function(ctx, host)
-      local ok, message = extra.before(ctx, host)
-      if not ok then error(("pre-check of step '%s' failed: %s"):format(id, message or "no reason given"), 0) end
-      if run then return run(ctx, host) end
+    step.check = function(ctx, host)
+      local results = table.pack(check(ctx, host))
+      local holds = results[1]
+      -- what the check lets through: a change to make, or a precondition that holds
+      if (step.run and not holds) or (not step.run and holds) then
+        local ok, message = extra.before(ctx, host)
+        if not ok then
+          local i18n = require "runbook.i18n"
+          error(i18n.t("precheck_failed", id, message or i18n.t("no_reason")), 0)
+        end
+      end
+      return table.unpack(results, 1, results.n)
     end
   end
   if extra.after then
+    if not step.run then
+      error(("[runbook] %s: step '%s' changes nothing (it has no run), so an after check would "
+        .. "never be asked: use before"):format(self.id, id), 2)
+    end
     step.verify = function(ctx, host)
       if verify then
         local ok, message = verify(ctx, host)
@@ -144,6 +194,12 @@ function M.extend(name)
   end
   local copy = {}
   for key, value in pairs(base) do copy[key] = value end
+  -- own tables of parameters and inventory fields: `failover.params.ticket = { … }` adds a
+  -- parameter to this customization without touching the definition it was copied from
+  for _, part in ipairs { "params", "inventory" } do
+    copy[part] = {}
+    for key, value in pairs(base[part]) do copy[part][key] = value end
+  end
   copy.steps = {}
   for i, step in ipairs(base.steps) do
     local step_copy = {}

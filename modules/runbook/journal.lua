@@ -1,6 +1,6 @@
 --- runbook.journal — the append-only record of a run, one JSON object per line, each
 -- line fsync'd before the engine goes on: an intent before every change, its outcome
--- after. `runbook resume` reads it back. Also the lock that keeps two runs of the same
+-- after. `runbook resume` reads it back. Also the lock (flock) that keeps two runs of the same
 -- runbook off the same target.
 local cjson = require "cjson"
 local fs = require "runbook.fs"
@@ -35,12 +35,13 @@ function M.open(path)
 end
 
 --- write(record): appended and fsync'd; raises if the disk refuses (a run must not go on
--- without its journal).
+-- without its journal). No secret reaches the disk: secrets.json redacts every string of
+-- the record before encoding (a JSON-escaped secret would slip past a redaction after it).
 function Journal:write(record)
   record.time = record.time or os.date("!%Y-%m-%dT%H:%M:%SZ")
-  local line = secrets.redact(cjson.encode(record)) .. "\n"
+  local line = secrets.json(record) .. "\n"
   local ok, err = fs.append(self.path, line)
-  if not ok then error("[journal] " .. err .. ": the run stops rather than go on unrecorded", 0) end
+  if not ok then error("[journal] " .. require("runbook.i18n").t("journal_failed", err), 0) end
 end
 
 --- read(path) -> records | nil, message
@@ -117,26 +118,20 @@ function M.remembered(options)
 end
 
 --- lock(runbook_id, target) -> release function | nil, message
--- A lock left by a process that no longer exists is stale: it is taken over, and said so.
-function M.lock(runbook_id, target, warn)
+-- flock(2) on locks/RUNBOOK--TARGET.lock (runbook.fs.lock), held until release() or until
+-- the process ends however it ends: the kernel lets go of a dead run's lock, so none is
+-- ever stale and none is taken over. Two runs racing for it: exactly one wins.
+function M.lock(runbook_id, target)
   local name = (runbook_id .. "--" .. target):gsub("[^%w%.%-_]", "_")
   local path = M.state_dir() .. "/locks/" .. name .. ".lock"
-  for _ = 1, 2 do
-    if fs.create(path, tostring(fs.pid())) then
-      return function() os.remove(path) end
-    end
-    local file = io.open(path)
-    local owner = file and tonumber(file:read("l"))
-    if file then file:close() end
-    if owner and fs.alive(owner) then
-      return nil, ("another run of %s against %s is in progress (pid %d, lock %s): wait for "
-        .. "it, or stop it first"):format(runbook_id, target, owner, path)
-    end
-    if warn then warn(("taking over the stale lock %s of process %s, which no longer runs"):format(
-      path, tostring(owner))) end
-    os.remove(path)
+  local lock, err, code, holder = fs.lock(path)
+  if lock then return function() lock:release() end end
+  if code == "locked" then
+    return nil, ("another run of %s against %s is in progress (pid %s, lock %s): wait for "
+      .. "it, or stop it first"):format(runbook_id, target,
+        holder > 0 and tostring(holder) or "unknown", path)
   end
-  return nil, "cannot take the lock " .. path
+  return nil, ("cannot take the lock %s: %s"):format(path, err)
 end
 
 return M

@@ -1,14 +1,16 @@
 --- runbook.output — what the operator and machines see of a run. Every event goes
 -- through emit(): the human view (step numbers and titles, host-by-host progress,
 -- durations, summary; colour only on a terminal and never with NO_COLOR), or with --json
--- one JSON object per event on stdout; and, when configured, the audit log. Every byte
--- passes secrets.redact first.
+-- one JSON object per event on stdout; and, when configured, the audit log. No secret gets
+-- out: human text passes secrets.redact, JSON is made by secrets.json (strings redacted
+-- before encoding). docs/writing-runbooks.md documents every event and field of --json.
 local cjson = require "cjson"
 local fs = require "runbook.fs"
 local i18n = require "runbook.i18n"
 local secrets = require "runbook.secrets"
 
-local M = { json = false, quiet = false, colour = false, simulation = false, audit = nil }
+local M = { json = false, quiet = false, colour = false, simulation = false, audit = nil,
+            step = nil }
 
 local codes = { green = "32", yellow = "33", red = "31", bold = "1", dim = "2" }
 
@@ -39,8 +41,8 @@ local function audit(event)
   if not M.audit then return end
   local record = { time = os.date("!%Y-%m-%dT%H:%M:%SZ"), user = M.who }
   for key, value in pairs(event) do record[key] = value end
-  local ok, err = fs.append(M.audit, secrets.redact(cjson.encode(record)) .. "\n")
-  if not ok then io.stderr:write("runbook: warning: audit log: ", err, "\n") end
+  local ok, err = fs.append(M.audit, secrets.json(record) .. "\n")
+  if not ok then io.stderr:write("runbook: warning: ", i18n.t("audit_failed", err), "\n") end
 end
 
 local function seconds(duration)
@@ -62,7 +64,19 @@ local human = {}
 function human.run_start(e)
   if M.simulation then line(paint("yellow", i18n.t("simulation"))) end
   line(paint("bold", ("%s — %s"):format(e.runbook, i18n.pick(e.title))))
-  if e.journal then line(i18n.t("journal") .. ": " .. e.journal) end
+end
+
+-- "label: text", with the colon of the language (French: " : ")
+local function labelled(label, text)
+  return label .. i18n.t("colon") .. text
+end
+
+function human.journal(e)
+  line(labelled(i18n.t("journal"), e.path))
+end
+
+function human.note(e)
+  line("      " .. e.text)
 end
 
 function human.plan_step(e)
@@ -70,9 +84,10 @@ function human.plan_step(e)
   if e.status == "done" then
     line(paint("green", "  ✓ ") .. head .. paint("dim", " — " .. i18n.t("already")))
   elseif e.status == "pending" then
-    line(paint("dim", "  … ") .. head .. paint("dim", " — " .. i18n.t("pending") .. ": " .. (e.reason or "")))
+    line(paint("dim", "  … ") .. head ..
+      paint("dim", " — " .. labelled(i18n.t("pending"), e.reason or "")))
   elseif e.status == "blocked" then
-    line(paint("red", "  ✗ ") .. head .. " — " .. i18n.t("would_fail") .. ": " .. (e.reason or ""))
+    line(paint("red", "  ✗ ") .. head .. " — " .. labelled(i18n.t("would_fail"), e.reason or ""))
   else
     line(paint("yellow", "  ~ ") .. head .. " — " .. i18n.t("will_change"))
   end
@@ -90,7 +105,7 @@ end
 
 function human.host_done(e)
   local mark = e.ok and paint("green", "✓") or paint("red", "✗")
-  local text = e.ok and i18n.t("done") or (i18n.t("failed") .. ": " .. tostring(e.error))
+  local text = e.ok and i18n.t("done") or labelled(i18n.t("failed"), tostring(e.error))
   line(("      %s %s %s%s"):format(mark, e.host or "", text, seconds(e.duration)))
 end
 
@@ -98,7 +113,7 @@ function human.step_done(e)
   if e.status == "skipped" then
     line(paint("dim", "      " .. i18n.t("skipped")))
   elseif e.status == "failed" then
-    line(paint("red", "      " .. i18n.t("failed") .. ": " .. tostring(e.error or "")) ..
+    line(paint("red", "      " .. labelled(i18n.t("failed"), tostring(e.error or ""))) ..
       seconds(e.duration))
   else
     line(paint("green", "      " .. i18n.t("done")) .. seconds(e.duration))
@@ -106,27 +121,52 @@ function human.step_done(e)
 end
 
 function human.rollback(e)
-  line(paint("yellow", ("  ↶ %s: %s%s %s"):format(i18n.t("rollback"), i18n.pick(e.title),
+  line(paint("yellow", ("  ↶ %s%s %s"):format(labelled(i18n.t("rollback"), i18n.pick(e.title)),
     e.host and (" @ " .. e.host) or "", e.ok and "✓" or ("✗ " .. tostring(e.error)))))
 end
 
-function human.summary(e)
-  local text = e.ok and i18n.t("summary_ok") or i18n.t("summary_failed")
-  line(paint(e.ok and "green" or "red", ("%s: %d changed, %d already done, %d failed%s"):format(
-    text, e.changed or 0, e.skipped or 0, e.failed or 0, seconds(e.duration))))
-  if e.resume then line(i18n.t("resume_hint") .. ": runbook resume " .. e.resume) end
+-- The summary's first words: how the run ended.
+local function outcome_of(e)
+  if e.ok then return i18n.t("summary_ok") end
+  if e.interrupted then return i18n.t("summary_interrupted") end
+  if e.declined then return i18n.t("declined_at", e.step) end
+  return i18n.t("summary_failed")
 end
 
---- emit(kind, fields): one event to the chosen view and to the audit log.
+function human.summary(e)
+  if e.refused then return end     -- the refusal itself was said on stderr
+  if (e.declined and not e.step) or e.blocked then   -- nothing was changed: no counts
+    line(paint("red", i18n.t(e.blocked and "summary_blocked" or "declined")))
+    return
+  end
+  local counts = i18n.t("summary_counts", e.changed or 0, e.skipped or 0, e.failed or 0)
+  line(paint(e.ok and "green" or "red", labelled(outcome_of(e), counts) .. seconds(e.duration)))
+  if e.resume then line(labelled(i18n.t("resume_hint"), "runbook resume " .. e.resume)) end
+end
+
+--- emit(kind, fields): one event to the chosen view and to the audit log. A step_start
+-- makes its step the one later notes belong to.
 function M.emit(kind, event)
   event.event = kind
+  if kind == "step_start" then M.step = event.id end
   if M.json then
-    io.stdout:write(secrets.redact(cjson.encode(event)), "\n")
+    io.stdout:write(secrets.json(event), "\n")
     io.stdout:flush()
   elseif human[kind] then
     human[kind](event)
   end
   audit(event)
+end
+
+--- during(step_id): the step the engine checks, runs or rolls back now (notes name it).
+function M.during(step_id)
+  M.step = step_id
+end
+
+--- note(text): what a step tells the operator (ctx.note): a line under the step, or with
+-- --json a "note" event.
+function M.note(text)
+  M.emit("note", { step = M.step, text = tostring(text) })
 end
 
 return M

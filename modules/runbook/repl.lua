@@ -3,6 +3,8 @@
 -- incomplete statement waits for more lines. What compiles runs as a task inside the
 -- event loop, so every primitive works at the prompt; results are pretty-printed.
 local core = require "runbook.task.core"
+local fs = require "runbook.fs"
+local host = require "runbook.host"
 local say = require "runbook.say"
 local pretty = require "runbook.pretty"
 
@@ -29,8 +31,48 @@ local function load_helpers(options)
   return 0
 end
 
+-- The directories of package.cpath's templates DIR/?.so: where runbook/NAME.so live.
+local function cpath_dirs()
+  local dirs = {}
+  for template in package.cpath:gmatch("[^;]+") do
+    dirs[#dirs + 1] = template:match("^(.*)/%?%.so$")
+  end
+  return dirs
+end
+
+--- primitive_names() -> set of NAME for each C primitive runbook.NAME: those built into the
+-- binary (package.preload) and those loaded on first use (runbook/NAME.so on the cpath).
+function M.primitive_names()
+  local names = {}
+  for module in pairs(package.preload) do
+    local name = module:match("^runbook%.([%w_]+)$")
+    if name then names[name] = true end
+  end
+  for _, dir in ipairs(cpath_dirs()) do
+    for _, file in ipairs(fs.list(dir .. "/runbook") or {}) do
+      local name = file:match("^([%w_]+)%.so$")
+      if name then names[name] = true end
+    end
+  end
+  return names
+end
+
+--- install_primitives(env): every primitive becomes a global of env, required when first
+-- named, so `dns.query(...)` works at the prompt without a require and costs nothing unused.
+function M.install_primitives(env)
+  local names = M.primitive_names()
+  M.lazy_globals = names
+  setmetatable(env, { __index = function(_, name)
+    if not names[name] then return nil end
+    local module = require("runbook." .. name)
+    rawset(env, name, module)
+    return module
+  end })
+end
+
 function M.setup(options)
   say.setup(options)
+  M.install_primitives(_G)
   local ok, code = pcall(load_helpers, options)
   if not ok then say.error(tostring(code)); return 2 end
   return code
@@ -72,27 +114,94 @@ function M.feed(line)
   return 0
 end
 
---- complete(word) -> candidates: globals and fields reached through `.` or `:`.
-function M.complete(word)
-  local base, separator, prefix = word:match("^(.-)([.:]?)([%w_]*)$")
-  local scope = _G
-  if separator ~= "" then
-    for name in base:gmatch("[^.:]+") do
+--- reset(): Ctrl-C at the prompt; the unfinished statement is dropped.
+function M.reset()
+  pending = nil
+  return 0
+end
+
+-- Adds to names every module under dir (a modules/ tree): a/b.lua is "a.b", a/init.lua "a".
+local function add_modules_under(dir, prefix, names, depth)
+  if depth > 4 then return end
+  for _, entry in ipairs(fs.list(dir) or {}) do
+    local base = entry:match("^([%w_%-]+)%.lua$")
+    if entry == "init.lua" and prefix ~= "" then
+      names[prefix:sub(1, -2)] = true
+    elseif base then
+      names[prefix .. base] = true
+    elseif entry:match("^[%w_%-]+$") and (fs.stat(dir .. "/" .. entry) or {}).type == "directory" then
+      add_modules_under(dir .. "/" .. entry, prefix .. entry .. ".", names, depth + 1)
+    end
+  end
+end
+
+--- module_names() -> sorted names require can load: preloaded modules, the modules/ tree
+-- and the primitives loaded on first use.
+function M.module_names()
+  local names = {}
+  for module in pairs(package.preload) do names[module] = true end
+  add_modules_under(host.datadir .. "/modules", "", names, 1)
+  for name in pairs(M.primitive_names()) do names["runbook." .. name] = true end
+  local sorted = {}
+  for name in pairs(names) do sorted[#sorted + 1] = name end
+  table.sort(sorted)
+  return sorted
+end
+
+-- A global's value for completion; a lazy primitive is loaded now, as using it would.
+local function global(name)
+  local value = rawget(_G, name)
+  if value == nil and M.lazy_globals and M.lazy_globals[name] then
+    local ok, module = pcall(require, "runbook." .. name)
+    value = ok and module or nil
+  end
+  return value
+end
+
+-- The table whose keys complete what follows base .. separator, or nil.
+local function scope_of(base, separator)
+  if separator == "" then return _G end
+  local scope, first = nil, true
+  for name in base:gmatch("[^.:]+") do
+    if first then scope = global(name) else
       scope = type(scope) == "table" and rawget(scope, name) or nil
     end
-    local meta = getmetatable(scope)
-    if type(scope) ~= "table" and meta and type(meta.__index) == "table" then
-      scope = meta.__index
-    end
-    if type(scope) ~= "table" then return {} end
+    first = false
   end
+  local meta = getmetatable(scope)
+  if type(scope) ~= "table" and meta and type(meta.__index) == "table" then
+    scope = meta.__index
+  end
+  return type(scope) == "table" and scope or nil
+end
+
+-- Candidates for a module name typed inside require "…" or require("…").
+local function complete_module(word)
   local candidates = {}
-  for key, value in pairs(scope) do
-    if type(key) == "string" and key:sub(1, #prefix) == prefix and
+  for _, name in ipairs(M.module_names()) do
+    if name:sub(1, #word) == word then candidates[#candidates + 1] = name end
+  end
+  return candidates
+end
+
+--- complete(word [, before]) -> candidates: globals (the lazy primitives included) and fields
+-- reached through `.` or `:`; module names when the line before word is `require "` or
+-- `require(`.
+function M.complete(word, before)
+  if before and before:match("require%s*%(?%s*[\"']$") then return complete_module(word) end
+  local base, separator, prefix = word:match("^(.-)([.:]?)([%w_]*)$")
+  local scope = scope_of(base, separator)
+  if not scope then return {} end
+  local candidates, seen = {}, {}
+  local function add(key, value)
+    if type(key) == "string" and key:sub(1, #prefix) == prefix and not seen[key] and
         (separator ~= ":" or type(value) == "function") then
+      seen[key] = true
       candidates[#candidates + 1] = base .. separator .. key
     end
   end
+  for key, value in pairs(scope) do add(key, value) end
+  if scope == _G then for name in pairs(M.lazy_globals or {}) do add(name) end end
   table.sort(candidates)
   return candidates
 end

@@ -5,6 +5,7 @@
 -- fields = {name = node} (record), of = node (map, list), values = {…} (one of),
 -- pattern = Lua pattern, check = function(value) -> ok, message }.
 -- Records are strict: an unknown key is an error (with a suggestion when one is close).
+-- Paths in problems are spelled by runbook.keypath (`servers["edge2a.contoso.com"].port`).
 local M = {}
 
 local function distance(a, b)
@@ -30,10 +31,7 @@ local function suggestion(key, fields)
   return best and (" (did you mean '" .. best .. "'?)") or ""
 end
 
-local function join(path, key)
-  if type(key) == "number" then return path .. "[" .. key .. "]" end
-  return path == "" and key or path .. "." .. key
-end
+local join = require("runbook.keypath").join
 
 local function describe(value)
   if type(value) == "string" then return ("'%s'"):format(value) end
@@ -66,7 +64,7 @@ function checkers.record(value, node, path, report)
   for key, field in pairs(fields) do check(value[key], field, join(path, key), report) end
   for key in pairs(value) do
     if type(key) ~= "string" or not fields[key] then
-      report(join(path, tostring(key)), "unknown key" .. suggestion(tostring(key), fields))
+      report(join(path, key), "unknown key" .. suggestion(tostring(key), fields))
     end
   end
   return true
@@ -75,7 +73,7 @@ end
 function checkers.map(value, node, path, report)
   if type(value) ~= "table" then return false, "a table" end
   for key, item in pairs(value) do
-    if type(key) ~= "string" then report(join(path, tostring(key)), "keys must be names")
+    if type(key) ~= "string" then report(join(path, key), "keys must be names")
     else check(item, node.of, join(path, key), report) end
   end
   return true
@@ -85,7 +83,7 @@ function checkers.list(value, node, path, report)
   if type(value) ~= "table" then return false, "a list { ... }" end
   for key in pairs(value) do
     if math.type(key) ~= "integer" or key < 1 or key > #value then
-      report(join(path, tostring(key)), "a list takes no named keys")
+      report(join(path, key), "a list takes no named keys")
     end
   end
   for i, item in ipairs(value) do check(item, node.of, join(path, i), report) end
@@ -106,12 +104,20 @@ local function check_constraints(value, node, path, report)
   end
 end
 
+local ANY = { type = "any" }
+
 function check(value, node, path, report)
+  node = node or ANY                  -- a map or list without `of`: any items
   if value == nil then
     if node.required then report(path, "required: " .. (node.description or ("a " .. node.type))) end
     return
   end
-  local ok, expected = checkers[node.type](value, node, path, report)
+  local checker = checkers[node.type]
+  if not checker then
+    report(path, ("the schema has no type %s"):format(describe(node.type)))
+    return
+  end
+  local ok, expected = checker(value, node, path, report)
   if not ok then
     report(path, ("expected %s, got %s"):format(expected, describe(value)))
     return
@@ -127,6 +133,71 @@ function M.validate(value, schema)
   end)
   table.sort(problems, function(a, b) return a.path < b.path end)
   return problems
+end
+
+--- each(value, schema, visit): visit(value, node, path) for every value the schema
+-- describes, the outer first: record fields, map and list items. How a caller finds, say,
+-- every credential of an inventory.
+function M.each(value, node, visit, path)
+  path = path or ""
+  node = node or ANY
+  if value == nil then return end
+  visit(value, node, path)
+  if type(value) ~= "table" then return end
+  if node.type == "record" then
+    for key, field in pairs(node.fields or {}) do
+      M.each(value[key], field, visit, join(path, key))
+    end
+  elseif node.type == "map" then
+    for key, item in pairs(value) do
+      if type(key) == "string" then M.each(item, node.of, visit, join(path, key)) end
+    end
+  elseif node.type == "list" then
+    for i, item in ipairs(value) do M.each(item, node.of, visit, join(path, i)) end
+  end
+end
+
+local DECLARATION_KEYS = { type = "any", required = "boolean", default = "any",
+  description = "string", fields = "table", of = "table", values = "table",
+  pattern = "string", check = "function" }
+local TYPE_NAMES = "string, number, integer, boolean, record, map, list, credential, any"
+
+local function sub_declarations_problem(node, name)
+  if node.type == "record" then
+    for field_name, field in pairs(node.fields or {}) do
+      local problem = M.declaration_problem(field, join(name, field_name))
+      if problem then return problem end
+    end
+  elseif node.of ~= nil then
+    return M.declaration_problem(node.of, name .. "[…]")
+  end
+end
+
+--- declaration_problem(node, name) -> what is wrong with a schema node a runbook declares
+-- (a parameter, an inventory field), or nil. Checked when the runbook is defined, so a
+-- misspelt type is a clear message, not a crash while a value is checked.
+function M.declaration_problem(node, name)
+  if type(node) ~= "table" then
+    return ("%s: a declaration is a table { type = … }"):format(name)
+  end
+  if not checkers[node.type] then
+    return ("%s: unknown type %s%s (the types: %s)"):format(name, describe(node.type),
+      suggestion(tostring(node.type), checkers), TYPE_NAMES)
+  end
+  for key, value in pairs(node) do
+    local wanted = DECLARATION_KEYS[key]
+    if not wanted then
+      return ("%s: unknown key '%s'%s"):format(name, tostring(key),
+        suggestion(tostring(key), DECLARATION_KEYS))
+    elseif wanted ~= "any" and type(value) ~= wanted then
+      return ("%s: %s must be a %s, not %s"):format(name, key, wanted, describe(value))
+    end
+  end
+  if node.default ~= nil and type(node.default) ~= "function" then
+    local problem = M.validate(node.default, node)[1]
+    if problem then return ("%s: the default %s"):format(name, problem.message) end
+  end
+  return sub_declarations_problem(node, name)
 end
 
 --- defaults(value, schema) -> value with every missing field that has a default filled in

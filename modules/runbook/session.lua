@@ -19,9 +19,23 @@ local BASE_FIELDS = {
   target = { type = "string", description = "what the run acts on, for the lock (default: domain)" },
 }
 
+-- The inventory's `params`: only the runbook's parameters, each of its declared type
+-- (required nowhere: --set or the default may give it).
+local function params_record(definition)
+  local fields = {}
+  for name, param in pairs(definition.params) do
+    local field = {}
+    for key, value in pairs(param) do field[key] = value end
+    field.required, field.default = nil, nil
+    fields[name] = field
+  end
+  return { type = "record", fields = fields, description = BASE_FIELDS.params.description }
+end
+
 local function inventory_schema(definition)
   local fields = {}
   for name, field in pairs(BASE_FIELDS) do fields[name] = field end
+  fields.params = params_record(definition)
   for name, field in pairs(definition.inventory) do fields[name] = field end
   return { type = "record", fields = fields }
 end
@@ -34,30 +48,56 @@ function M.inventory_path(options)
   return host.datadir .. "/examples/lab.lua", true
 end
 
--- Coerces a --set string to the type the schema wants.
-local function coerce(text, kind)
+-- A --set string as the schema node wants it: "60" is 60 for an integer; a list is
+-- comma-separated. What does not convert stays a string, for the schema to report.
+local function coerce(text, node)
+  local kind = node and node.type
   if kind == "number" or kind == "integer" then return tonumber(text) or text end
   if kind == "boolean" then
     if text == "true" then return true elseif text == "false" then return false end
   end
   if kind == "list" then
     local items = {}
-    for item in text:gmatch("[^,]+") do items[#items + 1] = item end
+    for item in text:gmatch("[^,]+") do items[#items + 1] = coerce(item, node.of) end
     return items
   end
   return text
 end
 
-local function set_path(tree, path, value)
-  local parent, last = tree, nil
-  for name in path:gmatch("[^.]+") do
-    if last then
-      parent[last] = type(parent[last]) == "table" and parent[last] or {}
-      parent = parent[last]
+-- The schema node of a table's entry `key`; nil below `any` or a scalar.
+local function child_node(node, key)
+  if not node then return nil end
+  if node.type == "record" then return (node.fields or {})[key] end
+  if node.type == "map" or node.type == "list" then return node.of end
+end
+
+-- Where a dotted --set path leads: the table to set in, the key and the value's schema
+-- node. A map's key may contain dots (an FQDN): the longest key the inventory already has
+-- wins. Missing tables on the way are made.
+local function locate(tree, node, names)
+  local i = 1
+  while true do
+    local key, stop = names[i], i
+    if node and node.type == "map" then
+      for j = #names, i + 1, -1 do
+        local joined = table.concat(names, ".", i, j)
+        if tree[joined] ~= nil then key, stop = joined, j; break end
+      end
+    elseif node and node.type == "list" then
+      key = math.tointeger(tonumber(key)) or key
     end
-    last = name
+    node = child_node(node, key)
+    if stop == #names then return tree, key, node end
+    if type(tree[key]) ~= "table" then tree[key] = {} end
+    tree, i = tree[key], stop + 1
   end
-  parent[last] = value
+end
+
+local function set_path(definition, inventory, path, text)
+  local names = {}
+  for name in path:gmatch("[^.]+") do names[#names + 1] = name end
+  local parent, key, node = locate(inventory, inventory_schema(definition), names)
+  parent[key] = coerce(text, node)
 end
 
 -- --set KEY=VALUE: a parameter of the runbook, or a dotted path into the inventory.
@@ -68,9 +108,9 @@ local function apply_sets(definition, inventory, sets, problems)
     local param = definition.params[name]
     local root = name:match("^[^.]+")
     if param then
-      values[name] = coerce(text, param.type)
+      values[name] = coerce(text, param)
     elseif name:find(".", 1, true) and inventory_schema(definition).fields[root] then
-      set_path(inventory, name, coerce(text, "string"))
+      set_path(definition, inventory, name, text)
     else
       local names = {}
       for param_name in pairs(definition.params) do names[#names + 1] = param_name end
@@ -82,21 +122,65 @@ local function apply_sets(definition, inventory, sets, problems)
   return values
 end
 
+-- A value from the inventory's params was checked with the inventory (with its line);
+-- the others (--set, defaults) are checked here.
 local function resolve_params(definition, inventory, set_values, problems)
-  local params, from_inventory = {}, inventory.params or {}
+  local params = {}
+  local from_inventory = type(inventory.params) == "table" and inventory.params or {}
   for name, param in pairs(definition.params) do
-    local value = set_values[name]
-    if value == nil then value = from_inventory[name] end
+    local value, checked = set_values[name], false
+    if value == nil then value, checked = from_inventory[name], from_inventory[name] ~= nil end
     if value == nil then
       value = param.default
       if type(value) == "function" then value = value(inventory) end
     end
     params[name] = value
-    for _, problem in ipairs(schema.validate(value, param)) do
+    local found = checked and {} or schema.validate(value, param)
+    for _, problem in ipairs(found) do
       problems[#problems + 1] = ("parameter '%s': %s"):format(name, problem.message)
     end
   end
   return params
+end
+
+-- Instructions an inventory may take: a thousand servers take well under 1 % of it.
+local INSTRUCTION_BUDGET = 50000000
+local HOOK_EVERY = 10000
+
+-- Runs an inventory's chunk as data: in its empty environment, without string methods
+-- (the string metatable's __index is hidden meanwhile: `("x"):rep(1e9)` is code) and
+-- within an instruction budget (`while true do end` would hang `runbook check`).
+-- -> true, value | false, message
+local function run_as_data(chunk, path)
+  local string_meta = getmetatable("")
+  local string_index = string_meta.__index
+  local hook, mask, count = debug.gethook()
+  local too_long, spent = {}, 0
+  string_meta.__index = nil
+  debug.sethook(function()
+    spent = spent + HOOK_EVERY
+    if spent > INSTRUCTION_BUDGET then error(too_long, 0) end
+  end, "", HOOK_EVERY)
+  local ok, result = pcall(chunk)
+  debug.sethook(hook, mask, count)
+  string_meta.__index = string_index
+  if ok then return true, result end
+  if result == too_long then
+    return false, ("inventory %s: runs too long — an inventory is data (tables, strings, "
+      .. "numbers, booleans)"):format(path)
+  end
+  return false, tostring(result) .. " (an inventory is data: no function may be called)"
+end
+
+-- Every credential the inventory names can be had when a step asks for it (the variable
+-- is set, the file has mode 0600 or stricter): said by `check`, before any traffic. No
+-- value is read.
+local function probe_credentials(inventory, inventory_node, report)
+  schema.each(inventory, inventory_node, function(value, node, where)
+    if node.type ~= "credential" or not schema.is_credential_reference(value) then return end
+    local ok, message = secrets.probe(value)
+    if not ok then report(where, message) end
+  end)
 end
 
 --- load_inventory(path) -> inventory, source | nil, message
@@ -108,26 +192,48 @@ function M.load_inventory(path)
   file:close()
   local chunk, err = load(source, "@" .. path, "t", {})
   if not chunk then return nil, err end
-  local ok, inventory = pcall(chunk)
-  if not ok then return nil, tostring(inventory) .. " (an inventory is data: no function may be called)" end
+  local ok, inventory = run_as_data(chunk, path)
+  if not ok then return nil, inventory end
   if type(inventory) ~= "table" then
     return nil, path .. ":1: an inventory must return a table (`return { ... }`)"
   end
   return inventory, source
 end
 
+-- The declarations of parameters and inventory fields; runbook.define checks them too,
+-- but a customization may add some after it (`failover.params.ticket = { … }`).
+local function declaration_problems(definition)
+  local problems = {}
+  for _, part in ipairs { "params", "inventory" } do
+    for name, node in pairs(definition[part]) do
+      local problem = schema.declaration_problem(node, ("%s.%s"):format(part, tostring(name)))
+      if problem then
+        problems[#problems + 1] = ("%s: %s"):format(definition.path or definition.id, problem)
+      end
+    end
+  end
+  return problems
+end
+
 --- prepare(definition, options) -> session | nil, problems (list of messages)
 function M.prepare(definition, options)
+  local declared = declaration_problems(definition)
+  if #declared > 0 then return nil, declared end
   local path, simulation = M.inventory_path(options)
   local inventory, source = M.load_inventory(path)
   if not inventory then return nil, { source } end
   local problems = {}
   local set_values = apply_sets(definition, inventory, options.set, problems)
   local lines = datalines.map(source)
-  for _, problem in ipairs(schema.validate(inventory, inventory_schema(definition))) do
-    problems[#problems + 1] = ("%s:%d: %s: %s"):format(path,
-      datalines.line_of(lines, problem.path), problem.path, problem.message)
+  local function report(where, message)
+    problems[#problems + 1] = ("%s:%d: %s: %s"):format(path, datalines.line_of(lines, where),
+      where, message)
   end
+  local inventory_node = inventory_schema(definition)
+  for _, problem in ipairs(schema.validate(inventory, inventory_node)) do
+    report(problem.path, problem.message)
+  end
+  probe_credentials(inventory, inventory_node, report)
   local params = resolve_params(definition, inventory, set_values, problems)
   if #problems > 0 then return nil, problems end
   simulation = simulation or inventory.lab ~= nil
@@ -136,7 +242,7 @@ function M.prepare(definition, options)
     params = params, inventory = inventory, runbook = definition, simulation = simulation,
     lang = i18n.lang, data = {},
     secret = function(reference, label) return secrets.resolve(reference, label) end,
-    note = function(text) output.line("      " .. tostring(text)) end,
+    note = function(text) output.note(text) end,   -- a line, or with --json a "note" event
     -- ctx.data[key] = value, and journaled: a resumed run and a later runbook see it too
     remember = function(key, value) M.remember(session, key, value) end,
   }
