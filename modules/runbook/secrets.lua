@@ -88,9 +88,9 @@ local function from_prompt(reference, label)
     error(("[secrets] %s asks for a prompt but there is no terminal: use env: or file:"):format(
       label or reference), 0)
   end
+  os.execute("stty -echo </dev/tty 2>/dev/null")    -- before the prompt: nothing typed echoes
   tty:write(("Password for %s: "):format(label or "credential"))
   tty:flush()
-  os.execute("stty -echo </dev/tty 2>/dev/null")
   local value = tty:read("l")
   os.execute("stty echo </dev/tty 2>/dev/null")
   tty:write("\n")
