@@ -165,7 +165,13 @@ static void disconnect (Ssh *s) {
   s->identity = NULL;
   if (s->session) {
     if (s->connected) libssh2_session_disconnect(s->session, "runbook closes the session");
-    libssh2_session_free(s->session);
+    /* Without its socket, what libssh2 still wants to send (the close of a channel being
+    ** opened) fails at once instead of returning EAGAIN, which would make session_free
+    ** give up and keep the session. */
+    if (s->fd >= 0) close(s->fd);
+    s->fd = -1;
+    for (int tries = 0; tries < 3; tries++)
+      if (libssh2_session_free(s->session) != LIBSSH2_ERROR_EAGAIN) break;
   }
   s->session = NULL;
   if (s->fd >= 0) close(s->fd);
