@@ -717,6 +717,11 @@ int loop_interrupted (Loop *loop) {
   return loop->interrupted;
 }
 
+/* The read end of the pipe a Ctrl-C writes to, or -1: the REPL polls it while idle. */
+int loop_interrupt_fd (Loop *loop) {
+  return loop->interrupt_pipe[0];
+}
+
 /* Whether a Ctrl-C came, also one the loop has not polled yet (the REPL asks when
 ** readline returns NULL: an interrupted read, not the end of input). */
 int loop_interrupt_pending (Loop *loop) {

@@ -75,6 +75,7 @@ void loop_check_mutation (lua_State *L, const char *what);
 void task_set_read_only (lua_State *L);
 int loop_interrupted (Loop *loop);
 int loop_interrupt_pending (Loop *loop);
+int loop_interrupt_fd (Loop *loop);
 void loop_clear_interrupt (Loop *loop);
 
 #define TASK_TYPE "runbook.task"

@@ -3,6 +3,8 @@
 ** licensed, not GPL readline). Compiling and running what was typed is Lua's job
 ** (modules/runbook/repl.lua), inside the event loop.
 */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +93,29 @@ static char *read_plain (void) {
   return line;
 }
 
+static int line_interrupted;   /* next_keystroke ended the line for a Ctrl-C */
+
+/* libedit's source of keystrokes (rl_getc_function): one byte of stdin, waiting in poll on
+** stdin and on the loop's interrupt pipe. A Ctrl-C ends the line as end of input does, also
+** one that came before the read began; line_interrupted tells the two apart. */
+static int next_keystroke (FILE *in) {
+  Loop *loop = loop_get(repl_L);
+  struct pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {loop_interrupt_fd(loop), POLLIN, 0}};
+  unsigned char c;
+  (void)in;
+  while (!loop_interrupt_pending(loop)) {
+    int ready = poll(fds, fds[1].fd >= 0 ? 2 : 1, -1);
+    if (ready < 0 && errno != EINTR) return EOF;
+    if (ready > 0 && fds[1].fd >= 0 && fds[1].revents != 0) break;
+    if (ready <= 0 || fds[0].revents == 0) continue;
+    ssize_t n = read(STDIN_FILENO, &c, 1);
+    if (n == 1) return c;
+    if (n == 0 || errno != EINTR) return EOF;
+  }
+  line_interrupted = 1;
+  return EOF;
+}
+
 static char *read_line (int interactive, int more) {
   if (!interactive) return read_plain();
   char *line = readline(more ? ">> " : "runbook> ");
@@ -100,6 +125,7 @@ static char *read_line (int interactive, int more) {
 
 static void setup_editing (void) {
   rl_readline_name = "runbook";
+  rl_getc_function = next_keystroke;      /* before using_history(), which initializes */
   rl_attempted_completion_function = complete;
   rl_basic_word_break_characters = " \t\n\"'`@$><=;|&{(,+-*/%^~#[]";
   using_history();
@@ -108,11 +134,12 @@ static void setup_editing (void) {
          "=expr prints a value, Tab completes names, Ctrl-C cancels a line, Ctrl-D leaves.\n");
 }
 
-/* readline returned NULL: Ctrl-D, or a Ctrl-C that interrupted the read. A Ctrl-C drops
+/* readline returned NULL: Ctrl-D, or a Ctrl-C (next_keystroke). A Ctrl-C drops
 ** the unfinished statement and gives a fresh prompt; 1 when that is what happened. */
 static int cancel_line (lua_State *L, int interactive) {
   Loop *loop = loop_get(L);
-  if (!interactive || !loop_interrupt_pending(loop)) return 0;
+  if (!interactive || !(line_interrupted || loop_interrupt_pending(loop))) return 0;
+  line_interrupted = 0;
   loop_clear_interrupt(loop);
   host_call(L, "runbook.repl", "reset", 0);
   putchar('\n');

@@ -45,7 +45,8 @@ describe("runbook repl on a terminal", function()
   after_each(function() os.execute("rm -rf " .. support.quote(scratch)) end)
 
   -- Types the steps through a pseudo-terminal (tests/pty_session.py); waits for each
-  -- expected text instead of sleeping. Returns the transcript, ending in "exit=N".
+  -- expected text instead of sleeping, and at a prompt until libedit reads keys (it shows
+  -- the prompt a moment before). Returns the transcript, ending in "exit=N".
   local function session(steps)
     local script = require("cjson").encode(steps)
     return support.sh(("HOME=%s /usr/bin/python3 tests/pty_session.py %s %s repl"):format(
@@ -54,10 +55,10 @@ describe("runbook repl on a terminal", function()
 
   it("completes with Tab: a lazy primitive's function, a module name inside require", function()
     local transcript = session {
-      { "expect", "runbook> " }, { "send", "=type(dns.qu\t)\r" },
-      { "expect", '"function"' }, { "expect", "runbook> " },
+      { "expect", "runbook> " }, { "editing" }, { "send", "=type(dns.qu\t)\r" },
+      { "expect", '"function"' }, { "expect", "runbook> " }, { "editing" },
       { "send", "=type(require 'runbook.ss\t')\r" },
-      { "expect", '"table"' }, { "expect", "runbook> " }, { "send", "\4" },
+      { "expect", '"table"' }, { "expect", "runbook> " }, { "editing" }, { "send", "\4" },
     }
     assert.not_matches("timeout waiting", transcript)
     assert.matches("exit=0\n$", transcript)
@@ -65,11 +66,11 @@ describe("runbook repl on a terminal", function()
 
   it("drops the line at Ctrl-C, also an unfinished statement, and leaves at Ctrl-D", function()
     local transcript = session {
-      { "expect", "runbook> " }, { "send", "\3" },                     -- idle prompt
-      { "expect", "runbook> " }, { "send", "function f()\r" },
-      { "expect", ">> " }, { "send", "\3" },                           -- unfinished statement
-      { "expect", "runbook> " }, { "send", "=f == nil, 6 * 7\r" },
-      { "expect", "42" }, { "expect", "runbook> " }, { "send", "\4" },
+      { "expect", "runbook> " }, { "editing" }, { "send", "\3" },                   -- idle prompt
+      { "expect", "runbook> " }, { "editing" }, { "send", "function f()\r" },
+      { "expect", ">> " }, { "editing" }, { "send", "\3" },             -- unfinished statement
+      { "expect", "runbook> " }, { "editing" }, { "send", "=f == nil, 6 * 7\r" },
+      { "expect", "42" }, { "expect", "runbook> " }, { "editing" }, { "send", "\4" },
     }
     assert.not_matches("timeout waiting", transcript)
     assert.matches("true\r?\n42\r?\n", transcript)

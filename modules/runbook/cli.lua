@@ -299,7 +299,9 @@ function M.check(options)
     local ok, verdict = true, nil
     if options.json then
       ok, verdict = pcall(check_definition, chunk, path, options)
-      if not ok then verdict = { ok = false, problems = { tostring(verdict) }, code = EXIT.failed } end
+      if not ok then
+        verdict = { ok = false, problems = { tostring(verdict) }, code = EXIT.failed }
+      end
     else
       verdict = check_definition(chunk, path, options)
     end

@@ -129,8 +129,11 @@ local function add_modules_under(dir, prefix, names, depth)
       names[prefix:sub(1, -2)] = true
     elseif base then
       names[prefix .. base] = true
-    elseif entry:match("^[%w_%-]+$") and (fs.stat(dir .. "/" .. entry) or {}).type == "directory" then
-      add_modules_under(dir .. "/" .. entry, prefix .. entry .. ".", names, depth + 1)
+    elseif entry:match("^[%w_%-]+$") then
+      local path = dir .. "/" .. entry
+      if (fs.stat(path) or {}).type == "directory" then
+        add_modules_under(path, prefix .. entry .. ".", names, depth + 1)
+      end
     end
   end
 end

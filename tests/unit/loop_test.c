@@ -174,7 +174,8 @@ const UnitTest loop_tests[] = {
   {"loop: re-arming a timer moves it", rearming_a_timer_moves_it},
   {"loop: fire_timers fires what is due, earliest first",
    fire_timers_fires_what_is_due_earliest_first},
-  {"loop: 100000 timers, half with equal deadlines", a_hundred_thousand_timers_with_equal_deadlines},
+  {"loop: 100000 timers, half with equal deadlines",
+   a_hundred_thousand_timers_with_equal_deadlines},
   {"loop: stopping an fd watch moves the last into its slot",
    stopping_an_fd_watch_moves_the_last_into_its_slot},
   {NULL, NULL}
