@@ -109,10 +109,14 @@ static void install_guard (lua_State *L) {
   lua_call(L, 1, 0);
 }
 
+/* The Lua state; with_runtime (argument 1) also loads the guard, the global `task` and the
+** Ctrl-C handling that every command but a plain `version` needs. */
 static int open_all (lua_State *L) {
+  int with_runtime = lua_toboolean(L, 1);
   luaL_openlibs(L);
   set_paths(L);
   set_host_table(L);
+  if (!with_runtime) return 0;
   install_guard(L);
   lua_getglobal(L, "require");
   lua_pushliteral(L, "runbook.task");
@@ -122,14 +126,15 @@ static int open_all (lua_State *L) {
   return 0;
 }
 
-lua_State *host_open (void) {
+lua_State *host_open (int with_runtime) {
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     errorf("cannot create the Lua state: out of memory");
     exit(EXIT_STEP_FAILED);
   }
   lua_pushcfunction(L, open_all);
-  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+  lua_pushboolean(L, with_runtime);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
     errorf("cannot start: %s (modules looked up in %s/modules)", lua_tostring(L, -1),
            host_datadir());
     exit(EXIT_USAGE);

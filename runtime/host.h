@@ -13,7 +13,7 @@
 #define EXIT_DECLINED     3
 #define EXIT_INTERRUPTED  4
 
-lua_State *host_open (void);
+lua_State *host_open (int with_runtime);
 int host_call (lua_State *L, const char *module, const char *function, int nargs);
 const char *host_datadir (void);
 

@@ -228,8 +228,9 @@ int main (int argc, char **argv) {
   if ((status = check_argument(&o)) != EXIT_DONE) return status;
   if ((status = check_options(&o)) != EXIT_DONE) return status;
   msg_setup(o.verbose, o.quiet);
-  L = host_open();
-  if (strcmp(o.command, "version") == 0 && !o.json) status = print_version(L);
+  int plain_version = strcmp(o.command, "version") == 0 && !o.json;
+  L = host_open(!plain_version);
+  if (plain_version) status = print_version(L);
   else if (strcmp(o.command, "repl") == 0) {
     push_options(L, &o);
     status = host_call(L, "runbook.repl", "setup", 1);

@@ -110,7 +110,8 @@ end
 -- exit code of a plain script (which has done its work by now).
 local function definition_of(chunk, path)
   local result = chunk()
-  if not require("runbook").is_definition(result) then
+  local library = package.loaded["runbook"]   -- a definition needs it: a plain script does not
+  if not (library and library.is_definition(result)) then
     return nil, math.type(result) == "integer" and result or EXIT.done
   end
   result.path = path
