@@ -4,6 +4,7 @@
 ** (modules/runbook/repl.lua), inside the event loop.
 */
 #include <errno.h>
+#include <locale.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,25 +96,45 @@ static char *read_plain (void) {
 
 static int line_interrupted;   /* next_keystroke ended the line for a Ctrl-C */
 
-/* libedit's source of keystrokes (rl_getc_function): one byte of stdin, waiting in poll on
-** stdin and on the loop's interrupt pipe. A Ctrl-C ends the line as end of input does, also
-** one that came before the read began; line_interrupted tells the two apart. */
-static int next_keystroke (FILE *in) {
+/* One byte of stdin into *c, waiting in poll on stdin and on the loop's interrupt pipe:
+** 1, or 0 at end of input, or -1 for a Ctrl-C (also one that came before the read began). */
+static int next_byte (unsigned char *c) {
   Loop *loop = loop_get(repl_L);
   struct pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {loop_interrupt_fd(loop), POLLIN, 0}};
-  unsigned char c;
-  (void)in;
   while (!loop_interrupt_pending(loop)) {
     int ready = poll(fds, fds[1].fd >= 0 ? 2 : 1, -1);
-    if (ready < 0 && errno != EINTR) return EOF;
+    if (ready < 0 && errno != EINTR) return 0;
     if (ready > 0 && fds[1].fd >= 0 && fds[1].revents != 0) break;
     if (ready <= 0 || fds[0].revents == 0) continue;
-    ssize_t n = read(STDIN_FILENO, &c, 1);
-    if (n == 1) return c;
-    if (n == 0 || errno != EINTR) return EOF;
+    ssize_t n = read(STDIN_FILENO, c, 1);
+    if (n == 1) return 1;
+    if (n == 0 || errno != EINTR) return 0;
   }
-  line_interrupted = 1;
-  return EOF;
+  return -1;
+}
+
+/* libedit's source of keystrokes (rl_getc_function): one character, a UTF-8 sequence decoded
+** to its code point (libedit takes the result as one wide character). A Ctrl-C ends the line
+** as end of input does; line_interrupted tells the two apart. */
+static int next_keystroke (FILE *in) {
+  unsigned char c;
+  (void)in;
+  int got = next_byte(&c);
+  if (got <= 0) {
+    line_interrupted = got < 0;
+    return EOF;
+  }
+  int more = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+  int code = more == 3 ? c & 0x07 : more == 2 ? c & 0x0F : more == 1 ? c & 0x1F : c;
+  while (more-- > 0) {
+    if ((got = next_byte(&c)) <= 0) {
+      line_interrupted = got < 0;
+      return EOF;
+    }
+    if ((c & 0xC0) != 0x80) return 0xFFFD;   /* not UTF-8: the replacement character */
+    code = (code << 6) | (c & 0x3F);
+  }
+  return code;
 }
 
 static char *read_line (int interactive, int more) {
@@ -124,6 +145,9 @@ static char *read_line (int interactive, int more) {
 }
 
 static void setup_editing (void) {
+  /* libedit turns the wide characters of a line into bytes with the locale's encoding:
+  ** UTF-8, whatever the environment says (runbook's texts are UTF-8 too). */
+  if (setlocale(LC_CTYPE, "C.UTF-8") == NULL) setlocale(LC_CTYPE, "");
   rl_readline_name = "runbook";
   rl_getc_function = next_keystroke;      /* before using_history(), which initializes */
   rl_attempted_completion_function = complete;

@@ -53,6 +53,16 @@ describe("runbook repl on a terminal", function()
       support.quote(scratch), support.quote(script), support.quote(support.bin))).out
   end
 
+  it("takes UTF-8 typed at the prompt whole", function()
+    local transcript = session {
+      { "expect", "runbook> " }, { "editing" }, { "send", '=#"é" .. "|Grüße"\r' },
+      { "expect", "Grüße" }, { "expect", "runbook> " }, { "editing" }, { "send", "\4" },
+    }
+    assert.not_matches("timeout waiting", transcript)
+    assert.matches('"2|Grüße"', transcript)
+    assert.matches("exit=0\n$", transcript)
+  end)
+
   it("completes with Tab: a lazy primitive's function, a module name inside require", function()
     local transcript = session {
       { "expect", "runbook> " }, { "editing" }, { "send", "=type(dns.qu\t)\r" },
