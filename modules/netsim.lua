@@ -16,7 +16,7 @@
 --   sim.stop(host, port) / sim.start(host, port [, kind]) / sim.firewall(host, port, rule)
 --   sim.from("vantage")                  -> the same topology seen from outside the perimeter
 -- Rules: a port is open only while its service runs; a firewall rule "drop" makes it
--- filtered (timeout), "reject" filtered (host-unreachable, ICMP prohibited), "reset" closed.
+-- filtered (timeout), "reject" filtered (icmp-admin-prohibited), "reset" closed.
 -- Unknown hosts are unreachable. Nothing here touches the network.
 local M = {}
 
@@ -112,7 +112,7 @@ function M.new(topology)
       elseif rule == "drop" then
         result.state, result.reason, result.rtt = "filtered", "timeout", target.timeout or 5
       elseif rule == "reject" then
-        result.state, result.reason = "filtered", "host-unreachable"
+        result.state, result.reason = "filtered", "icmp-admin-prohibited"
       elseif rule == "reset" or not host.services[target.port] then
         result.state, result.reason = "closed", "conn-refused"
       else

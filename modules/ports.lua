@@ -124,8 +124,9 @@ function M.expect(results, expected)
   local problems = {}
   for _, result in ipairs(results) do
     if result.state ~= expected then
-      problems[#problems + 1] = ("%s is %s from %s: %s"):format(where(result), result.state,
-        result.from, (advice[result.state] or "unexpected"):format(result.from))
+      local why = result.reason and (" (" .. result.reason .. ")") or ""
+      problems[#problems + 1] = ("%s is %s%s from %s: %s"):format(where(result), result.state,
+        why, result.from, (advice[result.state] or "unexpected"):format(result.from))
     end
   end
   if #problems > 0 then return false, table.concat(problems, "\n") end

@@ -32,7 +32,7 @@ describe("netsim port states #netsim", function()
   it("maps firewall rules the way the real network does", function()
     local sim = topology()
     sim.start(EDGE, 5269)
-    for rule, expected in pairs { drop = "filtered timeout", reject = "filtered host-unreachable",
+    for rule, expected in pairs { drop = "filtered timeout", reject = "filtered icmp-admin-prohibited",
                                   reset = "closed conn-refused" } do
       sim.firewall(EDGE, 5269, rule)
       local r = sim.connect { host = EDGE, port = 5269 }
