@@ -111,7 +111,7 @@ static const Command commands[] = {
   {"check", "check [options] RUNBOOK",
    "Compiles the runbook and validates the inventory against its schema, without any\n"
    "network traffic. Errors name the file, the line and what was expected (exit 2).\n",
-   OPTION_INVENTORY | OPTION_SET | OPTION_JSON,
+   OPTION_INVENTORY | OPTION_SET | OPTION_JSON | OPTION_LANG,
    "one JSON object on stdout: runbook, ok, steps, inventory, problems", finding},
   {"resume", "resume [options] JOURNAL",
    "Continues an interrupted run from its journal: completed changes are not repeated;\n"

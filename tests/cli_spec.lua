@@ -56,7 +56,7 @@ describe("help", function()
   local takes = {
     run = ALL, resume = ALL,
     plan = { "--inventory", "--set", "--json", "--lang" },
-    check = { "--inventory", "--set", "--json" },
+    check = { "--inventory", "--set", "--json", "--lang" },
     list = { "--json" }, repl = { "--inventory" }, version = { "--json" },
   }
   for command, options in pairs(takes) do

@@ -77,12 +77,12 @@ local function execute(fn, ...)
   local main = core.spawn(fn, ...)
   local finished = core.drive(main)
   if task.interrupted() then
-    say.error("interrupted: every task was cancelled")
+    say.error(i18n.t("interrupted"))
     return EXIT.interrupted
   end
   local outcome = table.pack(main:result())
   if not finished then
-    say.error("every task is waiting for something that can never happen (deadlock)")
+    say.error(i18n.t("deadlock"))
     return EXIT.failed
   end
   if outcome[1] then
@@ -185,10 +185,8 @@ local function changed_parameter(journaled, now)
   table.sort(names)
   for _, name in ipairs(names) do
     if not same_value(journaled[name], now[name]) then
-      return ("resume: parameter %s was %s in the interrupted run and would now be %s (a "
-        .. "--set, the inventory or a default changed): a resumed run goes on with the values "
-        .. "it started with — undo that change, or start a new run"):format(name,
-          cjson.encode(journaled[name]), cjson.encode(now[name]))
+      return i18n.t("resume_parameter_changed", name, cjson.encode(journaled[name]),
+        cjson.encode(now[name]))
     end
   end
 end
@@ -224,6 +222,7 @@ local function start(options, definition, resumed)
 end
 
 function M.run(options)
+  i18n.setup(options.lang)      -- before the runbook's top level: its definition errors too
   local chunk, path = load_runbook(options.argument)
   if not chunk then return EXIT.usage end
   return execute(function()
@@ -234,6 +233,7 @@ function M.run(options)
 end
 
 function M.plan(options)
+  i18n.setup(options.lang)
   local chunk, path = load_runbook(options.argument)
   if not chunk then return EXIT.usage end
   core.enter_plan_mode()
@@ -243,7 +243,6 @@ function M.plan(options)
       say.error(path .. " is a plain script, not a runbook definition: there is nothing to plan")
       return EXIT.usage
     end
-    i18n.setup(options.lang)
     local session, problems = session_lib.prepare(definition, options)
     if not session then return report_problems(problems) end
     setup_output(session, options)
@@ -290,6 +289,7 @@ end
 -- pass their schema. No network traffic (plan mode is on, no check runs). With --json the
 -- verdict is one object on stdout: {runbook, ok, steps, inventory, problems}.
 function M.check(options)
+  i18n.setup(options.lang)
   local chunk, path = compile_runbook(options.argument)
   if not chunk then
     if not options.json then say.error(path); return EXIT.usage end
@@ -349,12 +349,12 @@ local function unfinished(path)
   local records, err = journal_lib.read(path)
   if not records then return nil, err end
   if not records[1] or records[1].event ~= "start" then
-    return nil, path .. ": not a runbook journal (no start record)"
+    return nil, i18n.t("no_start_record", path)
   end
   for _, record in ipairs(records) do
     if record.event == "finish" then
-      return nil, ("%s: that run already finished (%s): nothing to resume"):format(path,
-        record.ok and "done" or "failed")
+      return nil, i18n.t("already_finished", path,
+        i18n.t(record.ok and "done" or "finished_failed"))
     end
   end
   return records
@@ -372,9 +372,7 @@ local function resumed_sets(journaled, given)
   for _, assignment in ipairs(given) do
     local key, value = assignment:match("^([^=]+)=(.*)$")
     if key and value_of[key] ~= nil and value_of[key] ~= value then
-      return nil, ("resume: --set %s would change %s, which the interrupted run had as %q: a "
-        .. "resumed run goes on with the values it started with — leave that --set out, or "
-        .. "start a new run"):format(assignment, key, value_of[key])
+      return nil, i18n.t("resume_set_changes", assignment, key, value_of[key])
     end
     if key and value_of[key] == nil then merged[#merged + 1] = assignment end
     if key then value_of[key] = value end
@@ -387,8 +385,7 @@ end
 local function other_inventory(given, journaled)
   local given_path, journaled_path = fs.realpath(given), journaled and fs.realpath(journaled)
   if given_path and journaled_path and given_path ~= journaled_path then
-    return ("resume: the interrupted run used the inventory %s, not %s: resume without -i, or "
-      .. "start a new run"):format(journaled_path, given)
+    return i18n.t("resume_other_inventory", journaled_path, given)
   end
 end
 
@@ -396,9 +393,12 @@ end
 -- interrupted run (new --set values may add to them, never change them); steps the
 -- journal shows done are not repeated, the rest is checked first as always.
 function M.resume(options)
+  i18n.setup(options.lang)
   local records, err = unfinished(options.argument)
   if not records then say.error(err); return EXIT.usage end
   local header = records[1]
+  options.lang = options.lang or header.lang     -- the interrupted run's, unless --lang says
+  i18n.setup(options.lang)
   local chunk, path = load_runbook(header.runbook)
   if not chunk then return EXIT.usage end
   local sets, conflict = resumed_sets(header.set, options.set)
@@ -408,7 +408,6 @@ function M.resume(options)
   if conflict then say.error(conflict); return EXIT.usage end
   options.inventory = options.inventory or header.inventory
   options.set = sets
-  options.lang = options.lang or header.lang
   return execute(function()
     local definition = definition_of(chunk, path)
     if not definition then return EXIT.usage end

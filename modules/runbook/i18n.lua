@@ -76,6 +76,203 @@ local messages = {
   resume_hint = { en = "resume with", de = "fortsetzen mit", fr = "reprendre avec" },
   verify_failed = { en = "verification failed", de = "Überprüfung fehlgeschlagen",
                     fr = "échec de la vérification" },
+
+  -- Inventory and parameter checks (runbook.schema, runbook.session): said by `check`, `plan`
+  -- and `run` before any traffic, after "file:line: key: ".
+  unknown_key = { en = "unknown key", de = "unbekannter Schlüssel", fr = "clé inconnue" },
+  did_you_mean = { en = " (did you mean '%s'?)", de = " (gemeint: '%s'?)",
+                   fr = " (vouliez-vous dire '%s' ?)" },
+  required = { en = "required: %s", de = "erforderlich: %s", fr = "obligatoire : %s" },
+  a_type = { en = "a %s", de = "Typ %s", fr = "de type %s" },
+  expected_got = { en = "expected %s, got %s", de = "erwartet: %s, gefunden: %s",
+                   fr = "attendu : %s, trouvé : %s" },
+  expected_one_of = { en = "expected one of %s, got %s",
+                      de = "erwartet: eines von %s, gefunden: %s",
+                      fr = "attendu : l’une des valeurs %s, trouvé : %s" },
+  does_not_look_like = { en = "%s does not look like %s", de = "%s sieht nicht aus wie %s",
+                         fr = "%s ne ressemble pas à %s" },
+  keys_must_be_names = { en = "keys must be names", de = "Schlüssel müssen Namen sein",
+                         fr = "les clés doivent être des noms" },
+  list_no_named_keys = { en = "a list takes no named keys",
+                         de = "eine Liste hat keine benannten Schlüssel",
+                         fr = "une liste n’a pas de clés nommées" },
+  no_schema_type = { en = "the schema has no type %s", de = "das Schema kennt keinen Typ %s",
+                     fr = "le schéma n’a pas de type %s" },
+  a_table = { en = "a table", de = "eine Tabelle", fr = "une table" },
+  a_list = { en = "a list { ... }", de = "eine Liste { ... }", fr = "une liste { ... }" },
+  a_string = { en = "a string", de = "eine Zeichenkette", fr = "une chaîne" },
+  a_number = { en = "a number", de = "eine Zahl", fr = "un nombre" },
+  a_whole_number = { en = "a whole number", de = "eine ganze Zahl", fr = "un nombre entier" },
+  true_or_false = { en = "true or false", de = "true oder false", fr = "true ou false" },
+  a_credential = {
+    en = "a credential reference (env:NAME, file:PATH, prompt or agent) — never the secret itself",
+    de = "ein Verweis auf Zugangsdaten (env:NAME, file:PATH, prompt oder agent) — nie das "
+      .. "Geheimnis selbst",
+    fr = "une référence d’identifiants (env:NAME, file:PATH, prompt ou agent) — jamais le "
+      .. "secret lui-même" },
+  set_no_parameter = { en = "--set %s: %s has no parameter '%s' (its parameters: %s)",
+                       de = "--set %s: %s hat keinen Parameter '%s' (seine Parameter: %s)",
+                       fr = "--set %s : %s n’a pas de paramètre '%s' (ses paramètres : %s)" },
+  none = { en = "none", de = "keine", fr = "aucun" },
+  parameter_problem = { en = "parameter '%s': %s", de = "Parameter '%s': %s",
+                        fr = "paramètre '%s' : %s" },
+  inventory_unreadable = {
+    en = "inventory %s: cannot be read (give -i FILE or set RUNBOOK_INVENTORY)",
+    de = "Inventar %s: nicht lesbar (-i DATEI angeben oder RUNBOOK_INVENTORY setzen)",
+    fr = "inventaire %s : illisible (indiquez -i FICHIER ou définissez RUNBOOK_INVENTORY)" },
+  inventory_not_table = { en = "%s:1: an inventory must return a table (`return { ... }`)",
+                          de = "%s:1: ein Inventar muss eine Tabelle zurückgeben "
+                            .. "(`return { ... }`)",
+                          fr = "%s:1: un inventaire doit renvoyer une table (`return { ... }`)" },
+  inventory_too_long = {
+    en = "inventory %s: runs too long — an inventory is data (tables, strings, numbers, booleans)",
+    de = "Inventar %s: läuft zu lange — ein Inventar enthält nur Daten (Tabellen, Zeichenketten, "
+      .. "Zahlen, Wahrheitswerte)",
+    fr = "inventaire %s : s’exécute trop longtemps — un inventaire ne contient que des données "
+      .. "(tables, chaînes, nombres, booléens)" },
+  inventory_code = { en = "%s (an inventory is data: no function may be called)",
+                     de = "%s (ein Inventar enthält nur Daten: kein Funktionsaufruf erlaubt)",
+                     fr = "%s (un inventaire ne contient que des données : aucun appel de "
+                       .. "fonction n’est permis)" },
+  env_unset = {
+    en = "[secrets] environment variable %s is not set: export it before the run, or change the "
+      .. "credential reference",
+    de = "[secrets] Umgebungsvariable %s ist nicht gesetzt: vor der Ausführung exportieren oder "
+      .. "den Verweis auf die Zugangsdaten ändern",
+    fr = "[secrets] la variable d’environnement %s n’est pas définie : exportez-la avant "
+      .. "l’exécution, ou changez la référence d’identifiants" },
+  not_a_file = { en = "[secrets] %s is not a file", de = "[secrets] %s ist keine Datei",
+                 fr = "[secrets] %s n’est pas un fichier" },
+  readable_by_others = {
+    en = "[secrets] %s is readable by others (mode %o): run `chmod 600 %s`",
+    de = "[secrets] %s ist für andere lesbar (Modus %o): `chmod 600 %s` ausführen",
+    fr = "[secrets] %s est lisible par d’autres (mode %o) : lancez `chmod 600 %s`" },
+  not_a_reference = {
+    en = "[secrets] not a credential reference: write env:NAME, file:PATH, prompt or agent",
+    de = "[secrets] kein Verweis auf Zugangsdaten: env:NAME, file:PATH, prompt oder agent "
+      .. "angeben",
+    fr = "[secrets] pas une référence d’identifiants : écrivez env:NAME, file:PATH, prompt ou "
+      .. "agent" },
+
+  -- The lock (runbook.journal).
+  lock_held = {
+    en = "another run of %s against %s is in progress (pid %s, lock %s): wait for it, or stop "
+      .. "it first",
+    de = "eine andere Ausführung von %s für %s läuft bereits (PID %s, Sperre %s): ihr Ende "
+      .. "abwarten oder sie zuerst beenden",
+    fr = "une autre exécution de %s sur %s est en cours (pid %s, verrou %s) : attendez sa fin, "
+      .. "ou arrêtez-la d’abord" },
+  unknown = { en = "unknown", de = "unbekannt", fr = "inconnu" },
+  lock_failed = { en = "cannot take the lock %s: %s",
+                  de = "Sperre %s kann nicht gesetzt werden: %s",
+                  fr = "impossible de prendre le verrou %s : %s" },
+
+  -- Resuming, and how the loop ends (runbook.cli).
+  not_a_journal = { en = "%s: not a runbook journal", de = "%s: kein Runbook-Journal",
+                    fr = "%s : pas un journal de runbook" },
+  no_start_record = { en = "%s: not a runbook journal (no start record)",
+                      de = "%s: kein Runbook-Journal (kein Starteintrag)",
+                      fr = "%s : pas un journal de runbook (aucune entrée de départ)" },
+  already_finished = { en = "%s: that run already finished (%s): nothing to resume",
+                       de = "%s: diese Ausführung ist bereits beendet (%s): nichts fortzusetzen",
+                       fr = "%s : cette exécution est déjà terminée (%s) : rien à reprendre" },
+  finished_failed = { en = "failed", de = "fehlgeschlagen", fr = "en échec" },
+  resume_parameter_changed = {
+    en = "resume: parameter %s was %s in the interrupted run and would now be %s (a --set, the "
+      .. "inventory or a default changed): a resumed run goes on with the values it started "
+      .. "with — undo that change, or start a new run",
+    de = "resume: Parameter %s war %s in der unterbrochenen Ausführung und wäre jetzt %s (ein "
+      .. "--set, das Inventar oder ein Standardwert hat sich geändert): eine fortgesetzte "
+      .. "Ausführung behält ihre Anfangswerte — die Änderung zurücknehmen oder eine neue "
+      .. "Ausführung starten",
+    fr = "resume : le paramètre %s valait %s dans l’exécution interrompue et vaudrait "
+      .. "maintenant %s (un --set, l’inventaire ou une valeur par défaut a changé) : une "
+      .. "exécution reprise garde ses valeurs de départ — annulez ce changement, ou lancez une "
+      .. "nouvelle exécution" },
+  resume_set_changes = {
+    en = "resume: --set %s would change %s, which the interrupted run had as %q: a resumed run "
+      .. "goes on with the values it started with — leave that --set out, or start a new run",
+    de = "resume: --set %s würde %s ändern, das in der unterbrochenen Ausführung %q war: eine "
+      .. "fortgesetzte Ausführung behält ihre Anfangswerte — dieses --set weglassen oder eine "
+      .. "neue Ausführung starten",
+    fr = "resume : --set %s changerait %s, qui valait %q dans l’exécution interrompue : une "
+      .. "exécution reprise garde ses valeurs de départ — retirez ce --set, ou lancez une "
+      .. "nouvelle exécution" },
+  resume_other_inventory = {
+    en = "resume: the interrupted run used the inventory %s, not %s: resume without -i, or "
+      .. "start a new run",
+    de = "resume: die unterbrochene Ausführung verwendete das Inventar %s, nicht %s: ohne -i "
+      .. "fortsetzen oder eine neue Ausführung starten",
+    fr = "resume : l’exécution interrompue utilisait l’inventaire %s, pas %s : reprenez sans "
+      .. "-i, ou lancez une nouvelle exécution" },
+  interrupted = { en = "interrupted: every task was cancelled",
+                  de = "unterbrochen: alle Aufgaben wurden abgebrochen",
+                  fr = "interrompu : toutes les tâches ont été annulées" },
+  deadlock = { en = "every task is waiting for something that can never happen (deadlock)",
+               de = "alle Aufgaben warten auf etwas, das nie eintreten kann (Deadlock)",
+               fr = "toutes les tâches attendent quelque chose qui ne peut jamais arriver "
+                 .. "(interblocage)" },
+
+  -- Runbook definitions and extensions (runbook, runbook.schema): read by runbook authors.
+  step_not_table = { en = "every step must be a table { id = …, … }",
+                     de = "jeder Schritt muss eine Tabelle { id = …, … } sein",
+                     fr = "chaque étape doit être une table { id = …, … }" },
+  step_without_id = { en = "a step has no id (give every step id = \"some-name\")",
+                      de = "ein Schritt hat keine id (jedem Schritt id = \"ein-name\" geben)",
+                      fr = "une étape n’a pas d’id (donnez à chaque étape id = \"un-nom\")" },
+  step_id_twice = { en = "two steps have the id '%s'", de = "zwei Schritte haben die id '%s'",
+                    fr = "deux étapes ont l’id '%s'" },
+  step_unknown_key = { en = "step '%s': unknown key '%s'",
+                       de = "Schritt '%s': unbekannter Schlüssel '%s'",
+                       fr = "étape '%s' : clé inconnue '%s'" },
+  step_needs_check = {
+    en = "step '%s' needs a check function (read-only: does the desired state hold already?)",
+    de = "Schritt '%s' braucht eine check-Funktion (nur lesend: besteht der gewünschte Zustand "
+      .. "schon?)",
+    fr = "l’étape '%s' doit avoir une fonction check (en lecture seule : l’état voulu est-il "
+      .. "déjà atteint ?)" },
+  step_not_function = { en = "step '%s': %s must be a function",
+                        de = "Schritt '%s': %s muss eine Funktion sein",
+                        fr = "étape '%s' : %s doit être une fonction" },
+  runbook_needs_id = { en = "a runbook needs an id", de = "ein Runbook braucht eine id",
+                       fr = "un runbook doit avoir un id" },
+  runbook_needs_steps = { en = "a runbook needs steps = { … }",
+                          de = "ein Runbook braucht steps = { … }",
+                          fr = "un runbook doit avoir steps = { … }" },
+  declarations_table = { en = "%s must be a table { name = { type = … } }",
+                         de = "%s muss eine Tabelle { name = { type = … } } sein",
+                         fr = "%s doit être une table { name = { type = … } }" },
+  no_such_step = { en = "[runbook] %s has no step '%s' (its steps: %s)",
+                   de = "[runbook] %s hat keinen Schritt '%s' (seine Schritte: %s)",
+                   fr = "[runbook] %s n’a pas d’étape '%s' (ses étapes : %s)" },
+  add_check_key = { en = "[runbook] %s: add_check('%s'): unknown key '%s' (before or after)",
+                    de = "[runbook] %s: add_check('%s'): unbekannter Schlüssel '%s' (before "
+                      .. "oder after)",
+                    fr = "[runbook] %s : add_check('%s') : clé inconnue '%s' (before ou after)" },
+  after_never_asked = {
+    en = "[runbook] %s: step '%s' changes nothing (it has no run), so an after check would "
+      .. "never be asked: use before",
+    de = "[runbook] %s: Schritt '%s' ändert nichts (er hat kein run), eine after-Prüfung würde "
+      .. "also nie gefragt: before verwenden",
+    fr = "[runbook] %s : l’étape '%s' ne modifie rien (elle n’a pas de run), une vérification "
+      .. "after ne serait donc jamais demandée : utilisez before" },
+  not_a_definition = { en = "[runbook] extend: %s does not return a runbook definition",
+                       de = "[runbook] extend: %s liefert keine Runbook-Definition",
+                       fr = "[runbook] extend : %s ne renvoie pas de définition de runbook" },
+  declaration_not_table = { en = "%s: a declaration is a table { type = … }",
+                            de = "%s: eine Deklaration ist eine Tabelle { type = … }",
+                            fr = "%s : une déclaration est une table { type = … }" },
+  declaration_unknown_type = { en = "%s: unknown type %s%s (the types: %s)",
+                               de = "%s: unbekannter Typ %s%s (die Typen: %s)",
+                               fr = "%s : type inconnu %s%s (les types : %s)" },
+  declaration_unknown_key = { en = "%s: unknown key '%s'%s",
+                              de = "%s: unbekannter Schlüssel '%s'%s",
+                              fr = "%s : clé inconnue '%s'%s" },
+  declaration_wrong_type = { en = "%s: %s must be a %s, not %s",
+                             de = "%s: %s muss vom Typ %s sein, nicht %s",
+                             fr = "%s : %s doit être de type %s, pas %s" },
+  declaration_default = { en = "%s: the default %s", de = "%s: Standardwert ungültig (%s)",
+                          fr = "%s : valeur par défaut invalide (%s)" },
 }
 M.messages = messages
 

@@ -23,6 +23,8 @@
 --   failover:insert_before("stop-services", { id = "notify", … })
 --   failover:add_check("port-5269", { before = function(ctx) return ok, why end })
 --   return failover
+local t = require("runbook.i18n").t
+
 local M = {}
 
 local Runbook = {}
@@ -38,29 +40,28 @@ local function fail(definition, message)
 end
 
 local function check_step(definition, step, seen)
-  if type(step) ~= "table" then fail(definition, "every step must be a table { id = …, … }") end
+  if type(step) ~= "table" then fail(definition, t("step_not_table")) end
   if type(step.id) ~= "string" or step.id == "" then
-    fail(definition, "a step has no id (give every step id = \"some-name\")")
+    fail(definition, t("step_without_id"))
   end
-  if seen[step.id] then fail(definition, ("two steps have the id '%s'"):format(step.id)) end
+  if seen[step.id] then fail(definition, t("step_id_twice", step.id)) end
   seen[step.id] = true
   for key in pairs(step) do
-    if not STEP_KEYS[key] then fail(definition, ("step '%s': unknown key '%s'"):format(step.id, key)) end
+    if not STEP_KEYS[key] then fail(definition, t("step_unknown_key", step.id, tostring(key))) end
   end
   if type(step.check) ~= "function" then
-    fail(definition, ("step '%s' needs a check function (read-only: does the desired state "
-      .. "hold already?)"):format(step.id))
+    fail(definition, t("step_needs_check", step.id))
   end
   for _, key in ipairs { "run", "verify", "rollback", "hosts" } do
     if step[key] ~= nil and type(step[key]) ~= "function" then
-      fail(definition, ("step '%s': %s must be a function"):format(step.id, key))
+      fail(definition, t("step_not_function", step.id, key))
     end
   end
 end
 
 local function validate(definition)
-  if type(definition.id) ~= "string" then fail(definition, "a runbook needs an id") end
-  if type(definition.steps) ~= "table" then fail(definition, "a runbook needs steps = { … }") end
+  if type(definition.id) ~= "string" then fail(definition, t("runbook_needs_id")) end
+  if type(definition.steps) ~= "table" then fail(definition, t("runbook_needs_steps")) end
   local seen = {}
   for _, step in ipairs(definition.steps) do check_step(definition, step, seen) end
   return definition
@@ -77,7 +78,7 @@ local function check_declarations(definition)
   end
   for _, part in ipairs { "params", "inventory" } do
     if type(definition[part]) ~= "table" then
-      refuse(("%s must be a table { name = { type = … } }"):format(part))
+      refuse(t("declarations_table", part))
     end
     for name, node in pairs(definition[part]) do
       local problem = schema.declaration_problem(node, ("%s.%s"):format(part, tostring(name)))
@@ -102,8 +103,7 @@ function Runbook:index_of(id)
   for i, step in ipairs(self.steps) do if step.id == id then return i end end
   local ids = {}
   for i, step in ipairs(self.steps) do ids[i] = step.id end
-  error(("[runbook] %s has no step '%s' (its steps: %s)"):format(self.id, id,
-    table.concat(ids, ", ")), 3)
+  error(t("no_such_step", self.id, tostring(id), table.concat(ids, ", ")), 3)
 end
 
 function Runbook:insert_before(id, step)
@@ -146,8 +146,7 @@ function Runbook:add_check(id, extra)
   local check, verify = step.check, step.verify
   for key in pairs(extra) do
     if key ~= "before" and key ~= "after" then
-      error(("[runbook] %s: add_check('%s'): unknown key '%s' (before or after)"):format(
-        self.id, id, tostring(key)), 2)
+      error(t("add_check_key", self.id, id, tostring(key)), 2)
     end
   end
   if extra.before then
@@ -167,8 +166,7 @@ function Runbook:add_check(id, extra)
   end
   if extra.after then
     if not step.run then
-      error(("[runbook] %s: step '%s' changes nothing (it has no run), so an after check would "
-        .. "never be asked: use before"):format(self.id, id), 2)
+      error(t("after_never_asked", self.id, id), 2)
     end
     step.verify = function(ctx, host)
       if verify then
@@ -190,7 +188,7 @@ function M.extend(name)
   if not chunk then error("[runbook] extend: " .. syntax, 2) end
   local base = chunk()
   if not M.is_definition(base) then
-    error(("[runbook] extend: %s does not return a runbook definition"):format(path), 2)
+    error(t("not_a_definition", path), 2)
   end
   local copy = {}
   for key, value in pairs(base) do copy[key] = value end

@@ -4,6 +4,7 @@
 -- runbook off the same target.
 local cjson = require "cjson"
 local fs = require "runbook.fs"
+local i18n = require "runbook.i18n"
 local secrets = require "runbook.secrets"
 
 local M = {}
@@ -41,7 +42,7 @@ function Journal:write(record)
   record.time = record.time or os.date("!%Y-%m-%dT%H:%M:%SZ")
   local line = secrets.json(record) .. "\n"
   local ok, err = fs.append(self.path, line)
-  if not ok then error("[journal] " .. require("runbook.i18n").t("journal_failed", err), 0) end
+  if not ok then error("[journal] " .. i18n.t("journal_failed", err), 0) end
 end
 
 --- read(path) -> records | nil, message
@@ -54,7 +55,7 @@ function M.read(path)
     local ok, record = pcall(cjson.decode, line)
     if ok then records[#records + 1] = record
     elseif number > 1 then break      -- a torn last line after a crash: ignore it
-    else file:close(); return nil, path .. ": not a runbook journal" end
+    else file:close(); return nil, i18n.t("not_a_journal", path) end
   end
   file:close()
   return records
@@ -127,11 +128,10 @@ function M.lock(runbook_id, target)
   local lock, err, code, holder = fs.lock(path)
   if lock then return function() lock:release() end end
   if code == "locked" then
-    return nil, ("another run of %s against %s is in progress (pid %s, lock %s): wait for "
-      .. "it, or stop it first"):format(runbook_id, target,
-        holder > 0 and tostring(holder) or "unknown", path)
+    return nil, i18n.t("lock_held", runbook_id, target,
+      holder > 0 and tostring(holder) or i18n.t("unknown"), path)
   end
-  return nil, ("cannot take the lock %s: %s"):format(path, err)
+  return nil, i18n.t("lock_failed", path, err)
 end
 
 return M

@@ -6,6 +6,9 @@
 -- pattern = Lua pattern, check = function(value) -> ok, message }.
 -- Records are strict: an unknown key is an error (with a suggestion when one is close).
 -- Paths in problems are spelled by runbook.keypath (`servers["edge2a.contoso.com"].port`).
+-- Messages are in the operator's language (runbook.i18n); keys and values are not translated.
+local t = require("runbook.i18n").t
+
 local M = {}
 
 local function distance(a, b)
@@ -28,14 +31,14 @@ local function suggestion(key, fields)
     local d = distance(key, name)
     if d < best_distance then best, best_distance = name, d end
   end
-  return best and (" (did you mean '" .. best .. "'?)") or ""
+  return best and t("did_you_mean", best) or ""
 end
 
 local join = require("runbook.keypath").join
 
 local function describe(value)
   if type(value) == "string" then return ("'%s'"):format(value) end
-  return type(value) == "table" and "a table" or tostring(value)
+  return type(value) == "table" and t("a_table") or tostring(value)
 end
 
 --- A credential is a reference, never the secret itself.
@@ -47,43 +50,42 @@ end
 local check
 local checkers = {}
 
-function checkers.string(value) return type(value) == "string", "a string" end
-function checkers.number(value) return type(value) == "number", "a number" end
-function checkers.integer(value) return math.type(value) == "integer", "a whole number" end
-function checkers.boolean(value) return type(value) == "boolean", "true or false" end
+function checkers.string(value) return type(value) == "string", t("a_string") end
+function checkers.number(value) return type(value) == "number", t("a_number") end
+function checkers.integer(value) return math.type(value) == "integer", t("a_whole_number") end
+function checkers.boolean(value) return type(value) == "boolean", t("true_or_false") end
 function checkers.any() return true end
 
 function checkers.credential(value)
-  return M.is_credential_reference(value),
-    "a credential reference (env:NAME, file:PATH, prompt or agent) — never the secret itself"
+  return M.is_credential_reference(value), t("a_credential")
 end
 
 function checkers.record(value, node, path, report)
-  if type(value) ~= "table" then return false, "a table" end
+  if type(value) ~= "table" then return false, t("a_table") end
   local fields = node.fields or {}
   for key, field in pairs(fields) do check(value[key], field, join(path, key), report) end
   for key in pairs(value) do
     if type(key) ~= "string" or not fields[key] then
-      report(join(path, key), "unknown key" .. suggestion(tostring(key), fields))
+      report(join(path, key), t("unknown_key") .. suggestion(tostring(key), fields))
     end
   end
   return true
 end
 
 function checkers.map(value, node, path, report)
-  if type(value) ~= "table" then return false, "a table" end
+  if type(value) ~= "table" then return false, t("a_table") end
   for key, item in pairs(value) do
-    if type(key) ~= "string" then report(join(path, key), "keys must be names")
+    if type(key) ~= "string" then report(join(path, key), t("keys_must_be_names"))
     else check(item, node.of, join(path, key), report) end
   end
   return true
 end
 
 function checkers.list(value, node, path, report)
-  if type(value) ~= "table" then return false, "a list { ... }" end
+  if type(value) ~= "table" then return false, t("a_list") end
   for key in pairs(value) do
     if math.type(key) ~= "integer" or key < 1 or key > #value then
-      report(join(path, key), "a list takes no named keys")
+      report(join(path, key), t("list_no_named_keys"))
     end
   end
   for i, item in ipairs(value) do check(item, node.of, join(path, i), report) end
@@ -93,11 +95,9 @@ end
 local function check_constraints(value, node, path, report)
   if node.values then
     for _, allowed in ipairs(node.values) do if value == allowed then return end end
-    report(path, ("expected one of %s, got %s"):format(table.concat(node.values, ", "),
-      describe(value)))
+    report(path, t("expected_one_of", table.concat(node.values, ", "), describe(value)))
   elseif node.pattern and not tostring(value):match(node.pattern) then
-    report(path, ("%s does not look like %s"):format(describe(value),
-      node.description or node.pattern))
+    report(path, t("does_not_look_like", describe(value), node.description or node.pattern))
   elseif node.check then
     local fine, message = node.check(value)
     if not fine then report(path, message) end
@@ -109,17 +109,19 @@ local ANY = { type = "any" }
 function check(value, node, path, report)
   node = node or ANY                  -- a map or list without `of`: any items
   if value == nil then
-    if node.required then report(path, "required: " .. (node.description or ("a " .. node.type))) end
+    if node.required then
+      report(path, t("required", node.description or t("a_type", node.type)))
+    end
     return
   end
   local checker = checkers[node.type]
   if not checker then
-    report(path, ("the schema has no type %s"):format(describe(node.type)))
+    report(path, t("no_schema_type", describe(node.type)))
     return
   end
   local ok, expected = checker(value, node, path, report)
   if not ok then
-    report(path, ("expected %s, got %s"):format(expected, describe(value)))
+    report(path, t("expected_got", expected, describe(value)))
     return
   end
   check_constraints(value, node, path, report)
@@ -178,24 +180,24 @@ end
 -- misspelt type is a clear message, not a crash while a value is checked.
 function M.declaration_problem(node, name)
   if type(node) ~= "table" then
-    return ("%s: a declaration is a table { type = … }"):format(name)
+    return t("declaration_not_table", name)
   end
   if not checkers[node.type] then
-    return ("%s: unknown type %s%s (the types: %s)"):format(name, describe(node.type),
+    return t("declaration_unknown_type", name, describe(node.type),
       suggestion(tostring(node.type), checkers), TYPE_NAMES)
   end
   for key, value in pairs(node) do
     local wanted = DECLARATION_KEYS[key]
     if not wanted then
-      return ("%s: unknown key '%s'%s"):format(name, tostring(key),
+      return t("declaration_unknown_key", name, tostring(key),
         suggestion(tostring(key), DECLARATION_KEYS))
     elseif wanted ~= "any" and type(value) ~= wanted then
-      return ("%s: %s must be a %s, not %s"):format(name, key, wanted, describe(value))
+      return t("declaration_wrong_type", name, key, wanted, describe(value))
     end
   end
   if node.default ~= nil and type(node.default) ~= "function" then
     local problem = M.validate(node.default, node)[1]
-    if problem then return ("%s: the default %s"):format(name, problem.message) end
+    if problem then return t("declaration_default", name, problem.message) end
   end
   return sub_declarations_problem(node, name)
 end

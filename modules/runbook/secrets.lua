@@ -7,6 +7,7 @@
 -- for the JSON of the journal, --json and the audit log (redacted before and after encoding).
 local cjson = require "cjson"
 local fs = require "runbook.fs"
+local t = require("runbook.i18n").t
 
 local M = {}
 local known_values = {}          -- value -> true: what output must never show
@@ -50,8 +51,7 @@ end
 local function env_problem(name)
   local value = os.getenv(name)
   if not value or value == "" then
-    return ("[secrets] environment variable %s is not set: export it before the run, or "
-      .. "change the credential reference"):format(name)
+    return t("env_unset", name)
   end
 end
 
@@ -60,10 +60,9 @@ end
 local function file_problem(path)
   local info, err = fs.stat(path)
   if not info then return "[secrets] " .. err end
-  if info.type ~= "file" then return ("[secrets] %s is not a file"):format(path) end
+  if info.type ~= "file" then return t("not_a_file", path) end
   if info.mode & 0x3F ~= 0 then   -- any group or other permission
-    return ("[secrets] %s is readable by others (mode %o): run `chmod 600 %s`"):format(
-      path, info.mode, path)
+    return t("readable_by_others", path, info.mode, path)
   end
 end
 
@@ -121,7 +120,7 @@ function M.probe(reference)
   if kind == "env" then problem = env_problem(rest)
   elseif kind == "file" then problem = file_problem(rest)
   elseif reference ~= "prompt" and reference ~= "agent" then
-    problem = "[secrets] not a credential reference: write env:NAME, file:PATH, prompt or agent"
+    problem = t("not_a_reference")
   end
   if problem then return nil, problem end
   return true

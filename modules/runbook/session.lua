@@ -115,8 +115,8 @@ local function apply_sets(definition, inventory, sets, problems)
       local names = {}
       for param_name in pairs(definition.params) do names[#names + 1] = param_name end
       table.sort(names)
-      problems[#problems + 1] = ("--set %s: %s has no parameter '%s' (its parameters: %s)"):format(
-        assignment, definition.id, name, #names > 0 and table.concat(names, ", ") or "none")
+      problems[#problems + 1] = i18n.t("set_no_parameter", assignment, definition.id, name,
+        #names > 0 and table.concat(names, ", ") or i18n.t("none"))
     end
   end
   return values
@@ -137,7 +137,7 @@ local function resolve_params(definition, inventory, set_values, problems)
     params[name] = value
     local found = checked and {} or schema.validate(value, param)
     for _, problem in ipairs(found) do
-      problems[#problems + 1] = ("parameter '%s': %s"):format(name, problem.message)
+      problems[#problems + 1] = i18n.t("parameter_problem", name, problem.message)
     end
   end
   return params
@@ -166,10 +166,9 @@ local function run_as_data(chunk, path)
   string_meta.__index = string_index
   if ok then return true, result end
   if result == too_long then
-    return false, ("inventory %s: runs too long — an inventory is data (tables, strings, "
-      .. "numbers, booleans)"):format(path)
+    return false, i18n.t("inventory_too_long", path)
   end
-  return false, tostring(result) .. " (an inventory is data: no function may be called)"
+  return false, i18n.t("inventory_code", tostring(result))
 end
 
 -- Every credential the inventory names can be had when a step asks for it (the variable
@@ -186,8 +185,7 @@ end
 --- load_inventory(path) -> inventory, source | nil, message
 function M.load_inventory(path)
   local file = io.open(path)
-  if not file then return nil, ("inventory %s: cannot be read (give -i FILE or set "
-    .. "RUNBOOK_INVENTORY)"):format(path) end
+  if not file then return nil, i18n.t("inventory_unreadable", path) end
   local source = file:read("a")
   file:close()
   local chunk, err = load(source, "@" .. path, "t", {})
@@ -195,7 +193,7 @@ function M.load_inventory(path)
   local ok, inventory = run_as_data(chunk, path)
   if not ok then return nil, inventory end
   if type(inventory) ~= "table" then
-    return nil, path .. ":1: an inventory must return a table (`return { ... }`)"
+    return nil, i18n.t("inventory_not_table", path)
   end
   return inventory, source
 end
