@@ -202,20 +202,22 @@ static int push_error (lua_State *L, Parser *p) {
   return 3;
 }
 
-/* XML 1.0 allows no C0 control but tab, LF and CR anywhere; expat's verdict on them
-** depends on where a chunk ends, so they are refused here, before expat sees them. */
-static int check_controls (Parser *p, const char *chunk, size_t len) {
+/* Where the first character XML 1.0 forbids is (a C0 control but tab, LF and CR), or len.
+** expat's verdict on them depends on where a chunk ends, so expat never sees one: the bytes
+** before it are parsed, then the parser fails — an earlier error wins however the input
+** was cut. */
+static size_t first_control (const char *chunk, size_t len) {
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)chunk[i];
-    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-      char message[96];
-      snprintf(message, sizeof message, "control character 0x%02x at byte %lld", c,
-               p->fed + (long long)i);
-      fail(p, "syntax", message);
-      return 0;
-    }
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return i;
   }
-  return 1;
+  return len;
+}
+
+static void fail_control (Parser *p, unsigned char c) {
+  char message[96];
+  snprintf(message, sizeof message, "control character 0x%02x at byte %lld", c, p->fed);
+  fail(p, "syntax", message);
 }
 
 /* Fails on anything but whitespace after the document element; chunk starts at byte
@@ -237,15 +239,16 @@ static int check_epilog (Parser *p, const char *chunk, size_t len, long long sta
 /* Runs expat over one chunk; events list on top of the stack. */
 static int parse (lua_State *L, Parser *p, const char *chunk, size_t len, int final) {
   long long start = p->fed;
-  if (p->error_code || !check_controls(p, chunk, len) || !check_epilog(p, chunk, len, start))
-    return push_error(L, p);
+  size_t clean = first_control(chunk, len);
+  if (p->error_code || !check_epilog(p, chunk, clean, start)) return push_error(L, p);
   lua_newtable(L);
   p->L = L;
   p->list = lua_gettop(L);
   p->events = 0;
   p->namespaces = 0;
-  p->fed += (long long)len;
-  if (XML_Parse(p->expat, chunk, (int)len, final) == XML_STATUS_ERROR && !p->error_code) {
+  p->fed += (long long)clean;
+  if (XML_Parse(p->expat, chunk, (int)clean, final && clean == len) == XML_STATUS_ERROR
+      && !p->error_code) {
     char message[160];
     snprintf(message, sizeof message, "%s at line %lu, column %lu",
              XML_ErrorString(XML_GetErrorCode(p->expat)),
@@ -253,7 +256,8 @@ static int parse (lua_State *L, Parser *p, const char *chunk, size_t len, int fi
              (unsigned long)XML_GetCurrentColumnNumber(p->expat));
     fail(p, "syntax", message);
   }
-  check_epilog(p, chunk, len, start);
+  check_epilog(p, chunk, clean, start);
+  if (!p->error_code && clean < len) fail_control(p, (unsigned char)chunk[clean]);
   if (!p->error_code && p->fed - p->event_at > (long long)p->max_buffer)
     fail(p, "limit", "more bytes without a complete tag than the limit (max_buffer)");
   if (final && !p->error_code) flush_text(p);

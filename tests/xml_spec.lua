@@ -155,6 +155,22 @@ describe("xml.parser #xml", function()
     assert.same({}, assert(trailing:feed(" \r\n\t")))
   end)
 
+  it("reports the error that comes first, also when a control character follows", function()
+    -- the fuzzer's find: fed whole, the control character used to win over the depth limit
+    local input = ("<a>"):rep(5) .. "\0"
+    for cut = 0, #input do
+      local parser = xml.parser { max_depth = 4 }
+      local first, _, code_first = parser:feed(input:sub(1, cut))
+      local second, message, code = parser:feed(input:sub(cut + 1))
+      assert.is_nil(first and second, "cut at byte " .. cut)
+      assert.equal("limit", code or code_first, "cut at byte " .. cut)
+      if first then assert.matches("max_depth", message) end
+    end
+    local events, message = xml.parser():feed("<a>x\1</a>")
+    assert.is_nil(events)
+    assert.matches("control character 0x01 at byte 4", message)
+  end)
+
   it("stops at the depth limit", function()
     local events, message, code = xml.parser { max_depth = 8 }:feed(("<a>"):rep(9))
     assert.is_nil(events)
