@@ -103,8 +103,9 @@ end
 -- ------------------------------------------------------------------ asking the host itself
 
 -- Run by python3 on the vantage host: a connect with the ICMP error queue on (IP_RECVERR /
--- IPV6_RECVERR), as runtime/net.c makes it; prints "errno NAME" and, after an ICMP error,
--- "icmp ORIGIN TYPE CODE SENDER". No single quote inside: it goes in one on the command line.
+-- IPV6_RECVERR), as runtime/net.c makes it; prints "errno N" (Linux numbers, as here) and,
+-- after an ICMP error, "icmp ORIGIN TYPE CODE SENDER", which net.explain reads as net.connect
+-- would. No single quote inside: it goes in one on the command line.
 local CONNECT_PY = [[
 import errno,socket,struct,sys
 h,p,t=sys.argv[1],int(sys.argv[2]),float(sys.argv[3])
@@ -116,7 +117,7 @@ try:
  e=s.connect_ex((h,p))
 except socket.timeout:
  e=errno.ETIMEDOUT
-print("errno",errno.errorcode.get(e,e) if e else "0")
+print("errno",errno.ETIMEDOUT if e==errno.EAGAIN else e)
 try:
  for l,y,d in s.recvmsg(1,512,socket.MSG_ERRQUEUE)[1]:
   o,ty,c=struct.unpack_from("=4xBBB",d)
@@ -127,45 +128,16 @@ except OSError:
  pass
 ]]
 
--- runtime/net.c's reading of a connect: the errno when no ICMP error explains it ...
-local ERRNO = {
-  ["0"] = { "open", "syn-ack" }, ECONNREFUSED = { "closed", "conn-refused" },
-  ETIMEDOUT = { "filtered", "timeout" }, EAGAIN = { "filtered", "timeout" },
-  EACCES = { "filtered", "prohibited" }, EPERM = { "filtered", "prohibited" },
-  EHOSTUNREACH = { "unreachable", "host-unreachable" }, ENETUNREACH = { "unreachable", "no-route" },
-}
--- ... and an ICMP error ("origin type code": 2 ICMP, 3 ICMPv6), whatever the errno says;
--- any other ICMP error reads unreachable "icmp-type-T-code-C".
-local ICMP = {
-  ["2 3 0"] = { "unreachable", "icmp-net-unreachable" },
-  ["2 3 1"] = { "unreachable", "icmp-host-unreachable" },
-  ["2 3 2"] = { "filtered", "icmp-proto-unreachable" },
-  ["2 3 3"] = { "filtered", "icmp-port-unreachable" },
-  ["2 3 9"] = { "filtered", "icmp-net-prohibited" },
-  ["2 3 10"] = { "filtered", "icmp-host-prohibited" },
-  ["2 3 13"] = { "filtered", "icmp-admin-prohibited" },
-  ["3 1 0"] = { "unreachable", "icmp-no-route" },
-  ["3 1 1"] = { "filtered", "icmp-admin-prohibited" },
-  ["3 1 2"] = { "unreachable", "icmp-beyond-scope" },
-  ["3 1 3"] = { "unreachable", "icmp-addr-unreachable" },
-  ["3 1 4"] = { "filtered", "icmp-port-unreachable" },
-  ["3 1 5"] = { "filtered", "icmp-policy-fail" },
-  ["3 1 6"] = { "filtered", "icmp-reject-route" },
-}
-
 -- The state the vantage host's own connect came to, from what CONNECT_PY printed.
 local function read_connect(output)
+  local net = require "runbook.net"
   local origin, kind, code, sender = output:match("icmp (%d) (%d+) (%d+) (%S+)")
   if origin then
-    local meaning = ICMP[origin .. " " .. kind .. " " .. code]
-    if meaning == nil and (origin .. kind == "211" or origin .. kind == "33") then
-      meaning = { "unreachable", "icmp-time-exceeded" }
-    end
-    meaning = meaning or { "unreachable", ("icmp-type-%s-code-%s"):format(kind, code) }
-    return meaning[1], meaning[2] .. " from " .. sender
+    return net.explain { origin = tonumber(origin), type = tonumber(kind),
+                         code = tonumber(code), sender = sender }
   end
-  local meaning = ERRNO[output:match("errno (%w+)") or ""]
-  if meaning then return meaning[1], meaning[2] end
+  local err = output:match("errno (%d+)")
+  if err then return net.explain { errno = tonumber(err) } end
 end
 
 --- connect_command(address, port, timeout) -> the command line of the probe, for an IP

@@ -521,9 +521,49 @@ static int socket_tostring (lua_State *L) {
   return 1;
 }
 
+/* Reads an integer field of the table at index 1 (0 when absent). */
+static int int_field (lua_State *L, const char *key) {
+  lua_getfield(L, 1, key);
+  int value = (int)luaL_optinteger(L, -1, 0);
+  lua_pop(L, 1);
+  return value;
+}
+
+/* net.explain{errno=N} | net.explain{origin=2|3, type=T, code=C, sender=ADDRESS}
+** -> state, reason | nil: what a connect's errno, or the ICMP error that answered it
+** (origin 2 ICMP, 3 ICMPv6, as in sock_extended_err), means — the reading net.connect
+** makes, for a connect made elsewhere (the vantage host's: modules/vantage.lua). */
+static int net_explain (lua_State *L) {
+  Outcome o;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (lua_getfield(L, 1, "origin") != LUA_TNIL) {
+    struct sock_extended_err ee;
+    struct sockaddr_storage sender;
+    memset(&ee, 0, sizeof ee);
+    memset(&sender, 0, sizeof sender);
+    ee.ee_origin = (uint8_t)luaL_checkinteger(L, -1);
+    ee.ee_type = (uint8_t)int_field(L, "type");
+    ee.ee_code = (uint8_t)int_field(L, "code");
+    lua_getfield(L, 1, "sender");
+    const char *text = lua_tostring(L, -1);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&sender;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&sender;
+    if (text && inet_pton(AF_INET, text, &v4->sin_addr) == 1) sender.ss_family = AF_INET;
+    else if (text && inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) sender.ss_family = AF_INET6;
+    o = icmp_meaning(&ee, &sender);
+  } else {
+    o = errno_outcome(int_field(L, "errno"));
+  }
+  if (o.state == NULL) return 0;
+  lua_pushstring(L, o.state);
+  lua_pushstring(L, o.reason);
+  return 2;
+}
+
 static const luaL_Reg net_funcs[] = {
   {"connect", net_connect},
   {"open", net_open},
+  {"explain", net_explain},
   {NULL, NULL}
 };
 

@@ -306,3 +306,29 @@ describe("net on loopback #net", function()
       "inside a task")
   end)
 end)
+
+describe("net.explain", function()
+  it("reads an errno or an ICMP error as net.connect does, for a connect made elsewhere", function()
+    local cases = {
+      { { errno = 0 }, "open", "syn-ack" },
+      { { errno = 111 }, "closed", "conn-refused" },                       -- ECONNREFUSED
+      { { errno = 110 }, "filtered", "timeout" },                          -- ETIMEDOUT
+      { { origin = 2, type = 3, code = 3, sender = "10.252.0.2" }, "filtered",
+        "icmp-port-unreachable from 10.252.0.2" },
+      { { origin = 2, type = 3, code = 13, sender = "10.252.0.2" }, "filtered",
+        "icmp-admin-prohibited from 10.252.0.2" },
+      { { origin = 2, type = 3, code = 1, sender = "10.252.0.1" }, "unreachable",
+        "icmp-host-unreachable from 10.252.0.1" },
+      { { origin = 3, type = 1, code = 1, sender = "fd52::2" }, "filtered",
+        "icmp-admin-prohibited from fd52::2" },
+      { { origin = 2, type = 5, code = 0, sender = "?" }, "unreachable",
+        "icmp-type-5-code-0 from an unknown address" },
+    }
+    for _, case in ipairs(cases) do
+      local state, reason = net.explain(case[1])
+      assert.equal(case[2], state)
+      assert.equal(case[3], reason)
+    end
+    assert.is_nil((net.explain { errno = 9999 }))
+  end)
+end)
