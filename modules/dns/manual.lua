@@ -101,19 +101,16 @@ function M.new(config)
   -- was read, so a change by someone else since then stops here ("conflict").
   function p.set(name, type, records, ttl)
     type = type:upper()
-    local old, message, code = provider.previous(recall, p.get, name, type)
-    if not old then return nil, message, code end
-    local prepared, unchanged = provider.prepare(zone, name, type, records, ttl, old)
-    if not prepared then return unchanged end
-    local fresh
-    fresh, message, code = provider.still_as_read("dns.manual", fetch, zone, name, type, old)
-    if not fresh then return nil, message, code end
+    local change, message, code = provider.begin("dns.manual", zone, recall, p.get, fetch, name, type,
+                                                 records, ttl)
+    if not change then return nil, message, code end
+    if change.answer then return change.answer end
     local now
     now, message, code = ask(name, type, records,
-                             instructions(zone, name, type, old, records, prepared.ttl))
+                             instructions(zone, name, type, change.old, records, change.ttl))
     if not now then return nil, message, code end
     remember(name, type, now)
-    return { changed = true, old = old, new = now, diff = prepared.diff }
+    return { changed = true, old = change.old, new = now, diff = change.diff }
   end
 
   function p.delete(name, type)

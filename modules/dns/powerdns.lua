@@ -119,15 +119,12 @@ function M.new(config)
 
   function p.set(name, type, records, ttl)
     type = type:upper()
-    local old, message, code = provider.previous(recall, p.get, name, type)
-    if not old then return nil, message, code end
-    local prepared, unchanged = provider.prepare(zone, name, type, records, ttl, old)
-    if not prepared then return unchanged end
-    local diff
-    ttl, diff = prepared.ttl, prepared.diff
-    local fresh
-    fresh, message, code = provider.still_as_read("dns.powerdns", fetch, zone, name, type, old)
-    if not fresh then return nil, message, code end
+    local change, message, code = provider.begin("dns.powerdns", zone, recall, p.get, fetch, name, type,
+                                                 records, ttl)
+    if not change then return nil, message, code end
+    if change.answer then return change.answer end
+    local old, diff
+    old, ttl, diff = change.old, change.ttl, change.diff
     local rrset = { name = absolute(name), type = type, ttl = ttl, changetype = "REPLACE",
                     records = {} }
     for i, record in ipairs(records) do

@@ -166,19 +166,14 @@ function M.new(config)
 
   function p.set(name, type, records, ttl)
     type = type:upper()
-    local old, message, code = provider.previous(recall, p.get, name, type)
-    if not old then return nil, message, code end
-    local prepared, unchanged = provider.prepare(zone, name, type, records, ttl, old)
-    if not prepared then return unchanged end
-    local diff
-    ttl, diff = prepared.ttl, prepared.diff
-    local fresh
-    fresh, message, code = provider.still_as_read("dns.windows", fetch, zone, name, type, old)
-    if not fresh then return nil, message, code end
+    local change, message, code = provider.begin("dns.windows", zone, recall, p.get, fetch, name, type,
+                                                 records, ttl)
+    if not change then return nil, message, code end
+    if change.answer then return change.answer end
     local ok
-    ok, message, code = write(name, type, old, records, ttl)
+    ok, message, code = write(name, type, change.old, records, change.ttl)
     if not ok then return nil, message, code end
-    return provider.changed(remember, name, type, records, ttl, old, diff)
+    return provider.changed(remember, name, type, records, change.ttl, change.old, change.diff)
   end
 
   function p.delete(name, type)
