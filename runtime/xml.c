@@ -4,6 +4,8 @@
 **   xml.parser{max_depth=, max_buffer=, max_text=} -> parser
 **   parser:feed(chunk) -> events | nil, message, code    (code "syntax" or "limit")
 **   parser:finish()    -> events | nil, message, code    (the document must be complete)
+** xml.expat_version is the library's version, xml.reparse_deferral "off" (turned off) or
+** "absent" (the library has none).
 ** An event is {type="start", name=, namespace=, attributes={...}, depth=, namespaces=},
 ** {type="end", name=, namespace=, depth=} or {type="text", text=}. Namespaced attributes
 ** are keyed "{uri}name", plain ones "name"; namespaces, only on a tag that declares any,
@@ -17,6 +19,7 @@
 ** follow; anything else is an error however the input was cut (expat alone would decide
 ** by where the chunk ends).
 */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,6 +313,44 @@ static lua_Integer limit_field (lua_State *L, const char *key, lua_Integer fallb
   return value;
 }
 
+/*
+** Reparse deferral (Expat 2.6.0, and Debian's 2.5.0-1+deb12u2 backport, which keeps the
+** version macros at 2.5.0) holds a complete tag back until more bytes arrive; a stream
+** peer that waits for our answer after its last byte would wait for ever. The setter is
+** looked up at run time, in the library this code is linked with: a binary built against
+** an older header still turns deferral off once the library is upgraded under it, and a
+** library without the setter has no deferral to turn off. The name is a macro so that a
+** test can build the "library without it" case (tests/unit/xml_deferral_test.c).
+*/
+#ifndef EXPAT_DEFERRAL_SETTER
+#define EXPAT_DEFERRAL_SETTER "XML_SetReparseDeferralEnabled"
+#endif
+
+typedef XML_Bool (*DeferralSetter) (XML_Parser parser, XML_Bool enabled);
+
+static DeferralSetter deferral_setter (void) {
+  static int looked_up = 0;
+  static DeferralSetter setter = NULL;
+  Dl_info info;
+  if (looked_up) return setter;
+  looked_up = 1;
+  /* libexpat may be local to a module lua5.4 loaded (RTLD_LOCAL): ask that library. */
+  if (dladdr((void *)XML_ParserCreateNS, &info) && info.dli_fname != NULL) {
+    void *library = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    if (library != NULL) {
+      *(void **)&setter = dlsym(library, EXPAT_DEFERRAL_SETTER);
+      dlclose(library);  /* NOLOAD took one more reference: the library stays loaded */
+    }
+  }
+  return setter;
+}
+
+/* "off" when this library defers reparsing and runbook turned it off, "absent" when the
+** library has no deferral (older than Expat 2.6.0 and without Debian's backport). */
+static const char *deferral_state (void) {
+  return deferral_setter() != NULL ? "off" : "absent";
+}
+
 /* xml.parser{max_depth=64, max_buffer=65536, max_text=65536} -> parser */
 static int xml_parser (lua_State *L) {
   lua_Integer max_depth = limit_field(L, "max_depth", 64);
@@ -333,8 +374,8 @@ static int xml_parser (lua_State *L) {
   XML_SetStartDoctypeDeclHandler(p->expat, on_doctype);
   /* A stream peer waits for our answer after its last byte: report every complete tag
   ** at once. The deferral guards against quadratic re-parsing of huge tokens, which
-  ** max_buffer bounds here. (Expat 2.6.0, and Debian's 2.5.0 security update.) */
-  XML_SetReparseDeferralEnabled(p->expat, XML_FALSE);
+  ** max_buffer bounds here. */
+  if (deferral_setter() != NULL) deferral_setter()(p->expat, XML_FALSE);
   return 1;
 }
 
@@ -366,5 +407,9 @@ int luaopen_runbook_xml (lua_State *L) {
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   luaL_newlib(L, xml_funcs);
+  lua_pushstring(L, XML_ExpatVersion());
+  lua_setfield(L, -2, "expat_version");
+  lua_pushstring(L, deferral_state());
+  lua_setfield(L, -2, "reparse_deferral");
   return 1;
 }
