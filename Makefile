@@ -6,6 +6,16 @@ VERSION   = 0.1.0
 PREFIX   ?= /usr/local
 BINDIR    = $(PREFIX)/bin
 DATADIR   = $(PREFIX)/share/runbook
+DOCDIR    = $(PREFIX)/share/doc/runbook
+MANDIR    = $(PREFIX)/share/man/man1
+# The C modules the binary loads on first use: $(PKGLIBDIR)/runbook/NAME.so, which
+# runtime/host.c finds as $(DATADIR)/../../lib/runbook, wherever PREFIX is.
+PKGLIBDIR = $(PREFIX)/lib/runbook
+BASH_COMPLETION_DIR = $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETION_DIR  = $(PREFIX)/share/zsh/vendor-completions
+# VENDOR=no: the packages are there already (a Debian package build, whose Build-Depends
+# installed them): never run vendor/install.sh.
+VENDOR   ?= yes
 # Where lua5.4 finds modules, for `require "runbook.task"` outside ./runbook: into the
 # distribution's own directories (pkg-config's INSTALL_CMOD, INSTALL_LMOD) when PREFIX is
 # Lua's prefix, else into Lua's default directories under PREFIX, which lua5.4 searches for
@@ -53,31 +63,31 @@ HEADERS   = $(wildcard runtime/*.h)
 UNIT_SRC  = $(wildcard tests/unit/*.c) runtime/dns_wire.c
 UNIT_DEPS = $(UNIT_SRC) runtime/loop.c tests/unit/unit.h $(HEADERS)
 
-.PHONY: all deps deps-test deps-bench test test-asan demo bench install uninstall clean
+.PHONY: all deps deps-test deps-bench test test-asan demo bench install uninstall clean deb
 
 all: runbook build/lib/runbook.so $(MODULE_SO)
 
 deps: build/.deps-build
-build/.deps-build build/.deps-test build/.deps-bench: vendor/packages.txt vendor/install.sh
+build/.deps-build build/.deps-test build/.deps-bench build/.deps-deb: vendor/packages.txt vendor/install.sh
 	@mkdir -p build
-	@vendor/install.sh $(patsubst build/.deps-%,%,$@)
+	@[ "$(VENDOR)" = no ] || vendor/install.sh $(patsubst build/.deps-%,%,$@)
 	@touch $@
 
 build/obj/%.o: runtime/%.c $(HEADERS) | build/.deps-build
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) -fPIC $(PKG_CFLAGS) $(DEFS) -c $< -o $@
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -fPIC $(PKG_CFLAGS) $(DEFS) -c $< -o $@
 
 build/asan/%.o: runtime/%.c $(HEADERS) | build/.deps-build
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O1 -g $(SANITIZE) -fPIC $(PKG_CFLAGS) $(DEFS) -c $< -o $@
 
 runbook: $(LIB_OBJ) $(HOST_OBJ)
-	$(CC) $(CFLAGS) -Wl,-E -o $@ $^ $(PKG_LIBS) $(EDIT_LIBS) -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,-E -o $@ $^ $(PKG_LIBS) $(EDIT_LIBS) -lm
 
 # lua5.4 exports the Lua API itself: the module must not link liblua again.
 build/lib/runbook.so: $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $^ $(filter-out -llua5.4,$(PKG_LIBS)) -lm
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(filter-out -llua5.4,$(PKG_LIBS)) -lm
 
 build/asan/lib/runbook.so: $(ASAN_OBJ)
 	@mkdir -p $(@D)
@@ -95,8 +105,8 @@ MODULE_LIBS_tls = openssl
 
 build/lib/runbook/%.so: runtime/%.c $(HEADERS) | build/.deps-build
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) -fPIC -DRUNBOOK_MODULE $(PKG_CFLAGS) $(DEFS) -shared -o $@ $< \
-	  $(call module_libs,$*)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -fPIC -DRUNBOOK_MODULE $(PKG_CFLAGS) $(DEFS) \
+	  -shared -o $@ $< $(call module_libs,$*)
 
 build/asan/lib/runbook/%.so: runtime/%.c $(HEADERS) | build/.deps-build
 	@mkdir -p $(@D)
@@ -111,7 +121,7 @@ build/asan/unit/tests: $(UNIT_DEPS) | build/.deps-build
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O1 -g $(SANITIZE) -Iruntime $(PKG_CFLAGS) -o $@ $(UNIT_SRC) $(PKG_LIBS) -lm
 
-test: build/.deps-test all build/asan/lib/runbook.so build/asan/runbook $(ASAN_MODULE_SO) \
+test: build/.deps-test build/.deps-deb all build/asan/lib/runbook.so build/asan/runbook $(ASAN_MODULE_SO) \
       build/unit/tests build/asan/unit/tests
 	@tests/run.sh
 
@@ -122,23 +132,43 @@ bench: build/.deps-bench all
 	@bench/run.sh
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/lib/runbook
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(PKGLIBDIR)/runbook
 	install -m 755 runbook $(DESTDIR)$(BINDIR)/runbook
 	cp -R modules runbooks examples $(DESTDIR)$(DATADIR)/
-	install -m 644 $(MODULE_SO) $(DESTDIR)$(DATADIR)/lib/runbook/
-	install -d $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 644 docs/runbook.1 $(DESTDIR)$(PREFIX)/share/man/man1/runbook.1
+	install -m 644 $(MODULE_SO) $(DESTDIR)$(PKGLIBDIR)/runbook/
+	install -d $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR)
+	install -m 644 docs/runbook.1 $(DESTDIR)$(MANDIR)/runbook.1
+	install -m 644 docs/*.md LICENSE $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(BASH_COMPLETION_DIR) $(DESTDIR)$(ZSH_COMPLETION_DIR)
+	install -m 644 runtime/completion/runbook.bash $(DESTDIR)$(BASH_COMPLETION_DIR)/runbook
+	install -m 644 runtime/completion/_runbook $(DESTDIR)$(ZSH_COMPLETION_DIR)/_runbook
 	install -d $(DESTDIR)$(LUA_CMOD)/runbook $(DESTDIR)$(LUA_LMOD)/runbook
 	install -m 644 build/lib/runbook.so $(DESTDIR)$(LUA_CMOD)/runbook.so
 	install -m 644 $(MODULE_SO) $(DESTDIR)$(LUA_CMOD)/runbook/
 	install -m 644 modules/runbook/*.lua $(DESTDIR)$(LUA_LMOD)/runbook/
-	sed 's|^local installed_datadir = .*|local installed_datadir = "$(DATADIR)"|' \
+	sed -e 's|^local installed_datadir = .*|local installed_datadir = "$(DATADIR)"|' \
+	  -e 's|^local installed_docdir = .*|local installed_docdir = "$(DOCDIR)"|' \
 	  modules/runbook/host.lua >$(DESTDIR)$(LUA_LMOD)/runbook/host.lua
 
 uninstall:
-	rm -rf $(DESTDIR)$(BINDIR)/runbook $(DESTDIR)$(DATADIR) \
-	  $(DESTDIR)$(PREFIX)/share/man/man1/runbook.1 $(DESTDIR)$(LUA_CMOD)/runbook.so \
-	  $(DESTDIR)$(LUA_CMOD)/runbook $(DESTDIR)$(LUA_LMOD)/runbook
+	rm -rf $(DESTDIR)$(BINDIR)/runbook $(DESTDIR)$(DATADIR) $(DESTDIR)$(PKGLIBDIR) \
+	  $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR)/runbook.1 \
+	  $(DESTDIR)$(BASH_COMPLETION_DIR)/runbook $(DESTDIR)$(ZSH_COMPLETION_DIR)/_runbook \
+	  $(DESTDIR)$(LUA_CMOD)/runbook.so $(DESTDIR)$(LUA_CMOD)/runbook \
+	  $(DESTDIR)$(LUA_LMOD)/runbook
+
+# A Debian package with Debian's own tooling (debian/), built from a copy of the tree in
+# build/deb/ so that the build leaves nothing in the source; then lintian, which finds no
+# error, warning or info (its pedantic repeated-path-segment names usr/lib/runbook/runbook/
+# and modules/runbook/: the Lua module name runbook.* below a directory named for the package).
+DEB_TREE = build/deb/runbook-$(VERSION)
+deb: build/.deps-deb
+	rm -rf build/deb && mkdir -p $(DEB_TREE)
+	tar -cf - --exclude=./build --exclude=./.git --exclude=./runbook . | tar -xf - -C $(DEB_TREE)
+	cd $(DEB_TREE) && dpkg-buildpackage -us -uc -b >$(CURDIR)/build/deb/build.log 2>&1 || \
+	  { tail -30 $(CURDIR)/build/deb/build.log; exit 1; }
+	lintian --allow-root --fail-on error,warning,info build/deb/runbook_$(VERSION)_*.deb
+	@echo "built: $$(ls build/deb/runbook_$(VERSION)_*.deb)"
 
 clean:
 	rm -rf build runbook

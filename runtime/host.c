@@ -73,6 +73,21 @@ const char *host_datadir (void) {
   return datadir;
 }
 
+/* Where the documents that messages name are: docs/ in a source tree, else the installed
+** $(PREFIX)/share/doc/runbook beside the data directory $(PREFIX)/share/runbook. */
+const char *host_docdir (void) {
+  static char docdir[PATH_MAX + 32];
+  char *slash;
+  if (docdir[0]) return docdir;
+  snprintf(docdir, sizeof docdir, "%s/docs", host_datadir());
+  if (access(docdir, R_OK) == 0) return docdir;
+  snprintf(docdir, sizeof docdir, "%s", host_datadir());
+  slash = strrchr(docdir, '/');
+  if (slash != NULL) *slash = '\0';
+  strcat(docdir, "/doc/runbook");
+  return docdir;
+}
+
 static void set_paths (lua_State *L) {
   const char *dir = host_datadir();
   lua_getglobal(L, "package");
@@ -80,7 +95,8 @@ static void set_paths (lua_State *L) {
   lua_getfield(L, -2, "path");
   lua_concat(L, 2);
   lua_setfield(L, -2, "path");
-  lua_pushfstring(L, "%s/build/lib/?.so;%s/lib/?.so;", dir, dir);   /* build tree; installed */
+  /* a build tree; an installation: $(PREFIX)/share/runbook → $(PREFIX)/lib/runbook */
+  lua_pushfstring(L, "%s/build/lib/?.so;%s/../../lib/runbook/?.so;", dir, dir);
   lua_getfield(L, -2, "cpath");
   lua_concat(L, 2);
   lua_setfield(L, -2, "cpath");
@@ -92,9 +108,11 @@ static void set_paths (lua_State *L) {
 /* Facts about this host for the Lua side: runbook.host */
 static void set_host_table (lua_State *L) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 4);
   lua_pushstring(L, host_datadir());
   lua_setfield(L, -2, "datadir");
+  lua_pushstring(L, host_docdir());
+  lua_setfield(L, -2, "docdir");
   lua_pushboolean(L, msg_verbose());
   lua_setfield(L, -2, "verbose");
   lua_setfield(L, -2, "runbook.host");

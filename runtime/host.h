@@ -16,5 +16,6 @@
 lua_State *host_open (int with_runtime);
 int host_call (lua_State *L, const char *module, const char *function, int nargs);
 const char *host_datadir (void);
+const char *host_docdir (void);
 
 #endif

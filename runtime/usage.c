@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "host.h"
 #include "usage.h"
 
 static const char overview[] =
@@ -170,6 +171,17 @@ static void print_options (FILE *out, unsigned mask, const char *json) {
   fputs(every_command_options, out);
 }
 
+/* text with each "docs/" naming the directory the documents are in (installed or not). */
+static void print_naming_docs (FILE *out, const char *text) {
+  const char *at;
+  while ((at = strstr(text, "docs/")) != NULL) {
+    fwrite(text, 1, (size_t)(at - text), out);
+    fprintf(out, "%s/", host_docdir());
+    text = at + strlen("docs/");
+  }
+  fputs(text, out);
+}
+
 /* The help of one command, or the overview when command is NULL. */
 void usage_print (FILE *out, const char *command) {
   const Command *c = command ? find(command) : NULL;
@@ -179,7 +191,9 @@ void usage_print (FILE *out, const char *command) {
     fprintf(out, "\n%s\n%s", environment, exit_codes);
     return;
   }
-  fprintf(out, "usage: runbook %s\n\n%s\n", c->synopsis, c->text);
+  fprintf(out, "usage: runbook %s\n\n", c->synopsis);
+  print_naming_docs(out, c->text);
+  fputc('\n', out);
   print_options(out, c->options, c->json);
   if (c->argument) fprintf(out, "\n%s", c->argument);
   fprintf(out, "\n%s", exit_codes);

@@ -45,7 +45,7 @@ describe("vendor/install.sh #vendor", function()
     assert.equal(0, result.code, result.err)
     assert.matches("libexpat1%-dev 2%.5%.0%-1%+deb12u1 is older than 2%.5%.0%-1%+deb12u2: upgrading",
       result.err)
-    assert.matches("install %-y %-qq %-%-no%-install%-recommends libexpat1%-dev",
+    assert.matches("install %-o DPkg::Lock::Timeout=%d+ %-y %-qq %-%-no%-install%-recommends libexpat1%-dev",
       support.slurp(dir .. "/apt.log"))
   end)
 

@@ -52,9 +52,9 @@ log=${TMPDIR:-/tmp}/runbook-apt.log
 # An old package's candidate may be newer only in a list apt has not read yet: a package
 # that must be upgraded always gets a fresh list first.
 [ -z "$too_old" ] || apt-get update -qq >"$log" 2>&1 || true
-if ! apt-get install -y -qq --no-install-recommends $missing $too_old >"$log" 2>&1; then
+if ! apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends $missing $too_old >"$log" 2>&1; then
   apt-get update -qq >>"$log" 2>&1 || true
-  apt-get install -y -qq --no-install-recommends $missing $too_old >>"$log" 2>&1 || {
+  apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends $missing $too_old >>"$log" 2>&1 || {
     tail -20 "$log" >&2
     echo "vendor/install.sh: apt-get install failed (log: $log)" >&2
     exit 1

@@ -7,6 +7,7 @@
 local cjson = require "cjson"
 local fs = require "runbook.fs"
 local i18n = require "runbook.i18n"
+local say = require "runbook.say"
 local secrets = require "runbook.secrets"
 
 local M = { json = false, quiet = false, colour = false, simulation = false, audit = nil,
@@ -32,7 +33,7 @@ M.paint = paint
 local function line(text)
   if M.json or M.quiet then return end
   if M.simulation then text = paint("yellow", "[sim] ") .. text end
-  io.stdout:write(secrets.redact(text), "\n")
+  io.stdout:write(say.naming_docs(secrets.redact(text)), "\n")
   io.stdout:flush()
 end
 M.line = line

@@ -2,11 +2,22 @@
 -- Errors say what failed, where, and what to try; they go to stderr with the "runbook:"
 -- prefix and are shown even with -q. Notes and warnings respect -q. No resolved secret is
 -- shown (runbook.secrets, consulted only once something has loaded it: no secret before).
+local host = require "runbook.host"
+
 local M = { quiet = false, verbose = false }
+
+--- text with every document it names ("docs/verification.md") named where the documents
+-- are: the source tree's docs/, or the installed $(PREFIX)/share/doc/runbook.
+function M.naming_docs(text)
+  return (text:gsub("%f[%w/]docs/([%w_%-]+%.md)", function(name)
+    return host.docdir .. "/" .. name
+  end))
+end
 
 local function emit(kind, text)
   local secrets = package.loaded["runbook.secrets"]
   if secrets then text = secrets.redact(text) end
+  text = M.naming_docs(text)
   io.stderr:write("runbook: ", kind, text, "\n")
   io.stderr:flush()
 end
