@@ -31,6 +31,7 @@
 #include "loop.h"
 
 #define CHANNEL_TYPE "runbook.dns.channel"
+#define QUERY_BOX_TYPE "runbook.dns.query"
 #define MAX_SOCKETS 64
 /* Queries on the wire per channel; more wait in a queue. A burst of a thousand UDP replies
 ** overflows a socket's default receive buffer (each datagram costs ~1 KB of it) and the
@@ -67,8 +68,8 @@ struct Channel {
   SocketWatch sockets[MAX_SOCKETS];
 };
 
-/* One query in flight. Owned by the waiting task; when the task was cancelled first, the
-** callback frees it (orphan). */
+/* One query in flight. Owned by the waiting task through a QueryBox; when the task let go
+** first (cancelled, or an error), the callback frees it (orphan). */
 struct Query {
   Task *task;
   Channel *channel;
@@ -80,6 +81,13 @@ struct Query {
   double timeout;
   int tries;
 };
+
+/* The owner of a query on its task's stack: a to-be-closed userdata, so the query is let
+** go of on every way out of dns.query — results pushed, an error raised while pushing them,
+** cancellation — not when the collector gets to it. */
+typedef struct QueryBox {
+  Query *query;
+} QueryBox;
 
 static const char *const rcode_codes[] = {
   "noerror", "formerr", "servfail", "nxdomain", "notimp", "refused", "yxdomain",
@@ -412,7 +420,7 @@ static int query_failure (lua_State *L, const Query *q, const char *what, const 
   return 3;
 }
 
-/* The results of a finished query; frees it. */
+/* The results of a finished query (its box frees it: pushing them may raise). */
 static int query_results (lua_State *L, Query *q) {
   int top = lua_gettop(L), n;
   char what[200];
@@ -437,34 +445,40 @@ static int query_results (lua_State *L, Query *q) {
     snprintf(what, sizeof what, "failed: %s", ares_strerror(q->status));
     n = query_failure(L, q, what, q->status == ARES_EBADNAME ? "badname" : "failed");
   }
-  free(q->answer);
-  free(q);
   return n;
 }
 
-static int query_continue (lua_State *L, int status, lua_KContext ctx) {
-  Query *q = (Query *)ctx;
-  (void)status;
-  if ((int)lua_tointeger(L, -1) & LOOP_CANCEL) {
-    if (q->queued) {         /* never sent: nobody else knows it */
-      dequeue(q->channel, q);
-      free(q);
-    } else if (q->done) {
-      free(q->answer);
-      free(q);
-    } else {
-      q->orphan = 1;         /* the callback frees it when c-ares lets go */
-      q->task = NULL;
-    }
-    task_events(L);          /* raises "cancelled" */
+/* __close and __gc of a QueryBox: frees the query, or leaves it to c-ares's callback while
+** it is on the wire (orphan). Safe to call twice. */
+static int query_box_close (lua_State *L) {
+  QueryBox *box = (QueryBox *)luaL_checkudata(L, 1, QUERY_BOX_TYPE);
+  Query *q = box->query;
+  box->query = NULL;
+  if (q == NULL) return 0;
+  if (q->queued) {           /* never sent: nobody else knows it */
+    dequeue(q->channel, q);
+    free(q);
+  } else if (q->done) {
+    free(q->answer);
+    free(q);
+  } else {
+    q->orphan = 1;           /* the callback frees it when c-ares lets go */
+    q->task = NULL;
   }
-  task_events(L);
+  return 0;
+}
+
+static int query_continue (lua_State *L, int status, lua_KContext ctx) {
+  Query *q = ((QueryBox *)ctx)->query;
+  (void)status;
+  task_events(L);            /* raises "cancelled": the box lets go of the query */
   if (!q->done) return task_park(L, -1, ctx, query_continue);
   return query_results(L, q);
 }
 
 /* The query's target from its options; raises on misuse. A resolv_conf that cannot be read
-** raises too: c-ares would quietly ask 127.0.0.1 instead. */
+** raises too: c-ares would quietly ask 127.0.0.1 instead. Leaves two slots on the stack,
+** where server and resolv_conf live while the target is used. */
 static Target query_target (lua_State *L) {
   Target t;
   t.server = options_string(L, 1, "server", NULL);
@@ -488,18 +502,30 @@ static Target query_target (lua_State *L) {
   return t;
 }
 
+/* Pushes an empty QueryBox, to be closed when dns.query returns or raises. */
+static QueryBox *push_query_box (lua_State *L) {
+  QueryBox *box = (QueryBox *)lua_newuserdatauv(L, sizeof(QueryBox), 0);
+  box->query = NULL;
+  luaL_setmetatable(L, QUERY_BOX_TYPE);
+  lua_toclose(L, -1);
+  return box;
+}
+
 static int dns_query (lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  const char *name = options_string(L, 1, "name", NULL);
-  const char *type = options_string(L, 1, "type", "A");
+  lua_settop(L, 1);
+  QueryBox *box = push_query_box(L);                         /* 2 */
+  const char *name = options_string(L, 1, "name", NULL);     /* 3 */
+  const char *type = options_string(L, 1, "type", "A");      /* 4 */
   int qtype = dnsw_type_code(type);
   luaL_argcheck(L, name && strlen(name) < 256, 1, "name: expected a domain name");
   luaL_argcheck(L, qtype > 0, 1, "type: expected A, AAAA, CNAME, SRV, NS, SOA or TXT");
-  Target target = query_target(L);
+  Target target = query_target(L);                           /* 5, 6: its strings */
   Task *t = task_check_current(L, "dns.query");
   Channel *ch = channel_get(L, &target);
   Query *q = (Query *)calloc(1, sizeof *q);
   if (q == NULL) return luaL_error(L, "dns: out of memory");
+  box->query = q;
   q->task = t;
   q->channel = ch;
   q->qtype = qtype;
@@ -508,11 +534,12 @@ static int dns_query (lua_State *L) {
   snprintf(q->name, sizeof q->name, "%s", name);
   snprintf(q->type, sizeof q->type, "%s", dnsw_type_name((unsigned)qtype));
   snprintf(q->where, sizeof q->where, "%s", ch->where);
+  lua_settop(L, 2);          /* the query holds copies of the strings */
   enqueue(ch, q);
   start_queued(ch);
   channel_rearm(ch);
   if (q->done) return query_results(L, q);
-  return task_park(L, -1, (lua_KContext)q, query_continue);
+  return task_park(L, -1, (lua_KContext)box, query_continue);
 }
 
 
@@ -551,7 +578,13 @@ int luaopen_runbook_dns (lua_State *L) {
     lua_pushcfunction(L, channel_gc);
     lua_setfield(L, -2, "__gc");
   }
-  lua_pop(L, 1);
+  if (luaL_newmetatable(L, QUERY_BOX_TYPE)) {
+    lua_pushcfunction(L, query_box_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, query_box_close);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 2);
   luaL_newlib(L, dns_funcs);
   luaL_requiref(L, "runbook.dns.update", luaopen_runbook_dns_update, 0);
   lua_getfield(L, -1, "update");

@@ -2,7 +2,10 @@
 ** dns_update.c — runbook.dns.update, re-exported as runbook.dns's `update`: RFC 2136
 ** dynamic updates built by the project (dns_wire.c), signed with TSIG (RFC 8945) and
 ** sent over UDP, or TCP when too big or truncated; the server's signed reply is verified.
-** The HMACs come from the lazily loaded runbook.tsig (OpenSSL stays out of the core).
+** The HMACs come from the lazily loaded runbook.tsig (OpenSSL stays out of the core),
+** called in C with the key in the exchange's memory (runtime/tsig.h).
+** The exchange is a to-be-closed value on the caller's stack: its socket, buffers and
+** decoded key go when dns.update returns, raises or is cancelled, not at the next GC.
 **
 **   update{server=, port=, zone=, key={name=, algorithm=, secret=}, prerequisites=,
 **          changes=, timeout=, tries=} -> {rcode="NOERROR"} | nil, message, code
@@ -27,6 +30,7 @@
 #include "dns_wire.h"
 #include "options.h"
 #include "loop.h"
+#include "tsig.h"
 
 static void set_string (lua_State *L, const char *key, const char *value) {
   lua_pushstring(L, value);
@@ -51,8 +55,10 @@ typedef struct Exchange {
   socklen_t address_len;
   unsigned char *tcp_reply;          /* 2-byte length + reply, over TCP */
   size_t tcp_done;                   /* bytes written or read so far */
-  unsigned char request_mac[64], secret[256];
+  unsigned char request_mac[TSIG_MAC_MAX], secret[256];
   size_t request_mac_len, secret_len;
+  size_t (*hmac) (const char *algorithm, const unsigned char *key, size_t key_len,
+                  const unsigned char *data, size_t data_len, unsigned char *mac);
   char key_name[256], algorithm[64], zone[256], where[80];
 } Exchange;
 
@@ -62,23 +68,34 @@ static const struct { const char *name, *wire; } tsig_algorithms[] = {
   {"hmac-sha384", "hmac-sha384"}, {"hmac-sha512", "hmac-sha512"}, {NULL, NULL}
 };
 
+/* __close and __gc: the socket, the buffers and the key go; safe to call twice. */
 static int exchange_close (lua_State *L) {
   Exchange *ex = (Exchange *)luaL_checkudata(L, 1, EXCHANGE_TYPE);
   if (ex->fd >= 0) close(ex->fd);
   ex->fd = -1;
   explicit_bzero(ex->secret, sizeof ex->secret);
+  ex->secret_len = 0;
   dnsbuf_free(&ex->message);
   free(ex->tcp_reply);
   ex->tcp_reply = NULL;
   return 0;
 }
 
+static void put_name (lua_State *L, DnsBuf *b, const char *name);
+
+/* record[key], which must be a string; it stays on the stack while the caller uses it
+** (the caller pops it). */
 static const char *need_string (lua_State *L, int record, const char *key) {
-  lua_getfield(L, record, key);
-  const char *s = lua_tostring(L, -1);
-  if (s == NULL) luaL_error(L, "dns.update: a record needs the field '%s'", key);
-  lua_pop(L, 1);      /* still referenced by the record table */
-  return s;
+  if (lua_getfield(L, record, key) != LUA_TSTRING)
+    luaL_error(L, "dns.update: a record needs the field '%s' (a string), got %s", key,
+               luaL_typename(L, -1));
+  return lua_tostring(L, -1);
+}
+
+/* put_name of the string record[key]. */
+static void put_name_field (lua_State *L, DnsBuf *b, int record, const char *key) {
+  put_name(L, b, need_string(L, record, key));
+  lua_pop(L, 1);
 }
 
 static uint32_t need_u32 (lua_State *L, int record, const char *key, lua_Integer max) {
@@ -139,20 +156,21 @@ static void put_rdata (lua_State *L, DnsBuf *b, int type, int rec) {
     const char *text = need_string(L, rec, "address");
     if (inet_pton(type == DNSW_A ? AF_INET : AF_INET6, text, addr) != 1)
       luaL_error(L, "dns.update: '%s' is not an IPv%d address", text, type == DNSW_A ? 4 : 6);
+    lua_pop(L, 1);
     dnsbuf_bytes(b, addr, type == DNSW_A ? 4 : 16);
   } else if (type == DNSW_NS || type == DNSW_CNAME) {
-    put_name(L, b, need_string(L, rec, "target"));
+    put_name_field(L, b, rec, "target");
   } else if (type == DNSW_SRV) {
     dnsbuf_u16(b, need_u32(L, rec, "priority", 65535));
     dnsbuf_u16(b, need_u32(L, rec, "weight", 65535));
     dnsbuf_u16(b, need_u32(L, rec, "port", 65535));
-    put_name(L, b, need_string(L, rec, "target"));
+    put_name_field(L, b, rec, "target");
   } else if (type == DNSW_TXT) {
     put_txt(L, b, rec);
   } else if (type == DNSW_SOA) {
     static const char *const fields[] = { "serial", "refresh", "retry", "expire", "minimum" };
-    put_name(L, b, need_string(L, rec, "mname"));
-    put_name(L, b, need_string(L, rec, "rname"));
+    put_name_field(L, b, rec, "mname");
+    put_name_field(L, b, rec, "rname");
     for (int i = 0; i < 5; i++) dnsbuf_u32(b, need_u32(L, rec, fields[i], 0xffffffffLL));
   } else luaL_error(L, "dns.update: records of type %s are not supported",
                     dnsw_type_name((unsigned)type));
@@ -196,12 +214,13 @@ static unsigned put_prerequisite (lua_State *L, DnsBuf *b, int p) {
       put_rr(L, b, name, type, DNSW_IN, 0, lua_gettop(L));
       lua_pop(L, 1);
     }
-    lua_pop(L, 3);
+    lua_pop(L, 4);           /* the name too */
     return (unsigned)count;
   }
   if (lua_istable(L, -1)) exists = 0;   /* records = {}: the RRset must not exist */
   lua_pop(L, 2);
   put_rr(L, b, name, type, exists ? DNSW_CLASS_ANY : DNSW_CLASS_NONE, 0, 0);
+  lua_pop(L, 1);             /* the name */
   return 1;
 }
 
@@ -223,6 +242,7 @@ static void put_change (lua_State *L, DnsBuf *b, int c) {
     put_rr(L, b, name, type, DNSW_IN, (uint32_t)ttl, c);
   } else if (op == 2) put_rr(L, b, name, type, DNSW_CLASS_NONE, 0, c);
   else put_rr(L, b, name, type, DNSW_CLASS_ANY, 0, 0);
+  lua_pop(L, 1);             /* the name */
 }
 
 /* Sections 2-3 of the update from the list field `key`; returns the count. */
@@ -244,33 +264,44 @@ static unsigned put_section (lua_State *L, DnsBuf *b, const char *key, int prere
 
 /* ---------------------------------------------------------------- TSIG */
 
-/* HMAC of data with the exchange's key through runbook.tsig; pushes the MAC string. */
-static void push_hmac (lua_State *L, Exchange *ex, const DnsBuf *data) {
+/* The MAC of data under the exchange's key, into mac (TSIG_MAC_MAX bytes); its length, or
+** 0 when the HMAC failed. Plain C: nothing here can raise, so data is freed by the caller. */
+static size_t exchange_mac (Exchange *ex, const DnsBuf *data, unsigned char *mac) {
+  if (data->failed) return 0;
+  return ex->hmac(ex->algorithm, ex->secret, ex->secret_len, data->data, data->len, mac);
+}
+
+/* runbook.tsig's HMAC (loading the module on first use) into ex->hmac. */
+static void load_hmac (lua_State *L, Exchange *ex) {
   lua_getglobal(L, "require");
   lua_pushliteral(L, "runbook.tsig");
-  lua_call(L, 1, 1);
-  lua_getfield(L, -1, "hmac");
-  lua_remove(L, -2);
-  lua_pushstring(L, ex->algorithm);
-  lua_pushlstring(L, (const char *)ex->secret, ex->secret_len);
-  lua_pushlstring(L, (const char *)data->data, data->len);
-  lua_call(L, 3, 1);
+  lua_call(L, 1, 0);
+  lua_getfield(L, LUA_REGISTRYINDEX, TSIG_API_KEY);
+  const TsigApi *api = (const TsigApi *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (api == NULL || api->version != TSIG_API_VERSION)
+    luaL_error(L, "dns.update: runbook.tsig was built for another version of runbook: "
+               "rebuild it");
+  ex->hmac = api->hmac;
 }
 
 /* Reads key = {name=, algorithm=, secret=base64} into ex. Never echoes the secret. */
 static void read_key (lua_State *L, Exchange *ex, int key) {
+  int top = lua_gettop(L);
   const char *name = need_string(L, key, "name");
-  lua_getfield(L, key, "algorithm");
-  const char *alg = luaL_optstring(L, -1, "hmac-sha256");
+  int type = lua_getfield(L, key, "algorithm");
+  if (type != LUA_TNIL && type != LUA_TSTRING)
+    luaL_error(L, "dns.update: the algorithm of key '%s' must be a string, got %s", name,
+               luaL_typename(L, -1));
+  const char *alg = type == LUA_TNIL ? "hmac-sha256" : lua_tostring(L, -1);
   size_t alg_len = strlen(alg);
-  lua_pop(L, 1);
-  lua_getfield(L, key, "secret");
-  const char *secret = lua_tostring(L, -1);
-  if (secret == NULL) luaL_error(L, "dns.update: key '%s' has no secret", name);
-  ex->secret_len = dnsw_base64_decode(secret, ex->secret, sizeof ex->secret);
-  lua_pop(L, 1);
-  if (ex->secret_len == (size_t)-1 || ex->secret_len == 0)
+  if (lua_getfield(L, key, "secret") != LUA_TSTRING)
+    luaL_error(L, "dns.update: key '%s' has no secret (a base64 string)", name);
+  ex->secret_len = dnsw_base64_decode(lua_tostring(L, -1), ex->secret, sizeof ex->secret);
+  if (ex->secret_len == (size_t)-1 || ex->secret_len == 0) {
+    ex->secret_len = 0;
     luaL_error(L, "dns.update: the secret of key '%s' is not base64", name);
+  }
   if (alg_len && alg[alg_len - 1] == '.') alg_len--;
   for (int i = 0; tsig_algorithms[i].name; i++)
     if ((strlen(tsig_algorithms[i].name) == alg_len &&
@@ -281,25 +312,23 @@ static void read_key (lua_State *L, Exchange *ex, int key) {
   if (!ex->algorithm[0]) luaL_error(L, "dns.update: unknown TSIG algorithm '%s'", alg);
   if (strlen(name) >= sizeof ex->key_name) luaL_error(L, "dns.update: key name too long");
   snprintf(ex->key_name, sizeof ex->key_name, "%s", name);
+  lua_settop(L, top);
+  load_hmac(L, ex);
   ex->is_signed = 1;
 }
 
 /* Signs the finished message: MAC over it and the TSIG variables, then the TSIG RR. */
 static void sign_message (lua_State *L, Exchange *ex) {
   DnsBuf data;
-  size_t mac_len;
   uint64_t now = (uint64_t)time(NULL);
   dnsbuf_init(&data);
   dnsbuf_bytes(&data, ex->message.data, ex->message.len);
   dnsw_tsig_variables(&data, ex->key_name, ex->algorithm, now, TSIG_FUDGE, 0, NULL, 0);
-  if (data.failed) { dnsbuf_free(&data); luaL_error(L, "dns.update: out of memory"); }
-  push_hmac(L, ex, &data);
+  size_t mac_len = exchange_mac(ex, &data, ex->request_mac);
   dnsbuf_free(&data);
-  const char *mac = lua_tolstring(L, -1, &mac_len);
-  if (mac == NULL || mac_len > sizeof ex->request_mac) luaL_error(L, "dns: bad HMAC result");
-  memcpy(ex->request_mac, mac, mac_len);
+  if (mac_len == 0) luaL_error(L, "dns.update: signing with %s failed (out of memory?)",
+                               ex->algorithm);
   ex->request_mac_len = mac_len;
-  lua_pop(L, 1);
   DnsBuf *b = &ex->message;
   dnsbuf_name(b, ex->key_name, 1);
   dnsbuf_u16(b, DNSW_TSIG);
@@ -322,8 +351,8 @@ static void sign_message (lua_State *L, Exchange *ex) {
 /* Checks the reply's signature against the request's MAC (RFC 8945 5.3).
 ** Returns NULL when it verifies, else what is wrong (and *code, or *tsig_error when the
 ** server reports a TSIG error such as BADSIG: such replies carry no MAC to verify). */
-static const char *verify_reply (lua_State *L, Exchange *ex, const unsigned char *msg,
-                                 size_t len, const char **code, unsigned *tsig_error) {
+static const char *verify_reply (Exchange *ex, const unsigned char *msg, size_t len,
+                                 const char **code, unsigned *tsig_error) {
   DnsHeader h;
   DnsRR rr, last;
   Tsig t;
@@ -361,13 +390,12 @@ static const char *verify_reply (lua_State *L, Exchange *ex, const unsigned char
   dnsbuf_set_u16(&data, header_at + 10, h.arcount - 1);
   dnsw_tsig_variables(&data, rr.name, t.algorithm, t.time_signed, t.fudge, t.error,
                      msg + t.other, t.other_len);
-  push_hmac(L, ex, &data);
+  unsigned char mac[TSIG_MAC_MAX];
+  size_t mac_len = exchange_mac(ex, &data, mac);
   dnsbuf_free(&data);
-  size_t mac_len;
-  const unsigned char *mac = (const unsigned char *)lua_tolstring(L, -1, &mac_len);
+  if (mac_len == 0) return "the reply's TSIG signature could not be computed (out of memory?)";
   unsigned diff = mac_len != t.mac_len;
   for (size_t i = 0; !diff && i < mac_len; i++) diff |= mac[i] ^ msg[t.mac + i];
-  lua_pop(L, 1);
   if (diff) return "the reply's TSIG signature does not verify";
   double skew = difftime(time(NULL), (time_t)t.time_signed);
   if (skew > t.fudge || -skew > t.fudge) { *code = "badtime"; return "the reply's time is off"; }
@@ -412,7 +440,7 @@ static int update_reply (lua_State *L, Exchange *ex, const unsigned char *msg, s
     if (ex->state == OVER_UDP) return start_tcp(L, ex, ctx);   /* truncated: again over TCP */
     return update_error(L, ex, "the reply over TCP claims to be truncated", "malformed");
   }
-  if (ex->is_signed) problem = verify_reply(L, ex, msg, len, &code, &tsig_error);
+  if (ex->is_signed) problem = verify_reply(ex, msg, len, &code, &tsig_error);
   if (tsig_error) return update_failure(L, ex, tsig_error);          /* BADSIG … */
   if (problem && !(strcmp(code, "unsigned") == 0 && rcode != 0))
     return update_error(L, ex, problem, code);
@@ -543,11 +571,19 @@ static void exchange_address (lua_State *L, Exchange *ex, const char *server, in
   ex->address_len = sa_len;
 }
 
-/* dns.update{server=, port=, zone=, key=, prerequisites=, changes=, timeout=, tries=} */
-static int dns_update (lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  loop_check_mutation(L, "send a DNS update");
-  task_check_current(L, "dns.update");
+/* Pushes a new exchange, closed state, to be closed when dns.update returns or raises. */
+static Exchange *push_exchange (lua_State *L) {
+  Exchange *ex = (Exchange *)lua_newuserdatauv(L, sizeof(Exchange), 0);
+  memset(ex, 0, sizeof *ex);
+  ex->fd = -1;
+  dnsbuf_init(&ex->message);
+  luaL_setmetatable(L, EXCHANGE_TYPE);
+  lua_toclose(L, -1);
+  return ex;
+}
+
+/* The options into ex (server, zone, port, timeout, tries, key); raises on misuse. */
+static void read_options (lua_State *L, Exchange *ex) {
   const char *server = options_string(L, 1, "server", NULL);
   const char *zone = options_string(L, 1, "zone", NULL);
   int port = (int)options_number(L, 1, "port", 53);
@@ -558,28 +594,34 @@ static int dns_update (lua_State *L) {
   luaL_argcheck(L, port > 0 && port < 65536, 1, "port: expected 1-65535");
   luaL_argcheck(L, timeout > 0, 1, "timeout: expected seconds > 0");
   luaL_argcheck(L, tries >= 1 && tries <= 20, 1, "tries: expected 1-20");
-  lua_settop(L, 1);
-  Exchange *ex = (Exchange *)lua_newuserdatauv(L, sizeof(Exchange), 0);
-  memset(ex, 0, sizeof *ex);
-  ex->fd = -1;
-  dnsbuf_init(&ex->message);
-  luaL_setmetatable(L, EXCHANGE_TYPE);
+  exchange_address(L, ex, server, port);
   ex->timeout = timeout;
   ex->tries_left = tries;
   snprintf(ex->zone, sizeof ex->zone, "%s", zone);
-  if (getrandom(&ex->id, sizeof ex->id, 0) != (ssize_t)sizeof ex->id) ex->id = (unsigned)rand();
-  ex->id &= 0xffff;
+  lua_pop(L, 2);             /* server and zone: copied */
   lua_getfield(L, 1, "key");
   if (!lua_isnil(L, -1)) {
     luaL_checktype(L, -1, LUA_TTABLE);
     read_key(L, ex, lua_gettop(L));
   }
   lua_pop(L, 1);
+}
+
+/* dns.update{server=, port=, zone=, key=, prerequisites=, changes=, timeout=, tries=} */
+static int dns_update (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  loop_check_mutation(L, "send a DNS update");
+  task_check_current(L, "dns.update");
+  lua_settop(L, 1);
+  Exchange *ex = push_exchange(L);           /* 2: the continuations' ctx */
+  read_options(L, ex);
+  if (getrandom(&ex->id, sizeof ex->id, 0) != (ssize_t)sizeof ex->id) ex->id = (unsigned)rand();
+  ex->id &= 0xffff;
   DnsBuf *b = &ex->message;
   dnsbuf_u16(b, ex->id);
   dnsbuf_u16(b, 5 << 11);                    /* opcode UPDATE */
   for (int i = 0; i < 4; i++) dnsbuf_u16(b, i == 0);
-  put_name(L, b, zone);
+  put_name(L, b, ex->zone);
   dnsbuf_u16(b, DNSW_SOA);
   dnsbuf_u16(b, DNSW_IN);
   dnsbuf_set_u16(b, 6, put_section(L, b, "prerequisites", 1));
@@ -587,14 +629,13 @@ static int dns_update (lua_State *L) {
   if (ex->is_signed) sign_message(L, ex);
   if (b->failed) return luaL_error(L, "dns.update: out of memory");
   if (b->len > 65535) return luaL_error(L, "dns.update: the update is over 64 KB: split it");
-  exchange_address(L, ex, server, port);
   if (b->len > 512) return start_tcp(L, ex, 2);
   if (open_socket(L, ex, SOCK_DGRAM) != 0)
     return luaL_error(L, "dns.update: cannot connect a socket to %s: %s", ex->where,
                       strerror(errno));
   if (send(ex->fd, b->data, b->len, 0) < 0)
     return update_error(L, ex, strerror(errno), errno == ECONNREFUSED ? "refused" : "failed");
-  return task_wait_fd(L, ex->fd, POLLIN, timeout, 2, update_continue);
+  return task_wait_fd(L, ex->fd, POLLIN, ex->timeout, 2, update_continue);
 }
 
 

@@ -345,8 +345,10 @@ static void set_headers (lua_State *L, Request *r) {
   if (lua_istable(L, -1)) {
     lua_pushnil(L);
     while (lua_next(L, -2)) {
-      const char *name = luaL_checkstring(L, -2);
-      const char *value = luaL_checkstring(L, -1);
+      if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "http: headers must map names to values, both strings");
+      const char *name = lua_tostring(L, -2);
+      const char *value = lua_tostring(L, -1);
       lua_pushfstring(L, "%s: %s", name, value);
       struct curl_slist *next = curl_slist_append(r->headers, lua_tostring(L, -1));
       if (next == NULL) luaL_error(L, "http: out of memory");
@@ -367,6 +369,7 @@ static void set_auth (lua_State *L, Request *r) {
     curl_easy_setopt(r->easy, CURLOPT_HTTPAUTH, masks[kind]);
     curl_easy_setopt(r->easy, CURLOPT_USERNAME, options_string(L, 1, "user", ""));
     curl_easy_setopt(r->easy, CURLOPT_PASSWORD, options_string(L, 1, "password", ""));
+    lua_pop(L, 2);           /* curl copied them */
   }
   lua_pop(L, 1);
 }
@@ -430,6 +433,7 @@ static int start_request (lua_State *L, Multi *m) {
   curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
   const char *ca_file = options_string(L, 1, "ca_file", NULL);
   if (ca_file) curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca_file);
+  lua_pop(L, 1);
   set_headers(L, r);
   set_auth(L, r);
   if (curl_multi_add_handle(m->curl, r->easy) != CURLM_OK)

@@ -155,14 +155,14 @@ static socklen_t check_target (lua_State *L, struct sockaddr_storage *addr, Sock
   const char *host;
   lua_Integer port;
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_getfield(L, 1, "host");
+  if (lua_getfield(L, 1, "host") != LUA_TSTRING)   /* stays on the stack while read */
+    luaL_argerror(L, 1, "host must be a string (an IPv4 or IPv6 address)");
   host = lua_tostring(L, -1);
-  if (host == NULL) luaL_argerror(L, 1, "host must be a string (an IPv4 or IPv6 address)");
   lua_getfield(L, 1, "port");
   if (!lua_isinteger(L, -1)) luaL_argerror(L, 1, "port must be an integer");
   port = lua_tointeger(L, -1);
   if (port < 1 || port > 65535) luaL_argerror(L, 1, "port must be between 1 and 65535");
-  lua_pop(L, 2);
+  lua_pop(L, 1);
   memset(addr, 0, sizeof *addr);
   s->port = (int)port;
   if (host[0] == '[') {                                 /* accept "[::1]" too */
@@ -180,6 +180,7 @@ static socklen_t check_target (lua_State *L, struct sockaddr_storage *addr, Sock
     s->family = AF_INET;
     v4->sin_port = htons((uint16_t)port);
     inet_ntop(AF_INET, &v4->sin_addr, s->address, sizeof s->address);
+    lua_pop(L, 1);
     return sizeof *v4;
   }
   if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
@@ -187,6 +188,7 @@ static socklen_t check_target (lua_State *L, struct sockaddr_storage *addr, Sock
     s->family = AF_INET6;
     v6->sin6_port = htons((uint16_t)port);
     inet_ntop(AF_INET6, &v6->sin6_addr, s->address, sizeof s->address);
+    lua_pop(L, 1);
     return sizeof *v6;
   }
   luaL_argerror(L, 1, lua_pushfstring(L, "host '%s' is not an IP address: resolve names "

@@ -22,18 +22,18 @@ static inline double options_number (lua_State *L, int t, const char *key, doubl
   return value;
 }
 
-/* t[key] as a string, def when absent; the string lives as long as the table holds it. */
+/* t[key] as a string, def when absent; raises naming the option when it is anything but a
+** string (a number is refused, not converted: lua_tostring would convert a copy that the
+** collector may free while C still reads it). The value stays on the stack, one slot also
+** when absent, so the string lives while the caller uses it whatever the table or its
+** __index do meanwhile: the caller pops it when done. t must be an absolute index. */
 static inline const char *options_string (lua_State *L, int t, const char *key,
                                           const char *def) {
-  const char *value = def;
-  lua_getfield(L, t, key);
-  if (!lua_isnil(L, -1)) {
-    if (!lua_isstring(L, -1))
-      luaL_error(L, "option '%s' must be a string, got %s", key, luaL_typename(L, -1));
-    value = lua_tostring(L, -1);
-  }
-  lua_pop(L, 1);
-  return value;
+  int type = lua_getfield(L, t, key);
+  if (type == LUA_TNIL) return def;
+  if (type != LUA_TSTRING)
+    luaL_error(L, "option '%s' must be a string, got %s", key, luaL_typename(L, -1));
+  return lua_tostring(L, -1);
 }
 
 #endif

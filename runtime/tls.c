@@ -287,17 +287,16 @@ static int handshake_step (lua_State *L, int status, lua_KContext ctx) {
   return wait_or_fail(L, s, r, "handshake with", 0, handshake_step);
 }
 
+/* options[key] as a string or NULL; it stays on the stack while the caller uses it. */
 static const char *opt_string (lua_State *L, const char *key) {
-  const char *value;
-  lua_getfield(L, 2, key);
-  value = lua_tostring(L, -1);
-  if (!lua_isnil(L, -1) && value == NULL) luaL_error(L, "tls.wrap: %s must be a string", key);
-  lua_pop(L, 1);                 /* the string stays alive in the options table */
-  return value;
+  int type = lua_getfield(L, 2, key);
+  if (type != LUA_TNIL && type != LUA_TSTRING)
+    luaL_error(L, "tls.wrap: %s must be a string, got %s", key, luaL_typename(L, -1));
+  return lua_tostring(L, -1);
 }
 
 /* Sets up the context: trust (ca_file or the system's), verification, SNI, the fd or the
-** memory BIOs. */
+** memory BIOs. Leaves the stack as it found it. */
 static void configure (lua_State *L, Stream *s, int verify) {
   const char *servername = opt_string(L, "servername");
   const char *ca_file = opt_string(L, "ca_file");
@@ -333,6 +332,7 @@ static void configure (lua_State *L, Stream *s, int verify) {
     SSL_set_bio(s->ssl, s->wire_in, s->wire_out);
   }
   SSL_set_connect_state(s->ssl);
+  lua_pop(L, 2);             /* servername and ca_file: OpenSSL copied them */
 }
 
 /* Calls transport:name() -> its results (n of them), or nothing pushed without the method. */
