@@ -16,8 +16,9 @@
 --        timeout= (per HTTP exchange), command_timeout=, operation_timeout=,
 --        max_envelope_size= (modules/winrm.lua). One remote shell per command.
 --   sim  state_file= : the Lync emulator (modules/lync/emulator.lua) in-process.
---   local powershell= {program, args...} (default {"powershell"}), command_timeout= :
---        PowerShell on this machine, started without a shell (runbook.process).
+--   local powershell= "powershell" (default), "pwsh" or a path the installation lists
+--        (runbook.process.read_programs()), command_timeout= : PowerShell on this machine,
+--        started without a shell (runbook.process), with runbook's arguments only.
 --
 -- A PowerShell error raises "[cmdlet] Set-CsSite on fe1.contoso.com failed: <Microsoft's
 -- message> (<category>)"; cmdlet.try returns nil, record instead. Transport failures
@@ -96,13 +97,36 @@ function transports.winrm(host, command_line, options)
                    command_line, options)
 end
 
+-- The program the local transport starts: host.powershell names one of the read programs
+-- (runbook.process's closed set: "powershell", "pwsh", and what the installation lists),
+-- as a string or a list of one; the arguments are runbook's own. An inventory is data: it
+-- may choose among PowerShells, never name another program or add arguments, in a run as
+-- much as in a plan.
+local function local_program(host, process)
+  local given = host.powershell or "powershell"
+  local chosen = given
+  if type(given) == "table" and #given == 1 then chosen = given[1] end
+  local programs = process.read_programs()
+  for _, program in ipairs(programs) do
+    if chosen == program then return program end
+  end
+  local shown = ("%q"):format(tostring(given))
+  if type(given) == "table" then
+    local items = {}
+    for i, item in ipairs(given) do items[i] = ("%q"):format(tostring(item)) end
+    shown = "{ " .. table.concat(items, ", ") .. " }"
+  end
+  error(("[cmdlet] %s: powershell = %s is not a PowerShell runbook starts: name one of %s "
+         .. "(the arguments are runbook's own; an installation lists other paths in "
+         .. "read-programs beside runbook.process, docs/transports.md)")
+        :format(host_name(host), shown, table.concat(programs, ", ")), 0)
+end
+
 -- PowerShell on this machine (runbook on the management server itself): the command line's
--- words after "powershell" go to host.powershell — the program and its first arguments,
--- {"powershell"} by default — started without any shell.
+-- words after "powershell" go to the chosen program, started without any shell.
 transports["local"] = function(host, command_line, options)
   local process = require "runbook.process"
-  local argv = {}
-  for i, word in ipairs(host.powershell or { "powershell" }) do argv[i] = word end
+  local argv = { local_program(host, process) }
   local first = true
   for word in command_line:gmatch("%S+") do
     if not first then argv[#argv + 1] = word end

@@ -4,6 +4,7 @@
 **
 **   process.run(argv, {stdin=, timeout=, read_permit=}) -> {stdout=, stderr=, status=}
 **       | nil, message, code
+**   process.read_programs() -> the programs a read may start (see below)
 **
 ** argv is a list of strings; argv[1] is looked up in PATH. No shell is involved. stdin is
 ** written as the program takes it while stdout and stderr are read as they come, so no
@@ -11,17 +12,25 @@
 ** timeout (seconds, default 600) kills the program (SIGKILL) and returns code "timeout";
 ** cancelling the task kills it too. code "spawn" when the program cannot be started.
 ** A program may change anything: while planning and inside a read-only task run refuses
-** (loop_check_mutation) unless read_permit is a read permit (runtime/permit.h) whose command's
-** words after the first are argv's last words and whose stdin is stdin: the cmdlet layer's
-** local PowerShell, started as the inventory says (host.powershell).
+** (loop_check_mutation) unless read_permit is a read permit (runtime/permit.h) that covers
+** the whole of argv and stdin: the permitted command is "powershell WORD...", argv[1] is one
+** of the read programs and argv[2...] are exactly the command's other words.
+** The read programs are a closed set fixed where runbook is installed, never chosen by an
+** inventory or a runbook: "powershell" and "pwsh" (looked up in PATH), and the absolute
+** paths listed one per line in the file read-programs beside this module (an installation's
+** pwsh outside PATH; the test harness's Lync emulator). That file must not be writable by
+** anyone but its owner, root or the user running runbook.
 */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +41,8 @@
 #define PROCESS_TYPE "runbook.process"
 
 extern char **environ;
+
+int luaopen_runbook_process (lua_State *L);
 
 typedef struct Proc Proc;
 
@@ -233,21 +244,103 @@ static char **check_argv (lua_State *L) {
   return argv;
 }
 
-/* Whether the next word of a command (words separated by spaces) at *at is word; advances. */
-static int next_word_is (const char **at, const char *word) {
-  const char *p = *at;
-  size_t len;
-  while (*p == ' ') p++;
-  len = strcspn(p, " ");
-  *at = p + len;
-  return len > 0 && strlen(word) == len && memcmp(p, word, len) == 0;
+/* ---------------------------------------------------------------- read programs */
+
+static const char *const POWERSHELL_NAMES[] = { "powershell", "pwsh", NULL };
+
+/* The path of read-programs: beside the file this module was loaded from. */
+static int read_programs_path (char *path, size_t size) {
+  Dl_info info;
+  if (dladdr((void *)luaopen_runbook_process, &info) == 0 || info.dli_fname == NULL) return -1;
+  const char *slash = strrchr(info.dli_fname, '/');
+  int n = slash ? snprintf(path, size, "%.*s/read-programs", (int)(slash - info.dli_fname),
+                           info.dli_fname)
+                : snprintf(path, size, "read-programs");
+  return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* Adds the absolute paths the open file lists (one a line; blank lines and # comments
+** skipped) to the list at the top of the stack, which holds n items. */
+static int add_listed_programs (lua_State *L, FILE *file, const char *path, int n) {
+  char line[4096];
+  while (fgets(line, sizeof line, file) != NULL) {
+    size_t len = strcspn(line, "\r\n");
+    line[len] = '\0';
+    if (len == 0 || line[0] == '#') continue;
+    if (line[0] != '/') {
+      fclose(file);
+      luaL_error(L, "process: %s lists %s, not an absolute path: list each read program "
+                    "by its absolute path", path, line);
+    }
+    lua_pushstring(L, line);
+    lua_rawseti(L, -2, ++n);
+  }
+  return n;
+}
+
+/* Pushes the list of read programs: PowerShell's names, then read-programs' paths. */
+static void push_read_programs (lua_State *L) {
+  char path[4096];
+  struct stat st;
+  int n = 0;
+  lua_newtable(L);
+  for (; POWERSHELL_NAMES[n]; n++) {
+    lua_pushstring(L, POWERSHELL_NAMES[n]);
+    lua_rawseti(L, -2, n + 1);
+  }
+  if (read_programs_path(path, sizeof path) != 0) return;
+  FILE *file = fopen(path, "re");
+  if (file == NULL) return;               /* none listed: an ordinary installation */
+  if (fstat(fileno(file), &st) != 0 || (st.st_mode & 022) != 0 ||
+      (st.st_uid != 0 && st.st_uid != getuid())) {
+    fclose(file);
+    luaL_error(L, "process: %s may be changed by others (it must belong to root or to you "
+                  "and be writable by its owner only): chmod go-w it or remove it", path);
+  }
+  add_listed_programs(L, file, path, n);
+  fclose(file);
+}
+
+/* Whether program is one of the read programs (exactly as listed). */
+static int is_read_program (lua_State *L, const char *program) {
+  int found = 0;
+  push_read_programs(L);
+  for (lua_Integer i = 1; !found && lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+    found = strcmp(lua_tostring(L, -1), program) == 0;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, found ? 1 : 2);              /* the list, and the nil that ended it */
+  return found;
+}
+
+/* process.read_programs() -> list of the programs a permitted read may start */
+static int process_read_programs (lua_State *L) {
+  push_read_programs(L);
+  return 1;
+}
+
+/* Whether argv after the program is exactly the command after its first word, which must
+** be "powershell" (the program the read programs stand in for): one argv item per word,
+** words joined by single spaces, none empty or holding a space. */
+static int argv_is_command (char **argv, const char *command, size_t command_len) {
+  static const char program[] = "powershell";
+  size_t at = sizeof program - 1;
+  if (command_len <= at || memcmp(command, program, at) != 0 || argv[1] == NULL) return 0;
+  for (int i = 1; argv[i]; i++) {
+    size_t len = strlen(argv[i]);
+    if (len == 0 || strchr(argv[i], ' ') != NULL) return 0;
+    if (command_len - at < len + 1 || command[at] != ' ' ||
+        memcmp(command + at + 1, argv[i], len) != 0)
+      return 0;
+    at += len + 1;
+  }
+  return at == command_len;
 }
 
 /* Whether the read permit in the options at index 2 covers argv and stdin (see above). */
 static int permit_covers_argv (lua_State *L, char **argv, const char *input, size_t input_len) {
-  const char *command, *permitted_input, *at;
+  const char *command, *permitted_input;
   size_t command_len, permitted_input_len;
-  int argc = 0, words = 0, i;
   lua_getfield(L, 2, "read_permit");
   int valid = permit_fields(L, -1, &command, &command_len, &permitted_input,
                             &permitted_input_len);
@@ -256,15 +349,7 @@ static int permit_covers_argv (lua_State *L, char **argv, const char *input, siz
   if ((input == NULL) != (permitted_input == NULL)) return 0;
   if (input && (input_len != permitted_input_len || memcmp(input, permitted_input, input_len)))
     return 0;
-  at = command + strcspn(command, " ");          /* after the program's name */
-  for (const char *p = at; *p; ) {
-    while (*p == ' ') p++;
-    if (*p) { words++; p += strcspn(p, " "); }
-  }
-  while (argv[argc]) argc++;
-  if (words == 0 || argc <= words) return 0;     /* the program comes first, unvouched */
-  for (i = argc - words; i < argc; i++) if (!next_word_is(&at, argv[i])) return 0;
-  return 1;
+  return argv_is_command(argv, command, command_len) && is_read_program(L, argv[0]);
 }
 
 /* Raises while planning and in a read-only task, unless a read permit covers argv. */
@@ -325,6 +410,7 @@ static int process_run (lua_State *L) {
 
 static const luaL_Reg process_funcs[] = {
   {"run", process_run},
+  {"read_programs", process_read_programs},
   {NULL, NULL}
 };
 

@@ -7,6 +7,9 @@ local support = require "support"
 local task = require "runbook.task"
 local cmdlet = require "cmdlet"
 local emulator = require "lync.emulator"
+local cjson = require "cjson"
+
+local function cjson_of(value) return cjson.encode(value) end
 
 local HOSTILE = {
   "O'Brien", "'; Set-CsSite -Identity Site1 -Description pwned; '", "$(Stop-Computer)",
@@ -132,10 +135,44 @@ shared_suite("sim", function()
   return { name = "fe1.contoso.com", transport = "sim", state_file = path }, path
 end)
 
-shared_suite("local", function()
-  local dir = support.tmpdir()
-  return { name = "fe1.contoso.com", transport = "local",
-           powershell = { "tests/lab/lync-emulator", dir } }, dir .. "/local.json"
+-- The emulator as the local PowerShell takes runbook's arguments only, so its state is in
+-- its default directory, which one run at a time may use.
+describe("the local transport", function()
+  local release
+  setup(function() release = require("lab_lock").acquire("local-powershell") end)
+  teardown(function() release() end)
+
+  shared_suite("local", function()
+    local dir = support.root .. "/build/lab/local-powershell"
+    os.execute("mkdir -p " .. support.quote(dir))
+    return { name = "fe1.contoso.com", transport = "local", powershell = { support.emulator } },
+           dir .. "/local.json"
+  end)
+
+  -- (inventory's powershell, pattern of the refusal or nil when it runs)
+  local PROGRAMS = {
+    { support.emulator, nil },
+    { { "sh", "-c", "echo '[]'" }, 'powershell = { "sh", "%-c", "echo \'%[%]\'" } is not a' },
+    { { support.emulator, "-NoLogo" }, "is not a PowerShell runbook starts" },
+    { "/bin/sh", 'powershell = "/bin/sh" is not a PowerShell runbook starts: name one of '
+                 .. "powershell, pwsh, " },
+    { "tests/lab/lync-emulator", "is not a PowerShell" },      -- only exactly as listed
+  }
+  for _, case in ipairs(PROGRAMS) do
+    local program, refusal = case[1], case[2]
+    it((refusal and "refuses" or "runs") .. " powershell = " .. cjson_of(program)
+       .. " in a run as in a plan", function()
+      local host = { name = "fe1.contoso.com", transport = "local", powershell = program }
+      local ok, result = pcall(task.run, function() return cmdlet(host, "Set-CsSite",
+        { Identity = "Site2", Description = "x" }) end)
+      if refusal then
+        assert.is_false(ok)
+        assert.matches(refusal, result)
+      else
+        assert.is_true(ok, result)
+      end
+    end)
+  end
 end)
 
 describe("cmdlet over winrm", function()

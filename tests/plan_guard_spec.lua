@@ -181,9 +181,7 @@ describe("runbook plan and checks change nothing", function()
       winrm = { name = "fe1", transport = "winrm", address = WINRM_ADDRESS,
                 port = tonumber(winrm.port), user = "FE1\\" .. winrm.user,
                 password = "env:GUARD_WINRM_PASSWORD", ca_file = winrm.ca_file },
-      ["local"] = { name = "fe1", transport = "local",
-                    powershell = { support.root .. "/tests/lab/lync-emulator",
-                                   scratch .. "/local" } },
+      ["local"] = { name = "fe1", transport = "local", powershell = { support.emulator } },
     }
     write(scratch .. "/inventory.lua", "return {}")
     write(scratch .. "/guard.lua", BOOK:format(cjson.encode(config)))
@@ -208,9 +206,9 @@ describe("runbook plan and checks change nothing", function()
   end)
 
   local function runbook(args)
-    return support.sh(("cd %s && RUNBOOK_STATE_DIR=%s GUARD_WINRM_PASSWORD=%s %s %s"):format(
-      quote(scratch), quote(scratch .. "/state"), quote(winrm.password), quote(support.bin),
-      args))
+    return support.sh(("cd %s && RUNBOOK_STATE_DIR=%s GUARD_WINRM_PASSWORD=%s "
+      .. "LYNC_EMULATOR_STATE_DIR=%s %s %s"):format(quote(scratch), quote(scratch .. "/state"),
+      quote(winrm.password), quote(scratch .. "/local"), quote(support.bin), args))
   end
 
   local function tried(output)
@@ -372,13 +370,25 @@ describe("read permits", function()
       for _, read_permit in ipairs { read, {}, "forged" } do
         print(pcall(process.run, { "touch", %q }, { read_permit = read_permit }))
       end
-      local words = { "/bin/true" }
-      for word in line:gmatch("%%S+") do words[#words + 1] = word end
-      table.remove(words, 2)      -- the program is the inventory's: the rest is the permit's
-      print(pcall(process.run, words, { read_permit = read }))
-      print(pcall(process.run, words, { read_permit = read, stdin = "more" }))
-    ]]):format(dir .. "/made"))
-    local r = support.runbook("run " .. quote(script))
+      -- the permit's words after "powershell", behind a read program or another program
+      local function argv(program, extra)
+        local words = { program }
+        for word in line:gmatch("%%S+") do words[#words + 1] = word end
+        table.remove(words, 2)
+        if extra then words[#words + 1] = extra end
+        return words
+      end
+      print(pcall(process.run, argv(%q), { read_permit = read }))
+      print(pcall(process.run, argv(%q), { read_permit = read, stdin = "more" }))
+      print(pcall(process.run, argv("/bin/true"), { read_permit = read }))
+      print(pcall(process.run, argv(%q, "-NoLogo"), { read_permit = read }))
+      local glued = argv(%q)
+      glued[3] = glued[3] .. " " .. table.remove(glued, 4)
+      print(pcall(process.run, glued, { read_permit = read }))
+    ]]):format(dir .. "/made", support.emulator, support.emulator, support.emulator,
+               support.emulator))
+    local r = support.sh(("LYNC_EMULATOR_STATE_DIR=%s %s run %s"):format(quote(dir),
+      quote(support.bin), quote(script)))
     os.execute("rm -rf " .. quote(dir))
     assert.equal(0, r.code, r.err)
     local lines = {}
@@ -390,6 +400,9 @@ describe("read permits", function()
                      lines[i])
     end
     assert.matches("^true\ttable", lines[6])
-    assert.matches("^false\t.*refusing to run `/bin/true %-NoProfile", lines[7])
+    assert.matches("^false\t.*refusing to run `.-lync%-emulator %-NoProfile", lines[7])
+    assert.matches("^false\t.*refusing to run `/bin/true %-NoProfile", lines[8])
+    assert.matches("^false\t.*refusing to run `.-lync%-emulator %-NoProfile", lines[9])
+    assert.matches("^false\t.*refusing to run `.-lync%-emulator %-NoProfile", lines[10])
   end)
 end)

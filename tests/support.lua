@@ -21,6 +21,19 @@ function M.write(path, text)
   return path
 end
 
+-- The Lync emulator stands in for PowerShell in the local transport: the test harness lists
+-- it in read-programs beside runbook.process (runtime/process.c), as an installation lists
+-- a pwsh outside PATH, so that a read may start it; an inventory can add nothing there.
+M.emulator = M.root .. "/tests/lab/lync-emulator"
+for _, dir in ipairs { "/build/lib/runbook", "/build/asan/lib/runbook" } do
+  local listing = M.root .. dir .. "/read-programs"
+  local probe = io.open(M.root .. dir .. "/process.so", "rb")
+  if probe then
+    probe:close()
+    if slurp(listing) ~= M.emulator .. "\n" then M.write(listing, M.emulator .. "\n") end
+  end
+end
+
 function M.quote(word)
   return "'" .. tostring(word):gsub("'", "'\\''") .. "'"
 end
