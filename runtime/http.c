@@ -5,7 +5,8 @@
 ** curl_multi_socket_action when they are ready. Many requests run at once, one task each.
 **
 **   http.request{method=, url=, headers={...}, body=, auth="basic"|"ntlm"|"negotiate",
-**                user=, password=, tls_verify=true, ca_file=, timeout=, follow=false}
+**                user=, password=, tls_verify=true, ca_file=, timeout=, follow=false,
+**                max_body=16 MiB, max_headers=256 KiB}
 **       -> {status=, headers={lowercased names}, body=} | nil, message, code
 **   http.connection([{read_permit=}]) -> conn   a private pool of at most one connection,
 **       kept alive: conn:request{...} as above, over that one connection (reopened if the
@@ -16,8 +17,12 @@
 ** a read-only task they refuse (loop_check_mutation), except on a connection opened with a
 ** read permit (runtime/permit.h) — WinRM's, which POSTs one command the cmdlet layer proved
 ** a read.
-** code: "timeout", "refused", "resolve", "tls", "closed", "failed". Messages carry the
-** method and URL without any user:password part, never a password or header value.
+** A response may carry max_body bytes of body and max_headers bytes of headers (all the
+** responses of the request together: redirects, authentication rounds); past either the
+** transfer stops and the request fails with code "limit". libcurl itself refuses more than
+** 300 KiB of headers, so max_headers goes no higher.
+** code: "timeout", "refused", "resolve", "tls", "closed", "limit", "failed". Messages carry
+** the method and URL without any user:password part, never a password or header value.
 */
 #include <ctype.h>
 #include <poll.h>
@@ -34,6 +39,9 @@
 #define SHARED_MULTI_KEY "runbook.http.shared"
 #define REQUEST_TYPE "runbook.http.request"
 #define MAX_SOCKETS 512
+#define MAX_BODY_DEFAULT ((size_t)16 << 20)
+#define MAX_HEADERS_DEFAULT ((size_t)256 << 10)
+#define MAX_HEADERS_CEILING ((size_t)300 << 10)   /* libcurl's MAX_HTTP_RESP_HEADER_SIZE */
 
 typedef struct Multi Multi;
 
@@ -66,6 +74,8 @@ typedef struct Request {
   Task *task;
   struct curl_slist *headers;
   Growing body, head;
+  size_t max_body, max_headers, header_bytes;   /* header_bytes: of every response */
+  const char *over_limit;  /* "max_body" or "max_headers" once the response passed it */
   int attached, done;
   CURLcode result;
   char error[CURL_ERROR_SIZE];
@@ -90,8 +100,13 @@ static int grow_append (Growing *g, const char *p, size_t n) {
   return 0;
 }
 
+/* Body bytes; past max_body, 0 stops the transfer (curl: CURLE_WRITE_ERROR). */
 static size_t on_body (char *p, size_t size, size_t n, void *userdata) {
   Request *r = (Request *)userdata;
+  if (size * n > r->max_body - r->body.len) {
+    r->over_limit = "max_body";
+    return 0;
+  }
   return grow_append(&r->body, p, size * n) == 0 ? size * n : 0;
 }
 
@@ -99,6 +114,11 @@ static size_t on_body (char *p, size_t size, size_t n, void *userdata) {
 ** the set again so that only the final response's headers remain. */
 static size_t on_header (char *p, size_t size, size_t n, void *userdata) {
   Request *r = (Request *)userdata;
+  if (size * n > r->max_headers - r->header_bytes) {
+    r->over_limit = "max_headers";
+    return 0;
+  }
+  r->header_bytes += size * n;
   if (size * n >= 5 && strncmp(p, "HTTP/", 5) == 0) r->head.len = 0;
   return grow_append(&r->head, p, size * n) == 0 ? size * n : 0;
 }
@@ -298,8 +318,24 @@ static const char *error_hint (CURLcode c) {
   }
 }
 
+/* nil, message, "limit": the response passed max_body or max_headers. */
+static int limit_failure (lua_State *L, Request *r) {
+  int body = strcmp(r->over_limit, "max_body") == 0;
+  char limit[32];
+  options_size_text(body ? r->max_body : r->max_headers, limit, sizeof limit);
+  lua_pushnil(L);
+  lua_pushfstring(L, "http %s: the response's %s passed the limit of %s (%s): runbook "
+                  "stopped reading it; if the server really sends that much, raise the "
+                  "request's %s option (bytes)", r->what, body ? "body" : "headers", limit,
+                  r->over_limit, r->over_limit);
+  lua_pushliteral(L, "limit");
+  return 3;
+}
+
 static int request_results (lua_State *L, Request *r) {
   long status = 0;
+  if (r->result == CURLE_FILESIZE_EXCEEDED) r->over_limit = "max_body";  /* Content-Length */
+  if (r->over_limit) return limit_failure(L, r);
   if (r->result != CURLE_OK) {
     lua_pushnil(L);
     lua_pushfstring(L, "http %s failed: %s: %s", r->what,
@@ -393,9 +429,15 @@ static int start_request (lua_State *L, Multi *m) {
                 "url: expected an http:// or https:// URL");
   timeout = options_number(L, 1, "timeout", 30);
   luaL_argcheck(L, timeout > 0, 1, "timeout: expected seconds > 0");
+  size_t max_body = options_size(L, 1, "max_body", MAX_BODY_DEFAULT);
+  size_t max_headers = options_size(L, 1, "max_headers", MAX_HEADERS_DEFAULT);
+  luaL_argcheck(L, max_headers <= MAX_HEADERS_CEILING, 1,
+                "max_headers: at most 307200 (300 KiB), libcurl's own limit");
   Request *r = (Request *)lua_newuserdatauv(L, sizeof(Request), 1);
   memset(r, 0, sizeof *r);
   luaL_setmetatable(L, REQUEST_TYPE);
+  r->max_body = max_body;
+  r->max_headers = max_headers;
   if (m->private) {
     lua_pushvalue(L, 2);
     lua_setiuservalue(L, -2, 1);
@@ -414,6 +456,7 @@ static int start_request (lua_State *L, Multi *m) {
   curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+  curl_easy_setopt(r->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_body);
   if (strcmp(method, "HEAD") == 0) curl_easy_setopt(r->easy, CURLOPT_NOBODY, 1L);
   else if (strcmp(method, "GET") != 0)
     curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);

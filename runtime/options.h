@@ -6,6 +6,8 @@
 #ifndef RUNBOOK_OPTIONS_H
 #define RUNBOOK_OPTIONS_H
 
+#include <stdio.h>
+
 #include <lua.h>
 #include <lauxlib.h>
 
@@ -34,6 +36,32 @@ static inline const char *options_string (lua_State *L, int t, const char *key,
   if (type != LUA_TSTRING)
     luaL_error(L, "option '%s' must be a string, got %s", key, luaL_typename(L, -1));
   return lua_tostring(L, -1);
+}
+
+/* t[key] as a number of bytes (a whole number >= 1), def when absent: the limits on what a
+** peer may send (max_body, max_output…). */
+static inline size_t options_size (lua_State *L, int t, const char *key, size_t def) {
+  size_t value = def;
+  lua_getfield(L, t, key);
+  if (!lua_isnil(L, -1)) {
+    int ok;
+    lua_Integer n = lua_tointegerx(L, -1, &ok);
+    if (!ok || n < 1)
+      luaL_error(L, "option '%s' must be a whole number of bytes >= 1, got %s", key,
+                 lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
+    value = (size_t)n;
+  }
+  lua_pop(L, 1);
+  return value;
+}
+
+/* A limit for messages: "16 MiB", "64 KiB" or "1000 bytes". */
+static inline const char *options_size_text (size_t size, char *text, size_t text_size) {
+  if (size >= 1024 * 1024 && size % (1024 * 1024) == 0)
+    snprintf(text, text_size, "%zu MiB", size / (1024 * 1024));
+  else if (size >= 1024 && size % 1024 == 0) snprintf(text, text_size, "%zu KiB", size / 1024);
+  else snprintf(text, text_size, "%zu bytes", size);
+  return text;
 }
 
 #endif

@@ -4,8 +4,9 @@
 **   local ssh = require "runbook.ssh"
 **   local s, err, code = ssh.session{host=, port=22, user=, key_file=, passphrase=,
 **                                    agent=, agent_socket=, password=, known_hosts=,
-**                                    host_key_policy="strict"|"accept-new", timeout=30}
-**   local r, err, code = s:exec(command, {timeout=, stdin=, read_permit=})
+**                                    host_key_policy="strict"|"accept-new", timeout=30,
+**                                    max_output=16 MiB}
+**   local r, err, code = s:exec(command, {timeout=, stdin=, read_permit=, max_output=})
 **                                                          -- {stdout=, stderr=, status=}
 **   local t, err, code = s:tunnel(host, port, {timeout=})  -- t:send(s), t:receive(max), t:close()
 **
@@ -23,12 +24,17 @@
 ** A command may change anything: while planning and inside a read-only task exec refuses
 ** (loop_check_mutation) unless read_permit is a read permit for exactly this command and
 ** stdin (runtime/permit.h). Tunnels only connect, for port checks and probes: never refused.
+** A command's stdout and stderr may each reach max_output bytes (the session's, or the
+** exec's own); past it the command fails with code "limit" and the connection is dropped
+** (a peer cannot make runbook hold unbounded output). tunnel:receive returns at most
+** 1 MiB per call whatever max asks.
 ** Failures return nil, message, code with code "timeout", "refused", "unreachable",
-** "hostkey", "auth", "closed" or "ssh". The host key is checked against known_hosts:
+** "hostkey", "auth", "closed", "limit" or "ssh". The host key is checked against known_hosts:
 ** unknown or changed keys are refused with the key's SHA256 fingerprint, unless the policy
 ** is "accept-new", which appends unknown keys like OpenSSH's StrictHostKeyChecking=accept-new.
 */
 #include "loop_api.h"
+#include "options.h"
 #include "permit.h"
 
 #include <errno.h>
@@ -45,6 +51,8 @@
 #include <libssh2.h>
 
 #define SSH_TYPE "runbook.ssh"
+#define MAX_OUTPUT_DEFAULT ((size_t)16 << 20)   /* a command's stdout, and its stderr */
+#define TUNNEL_RECEIVE_MAX ((size_t)1 << 20)    /* one tunnel:receive */
 
 /* Where a session's running operation is; each phase is one libssh2 call to repeat. */
 enum {
@@ -86,6 +94,8 @@ typedef struct Ssh {
   char *host, *user, *key_file, *passphrase, *password, *known_hosts, *agent_socket;
   int port, accept_new, use_agent;
   double timeout;      /* connect + handshake + authentication, seconds */
+  size_t max_output;   /* the session's limit on a command's stdout, and on its stderr */
+  size_t output_limit; /* the running command's */
   /* the running operation */
   int phase;
   int retried;         /* the connection was already re-opened once for this command */
@@ -115,6 +125,7 @@ static void buffer_free (Buffer *b) {
 }
 
 static int buffer_reserve (Buffer *b, size_t more) {
+  if (more > ((size_t)1 << 40) - b->len) return -1;   /* never: more is bounded */
   if (b->len + more <= b->cap) return 0;
   size_t cap = b->cap ? b->cap : 4096;
   while (cap < b->len + more) cap *= 2;
@@ -481,6 +492,7 @@ static int step_exec (Ssh *s) {
 }
 
 static int read_stream (Ssh *s, Buffer *b, int stream);
+static int read_failed (Ssh *s, int out, int err);
 
 /* Sends stdin, reading meanwhile so that a command that answers while it reads (cat)
 ** cannot fill its output window and stall both sides. */
@@ -489,9 +501,9 @@ static int step_write (Ssh *s) {
     ssize_t n = libssh2_channel_write(s->channel, s->input + s->input_off,
                                       s->input_len - s->input_off);
     if (n == LIBSSH2_ERROR_EAGAIN) {
-      if (read_stream(s, &s->out, 0) < 0 ||
-          read_stream(s, &s->err, SSH_EXTENDED_DATA_STDERR) < 0)
-        return channel_failed(s, "reading the command's output");
+      int out = read_stream(s, &s->out, 0);
+      int err = out < 0 ? 0 : read_stream(s, &s->err, SSH_EXTENDED_DATA_STDERR);
+      if (out < 0 || err < 0) return read_failed(s, out, err);
       return again(s);
     }
     if (n < 0) return channel_failed(s, "sending stdin");
@@ -508,11 +520,14 @@ static int step_eof (Ssh *s) {
   return STEP_NEXT;
 }
 
-/* Reads what one stream has; 1 when it would block, 0 at its end, -1 on error. */
+/* Reads what one stream has; 1 when it would block, 0 at its end, -1 on error, -2 once it
+** holds more than the command's output limit (it reads one byte past it to know). */
 static int read_stream (Ssh *s, Buffer *b, int stream) {
   for (;;) {
-    if (buffer_reserve(b, 16384) != 0) return -1;
-    ssize_t n = libssh2_channel_read_ex(s->channel, stream, b->data + b->len, 16384);
+    if (b->len > s->output_limit) return -2;
+    size_t room = s->output_limit + 1 - b->len, chunk = room < 16384 ? room : 16384;
+    if (buffer_reserve(b, chunk) != 0) return -1;
+    ssize_t n = libssh2_channel_read_ex(s->channel, stream, b->data + b->len, chunk);
     if (n == LIBSSH2_ERROR_EAGAIN) return 1;
     if (n < 0) return -1;
     if (n == 0) return 0;
@@ -520,10 +535,27 @@ static int read_stream (Ssh *s, Buffer *b, int stream) {
   }
 }
 
+/* A stream passed max_output: what happened and how to allow more. */
+static int output_over_limit (Ssh *s, int stream) {
+  char limit[32];
+  options_size_text(s->output_limit, limit, sizeof limit);
+  return fail(s, "limit", "the %s of `%.80s%s` on %s passed the limit of %s (max_output): "
+              "runbook stopped reading and dropped the connection; if the command really "
+              "writes that much, raise it with session:exec(command, {max_output = bytes}) "
+              "or ssh.session{max_output = bytes}", stream ? "stderr" : "stdout", s->command,
+              strlen(s->command) > 80 ? "..." : "", where(s), limit);
+}
+
+/* The outcome of reading both streams, when one of them failed. */
+static int read_failed (Ssh *s, int out, int err) {
+  if (out == -2 || err == -2) return output_over_limit(s, out == -2 ? 0 : 1);
+  return channel_failed(s, "reading the command's output");
+}
+
 static int step_read (Ssh *s) {
   int out = read_stream(s, &s->out, 0);
   int err = read_stream(s, &s->err, SSH_EXTENDED_DATA_STDERR);
-  if (out < 0 || err < 0) return channel_failed(s, "reading the command's output");
+  if (out < 0 || err < 0) return read_failed(s, out, err);
   if (!libssh2_channel_eof(s->channel)) return again(s);
   if (out == 1 || err == 1) return again(s);
   s->phase = PH_CLOSE;
@@ -791,6 +823,7 @@ static void read_options (lua_State *L, Ssh *s) {
     luaL_error(L, "ssh.session: option 'port' must be an integer 1-65535");
   s->port = (int)port;
   s->timeout = opt_number(L, 1, "timeout", 30);
+  s->max_output = options_size(L, 1, "max_output", MAX_OUTPUT_DEFAULT);
   char *policy = opt_string(L, 1, "host_key_policy", "strict");
   s->accept_new = strcmp(policy, "accept-new") == 0;
   int known = s->accept_new || strcmp(policy, "strict") == 0;
@@ -861,9 +894,11 @@ static int ssh_exec (lua_State *L) {
   const char *command = luaL_checklstring(L, 2, &command_len);
   const char *input = NULL;
   double timeout = -1;
+  size_t max_output = s->max_output;
   luaL_argcheck(L, strlen(command) == command_len, 2, "command contains a NUL byte");
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
+    max_output = options_size(L, 3, "max_output", max_output);
     lua_getfield(L, 3, "timeout");
     if (!lua_isnil(L, -1)) {
       timeout = luaL_checknumber(L, -1);
@@ -878,6 +913,7 @@ static int ssh_exec (lua_State *L) {
   lua_settop(L, 2);
   s->command_timeout = timeout;
   begin_operation(L, s, OP_EXEC);
+  s->output_limit = max_output;
   s->command = strdup(command);
   if (input) {
     s->input = (char *)malloc(input_len + 1);
@@ -892,13 +928,20 @@ static int ssh_exec (lua_State *L) {
   return drive(L, s);
 }
 
+/* Frees a copy of a secret (password, passphrase) after wiping it. */
+static void free_secret (char *secret) {
+  if (secret == NULL) return;
+  explicit_bzero(secret, strlen(secret));
+  free(secret);
+}
+
 /* Frees everything; safe to call twice (__gc and __close share it). */
 static int ssh_close_session (lua_State *L) {
   Ssh *s = check_ssh(L);
   disconnect(s);
   operation_reset(s);
-  free(s->host); free(s->user); free(s->key_file); free(s->passphrase);
-  free(s->password); free(s->known_hosts); free(s->agent_socket);
+  free(s->host); free(s->user); free(s->key_file); free_secret(s->passphrase);
+  free_secret(s->password); free(s->known_hosts); free(s->agent_socket);
   s->host = s->user = s->key_file = s->passphrase = NULL;
   s->password = s->known_hosts = s->agent_socket = NULL;
   s->closed = 1;
@@ -1002,11 +1045,13 @@ static int tunnel_send (lua_State *L) {
   return drive(L, s);
 }
 
-/* tunnel:receive([max [, {timeout=}]]) -> data (at most max bytes) | nil, message, code */
+/* tunnel:receive([max [, {timeout=}]]) -> data (at most max bytes, and at most 1 MiB: a
+** larger max would only reserve memory the channel's window never fills) | nil, msg, code */
 static int tunnel_receive (lua_State *L) {
   Tunnel *t = check_tunnel(L);
   lua_Integer max = luaL_optinteger(L, 2, 16384);
   luaL_argcheck(L, max >= 1, 2, "max must be >= 1");
+  if ((lua_Unsigned)max > TUNNEL_RECEIVE_MAX) max = (lua_Integer)TUNNEL_RECEIVE_MAX;
   double timeout = opt_timeout(L, 3);
   task_check_current(L, "tunnel:receive");
   int n = begin_tunnel_operation(L, t, OP_RECEIVE, timeout);
