@@ -439,10 +439,11 @@ local function describe(text)
   return ""
 end
 
---- list: the runbooks of the search path, the first of each name only (as find_runbook
--- would pick it); other Lua files there (inventories, modules, scripts) are left out.
-function M.list(options)
-  local seen = {}
+--- runbooks() -> the runbooks of the search path, the first of each name only (as
+-- find_runbook would pick it): a list of {name=, path=, description=}. Other Lua files
+-- there (inventories, modules, scripts) are left out.
+function M.runbooks()
+  local found, seen = {}, {}
   for _, dir in ipairs(M.search_path()) do
     for _, name in ipairs(fs.list(dir) or {}) do
       local path = dir .. "/" .. name
@@ -450,20 +451,35 @@ function M.list(options)
       if first then seen[name] = true end
       local text = first and runbook_text(path)
       if text then
-        if options.json then
-          print(cjson.encode { name = name, path = path, description = describe(text) })
-        else
-          print(("%-28s %s\n%-28s   (%s)"):format(name, describe(text), "", path))
-        end
+        found[#found + 1] = { name = name, path = path, description = describe(text) }
       end
+    end
+  end
+  return found
+end
+
+--- list: the runbooks found, each with its description and path.
+function M.list(options)
+  for _, runbook in ipairs(M.runbooks()) do
+    if options.json then
+      print(cjson.encode(runbook))
+    else
+      print(("%-28s %s\n%-28s   (%s)"):format(runbook.name, runbook.description, "", runbook.path))
     end
   end
   return EXIT.done
 end
 
+-- The shell completions (runtime/completion/) ask runbook.complete for their candidates
+-- with $_RUNBOOK_COMPLETE set: it answers in place of the command, which does not run.
+M.runbook_text, M.unfinished_journal = runbook_text, unfinished
 
 function M.main(options)
   say.setup(options)
+  local completing = os.getenv("_RUNBOOK_COMPLETE")
+  if completing and completing ~= "" then
+    return require("runbook.complete").answer(completing, options)
+  end
   return M[options.command](options)
 end
 
