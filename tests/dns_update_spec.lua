@@ -6,6 +6,20 @@ local dns_key = require "dns.key"
 local lab = require "lab"
 local lab_lock = require "lab_lock"
 local support = require "support"
+local fs = require "runbook.fs"
+
+-- The descriptors this process has open (the opendir of the count itself is closed again).
+local function open_descriptors()
+  return #fs.list("/proc/self/fd")
+end
+
+-- fn() with the collector stopped: what is released then is released by the code itself.
+local function without_collector(fn)
+  collectgarbage("stop")
+  local ok, err = pcall(fn)
+  collectgarbage("restart")
+  assert(ok, err)
+end
 
 describe("dns.update against named #dns", function()
   local named, key, release
@@ -285,6 +299,38 @@ describe("dns.update against named #dns", function()
     assert.equal("", dig("skew.contoso.com", "A"))
   end)
 
+  it("closes the socket of every update as it ends, not at the next collection", function()
+    without_collector(function()
+      local before = open_descriptors()
+      task.run(function()
+        for i = 1, 100 do
+          assert(dns.update { server = named.address, port = tonumber(named.port),
+            zone = "contoso.com", key = key,
+            changes = { { op = "delete_name", name = "gone" .. i .. ".contoso.com" } } })
+        end
+        for _ = 1, 100 do
+          local result, _, code = dns.update { server = "127.0.53.5", port = 5399,
+            zone = "contoso.com", key = key, timeout = 0.2, tries = 1,
+            changes = { { op = "delete_name", name = "gone.contoso.com" } } }
+          assert(result == nil and (code == "refused" or code == "timeout"), code)
+        end
+      end)
+      assert.equal(before, open_descriptors())
+    end)
+  end)
+
+  it("signs in C: runbook.tsig's Lua hmac never sees the key", function()
+    local tsig = require "runbook.tsig"
+    local hmac, calls = tsig.hmac, 0
+    tsig.hmac = function(...) calls = calls + 1 return hmac(...) end
+    local ok, result, message = pcall(update,
+      { changes = { { op = "delete_name", name = "spied.contoso.com" } } })
+    tsig.hmac = hmac
+    assert.is_true(ok, result)
+    assert.is_truthy(result, message)
+    assert.equal(0, calls)
+  end)
+
   it("is refused in plan mode before anything is sent", function()
     local dir = support.tmpdir()
     local path = support.write(dir .. "/plan.lua", ([[
@@ -395,6 +441,51 @@ describe("dns.update against a forging server #dns", function()
     local result, _, code = update("wrongid.contoso.com")
     assert.is_nil(result)
     assert.equal("timeout", code)
+  end)
+
+  it("closes the socket on a timeout, a bad signature and over TCP, with no collection",
+     function()
+    without_collector(function()
+      local before = open_descriptors()
+      task.run(function()
+        for _ = 1, 20 do
+          for zone, expected in pairs { ["wrongid.contoso.com"] = "timeout",
+                                        ["forged.contoso.com"] = "badsig",
+                                        ["unsigned.contoso.com"] = "unsigned" } do
+            local _, _, code = dns.update { server = "127.0.53.9", port = 5312, zone = zone,
+              key = key, timeout = 0.05, tries = 1, changes = { { op = "delete_name",
+                                                                   name = "x." .. zone } } }
+            assert.equal(expected, code)
+          end
+          assert(dns.update { server = "127.0.53.9", port = 5312, zone = "truncated.contoso.com",
+            key = key, timeout = 1, changes = { { op = "delete_name",
+                                                  name = "x.truncated.contoso.com" } } })
+        end
+      end)
+      assert.equal(before, open_descriptors())
+    end)
+  end)
+
+  it("closes the socket of a cancelled update at once", function()
+    without_collector(function()
+      local before, during = open_descriptors(), nil
+      task.run(function()
+        local tasks = {}
+        for i = 1, 20 do
+          tasks[i] = task.spawn(function()
+            return dns.update { server = "127.0.53.9", port = 5312, zone = "wrongid.contoso.com",
+              key = key, timeout = 30, changes = { { op = "delete_name",
+                                                     name = "x.wrongid.contoso.com" } } }
+          end)
+        end
+        task.sleep(0.1)
+        during = open_descriptors()
+        for _, t in ipairs(tasks) do t:cancel() end
+        for _, t in ipairs(tasks) do assert.is_false((t:join())) end
+      end)
+      assert.equal(before + 20, during)
+      assert.equal(before, open_descriptors())
+    end)
   end)
 
   -- rcode the server answers -> the code, and what the message must say
