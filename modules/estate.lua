@@ -12,11 +12,11 @@ local SERVER_FIELDS = {
   address = { type = "string", description = "where to connect, if not the FQDN" },
   port = { type = "integer" },
   user = { type = "string" },
-  key_file = { type = "string" },
+  key_file = { type = "string", file = "private_key" },
   passphrase = { type = "credential" },
   password = { type = "credential" },
   agent = { type = "boolean" },
-  known_hosts = { type = "string" },
+  known_hosts = { type = "string", file = "known_hosts" },
   host_key_policy = { type = "string", values = { "strict", "accept-new" } },
   timeout = { type = "number" },
   command_timeout = { type = "number" },
@@ -24,7 +24,8 @@ local SERVER_FIELDS = {
              description = "WinRM over https (default) or plain http (explicit opt-in)" },
   auth = { type = "string", values = { "ntlm", "basic", "kerberos" },
            description = "WinRM authentication (default ntlm)" },
-  ca_file = { type = "string", description = "CA certificates for the WinRM listener's certificate" },
+  ca_file = { type = "string", file = "ca",
+              description = "CA certificates for the WinRM listener's certificate" },
   operation_timeout = { type = "number", description = "WinRM: seconds one Receive waits" },
   max_envelope_size = { type = "integer", description = "WinRM: MaxEnvelopeSize in bytes" },
   powershell = { type = "list", of = { type = "string" },
@@ -72,9 +73,9 @@ M.schema = {
   vantage = { type = "record", fields = {
     transport = { type = "string", values = { "local", "ssh", "sim" } },
     address = { type = "string" }, port = { type = "integer" }, user = { type = "string" },
-    key_file = { type = "string" }, passphrase = { type = "credential" },
+    key_file = { type = "string", file = "private_key" }, passphrase = { type = "credential" },
     password = { type = "credential" }, agent = { type = "boolean" },
-    known_hosts = { type = "string" },
+    known_hosts = { type = "string", file = "known_hosts" },
     host_key_policy = { type = "string", values = { "strict", "accept-new" } },
     timeout = { type = "number" },
     allow_commands = { type = "boolean", description = "ssh: may run one python3 command on "
@@ -82,7 +83,7 @@ M.schema = {
     max_sessions = { type = "integer", description = "ssh: most SSH sessions at once "
       .. "(default 4)" },
     name = { type = "string", description = "how reports name the vantage point" },
-    ca_file = { type = "string", description = "CA certificates the XMPP probe trusts "
+    ca_file = { type = "string", file = "ca", description = "CA certificates the XMPP probe trusts "
       .. "(default: the system's)" },
   } },
   failover = { type = "record", fields = {

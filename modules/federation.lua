@@ -112,18 +112,30 @@ local function undoing(ctx)
   return ctx.data.undoing and ctx.data.undoing.data or nil
 end
 
+-- The Lync services of an Edge server, as a map name -> status and as the list. A server
+-- that reports none is no Edge server of this pool: saying "all stopped" of it would be
+-- vacuously true, so it is an error.
 local function statuses(host)
   local map, list = {}, lync.services(host, { computer = host.name })
+  if #list == 0 then
+    error(("[federation] %s reports no Lync services: is it an Edge server of this pool?")
+      :format(host.name), 0)
+  end
   for _, service in ipairs(list) do map[service.Name] = service.Status end
   return map, list
 end
 
 -- Whether every service (but `except`) is in state, and what is not; map from statuses().
+-- An empty map holds no service in any state: false, never vacuously true.
 local function all_in(map, state, except)
-  local behind = {}
+  local behind, counted = {}, 0
   for name, status in pairs(map) do
-    if name ~= except and status ~= state then behind[#behind + 1] = name .. "=" .. status end
+    if name ~= except then
+      counted = counted + 1
+      if status ~= state then behind[#behind + 1] = name .. "=" .. status end
+    end
   end
+  if counted == 0 then return false, "no services" end
   table.sort(behind)
   return #behind == 0, #behind == 0 and ("all " .. state) or table.concat(behind, ", ")
 end

@@ -60,17 +60,22 @@ return runbook.define {
         return stopped, detail, "Stopped " .. REPLICA_NOTE
       end,
       run = function(ctx, host)
-        local names = {}
+        local names, running = {}, {}
         for _, service in ipairs(select(2, f.statuses(host))) do
           if service.Name ~= "REPLICA" then names[#names + 1] = service.Name end
+          if service.Status == "Running" then running[#running + 1] = service.Name end
         end
+        ctx.remember("running_before." .. host.name, running)   -- what rollback restarts
         lync.stop_services(host, { computer = host.name, names = names,
           timeout = ctx.params.service_timeout, interval = f.poll(ctx, 1) })
         ctx.data.services_stopped = true
       end,
+      -- Also a host where only some services stopped: every service that ran before the
+      -- run is started again (all of them when the journal has no list).
       rollback = function(ctx, host)
-        lync.start_services(host, { computer = host.name, timeout = ctx.params.service_timeout,
-                                    interval = f.poll(ctx, 1) })
+        local running = ctx.data["running_before." .. host.name]
+        lync.start_services(host, { computer = host.name, names = running,
+          timeout = ctx.params.service_timeout, interval = f.poll(ctx, 1) })
       end },
 
     { id = "federation-route",
@@ -87,17 +92,20 @@ return runbook.define {
       end,
       run = function(ctx)
         f.forget_route(ctx)
-        local result = lync.set_federation_route(f.cms(ctx), f.site_of(ctx), f.target(ctx))
+        local previous = lync.federation_route(f.cms(ctx), f.site_of(ctx))
         f.remember(ctx, "route_site", f.site_of(ctx))
-        f.remember(ctx, "previous_route", result.previous or false)   -- false: there was none
+        f.remember(ctx, "previous_route", previous or false)   -- false: there was none
+        local result = lync.set_federation_route(f.cms(ctx), f.site_of(ctx), f.target(ctx))
         ctx.note(f.say("parameter_used", result.parameter))
       end,
-      rollback = function(ctx)
+      rollback = function(ctx)        -- idempotent: a route still as before is left alone
         f.forget_route(ctx)
         local previous = ctx.data.previous_route
+        if previous == nil then return ctx.note(f.say("route_unknown")) end
+        local current = lync.federation_route(f.cms(ctx), f.site_of(ctx))
+        if f.bare_route(current) == f.bare_route(previous or nil) then return end
         if previous then lync.set_federation_route(f.cms(ctx), f.site_of(ctx), previous)
-        elseif previous == false then lync.clear_federation_route(f.cms(ctx), f.site_of(ctx))
-        else ctx.note(f.say("route_unknown")) end
+        else lync.clear_federation_route(f.cms(ctx), f.site_of(ctx)) end
       end },
 
     { id = "cms-replication",
@@ -105,6 +113,7 @@ return runbook.define {
                 de = "Der zentrale Verwaltungsspeicher hat die neue Route auf die Edgeserver repliziert",
                 fr = "Le magasin central de gestion a répliqué le nouvel itinéraire vers les serveurs Edge" },
       check = f.replicated,
+      changes_nothing = true,    -- it waits: there is nothing to roll back
       run = function(ctx)
         lync.wait_until_replicated(f.cms(ctx), f.edge_names(ctx), {
           timeout = ctx.params.replication_timeout, interval = f.poll(ctx, 5) })

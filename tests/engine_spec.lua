@@ -252,8 +252,8 @@ describe("the --json contract (docs/writing-runbooks.md)", function()
     assert.same(with(RUNNING, { run_start = RUN_START, plan_step = PLAN_STEP,
       host_done = "duration error event host ok step",
       step_done = "duration error event id number status",
-      rollback = "event host ok step title",
-      summary = "changed duration error event failed ok skipped step" }), fields_of(r.out))
+      rollback = "event finished host ok step title",
+      summary = "changed duration error event failed left ok restored skipped step" }), fields_of(r.out))
   end)
 
   it("a refusal without a terminal: a summary, and no journal named or made", function()

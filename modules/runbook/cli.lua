@@ -201,7 +201,7 @@ local function start(options, definition, resumed)
   if changed then return report_problems { changed } end
   setup_output(session, options)
   for _, entry in ipairs(resumed.completed or {}) do
-    session.completed[entry.key] = true
+    session.completed[entry.key] = entry.ref.finished or nil
     session.done_order[#session.done_order + 1] = entry.ref
   end
   session.unsettled = resumed.unsettled or {}
@@ -321,7 +321,8 @@ function M.version()
   return EXIT.done
 end
 
--- What a journal says is done: successful outcomes that were not rolled back since; and
+-- What a journal says is done: outcomes that were not rolled back since (a failed one is
+-- a half-done change: rolled back, and run again by a resume); and
 -- the changes whose intent it has without an outcome (unsettled: the check decides).
 local function completed_in(records, definition)
   local steps, order, position, unsettled = {}, {}, {}, {}
@@ -332,8 +333,9 @@ local function completed_in(records, definition)
       unsettled[k] = true
     elseif record.event == "outcome" then
       unsettled[k] = nil
-      if record.ok and steps[record.step] then
-        order[#order + 1] = { key = k, ref = { step = steps[record.step], host = record.host or false } }
+      if steps[record.step] then    -- a failed outcome changed the host too (half-done)
+        order[#order + 1] = { key = k, ref = { step = steps[record.step],
+          host = record.host or false, finished = record.ok and true or false } }
         position[k] = #order
       end
     elseif record.event == "rolled_back" and position[k] then

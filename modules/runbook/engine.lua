@@ -123,10 +123,12 @@ local function settle(session, step, host)
   session.journal:write { event = "outcome", step = step.id, host = host_name(host), ok = true,
                           settled = true }
   session.completed[k] = true
-  session.done_order[#session.done_order + 1] = { step = step, host = host }
+  session.done_order[#session.done_order + 1] = { step = step, host = host, finished = true }
 end
 
 -- One host of one step: check, then (journaled) run and verify. Returns "skipped"|"changed".
+-- A host whose run has started is in done_order from that moment, finished or not: a run
+-- that fails half-way has changed the host too, and rollback restores it (by intent).
 local function apply_host(session, step, host)
   local name = host_name(host)
   if session.completed[key(step, host)] then return "skipped" end
@@ -137,6 +139,8 @@ local function apply_host(session, step, host)
   end
   if state.status == "blocked" then error(state.reason, 0) end
   session.journal:write { event = "intent", step = step.id, host = name }
+  local started = { step = step, host = host, finished = false }
+  session.done_order[#session.done_order + 1] = started
   step.run(session.ctx, host or nil)
   if step.verify then
     local ok, message = read_only(step.verify, session.ctx, host or nil)
@@ -146,7 +150,7 @@ local function apply_host(session, step, host)
   end
   session.journal:write { event = "outcome", step = step.id, host = name, ok = true }
   session.completed[key(step, host)] = true
-  session.done_order[#session.done_order + 1] = { step = step, host = host }
+  started.finished = true
   return "changed"
 end
 
@@ -210,26 +214,62 @@ local function host_entry(session, step, host)
   return host
 end
 
--- Undoes the changes of this run (and of the run it resumes), newest first.
-local function roll_back(session)
-  local mode = rollback_mode(session)
-  if mode == "never" or #session.done_order == 0 then return end
-  if mode == "ask" and not ask(i18n.t("rollback_ask")) then return end
+-- The hosts whose run started in this run (or in the run it resumes), newest first, each
+-- once: what a rollback must restore.
+local function started_changes(session)
+  local seen, changes = {}, {}
   for i = #session.done_order, 1, -1 do
     local entry = session.done_order[i]
-    if entry.step.rollback then
-      local name = host_name(entry.host)
-      output.during(entry.step.id)
-      session.journal:write { event = "rollback", step = entry.step.id, host = name }
-      local ok, err = pcall(function()
-        return entry.step.rollback(session.ctx, host_entry(session, entry.step, entry.host) or nil)
-      end)
-      session.journal:write { event = "rolled_back", step = entry.step.id, host = name, ok = ok,
-                              error = not ok and clean(err) or nil }
-      output.emit("rollback", { step = entry.step.id, title = entry.step.title or entry.step.id,
-                                host = name, ok = ok, error = not ok and clean(err) or nil })
+    local k = key(entry.step, entry.host)
+    if not seen[k] and not entry.step.changes_nothing then
+      seen[k] = true
+      changes[#changes + 1] = entry
     end
   end
+  return changes
+end
+
+-- One change rolled back (journaled, shown); returns what became of it.
+local function roll_back_one(session, entry)
+  local name = host_name(entry.host)
+  local step = entry.step
+  local result = { step = step.id, title = step.title or step.id, host = name,
+                   finished = entry.finished ~= false }
+  if not step.rollback then
+    result.ok, result.error = false, i18n.t("no_rollback_function")
+    return result
+  end
+  output.during(step.id)
+  session.journal:write { event = "rollback", step = step.id, host = name }
+  local ok, err = pcall(function()
+    return step.rollback(session.ctx, host_entry(session, step, entry.host) or nil)
+  end)
+  result.ok, result.error = ok, not ok and clean(err) or nil
+  session.journal:write { event = "rolled_back", step = step.id, host = name, ok = ok,
+                          error = result.error }
+  output.emit("rollback", result)
+  return result, ok
+end
+
+-- Undoes the changes of this run (and of the run it resumes), newest first: every host
+-- whose run started, also one that failed half-way. Returns what was restored and what
+-- was left changed (with why), for the summary.
+local function roll_back(session)
+  local changes = started_changes(session)
+  local restored, left = {}, {}
+  if #changes == 0 then return restored, left end
+  local mode = rollback_mode(session)
+  if mode == "ask" and not ask(i18n.t("rollback_ask")) then mode = "never" end
+  for _, entry in ipairs(changes) do
+    if mode == "never" then
+      left[#left + 1] = { step = entry.step.id, host = host_name(entry.host),
+                          finished = entry.finished ~= false, error = i18n.t("not_rolled_back") }
+    else
+      local result, ok = roll_back_one(session, entry)
+      if ok then restored[#restored + 1] = result else left[#left + 1] = result end
+    end
+  end
+  return restored, left
 end
 
 --- execute(session) -> exit code: the steps in order, after the plan was accepted.
@@ -255,10 +295,10 @@ function M.execute(session)
     if not status then
       counts.failed = counts.failed + 1
       session.journal:write { event = "failed", step = step.id, error = tostring(err) }
-      roll_back(session)
+      local restored, left = roll_back(session)
       output.emit("summary", { ok = false, changed = counts.changed, skipped = counts.skipped,
         failed = counts.failed, duration = core.now() - started, step = step.id,
-        error = tostring(err) })
+        error = tostring(err), restored = restored, left = left })
       session.journal:write { event = "finish", ok = false }
       return EXIT.failed
     end

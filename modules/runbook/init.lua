@@ -12,12 +12,15 @@
 --         run = function(ctx, host) … end,                                -- the change
 --         verify = function(ctx, host) return ok, message end,           -- optional
 --         rollback = function(ctx, host) … end,                          -- optional
---         confirm = true, guidance = { en = … } },                        -- optional
+--         confirm = true, guidance = { en = … },                          -- optional
+--         changes_nothing = true },   -- optional: run only waits; nothing to roll back
 --     },
 --   }
 --
 -- A step without `run` is a precondition: when its check does not hold, the run stops
--- with its guidance. Organizations adapt a shipped runbook without copying it:
+-- with its guidance. Rollback is by intent: every host whose run started is rolled back,
+-- also one that failed half-way, so a rollback restores from what the run remembered
+-- before its change (ctx.remember) and does nothing where that state already holds. Organizations adapt a shipped runbook without copying it:
 --   local failover = runbook.extend "xmpp-failover"
 --   failover.params.ticket = { type = "string", required = true, description = "…" }
 --   failover:insert_before("stop-services", { id = "notify", … })
@@ -33,7 +36,7 @@ Runbook.__name = "runbook.definition"
 
 local STEP_KEYS = { id = true, title = true, hosts = true, check = true, run = true,
   verify = true, rollback = true, confirm = true, guidance = true, limit = true,
-  description = true }
+  description = true, changes_nothing = true }
 
 local function fail(definition, message)
   error(("[runbook] %s: %s"):format(definition.id or "runbook", message), 3)

@@ -126,6 +126,12 @@ function human.rollback(e)
     e.host and (" @ " .. e.host) or "", e.ok and "✓" or ("✗ " .. tostring(e.error)))))
 end
 
+-- "stop-services @ edge2a.contoso.com (half-done)": a change the summary lists.
+local function where_changed(change)
+  return change.step .. (change.host and (" @ " .. change.host) or "")
+    .. (change.finished == false and i18n.t("half_done") or "")
+end
+
 -- The summary's first words: how the run ended.
 local function outcome_of(e)
   if e.ok then return i18n.t("summary_ok") end
@@ -142,6 +148,13 @@ function human.summary(e)
   end
   local counts = i18n.t("summary_counts", e.changed or 0, e.skipped or 0, e.failed or 0)
   line(paint(e.ok and "green" or "red", labelled(outcome_of(e), counts) .. seconds(e.duration)))
+  for _, change in ipairs(e.restored or {}) do
+    line(paint("yellow", "  " .. i18n.t("summary_restored", where_changed(change))))
+  end
+  for _, change in ipairs(e.left or {}) do
+    line(paint("red", "  " .. i18n.t("summary_left", where_changed(change),
+      tostring(change.error or ""))))
+  end
   if e.resume then line(labelled(i18n.t("resume_hint"), "runbook resume " .. e.resume)) end
 end
 

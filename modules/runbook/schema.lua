@@ -41,6 +41,15 @@ local function describe(value)
   return type(value) == "table" and t("a_table") or tostring(value)
 end
 
+-- A value where a credential belongs may be the secret itself: it is described by its
+-- kind and length, never shown — not even when it is refused.
+local function describe_refused(value, node)
+  if node.type == "credential" or node.secret then
+    return t("a_value_of_length", type(value), type(value) == "string" and #value or 0)
+  end
+  return describe(value)
+end
+
 --- A credential is a reference, never the secret itself.
 function M.is_credential_reference(value)
   return type(value) == "string" and (value:match("^env:[%w_]+$") ~= nil
@@ -95,9 +104,10 @@ end
 local function check_constraints(value, node, path, report)
   if node.values then
     for _, allowed in ipairs(node.values) do if value == allowed then return end end
-    report(path, t("expected_one_of", table.concat(node.values, ", "), describe(value)))
+    report(path, t("expected_one_of", table.concat(node.values, ", "), describe_refused(value, node)))
   elseif node.pattern and not tostring(value):match(node.pattern) then
-    report(path, t("does_not_look_like", describe(value), node.description or node.pattern))
+    report(path, t("does_not_look_like", describe_refused(value, node),
+      node.description or node.pattern))
   elseif node.check then
     local fine, message = node.check(value)
     if not fine then report(path, message) end
@@ -121,7 +131,7 @@ function check(value, node, path, report)
   end
   local ok, expected = checker(value, node, path, report)
   if not ok then
-    report(path, t("expected_got", expected, describe(value)))
+    report(path, t("expected_got", expected, describe_refused(value, node)))
     return
   end
   check_constraints(value, node, path, report)
@@ -161,7 +171,7 @@ end
 
 local DECLARATION_KEYS = { type = "any", required = "boolean", default = "any",
   description = "string", fields = "table", of = "table", values = "table",
-  pattern = "string", check = "function" }
+  pattern = "string", check = "function", file = "string", secret = "boolean" }
 local TYPE_NAMES = "string, number, integer, boolean, record, map, list, credential, any"
 
 local function sub_declarations_problem(node, name)

@@ -182,6 +182,17 @@ local function probe_credentials(inventory, inventory_node, report)
   end)
 end
 
+-- Every file the inventory names (a field declared with `file = KIND`) exists, can be
+-- read and holds that kind: said by `check`, before any traffic (runbook.files).
+local function probe_files(inventory, inventory_node, report)
+  local files = require "runbook.files"
+  schema.each(inventory, inventory_node, function(value, node, where)
+    if not node.file or type(value) ~= "string" then return end
+    local ok, message = files.probe(value, node.file)
+    if not ok then report(where, message) end
+  end)
+end
+
 --- load_inventory(path) -> inventory, source | nil, message
 function M.load_inventory(path)
   local file = io.open(path)
@@ -232,6 +243,7 @@ function M.prepare(definition, options)
     report(problem.path, problem.message)
   end
   probe_credentials(inventory, inventory_node, report)
+  probe_files(inventory, inventory_node, report)
   local params = resolve_params(definition, inventory, set_values, problems)
   if #problems > 0 then return nil, problems end
   simulation = simulation or inventory.lab ~= nil
