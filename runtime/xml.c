@@ -2,7 +2,8 @@
 ** xml.c — runbook.xml: an incremental XML parser (expat) for streams that never end,
 ** such as an XMPP stream, and for SOAP bodies.
 **   xml.parser{max_depth=, max_buffer=, max_text=} -> parser
-**   parser:feed(chunk) -> events | nil, message, code    (code "syntax" or "limit")
+**   parser:feed(chunk) -> events | nil, message, code    (code "syntax", "limit" or
+**                                                         "memory")
 **   parser:finish()    -> events | nil, message, code    (the document must be complete)
 ** xml.expat_version is the library's version, xml.reparse_deferral "off" (turned off) or
 ** "absent" (the library has none).
@@ -18,7 +19,13 @@
 ** is read as UTF-8 whatever it declares. After the document element only whitespace may
 ** follow; anything else is an error however the input was cut (expat alone would decide
 ** by where the chunk ends).
+** Expat's callbacks never raise: what they add to the events is built under lua_pcall, so a
+** failed allocation cannot longjmp out of XML_Parse and leave expat inside a token; it fails
+** the parser (code "memory") instead, which then stays failed like any other.
 */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE          /* dladdr, for builds without the Makefile's flags (the fuzzer) */
+#endif
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,9 +41,9 @@
 typedef struct Parser {
   XML_Parser expat;
   lua_State *L;              /* during feed: where events go */
-  int list;                  /* stack index of the list of events */
+  int list;                  /* stack index of the list of events; the next tag's namespace
+                             ** declarations (a table, or nil) are just above it */
   int events;                /* number of events in that list */
-  int namespaces;            /* stack index of the next tag's declarations, or 0 */
   int depth, max_depth;
   long long fed;             /* bytes given to feed so far */
   long long event_at;        /* byte index where the latest event started */
@@ -60,6 +67,13 @@ static void mark_event (Parser *p) {
   p->event_at = XML_GetCurrentByteIndex(p->expat);
 }
 
+/* What a callback hands the function that builds its event under lua_pcall. */
+typedef struct Pending {
+  Parser *p;
+  const XML_Char *name, **attributes;   /* a start or end tag */
+  const XML_Char *prefix, *uri;         /* a namespace declaration */
+} Pending;
+
 /* Pushes "uri\1local" split into name and namespace fields of the table on top. */
 static void set_name (lua_State *L, const char *qualified) {
   const char *sep = strchr(qualified, NS_SEPARATOR);
@@ -73,19 +87,20 @@ static void set_name (lua_State *L, const char *qualified) {
   lua_setfield(L, -2, "name");
 }
 
-/* Moves the event on top into the list. */
-static void append_event (Parser *p) {
-  lua_rawseti(p->L, p->list, ++p->events);
+/* Moves the event on top into the list at index list. */
+static void append_event (lua_State *L, Parser *p, int list) {
+  lua_rawseti(L, list, p->events + 1);
+  p->events++;
 }
 
-static void flush_text (Parser *p) {
+static void flush_text (lua_State *L, Parser *p, int list) {
   if (p->text_len == 0) return;
-  lua_createtable(p->L, 0, 2);
-  lua_pushliteral(p->L, "text");
-  lua_setfield(p->L, -2, "type");
-  lua_pushlstring(p->L, p->text, p->text_len);
-  lua_setfield(p->L, -2, "text");
-  append_event(p);
+  lua_createtable(L, 0, 2);
+  lua_pushliteral(L, "text");
+  lua_setfield(L, -2, "type");
+  lua_pushlstring(L, p->text, p->text_len);
+  lua_setfield(L, -2, "text");
+  append_event(L, p, list);
   p->text_len = 0;
 }
 
@@ -105,57 +120,102 @@ static void push_attributes (lua_State *L, const XML_Char **attributes) {
   lua_setfield(L, -2, "attributes");
 }
 
+/* The builders run under lua_pcall with (pending, list, declarations or nil) and return
+** the declarations still waiting for a tag. */
+static int build_start (lua_State *L) {
+  Pending *e = (Pending *)lua_touserdata(L, 1);
+  flush_text(L, e->p, 2);
+  lua_createtable(L, 0, 5);
+  lua_pushliteral(L, "start");
+  lua_setfield(L, -2, "type");
+  set_name(L, e->name);
+  push_attributes(L, e->attributes);
+  lua_pushinteger(L, e->p->depth);
+  lua_setfield(L, -2, "depth");
+  if (!lua_isnil(L, 3)) {
+    lua_pushvalue(L, 3);
+    lua_setfield(L, -2, "namespaces");
+  }
+  append_event(L, e->p, 2);
+  lua_pushnil(L);                 /* the tag took its declarations */
+  return 1;
+}
+
+static int build_end (lua_State *L) {
+  Pending *e = (Pending *)lua_touserdata(L, 1);
+  flush_text(L, e->p, 2);
+  lua_createtable(L, 0, 4);
+  lua_pushliteral(L, "end");
+  lua_setfield(L, -2, "type");
+  set_name(L, e->name);
+  lua_pushinteger(L, e->p->depth);
+  lua_setfield(L, -2, "depth");
+  append_event(L, e->p, 2);
+  lua_pushvalue(L, 3);
+  return 1;
+}
+
+/* Expat reports a tag's xmlns declarations just before the tag itself: they wait in a
+** table on the stack for the start tag. */
+static int build_namespace (lua_State *L) {
+  Pending *e = (Pending *)lua_touserdata(L, 1);
+  if (lua_isnil(L, 3)) {
+    lua_newtable(L);
+    lua_replace(L, 3);
+  }
+  lua_pushstring(L, e->uri ? e->uri : "");
+  lua_setfield(L, 3, e->prefix ? e->prefix : "");
+  lua_pushvalue(L, 3);
+  return 1;
+}
+
+/* Runs a builder inside expat's callback without letting an error out of it: a failure
+** (out of memory) fails the parser instead. */
+static void build_event (Parser *p, lua_CFunction build, Pending *e) {
+  lua_State *L = p->L;
+  e->p = p;
+  if (!lua_checkstack(L, 4)) {
+    fail(p, "memory", "out of memory for the events");
+    return;
+  }
+  lua_pushcfunction(L, build);
+  lua_pushlightuserdata(L, e);
+  lua_pushvalue(L, p->list);
+  lua_pushvalue(L, p->list + 1);
+  if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    fail(p, "memory", "out of memory for the events");
+    return;
+  }
+  lua_replace(L, p->list + 1);
+}
+
 static void on_start (void *data, const XML_Char *name, const XML_Char **attributes) {
   Parser *p = (Parser *)data;
+  Pending e = { NULL, name, attributes, NULL, NULL };
   if (p->error_code) return;
   mark_event(p);
   if (p->depth >= p->max_depth) {
     fail(p, "limit", "elements nested deeper than the limit (max_depth)");
     return;
   }
-  flush_text(p);
   p->depth++;
-  lua_createtable(p->L, 0, 5);
-  lua_pushliteral(p->L, "start");
-  lua_setfield(p->L, -2, "type");
-  set_name(p->L, name);
-  push_attributes(p->L, attributes);
-  lua_pushinteger(p->L, p->depth);
-  lua_setfield(p->L, -2, "depth");
-  if (p->namespaces) {
-    lua_pushvalue(p->L, p->namespaces);
-    lua_setfield(p->L, -2, "namespaces");
-  }
-  append_event(p);
-  if (p->namespaces) lua_remove(p->L, p->namespaces);
-  p->namespaces = 0;
+  build_event(p, build_start, &e);
 }
 
-/* Expat reports a tag's xmlns declarations just before the tag itself: they wait in a
-** table on the stack for on_start. */
 static void on_namespace (void *data, const XML_Char *prefix, const XML_Char *uri) {
   Parser *p = (Parser *)data;
+  Pending e = { NULL, NULL, NULL, prefix, uri };
   if (p->error_code) return;
-  if (p->namespaces == 0) {
-    lua_newtable(p->L);
-    p->namespaces = lua_gettop(p->L);
-  }
-  lua_pushstring(p->L, uri ? uri : "");
-  lua_setfield(p->L, p->namespaces, prefix ? prefix : "");
+  build_event(p, build_namespace, &e);
 }
 
 static void on_end (void *data, const XML_Char *name) {
   Parser *p = (Parser *)data;
+  Pending e = { NULL, name, NULL, NULL, NULL };
   if (p->error_code) return;
   mark_event(p);
-  flush_text(p);
-  lua_createtable(p->L, 0, 4);
-  lua_pushliteral(p->L, "end");
-  lua_setfield(p->L, -2, "type");
-  set_name(p->L, name);
-  lua_pushinteger(p->L, p->depth);
-  lua_setfield(p->L, -2, "depth");
-  append_event(p);
+  build_event(p, build_end, &e);
   p->depth--;
   if (p->depth == 0)
     p->root_end = XML_GetCurrentByteIndex(p->expat) + XML_GetCurrentByteCount(p->expat);
@@ -245,10 +305,10 @@ static int parse (lua_State *L, Parser *p, const char *chunk, size_t len, int fi
   size_t clean = first_control(chunk, len);
   if (p->error_code || !check_epilog(p, chunk, clean, start)) return push_error(L, p);
   lua_newtable(L);
+  lua_pushnil(L);            /* no namespace declarations waiting */
   p->L = L;
-  p->list = lua_gettop(L);
+  p->list = lua_gettop(L) - 1;
   p->events = 0;
-  p->namespaces = 0;
   p->fed += (long long)clean;
   if (XML_Parse(p->expat, chunk, (int)clean, final && clean == len) == XML_STATUS_ERROR
       && !p->error_code) {
@@ -263,8 +323,8 @@ static int parse (lua_State *L, Parser *p, const char *chunk, size_t len, int fi
   if (!p->error_code && clean < len) fail_control(p, (unsigned char)chunk[clean]);
   if (!p->error_code && p->fed - p->event_at > (long long)p->max_buffer)
     fail(p, "limit", "more bytes without a complete tag than the limit (max_buffer)");
-  if (final && !p->error_code) flush_text(p);
   p->L = NULL;
+  if (final && !p->error_code) flush_text(L, p, p->list);   /* outside expat: may raise */
   if (p->error_code) return push_error(L, p);
   lua_settop(L, p->list);
   return 1;

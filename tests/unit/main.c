@@ -33,7 +33,7 @@ void unit_check_str (const char *file, int line, const char *what, const char *e
               expected);
 }
 
-static const UnitTest *const suites[] = {loop_tests, dns_wire_tests};
+static const UnitTest *const suites[] = {loop_tests, dns_wire_tests, xml_tests};
 
 static int count_tests (void) {
   int n = 0;

@@ -33,5 +33,6 @@ void unit_check_str (const char *file, int line, const char *what, const char *e
 /* the tests of each file, ending with {NULL, NULL} */
 extern const UnitTest loop_tests[];
 extern const UnitTest dns_wire_tests[];
+extern const UnitTest xml_tests[];
 
 #endif
