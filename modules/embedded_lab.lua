@@ -14,6 +14,10 @@
 -- server refuses updates), lagging-dns (a secondary serves the old data for a while),
 -- filtered-port (the perimeter firewall drops 5269), old-parameter (Set-CsSite has the
 -- procedure's -XmppExternalFederationRoute instead of the reference's -XmppFederationRoute).
+-- One call can be made to fail, for the fault matrix (tests/fault_matrix_spec.lua):
+--   --set lab.fail_call=Stop-CsWindowsService@edge2a.contoso.com#2   the 2nd call of that
+--     changing cmdlet on that computer (#N alone: any computer) fails, changing nothing;
+--   --set lab.fail_update=N   the N-th DNS update of the run is refused.
 local cjson = require "cjson"
 local cmdlet = require "cmdlet"
 local emulator = require "lync.emulator"
@@ -73,6 +77,18 @@ end
 local function first_target_server(inventory, lab)
   local pool = (inventory.failover or {}).to_pool or sorted_pools(lab)[#sorted_pools(lab)]
   return lab.pools[pool].servers[1]
+end
+
+-- "Stop-CsWindowsService@edge2a.contoso.com#2" -> {cmdlet=, computer=, at=}
+local function parse_fail_call(text)
+  local cmdlet_name, rest = tostring(text):match("^([%a%-]+)(.*)$")
+  local computer, at = (rest or ""):match("^@([^#]+)#(%d+)$")
+  if not computer then at = (rest or ""):match("^#(%d+)$") end
+  if not cmdlet_name or not at then
+    error(("[embedded_lab] lab.fail_call '%s': write CMDLET@COMPUTER#N or CMDLET#N")
+      :format(tostring(text)), 0)
+  end
+  return { cmdlet = cmdlet_name, computer = computer, at = tonumber(at) }
 end
 
 local function apply_lync_fault(state, fault, target)
@@ -209,11 +225,13 @@ function M.world(inventory)
   else
     local state = lync_state(inventory, lab)
     apply_lync_fault(state, fault, target)
+    if lab.fail_call then state.fail_call = parse_fail_call(lab.fail_call) end
     emulator.save_state(state_file, state)
   end
   local dns = persist(zone(inventory, lab, dir .. "/dns-zone.json"), dir .. "/dns-zone.json")
   if fault == "dns-refused" then dns.fault { refuse_updates = true } end
   if fault == "lagging-dns" then dns.lag("ns2", 3) end
+  if lab.fail_update then dns.fault { refuse_update_at = tonumber(lab.fail_update) } end
   cmdlet.register_transport("lab-unreachable", function(host)
     return nil, ("cannot connect to %s:22: timed out after 5 s (simulated)"):format(host.name),
       "timeout"

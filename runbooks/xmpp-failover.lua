@@ -20,6 +20,15 @@ local runbook = require "runbook"
 
 local REPLICA_NOTE = "(REPLICA keeps running for CMS replication)"
 
+-- The rollback of both service steps, also for a host where only some services changed:
+-- every service that ran before the run runs again (all of them when the journal has no
+-- list); starting a running service changes nothing.
+local function restore_services(ctx, host)
+  local running = ctx.data["running_before." .. host.name]
+  lync.start_services(host, { computer = host.name, names = running,
+    timeout = ctx.params.service_timeout, interval = f.poll(ctx, 1) })
+end
+
 return runbook.define {
   id = "xmpp-failover",
   title = { en = "Fail over the Edge pool used for XMPP federation",
@@ -70,13 +79,7 @@ return runbook.define {
           timeout = ctx.params.service_timeout, interval = f.poll(ctx, 1) })
         ctx.data.services_stopped = true
       end,
-      -- Also a host where only some services stopped: every service that ran before the
-      -- run is started again (all of them when the journal has no list).
-      rollback = function(ctx, host)
-        local running = ctx.data["running_before." .. host.name]
-        lync.start_services(host, { computer = host.name, names = running,
-          timeout = ctx.params.service_timeout, interval = f.poll(ctx, 1) })
-      end },
+      rollback = restore_services },
 
     { id = "federation-route",
       title = { en = "Set-CsSite: point the XMPP federation route at the new Edge pool",
@@ -193,7 +196,8 @@ return runbook.define {
         lync.start_services(host, { computer = host.name, timeout = ctx.params.service_timeout,
                                     interval = f.poll(ctx, 1) })
       end,
-      verify = function(_, host) return f.all_in(f.statuses(host), "Running") end },
+      verify = function(_, host) return f.all_in(f.statuses(host), "Running") end,
+      rollback = restore_services },
 
     { id = "federation-answers",
       title = { en = "XMPP federation answers on the new Edge pool",

@@ -3,6 +3,7 @@
 -- counts them) and serves them through query(), a stand-in for dns.query, from several
 -- "servers" that can lag behind the primary. Faults can be injected:
 --   p.fault { refuse_updates = true }     set/delete answer like a server saying REFUSED
+--   p.fault { refuse_update_at = N }      only the N-th update (set or delete) is refused
 --   p.lag(server, answers)                that server keeps serving the version it has for
 --                                         its next `answers` queries, then catches up
 --   p.lag(server, math.huge)              a server that never converges
@@ -66,7 +67,8 @@ function M.new(config)
     if not prepared then return unchanged end
     local diff
     ttl, diff = prepared.ttl, prepared.diff
-    if state.faults.refuse_updates then
+    state.updates_tried = (state.updates_tried or 0) + 1
+    if state.faults.refuse_updates or state.faults.refuse_update_at == state.updates_tried then
       return nil, ("[dns.sim] update of zone %s refused (injected fault)"):format(state.zone),
              "refused"
     end

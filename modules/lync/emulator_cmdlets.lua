@@ -442,6 +442,24 @@ local function count_applied(state, name, args)
   state.applied[what] = (state.applied[what] or 0) + 1
 end
 
+-- An injected failure of one call (state.fail_call = {cmdlet=, computer=, at=}): the
+-- at-th call of that changing cmdlet (on that computer, when one is named) fails after it
+-- took effect or not — before, so that the call changes nothing, as a refused one would.
+-- The count lives in the state, which the failing call saves (context.changed).
+local function injected_failure(context, s, args)
+  local fail = context.state.fail_call
+  if not fail or fail.cmdlet:lower() ~= s.name:lower() then return end
+  if fail.computer and tostring(args.ComputerName or ""):lower() ~= fail.computer:lower() then
+    return
+  end
+  fail.seen = (fail.seen or 0) + 1
+  context.changed = true
+  if fail.seen == fail.at then
+    ps_error(("%s failed on call %d (injected fault)"):format(s.name, fail.at),
+      "InvalidOperation", "InjectedFault," .. s.class)
+  end
+end
+
 --- find(name) -> function(context, named, positional, name) -> outputs, or nil
 function M.find(name)
   local s = SPECS[name:lower()]
@@ -454,6 +472,7 @@ function M.find(name)
     end
     local args = bind({ parameters = parameters, positional = s.positional,
                         mandatory = s.mandatory, class = s.class }, named, positional, s.name)
+    if s.mutates then injected_failure(context, s, args) end
     local outputs = s.impl(context, args)
     if s.mutates then count_applied(context.state, s.name, args) end
     return outputs
