@@ -14,9 +14,14 @@
 **       connection (NTLM for WinRM), where the pool of http.request could hand a request
 **       to another connection.
 ** Methods other than GET, HEAD and OPTIONS may change something: while planning and inside
-** a read-only task they refuse (loop_check_mutation), except on a connection opened with a
-** read permit (runtime/permit.h) — WinRM's, which POSTs one command the cmdlet layer proved
-** a read.
+** a read-only task they refuse (loop_check_mutation). A connection opened with a read
+** permit (runtime/permit.h) — WinRM's, for one command the cmdlet layer proved a read —
+** carries that command's WS-Management exchange and nothing else, in any mode: every
+** request a POST to its one URL whose envelope holds exactly the permitted command and
+** stdin (runtime/permit_wsman.h), checked before it is sent. No request carries what would
+** make it another: a body on GET, HEAD or OPTIONS (libcurl would POST it), a body with
+** follow (a redirect would send it again), a method that is no token, a header name that
+** is no token or a value with CR, LF or NUL (another request on the same connection).
 ** A response may carry max_body bytes of body and max_headers bytes of headers (all the
 ** responses of the request together: redirects, authentication rounds); past either the
 ** transfer stops and the request fails with code "limit". libcurl itself refuses more than
@@ -28,12 +33,14 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
 #include "loop_api.h"
 #include "options.h"
 #include "permit.h"
+#include "permit_wsman.h"
 
 #define MULTI_TYPE "runbook.http.multi"
 #define SHARED_MULTI_KEY "runbook.http.shared"
@@ -58,7 +65,9 @@ struct Multi {
   Watch timer;
   int closed;
   int private;             /* an http.connection: closed while the loop runs */
-  int read_permitted;      /* opened with a read permit: its requests only read */
+  int read_permitted;      /* opened with a read permit (its user value 1; 2: last body) */
+  WsmanExchange exchange;  /* read_permitted: how far the permitted exchange went */
+  char url[1024];          /* read_permitted: the URL of its first request, its only one */
   SocketWatch sockets[MAX_SOCKETS];
 };
 
@@ -210,7 +219,7 @@ static int multi_gc (lua_State *L) {
 
 /* Pushes a new multi handle driven by the loop. */
 static Multi *multi_new (lua_State *L) {
-  Multi *m = (Multi *)lua_newuserdatauv(L, sizeof(Multi), 0);
+  Multi *m = (Multi *)lua_newuserdatauv(L, sizeof(Multi), 2);
   memset(m, 0, sizeof *m);
   luaL_setmetatable(L, MULTI_TYPE);
   m->loop = loop_get(L);
@@ -375,6 +384,24 @@ static void describe_request (Request *r, const char *method, const char *url) {
            (int)(rest > 200 ? 200 : rest), host);
 }
 
+/* RFC 9110 tchar: a method or header name made of these cannot break the request apart. */
+static int is_token (const char *text) {
+  if (*text == '\0') return 0;
+  for (; *text; text++)
+    if (!isalnum((unsigned char)*text) && strchr("!#$%&'*+-.^_`|~", *text) == NULL) return 0;
+  return 1;
+}
+
+/* Headers whose name is a token and whose value holds no CR, LF or NUL: nothing a header
+** carries can start another request on the same connection. */
+static void check_header (lua_State *L, const char *name, const char *value, size_t value_len) {
+  if (!is_token(name))
+    luaL_error(L, "http: header name '%s' is not a token (RFC 9110 §5.1)", name);
+  if (strcspn(value, "\r\n") != value_len)
+    luaL_error(L, "http: the value of header %s holds a CR, LF or NUL, which would end the "
+                  "header there", name);
+}
+
 /* Request headers from the table {name = value}. */
 static void set_headers (lua_State *L, Request *r) {
   lua_getfield(L, 1, "headers");
@@ -383,8 +410,10 @@ static void set_headers (lua_State *L, Request *r) {
     while (lua_next(L, -2)) {
       if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "http: headers must map names to values, both strings");
+      size_t value_len;
       const char *name = lua_tostring(L, -2);
-      const char *value = lua_tostring(L, -1);
+      const char *value = lua_tolstring(L, -1, &value_len);
+      check_header(L, name, value, value_len);
       lua_pushfstring(L, "%s: %s", name, value);
       struct curl_slist *next = curl_slist_append(r->headers, lua_tostring(L, -1));
       if (next == NULL) luaL_error(L, "http: out of memory");
@@ -416,6 +445,90 @@ static int is_read_method (const char *method) {
          strcmp(method, "OPTIONS") == 0;
 }
 
+/* ---------------------------------------------------------------- what may be sent */
+
+/* Raises when a request could not be what it says, in every mode: a method that is no
+** token; a body on GET, HEAD or OPTIONS (libcurl would send a GET with a body as a POST: a
+** change passing for a read); a body with follow (a redirect would send it again, to
+** another URL). */
+static void check_method_and_body (lua_State *L, const char *method) {
+  luaL_argcheck(L, is_token(method), 1, "method: expected an HTTP method such as GET or POST");
+  lua_getfield(L, 1, "body");
+  lua_getfield(L, 1, "follow");
+  int has_body = !lua_isnil(L, -2), follow = lua_toboolean(L, -1);
+  lua_pop(L, 2);
+  if (has_body && is_read_method(method))
+    luaL_error(L, "http: a %s request carries no body (libcurl would send it as a POST): "
+                  "drop the body, or use the method the server expects", method);
+  if (has_body && follow)
+    luaL_error(L, "http: a request with a body does not follow redirects (the body would be "
+                  "sent again, to another URL): drop follow and handle the redirect");
+}
+
+/* Raises unless the request of the options at 1 on the permitted connection at 2 is the
+** next step of the permitted command's WS-Management exchange (runtime/permit_wsman.h): a
+** POST to the connection's one URL, no redirect, only the headers winrm sends, and an
+** envelope carrying exactly the permitted command and stdin. An empty body passes (the
+** first leg of NTLM carries none), and so does the last envelope again (sent again after a
+** new authentication). */
+static void check_permitted_request (lua_State *L, Multi *m, const char *method,
+                                     const char *url, const char **reason) {
+  const char *command = NULL, *input = NULL;
+  size_t command_len = 0, input_len = 0, body_len = 0;
+  if (strcmp(method, "POST") != 0) { *reason = "it is no POST"; return; }
+  if (m->url[0] == '\0' && strlen(url) < sizeof m->url) strcpy(m->url, url);
+  if (strcmp(m->url, url) != 0) { *reason = "it goes to another URL"; return; }
+  lua_getfield(L, 1, "follow");
+  int follow = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (follow) { *reason = "it would follow redirects"; return; }
+  if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (*reason == NULL && lua_next(L, -2)) {
+      const char *name = lua_tostring(L, -2);
+      if (lua_type(L, -2) != LUA_TSTRING || (strcasecmp(name, "Content-Type") != 0 &&
+                                              strcasecmp(name, "Authorization") != 0))
+        *reason = "it sends a header winrm does not send";
+      lua_pop(L, 1);
+    }
+    if (*reason) lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  if (*reason) return;
+  lua_getfield(L, 1, "body");
+  const char *body = lua_tolstring(L, -1, &body_len);
+  lua_getiuservalue(L, 2, 2);               /* the last envelope */
+  int again = body_len > 0 && lua_rawequal(L, -1, -2);
+  lua_pop(L, 1);
+  if (body_len > 0 && !again) {
+    lua_getiuservalue(L, 2, 1);
+    permit_fields(L, -1, &command, &command_len, &input, &input_len);
+    WsmanPermitted permitted = { command, input, command_len, input_len };
+    *reason = wsman_exchange_step(&m->exchange, url, body, body_len, &permitted);
+    lua_pop(L, 1);
+    if (*reason == NULL) lua_setiuservalue(L, 2, 2);   /* pops the body */
+    else lua_pop(L, 1);
+  } else {
+    lua_pop(L, 1);
+  }
+}
+
+/* Before anything is sent: a change refuses while planning and in a read-only task, a
+** read goes; on a connection opened with a read permit only the permitted exchange goes,
+** in any mode. */
+static void check_may_send (lua_State *L, Multi *m, Request *r, const char *method,
+                            const char *url) {
+  const char *reason = NULL;
+  if (!m->read_permitted) {
+    if (!is_read_method(method)) loop_check_mutation(L, r->what);
+    return;
+  }
+  check_permitted_request(L, m, method, url, &reason);
+  if (reason)
+    luaL_error(L, "refusing to %s on a connection opened with a read permit: %s; it carries "
+                  "only the permitted command's WS-Management exchange", r->what, reason);
+}
+
 /* Starts the request described by the table at index 1 on multi m (at index 2 when it is
 ** a connection, which the request then keeps alive) and parks the task until it ends. */
 static int start_request (lua_State *L, Multi *m) {
@@ -442,8 +555,9 @@ static int start_request (lua_State *L, Multi *m) {
     lua_pushvalue(L, 2);
     lua_setiuservalue(L, -2, 1);
   }
+  check_method_and_body(L, method);
   describe_request(r, method, url);
-  if (!is_read_method(method) && !m->read_permitted) loop_check_mutation(L, r->what);
+  check_may_send(L, m, r, method, url);
   if ((r->easy = curl_easy_init()) == NULL) return luaL_error(L, "http: libcurl failed");
   r->multi = m;
   curl_easy_setopt(r->easy, CURLOPT_URL, url);
@@ -509,6 +623,10 @@ static int http_connection (lua_State *L) {
   Multi *m = multi_new(L);
   m->private = 1;
   m->read_permitted = permitted;
+  if (permitted) {
+    lua_getfield(L, 1, "read_permit");
+    lua_setiuservalue(L, -2, 1);           /* the permit lives as long as the connection */
+  }
   curl_multi_setopt(m->curl, CURLMOPT_MAX_TOTAL_CONNECTIONS, 1L);
   curl_multi_setopt(m->curl, CURLMOPT_MAXCONNECTS, 1L);
   return 1;

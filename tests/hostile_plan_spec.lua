@@ -69,3 +69,292 @@ describe("hostile inventories", function()
     end
   end
 end)
+
+-- A runbook written by mistake: its first step's check tries what must refuse, its second
+-- the reads that must still work, each printing "TRIED <name>\t<ok|refused>\t<message>".
+-- C is the config. The WinRM envelopes replayed come from a real read (recorded from
+-- winrm.run over Basic), so that each case differs from the permitted exchange in one way.
+local BOOK = [=[
+local cjson = require "cjson"
+local http = require "runbook.http"
+local permit = require "runbook.permit"
+local powershell = require "powershell"
+local winrm = require "winrm"
+local C = cjson.decode(%q)
+
+local function invocation(script) return powershell.invocation(powershell.wrap(script)) end
+local get_line = invocation("Get-CsSite")
+local set_line = invocation("Set-CsSite -Identity 'Site2' -Description 'moved'")
+local long_line, long_stdin = invocation("Get-CsSite -Identity '" .. ("x"):rep(9000) .. "'")
+local function read_permit(line, stdin) return assert(permit.read("powershell", line, stdin)) end
+local basic = { address = C.winrm.address, port = C.winrm.port, auth = "basic",
+                user = C.winrm.user, password = C.winrm.password, ca_file = C.winrm.ca_file }
+
+-- The requests winrm.run makes for get_line, recorded on their way to the connection.
+local function recorded_read()
+  local connection, requests = http.connection, {}
+  http.connection = function(options)
+    local conn = connection(options)
+    return setmetatable({ request = function(_, request)
+      requests[#requests + 1] = request
+      return conn:request(request)
+    end }, { __close = function() conn:close() end })
+  end
+  local ok, result, err = pcall(winrm.run, basic, get_line, { read_permit = read_permit(get_line) })
+  http.connection = connection
+  assert(ok and result, tostring(result) .. " " .. tostring(err))
+  return requests
+end
+local READ
+local function step(action)
+  READ = READ or recorded_read()
+  for _, request in ipairs(READ) do
+    if request.body:find("<a:Action s:mustUnderstand=\"true\">[^<]*/" .. action .. "<") then
+      return request
+    end
+  end
+end
+
+-- Sends the recorded steps, then `last` (a step name or a request table), on one
+-- connection opened with the read's permit; raises the refusal of the one refused.
+local function replay(steps, last)
+  local conn <close> = http.connection { read_permit = read_permit(get_line) }
+  for _, name in ipairs(steps) do assert(conn:request(step(name))) end
+  local request = type(last) == "string" and step(last) or last
+  local response, err = conn:request(request)
+  return response and response.status, err
+end
+local NONE = {}
+local function with(request, changes)
+  local copy = {}
+  for k, v in pairs(request) do copy[k] = v end
+  for k, v in pairs(changes) do if v == NONE then copy[k] = nil else copy[k] = v end end
+  return copy
+end
+local echo = function(path) return { url = C.echo .. path, ca_file = C.ca } end
+
+local attempts = {
+  { "GET with a body", function()
+    return http.request(with(echo "/get-with-body", { body = "x" })) end },
+  { "OPTIONS with a body", function()
+    return http.request(with(echo "/options-with-body", { method = "OPTIONS", body = "x" })) end },
+  { "POST following redirects", function()
+    return http.request(with(echo "/post-follow", { method = "POST", body = "x", follow = true })) end },
+  { "a header carrying another request", function()
+    return http.request(with(echo "/smuggle",
+      { headers = { ["X-A"] = "a\r\n\r\nDELETE /smuggled HTTP/1.1\r\nHost: x" } })) end },
+  { "DELETE on a permitted connection", function()
+    return replay({}, with(step "Create", { method = "DELETE" })) end },
+  { "PUT on a permitted connection", function()
+    return replay({}, with(step "Create", { method = "PUT", url = C.echo .. "/put", ca_file = C.ca }))
+  end },
+  { "GET on a permitted connection", function()
+    return replay({}, with(step "Create", { method = "GET", body = NONE })) end },
+  { "another URL on a permitted connection", function()
+    local conn <close> = http.connection { read_permit = read_permit(get_line) }
+    assert(conn:request(with(step "Create", { body = "" })))
+    return conn:request(with(echo "/other", { method = "POST", body = "" }))
+  end },
+  { "a body that is no envelope", function()
+    return replay({}, with(step "Create", { body = "<x/>" })) end },
+  { "a comment in the envelope", function()
+    local create = step "Create"
+    return replay({}, with(create, { body = create.body:gsub("<s:Body>", "<s:Body><!-- -->") }))
+  end },
+  { "another resource", function()
+    local create = step "Create"
+    return replay({}, with(create, { body = create.body:gsub("shell/cmd<",
+      "wmi/root/cimv2/Win32_Process<") }))
+  end },
+  { "a header winrm does not send", function()
+    return replay({}, with(step "Create", { headers = { ["Content-Type"] = "application/soap+xml",
+                                                          ["Transfer-Encoding"] = "chunked" } }))
+  end },
+  { "the command before a shell", function() return replay({}, "Command") end },
+  { "a second command", function() return replay({ "Create", "Command", "Receive" }, "Command") end },
+  { "a second shell", function() return replay({ "Create", "Command" }, "Create") end },
+  { "after Delete", function()
+    return replay({ "Create", "Command", "Receive", "Signal", "Delete" }, "Receive") end },
+  { "another command over WinRM", function()
+    return winrm.run(basic, set_line, { read_permit = read_permit(get_line) }) end },
+  { "other stdin over WinRM", function()
+    return winrm.run(basic, long_line, { stdin = long_stdin:gsub("A", "B", 1),
+                                         read_permit = read_permit(long_line, long_stdin) })
+  end },
+  { "stdin the command has not over WinRM", function()
+    return winrm.run(basic, get_line, { stdin = "x", read_permit = read_permit(get_line) }) end },
+}
+
+local reads = {
+  { "GET", function() return assert(http.request(echo "/look")).status == 200 end },
+  { "a read over WinRM", function()
+    return assert(winrm.run(basic, get_line, { read_permit = read_permit(get_line) })).status == 0
+  end },
+  { "a read with stdin over WinRM", function()
+    return assert(winrm.run(basic, long_line, { stdin = long_stdin,
+                                                read_permit = read_permit(long_line, long_stdin) }))
+  end },
+  { "a read over WinRM and NTLM", function()
+    local ntlm = with(basic, { auth = "ntlm" })
+    return assert(winrm.run(ntlm, get_line, { read_permit = read_permit(get_line) })).status == 0
+  end },
+}
+
+local function try_all(list)
+  for _, attempt in ipairs(list) do
+    local ok, result, err = pcall(attempt[2])
+    local outcome = ok and (result and "ok" or "false") or "refused"
+    print(("TRIED %%s\t%%s\t%%s"):format(attempt[1], outcome,
+                                        ok and tostring(err or "") or tostring(result)))
+  end
+  return true
+end
+
+return require("runbook").define {
+  id = "by-mistake", title = { en = "By mistake" },
+  steps = {
+    { id = "attempts", title = { en = "Every change refuses" },
+      check = function() return try_all(attempts) end },
+    { id = "reads", title = { en = "Every read runs" },
+      check = function() return try_all(reads) end },
+  },
+}
+]=]
+
+-- (case, what its refusal says)
+local REFUSED = {
+  { "GET with a body", "a GET request carries no body" },
+  { "OPTIONS with a body", "an? OPTIONS request carries no body" },
+  { "POST following redirects", "a request with a body does not follow redirects" },
+  { "a header carrying another request", "the value of header X%-A holds a CR, LF or NUL" },
+  { "DELETE on a permitted connection", "refusing to DELETE https://.-: it is no POST" },
+  { "PUT on a permitted connection", "refusing to PUT https://.-/put .-: it is no POST" },
+  { "GET on a permitted connection", "refusing to GET https://.-: it is no POST" },
+  { "another URL on a permitted connection", "refusing to POST https://.-/other .-: it goes to "
+    .. "another URL" },
+  { "a body that is no envelope", "its body is not a WS%-Management shell envelope" },
+  { "a comment in the envelope", "is not the shape runbook's winrm module gives this action" },
+  { "another resource", "its body is not a WS%-Management shell envelope" },
+  { "a header winrm does not send", "it sends a header winrm does not send" },
+  { "the command before a shell", "no shell was created yet" },
+  { "a second command", "a read permit covers one command" },
+  { "a second shell", "a read permit covers one shell" },
+  { "after Delete", "the permitted shell was already deleted" },
+  { "another command over WinRM", "its command line is not the permitted command" },
+  { "other stdin over WinRM", "the stdin it sends is not the permitted stdin" },
+  { "stdin the command has not over WinRM", "the permitted command has no stdin" },
+}
+local READS = { "GET", "a read over WinRM", "a read with stdin over WinRM",
+                "a read over WinRM and NTLM" }
+
+describe("a runbook written by mistake", function()
+  local scratch, winrm, echo_pid, echo_pipe, release, state_path
+
+  setup(function()
+    release = lab_lock.acquire("hostile-plan")
+    scratch = support.tmpdir()
+    winrm = lab.start("winrm", "auto", WINRM_ADDRESS)
+    local address, port = ECHO:match("^(.*):(%d+)$")
+    local r = support.sh(("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=%s "
+      .. "-addext subjectAltName=IP:%s -keyout %s/key.pem -out %s/cert.pem"):format(
+      address, address, scratch, scratch))
+    assert.equal(0, r.code, r.err)
+    echo_pipe = io.popen(("exec /usr/bin/python3 tests/lab/https_echo.py %s %s %s/cert.pem "
+      .. "%s/key.pem %s/echo.log & echo $!"):format(address, port, scratch, scratch, scratch))
+    echo_pid = echo_pipe:read("l")
+    assert.equal("ready", echo_pipe:read("l"))
+    state_path = winrm.state_dir .. "/" .. WINRM_ADDRESS .. ".json"
+    local config = { echo = "https://" .. ECHO, ca = scratch .. "/cert.pem",
+                     winrm = { address = WINRM_ADDRESS, port = tonumber(winrm.port),
+                               user = "FE1\\" .. winrm.user, password = winrm.password,
+                               ca_file = winrm.ca_file } }
+    write(scratch .. "/inventory.lua", "return {}")
+    write(scratch .. "/book.lua", BOOK:format(cjson.encode(config)))
+  end)
+
+  teardown(function()
+    if echo_pid then os.execute("kill " .. echo_pid) end
+    if echo_pipe then echo_pipe:close() end
+    lab.stop(winrm)
+    os.execute("rm -rf " .. quote(scratch))
+    release()
+  end)
+
+  local function tried(output)
+    local results = {}
+    for name, outcome, message in output:gmatch("TRIED ([^\t]*)\t([^\t]*)\t([^\n]*)") do
+      results[name] = { outcome = outcome, message = message }
+    end
+    return results
+  end
+
+  local function lines(path)
+    local found = {}
+    for line in slurp(path):gmatch("[^\n]+") do found[#found + 1] = line end
+    return found
+  end
+
+  for _, command in ipairs { "plan", "run --yes" } do
+    it("refuses each mistake before it reaches a server, and reads still run (" .. command
+       .. ")", function()
+      write(scratch .. "/echo.log", "")
+      write(winrm.log, "")
+      local r = support.sh(("cd %s && RUNBOOK_STATE_DIR=%s %s %s -i inventory.lua book.lua")
+        :format(quote(scratch), quote(scratch .. "/state"), quote(support.bin), command))
+      assert.equal(0, r.code, r.out .. r.err)
+      local results, wrong = tried(r.out), {}
+      for _, case in ipairs(REFUSED) do
+        local result = results[case[1]] or { outcome = "not tried", message = r.out .. r.err }
+        if result.outcome ~= "refused" or not result.message:match(case[2]) then
+          wrong[#wrong + 1] = ("%s: %s %s"):format(case[1], result.outcome, result.message)
+        end
+      end
+      for _, name in ipairs(READS) do
+        local result = results[name] or { outcome = "not tried", message = "" }
+        if result.outcome ~= "ok" then
+          wrong[#wrong + 1] = ("%s: %s %s"):format(name, result.outcome, result.message)
+        end
+      end
+      assert.same({}, wrong)
+      -- the echo server saw the one GET, nothing else
+      assert.same({ "GET /look" }, lines(scratch .. "/echo.log"))
+      -- the WinRM emulator ran the read's command only: the recording, the three reads, and
+      -- the replays of "a second command" and "after Delete"; the one stdin it got is the
+      -- read's with stdin
+      local commands, sends = 0, 0
+      for _, line in ipairs(lines(winrm.log)) do
+        if line:match("^command ") then commands = commands + 1 end
+        if line:match("^send ") then sends = sends + 1 end
+      end
+      assert.equal(6, commands, slurp(winrm.log))
+      assert.equal(1, sends, slurp(winrm.log))
+      assert.is_nil(require("lync.emulator").load_state(state_path).sites[2].Description)
+    end)
+  end
+end)
+
+describe("what no HTTP request carries, in a run as in a plan", function()
+  local http = require "runbook.http"
+  local task = require "runbook.task"
+
+  -- (request, what the refusal says); nothing listens on 127.0.53.79: a request that went
+  -- out would fail with "refused", not raise
+  local CASES = {
+    { { body = "x" }, "a GET request carries no body" },
+    { { method = "HEAD", body = "" }, "a HEAD request carries no body" },
+    { { method = "OPTIONS", body = "x" }, "an? OPTIONS request carries no body" },
+    { { method = "POST", body = "x", follow = true }, "does not follow redirects" },
+    { { method = "GET / HTTP/1.1\r\nX:" }, "method: expected an HTTP method" },
+    { { headers = { ["X-A"] = "a\r\nX-B: b" } }, "the value of header X%-A holds a CR, LF" },
+    { { headers = { ["X-A\r\nX-B"] = "b" } }, "is not a token" },
+  }
+  for _, case in ipairs(CASES) do
+    it("refuses " .. cjson.encode(case[1]), function()
+      local request = { url = "http://127.0.53.79:9/x", timeout = 2 }
+      for k, v in pairs(case[1]) do request[k] = v end
+      local ok, err = pcall(task.run, function() return http.request(request) end)
+      assert.is_false(ok)
+      assert.matches(case[2], err)
+    end)
+  end
+end)

@@ -1,9 +1,12 @@
 #!/usr/bin/python3
-# tests/lab/https_echo.py ADDRESS PORT CERT KEY — an HTTPS server for http_spec: answers
+# tests/lab/https_echo.py ADDRESS PORT CERT KEY [LOG] — an HTTPS server for http_spec: answers
 # every request 200 with "method path length" in the body and the client's TCP port in
 # X-Client-Port (which connection carried it). HTTP/1.1 keep-alive. Prints "ready" once
-# listening.
+# listening. With LOG, every request that reaches it, whatever its method, adds a line
+# "METHOD PATH" there (tests/hostile_plan_spec.lua: what was refused never arrives).
 import http.server, ssl, sys
+
+LOG = sys.argv[5] if len(sys.argv) > 5 else None
 
 class Echo(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -17,7 +20,13 @@ class Echo(http.server.BaseHTTPRequestHandler):
         self.send_header("X-Client-Port", str(self.client_address[1]))
         self.end_headers()
         self.wfile.write(text)
-    do_GET = do_POST = do_PUT = answer
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = answer
+    def parse_request(self):
+        ok = super().parse_request()
+        if ok and LOG:
+            with open(LOG, "a") as log:
+                log.write("%s %s\n" % (self.command, self.path))
+        return ok
     def log_message(self, *args):
         pass
 
