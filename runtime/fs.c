@@ -1,7 +1,7 @@
 /*
 ** fs.c — runbook.fs: the little of the file system Lua's io library lacks:
 ** directory listings, file type and permission bits, durable appends (fsync), absolute
-** paths, and the run lock (flock).
+** paths, and the run lock (flock), which a plan and a check do not take.
 */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +18,8 @@
 
 #include <lua.h>
 #include <lauxlib.h>
+
+#include "loop.h"
 
 static int fail (lua_State *L, const char *what, const char *path) {
   int err = errno;
@@ -190,9 +192,14 @@ static int lock_refused (lua_State *L, int fd, const char *path) {
 }
 
 /* fs.lock(path) -> lock | nil, msg, "locked", pid | nil, msg, code: the lock file is made
-** if missing (mode 0600) and locked without waiting; lock:release() lets it go. */
+** if missing (mode 0600) and locked without waiting; lock:release() lets it go. A plan and
+** a check take no lock: making the file and writing the pid there are changes, refused
+** (loop_check_mutation) like any other. */
 static int fs_lock (lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  lua_pushfstring(L, "take the lock %s (runbook.fs.lock)", path);
+  loop_check_mutation(L, lua_tostring(L, -1));
+  lua_pop(L, 1);
   FsLock *lock = lua_newuserdatauv(L, sizeof *lock, 0);
   lock->fd = -1;                          /* closed until everything worked */
   luaL_setmetatable(L, LOCK_NAME);

@@ -183,6 +183,27 @@ local attempts = {
   end },
   { "stdin the command has not over WinRM", function()
     return winrm.run(basic, get_line, { stdin = "x", read_permit = read_permit(get_line) }) end },
+  { "a chunk named like the journal", function()
+    return load(("local f = io.open(%%q, 'w') return f"):format(C.dir .. "/made-by-forged-journal"),
+                "@" .. C.root .. "/modules/runbook/journal.lua")()
+  end },
+  { "a chunk named like the secrets prompt", function()
+    return load(("local ok = os.execute(%%q) return ok")
+                :format("touch " .. C.dir .. "/made-by-forged-secrets"),
+                "@" .. C.root .. "/modules/runbook/secrets.lua")()
+  end },
+  { "a file named like the journal earlier in package.path", function()
+    local path, journal = package.path, package.loaded["runbook.journal"]
+    package.path = C.dir .. "/shadow/modules/?.lua;" .. path
+    package.loaded["runbook.journal"] = nil
+    local ok, err = pcall(require, "runbook.journal")
+    package.path, package.loaded["runbook.journal"] = path, journal
+    if not ok then error(err, 0) end
+    return io.open(C.dir .. "/made-by-shadow-journal") == nil
+  end },
+  { "runbook.fs.lock", function()
+    return require("runbook.fs").lock(C.dir .. "/made-by-lock")
+  end },
 }
 
 local reads = {
@@ -243,9 +264,17 @@ local REFUSED = {
   { "another command over WinRM", "its command line is not the permitted command" },
   { "other stdin over WinRM", "the stdin it sends is not the permitted stdin" },
   { "stdin the command has not over WinRM", "the permitted command has no stdin" },
+  { "a chunk named like the journal", "refusing to open .-/made%-by%-forged%-journal for writing" },
+  { "a chunk named like the secrets prompt", "refusing to run `touch .-/made%-by%-forged%-secrets`" },
+  { "runbook.fs.lock", "refusing to take the lock .-/made%-by%-lock %(runbook%.fs%.lock%)" },
 }
+-- What the mistakes must not make (the shadow journal writes it when it is loaded, which
+-- only a forged exemption would let it do).
+local MADE = { "made-by-forged-journal", "made-by-forged-secrets", "made-by-shadow-journal",
+               "made-by-lock" }
 local READS = { "GET", "a read over WinRM", "a read with stdin over WinRM",
-                "a read over WinRM and NTLM" }
+                "a read over WinRM and NTLM", "a file named like the journal earlier in "
+                .. "package.path" }
 
 describe("a runbook written by mistake", function()
   local scratch, winrm, echo_pid, echo_pipe, release, state_path
@@ -264,7 +293,11 @@ describe("a runbook written by mistake", function()
     echo_pid = echo_pipe:read("l")
     assert.equal("ready", echo_pipe:read("l"))
     state_path = winrm.state_dir .. "/" .. WINRM_ADDRESS .. ".json"
-    local config = { echo = "https://" .. ECHO, ca = scratch .. "/cert.pem",
+    os.execute("mkdir -p " .. quote(scratch .. "/shadow/modules/runbook"))
+    write(scratch .. "/shadow/modules/runbook/journal.lua", ("io.open(%q, 'w'):close()\n"
+      .. "return {}\n"):format(scratch .. "/made-by-shadow-journal"))
+    local config = { dir = scratch, root = support.root,
+                     echo = "https://" .. ECHO, ca = scratch .. "/cert.pem",
                      winrm = { address = WINRM_ADDRESS, port = tonumber(winrm.port),
                                user = "FE1\\" .. winrm.user, password = winrm.password,
                                ca_file = winrm.ca_file } }
@@ -316,6 +349,9 @@ describe("a runbook written by mistake", function()
         end
       end
       assert.same({}, wrong)
+      for _, name in ipairs(MADE) do
+        assert.is_nil(io.open(scratch .. "/" .. name), name .. " was made")
+      end
       -- the echo server saw the one GET, nothing else
       assert.same({ "GET /look" }, lines(scratch .. "/echo.log"))
       -- the WinRM emulator ran the read's command only: the recording, the three reads, and

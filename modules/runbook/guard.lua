@@ -9,44 +9,30 @@
 --   "refusing to run `touch /tmp/x` (os.execute) while planning: `runbook plan` changes nothing"
 -- Reads (io.open "r", io.lines, io.input, os.getenv …) and os.exit are left alone.
 --
--- Exempt, by the file that calls: the engine's own bookkeeping, which runs in plan mode and
--- in checks by design — the secrets prompt (stty, /dev/tty), the audit log, the journal's
--- state directory — and the embedded lab, which creates its simulated world on first use.
--- The exemption looks at the first Lua function on the stack that called the guarded one
--- (C functions in between, such as pcall, are skipped); after a tail call the caller is
--- unknown, and the call refuses.
+-- Exempt: the engine's own bookkeeping, which runs in plan mode and in checks by design —
+-- the secrets prompt (stty, /dev/tty), the audit log, the journal's state directory — and
+-- the embedded lab, which creates its simulated world on first use. Their modules
+-- (M.ENGINE_MODULES) are loaded by the guard itself, from the files package.path named when
+-- it was installed, in an environment whose io, os and runbook.fs hold the unguarded
+-- functions: a capability only their code holds. Nothing looks at who calls, so nothing
+-- can pretend to be them (a chunk loaded under an engine file's name, a file of the same
+-- name earlier in package.path): any other code gets the guarded functions.
 local core = require "runbook.task.core"
 local fs = require "runbook.fs"
+local require, loadfile, setmetatable = require, loadfile, setmetatable
 
 local M = {}
 
-M.ENGINE_FILES = {
-  ["runbook/secrets.lua"] = true, ["runbook/output.lua"] = true,
-  ["runbook/journal.lua"] = true, ["embedded_lab.lua"] = true, ["lync/emulator.lua"] = true,
-}
+M.ENGINE_MODULES = { "runbook.secrets", "runbook.output", "runbook.journal", "embedded_lab",
+                     "lync.emulator" }
 
--- Whether source (a chunk name, "@path/modules/runbook/secrets.lua") is an exempt file.
-local function engine_file(source)
-  local relative = source:match("^@modules/(.+)$") or source:match("^@.*/modules/(.+)$")
-  return relative ~= nil and M.ENGINE_FILES[relative] == true
-end
-
--- Whether the guarded function at `level` was called by an exempt file.
-local function called_by_engine(level)
-  if debug.getinfo(level, "t").istailcall then return false end
-  for caller = level + 1, math.huge do
-    local info = debug.getinfo(caller, "St")
-    if not info then return false end
-    if info.what ~= "C" then return engine_file(info.source) end
-    if info.istailcall then return false end
-  end
-end
+-- The functions the guard replaces, as they were: what the engine's modules are given.
+local unguarded = { io = {}, os = {}, fs = {} }
 
 -- Raises the refusal at the caller of the guarded function, unless it may change things now.
 local function refuse_unless_allowed(what)
   local allowed, refusal = pcall(core.check_mutation, what)
-  if allowed or called_by_engine(3) then return end
-  error(refusal, 3)
+  if not allowed then error(refusal, 3) end
 end
 
 local function shown(text)
@@ -54,9 +40,42 @@ local function shown(text)
   return #text > 80 and text:sub(1, 77) .. "..." or text
 end
 
--- Replaces t[name] with fn(original).
+-- Replaces t[name] with fn(original), keeping the original for the engine's modules.
 local function wrap(t, name, fn)
+  local kept = t == io and unguarded.io or t == os and unguarded.os or unguarded.fs
+  kept[name] = t[name]
   t[name] = fn(t[name])
+end
+
+-- The environment of an engine module: the global one, but io, os and runbook.fs (through
+-- its require) hold the unguarded functions.
+local function engine_environment()
+  local private = { io = setmetatable(unguarded.io, { __index = io }),
+                    os = setmetatable(unguarded.os, { __index = os }),
+                    fs = setmetatable(unguarded.fs, { __index = fs }) }
+  return setmetatable({
+    io = private.io, os = private.os,
+    require = function(name)
+      if name == "runbook.fs" then return private.fs end
+      return require(name)
+    end,
+  }, { __index = _G, __newindex = _G })
+end
+
+-- A searcher ahead of Lua's own: the engine's modules, from the files found now.
+local function install_engine_searcher()
+  local files, environment = {}, engine_environment()
+  for _, name in ipairs(M.ENGINE_MODULES) do
+    files[name] = package.searchpath(name, package.path)
+  end
+  table.insert(package.searchers, 2, function(name)
+    local file = files[name]
+    if not file then return nil end
+    local chunk, err = loadfile(file, "t", environment)
+    if not chunk then error(("error loading module '%s' from file '%s':\n\t%s")
+                            :format(name, file, err), 0) end
+    return chunk, file
+  end)
 end
 
 function M.install()
@@ -117,6 +136,7 @@ function M.install()
       end
     end)
   end
+  install_engine_searcher()
 end
 
 M.install()
