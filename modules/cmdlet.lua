@@ -21,14 +21,17 @@
 --        started without a shell (runbook.process), with runbook's arguments only.
 --
 -- A PowerShell error raises "[cmdlet] Set-CsSite on fe1.contoso.com failed: <Microsoft's
--- message> (<category>)"; cmdlet.try returns nil, record instead. Transport failures
--- (timeout, auth, host key...) raise the same way with the transport's code.
+-- message> (<category>)" (a runbook.failure of cause "command"); cmdlet.try returns nil,
+-- record instead. Transport failures (timeout, auth, host key...) raise "[cmdlet] could not
+-- run … on …" with their cause from runbook.failure's list; try returns them as a record
+-- with transport = true and cause, which no caller may read as a domain verdict.
 --
 -- While planning and inside a read-only task (a step's hosts, check, verify) a script runs
 -- only when runbook.reads proves it a read — every command a Get-, Test- or Resolve- cmdlet —
 -- for invoke, try and evaluate alike; anything else refuses before it is sent. The proof, a
 -- read permit for the exact command line, goes to the transport (options.read_permit): ssh
 -- exec, process.run and WinRM's HTTP requests refuse without it (runtime/permit.h).
+local failure = require "runbook.failure"
 local powershell = require "powershell"
 local reads = require "runbook.reads"
 local task = require "runbook.task"
@@ -190,15 +193,21 @@ local function run(host, label, pipeline, options)
                                                            stdin = stdin,
                                                            read_permit = read_permit })
   if not result then
-    return nil, { message = err, category = code, transport = true }
+    return nil, { message = err, category = code, transport = true,
+                  cause = failure.cause_of_code(code) }
   end
   return powershell.parse(result)
 end
 
-local function failure_message(host, label, record)
-  return ("[cmdlet] %s on %s failed: %s (%s)"):format(label, host_name(host),
-                                                      tostring(record.message),
-                                                      tostring(record.category))
+--- raise(host, label, record): raises the failure a try's record describes — the transport's
+-- cause when the server could not be asked (never a domain verdict), else "command".
+function M.raise(host, label, record)
+  if record.transport then
+    failure.raise(record.cause, ("[cmdlet] could not run %s on %s: %s (%s)"):format(label,
+      host_name(host), tostring(record.message), record.cause))
+  end
+  failure.raise("command", ("[cmdlet] %s on %s failed: %s (%s)"):format(label, host_name(host),
+    tostring(record.message), tostring(record.category)))
 end
 
 --- try(host, name, parameters, options) -> list of objects | nil, error record
@@ -213,7 +222,7 @@ end
 -- options: timeout= (seconds for the command).
 function M.invoke(host, name, parameters, options)
   local results, record = M.try(host, name, parameters, options)
-  if not results then error(failure_message(host, name, record), 2) end
+  if not results then M.raise(host, name, record) end
   return results
 end
 
@@ -223,7 +232,7 @@ end
 -- The expression must come from code, never from inventory values (use powershell.literal).
 function M.evaluate(host, expression, options)
   local results, record = run(host, expression, expression, options)
-  if not results then error(failure_message(host, expression, record), 2) end
+  if not results then M.raise(host, expression, record) end
   return results
 end
 

@@ -11,6 +11,7 @@
 -- -XmppFederationRoute <"EdgeServer:" .. FQDN>. federation_route_parameter(host) asks the
 -- server which one its Set-CsSite has (cached per host) and the setters use that one.
 local cmdlet = require "cmdlet"
+local failure = require "runbook.failure"
 local task = require "runbook.task"
 
 local M = {}
@@ -34,8 +35,9 @@ end
 function M.site(host, name)
   local found, record = cmdlet.try(host, "Get-CsSite", { Identity = site_identity(name) })
   if found and found[1] then return found[1] end
-  error(("[lync] site '%s' not found on %s%s"):format(name, host_name(host),
-        record and ": " .. tostring(record.message) or ""), 2)
+  if record and record.transport then cmdlet.raise(host, "Get-CsSite", record) end
+  failure.raise("not-found", ("[lync] site '%s' not found on %s%s"):format(name,
+    host_name(host), record and ": " .. tostring(record.message) or ""))
 end
 
 --- pools(host) -> list of Get-CsPool objects; pool(host, fqdn) -> one, raises if missing.
@@ -46,8 +48,9 @@ end
 function M.pool(host, fqdn)
   local found, record = cmdlet.try(host, "Get-CsPool", { Identity = fqdn })
   if found and found[1] then return found[1] end
-  error(("[lync] pool '%s' not found on %s%s"):format(fqdn, host_name(host),
-        record and ": " .. tostring(record.message) or ""), 2)
+  if record and record.transport then cmdlet.raise(host, "Get-CsPool", record) end
+  failure.raise("not-found", ("[lync] pool '%s' not found on %s%s"):format(fqdn,
+    host_name(host), record and ": " .. tostring(record.message) or ""))
 end
 
 --- edge_services(host [, pool_fqdn]) -> Get-CsService -EdgeServer objects
@@ -63,8 +66,8 @@ function M.edge_servers_of(host, pool_fqdn)
     if service:match("^EdgeServer:") then is_edge = true end
   end
   if not is_edge then
-    error(("[lync] pool '%s' on %s is not an Edge pool (services: %s)"):format(
-          pool_fqdn, host_name(host), table.concat(pool.Services or {}, ", ")), 2)
+    failure.raise("not-found", ("[lync] pool '%s' on %s is not an Edge pool (services: %s)")
+      :format(pool_fqdn, host_name(host), table.concat(pool.Services or {}, ", ")))
   end
   return pool.Computers or {}
 end

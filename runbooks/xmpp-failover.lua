@@ -15,6 +15,7 @@
 -- organization with runbook.extend (examples/custom-failover.lua), not with a copy.
 local estate = require "estate"
 local f = require "federation"
+local failure = require "runbook.failure"
 local lync = require "lync"
 local runbook = require "runbook"
 
@@ -49,6 +50,9 @@ return runbook.define {
       check = function(ctx)
         estate.pool(ctx, f.target(ctx))
         local ok, servers = pcall(lync.edge_servers_of, f.cms(ctx), f.target(ctx))
+        -- only the server's answer "no such Edge pool" is this step's verdict; a server
+        -- that could not be asked is reported as what it is, without this guidance
+        if not ok and failure.cause(servers) ~= "not-found" then error(servers, 0) end
         if not ok then return false, tostring(servers) end
         if #servers == 0 then return false, f.target(ctx) .. " has no Edge server" end
         return true, ("%s: %s"):format(f.target(ctx), table.concat(servers, ", "))

@@ -161,8 +161,7 @@ lua_State *host_open (int with_runtime) {
 }
 
 static int traceback_handler (lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (msg == NULL) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  const char *msg = luaL_tolstring(L, 1, NULL);   /* a failure value has __tostring */
   luaL_traceback(L, L, msg, 1);
   return 1;
 }

@@ -441,8 +441,10 @@ static void store_outcome (Loop *loop, Task *t, int status, int nres) {
     t->failed = 1;
     lua_createtable(L, 2, 0);
     lua_xmove(co, L, 1);
-    const char *msg = lua_tostring(L, -1);
-    luaL_traceback(L, co, msg ? msg : "(error object is not a string)", 0);
+    /* a failure value (runbook.failure) names itself through __tostring */
+    const char *msg = luaL_tolstring(L, -1, NULL);
+    luaL_traceback(L, co, msg, 0);
+    lua_remove(L, -2);
     lua_rawseti(L, -3, 2);
     lua_rawseti(L, -2, 1);
   }

@@ -204,8 +204,10 @@ describe("cmdlet over winrm", function()
       return cmdlet(winrm_host { password = "file:" .. secret }, "Get-CsSite", {})
     end)
     assert.is_false(ok)
-    assert.matches("Get%-CsSite on fe1%.contoso%.com failed: authentication failed for user "
-                   .. "FE1\\administrator on host fe1%.contoso%.com over WinRM/NTLM.*%(auth%)$", err)
+    assert.matches("could not run Get%-CsSite on fe1%.contoso%.com: authentication failed for "
+                   .. "user FE1\\administrator on host fe1%.contoso%.com over WinRM/NTLM.*%(auth%)$",
+                   err)
+    assert.equal("auth", require("runbook.failure").cause(err))
     assert.is_nil(err:find("not the password", 1, true))
   end)
 
@@ -244,8 +246,9 @@ describe("cmdlet over ssh", function()
                     "Get-CsSite", {})
     end)
     assert.is_false(ok)
-    assert.matches("%[cmdlet%] Get%-CsSite on fe1%.contoso%.com failed: SSH authentication "
-                   .. ".*%(auth%)", err)
+    assert.matches("%[cmdlet%] could not run Get%-CsSite on fe1%.contoso%.com: SSH "
+                   .. "authentication .*%(auth%)", err)
+    assert.equal("auth", require("runbook.failure").cause(err))
   end)
 
   it("opens a protected key with a passphrase given as a credential reference", function()

@@ -13,12 +13,12 @@ local M = {}
 local EXIT = { done = 0, failed = 1, usage = 2, declined = 3, interrupted = 4 }
 M.EXIT = EXIT
 
---- clean(err) -> the message an operator reads: without the file:line of the module
+--- clean(err) -> the message an operator reads: without the file:line of the Lua source
 -- that raised it (kept with -v), which says nothing about what to do.
 local function clean(err)
   local text = tostring(err)
   if require("runbook.say").verbose then return text end
-  return (text:gsub("^[^%s:]*/modules/[^%s:]+%.lua:%d+: ", ""))
+  return (text:gsub("[^%s:]*%.lua:%d+: ", ""))   -- anywhere: a check may quote an error
 end
 M.clean = clean
 
