@@ -37,6 +37,7 @@
 #include "options.h"
 #include "permit.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -239,6 +240,8 @@ static int step_connect (Ssh *s) {
   return STEP_WAIT;
 }
 
+static void prefer_known_key_types (Ssh *s);
+
 /* The socket became writable: did the connect succeed? Then start libssh2. */
 static int step_connecting (Ssh *s) {
   int error = 0;
@@ -258,6 +261,7 @@ static int step_connecting (Ssh *s) {
   s->session = libssh2_session_init();
   if (s->session == NULL) return fail(s, "ssh", "out of memory starting an SSH session");
   libssh2_session_set_blocking(s->session, 0);
+  prefer_known_key_types(s);
   s->phase = PH_HANDSHAKE;
   return STEP_NEXT;
 }
@@ -315,6 +319,91 @@ static int known_key_type (int hostkey_type) {
   }
 }
 
+/* Reads known_hosts into kh (none there: nothing known); 0, or -1 when it cannot be read. */
+static int read_known_hosts (Ssh *s, LIBSSH2_KNOWNHOSTS *kh) {
+  if (access(s->known_hosts, F_OK) != 0) return 0;
+  return libssh2_knownhost_readfile(kh, s->known_hosts, LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0
+         ? -1 : 0;
+}
+
+/* known_hosts on the server's key; keybit 0 compares it with the host's keys of every type. */
+static int check_known (Ssh *s, LIBSSH2_KNOWNHOSTS *kh, const char *key, size_t len,
+                        int keybit, struct libssh2_knownhost **entry) {
+  return libssh2_knownhost_checkp(kh, s->host, s->port, key, len,
+                                  LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
+                                  keybit, entry);
+}
+
+/* OpenSSH's name of a known_hosts key type. */
+static const char *key_type_name (int typemask) {
+  switch (typemask & LIBSSH2_KNOWNHOST_KEY_MASK) {
+    case LIBSSH2_KNOWNHOST_KEY_SSHRSA: return "RSA";
+    case LIBSSH2_KNOWNHOST_KEY_SSHDSS: return "DSA";
+    case LIBSSH2_KNOWNHOST_KEY_ECDSA_256: case LIBSSH2_KNOWNHOST_KEY_ECDSA_384:
+    case LIBSSH2_KNOWNHOST_KEY_ECDSA_521: return "ECDSA";
+    case LIBSSH2_KNOWNHOST_KEY_ED25519: return "ED25519";
+    default: return "unknown";
+  }
+}
+
+/* The host key algorithms of each known_hosts key type, in OpenSSH's order of preference. */
+static const struct { int keybit; const char *algorithms[4]; } KEY_ALGORITHMS[] = {
+  { LIBSSH2_KNOWNHOST_KEY_ED25519, { "ssh-ed25519" } },
+  { LIBSSH2_KNOWNHOST_KEY_ECDSA_256, { "ecdsa-sha2-nistp256" } },
+  { LIBSSH2_KNOWNHOST_KEY_ECDSA_384, { "ecdsa-sha2-nistp384" } },
+  { LIBSSH2_KNOWNHOST_KEY_ECDSA_521, { "ecdsa-sha2-nistp521" } },
+  { LIBSSH2_KNOWNHOST_KEY_SSHRSA, { "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa" } },
+  { LIBSSH2_KNOWNHOST_KEY_SSHDSS, { "ssh-dss" } },
+};
+
+/* Whether the comma-separated list holds name. */
+static int list_has (const char *list, const char *name) {
+  size_t len = strlen(name);
+  for (const char *at = strstr(list, name); at; at = strstr(at + 1, name))
+    if ((at == list || at[-1] == ',') && (at[len] == '\0' || at[len] == ',')) return 1;
+  return 0;
+}
+
+/* Appends name to the comma-separated list when libssh2 supports it and it is not there. */
+static void list_add (char *list, size_t size, const char *name, const char **supported,
+                      int count) {
+  int known = 0;
+  for (int i = 0; i < count && !known; i++) known = strcmp(supported[i], name) == 0;
+  if (!known || list_has(list, name) || strlen(list) + strlen(name) + 2 > size) return;
+  if (list[0]) strcat(list, ",");
+  strcat(list, name);
+}
+
+/* Whether known_hosts holds a key of type keybit for the host (a key that cannot match
+** answers "mismatch" exactly when there is one). */
+static int knows_type (Ssh *s, LIBSSH2_KNOWNHOSTS *kh, int keybit) {
+  return check_known(s, kh, "", 1, keybit, NULL) == LIBSSH2_KNOWNHOST_CHECK_MISMATCH;
+}
+
+/* Before the handshake: the server is asked first for the key types known_hosts holds for
+** it, as OpenSSH does, then for the others; the check after the handshake tells a key of
+** another type from a known one. Nothing known: libssh2's own order. */
+static void prefer_known_key_types (Ssh *s) {
+  char preference[1024] = "";
+  const char **supported = NULL;
+  LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(s->session);
+  int count = libssh2_session_supported_algs(s->session, LIBSSH2_METHOD_HOSTKEY, &supported);
+  if (kh != NULL && count > 0 && read_known_hosts(s, kh) == 0) {
+    for (size_t i = 0; i < sizeof KEY_ALGORITHMS / sizeof KEY_ALGORITHMS[0]; i++)
+      for (int j = 0; j < 4 && KEY_ALGORITHMS[i].algorithms[j]; j++)
+        if (knows_type(s, kh, KEY_ALGORITHMS[i].keybit))
+          list_add(preference, sizeof preference, KEY_ALGORITHMS[i].algorithms[j], supported,
+                   count);
+    if (preference[0]) {
+      for (int i = 0; i < count; i++)
+        list_add(preference, sizeof preference, supported[i], supported, count);
+      libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY, preference);
+    }
+  }
+  if (kh) libssh2_knownhost_free(kh);
+  if (count > 0) libssh2_free(s->session, (void *)supported);
+}
+
 /* accept-new: appends the key as one OpenSSH known_hosts line. */
 static int append_known_host (Ssh *s, LIBSSH2_KNOWNHOSTS *kh, const char *key, size_t len,
                               int keybit, const char *print) {
@@ -336,37 +425,73 @@ static int append_known_host (Ssh *s, LIBSSH2_KNOWNHOSTS *kh, const char *key, s
   return STEP_NEXT;
 }
 
-/* Checks the server's key against known_hosts: match, unknown, or changed. */
+/* The number of the line of known_hosts that holds the key (base64), 0 when not found. */
+static int known_hosts_line (Ssh *s, const char *key) {
+  char line[8192];
+  size_t key_len = strlen(key);
+  int number = 0;
+  FILE *file = fopen(s->known_hosts, "re");
+  if (file == NULL) return 0;
+  while (fgets(line, sizeof line, file) != NULL) {
+    number++;
+    for (char *at = strstr(line, key); at; at = strstr(at + 1, key)) {
+      if (at > line && isspace((unsigned char)at[-1]) &&
+          (at[key_len] == '\0' || isspace((unsigned char)at[key_len]))) {
+        fclose(file);
+        return number;
+      }
+    }
+  }
+  fclose(file);
+  return 0;
+}
+
+/* The server's key is not the one known_hosts holds for the host, whatever its type:
+** refused under every policy, in OpenSSH's words, naming the line to remove. */
+static int host_key_changed (Ssh *s, struct libssh2_knownhost *known, int type,
+                             const char *print) {
+  char keyscan[400];
+  int line = known && known->key ? known_hosts_line(s, known->key) : 0;
+  snprintf(keyscan, sizeof keyscan, "ssh-keyscan -p %d %s >> %s", s->port, s->host,
+           s->known_hosts);
+  return fail(s, "hostkey", "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED for %s! Someone "
+              "could be eavesdropping on you right now (man-in-the-middle attack), or the "
+              "host key has just been changed. The %s key sent by the remote host is %s; "
+              "offending %s key in %s:%d. Refusing to connect, whatever host_key_policy says: "
+              "confirm the new fingerprint with the server's administrator, then remove the "
+              "old key (ssh-keygen -R '[%s]:%d' -f %s) and add the new one (%s)", where(s),
+              key_type_name(known_key_type(type)), print,
+              key_type_name(known ? known->typemask : 0), s->known_hosts, line, s->host,
+              s->port, s->known_hosts, keyscan);
+}
+
+/* Checks the server's key against known_hosts: match, unknown, or changed — a key of
+** another type than the ones known for the host is changed too (libssh2 calls it unknown). */
 static int step_hostkey (Ssh *s) {
   size_t len = 0;
   int type = 0;
   char print[80];
+  struct libssh2_knownhost *known = NULL;
   const char *key = libssh2_session_hostkey(s->session, &len, &type);
   if (key == NULL) return fail(s, "hostkey", "%s sent no host key", where(s));
   fingerprint(s, print, sizeof print);
   LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(s->session);
   if (kh == NULL) return fail(s, "ssh", "out of memory checking the host key");
-  if (access(s->known_hosts, F_OK) == 0 &&
-      libssh2_knownhost_readfile(kh, s->known_hosts, LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
+  if (read_known_hosts(s, kh) != 0) {
     libssh2_knownhost_free(kh);
     return fail(s, "hostkey", "cannot read known hosts file %s: %s", s->known_hosts,
                 last_error(s));
   }
   int keybit = known_key_type(type);
-  int check = libssh2_knownhost_checkp(kh, s->host, s->port, key, len,
-                                       LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-                                       LIBSSH2_KNOWNHOST_KEYENC_RAW | keybit, NULL);
+  int check = check_known(s, kh, key, len, keybit, &known);
+  if (check != LIBSSH2_KNOWNHOST_CHECK_MATCH && check != LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+    check = check_known(s, kh, key, len, 0, &known);       /* a key of another type? */
   int result = STEP_NEXT;
   char keyscan[400];
   snprintf(keyscan, sizeof keyscan, "ssh-keyscan -p %d %s >> %s", s->port, s->host,
            s->known_hosts);
   if (check == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
-    result = fail(s, "hostkey", "host key of %s has CHANGED (now %s) and does not match %s: "
-                  "refusing to connect. Someone may be intercepting the connection, or the "
-                  "server was reinstalled; confirm the new fingerprint with the server's "
-                  "administrator, then remove the old line (ssh-keygen -R '[%s]:%d' -f %s) "
-                  "and add the new one (%s)", where(s), print, s->known_hosts, s->host,
-                  s->port, s->known_hosts, keyscan);
+    result = host_key_changed(s, known, type, print);
   else if (check != LIBSSH2_KNOWNHOST_CHECK_MATCH && s->accept_new)
     result = append_known_host(s, kh, key, len, keybit, print);
   else if (check != LIBSSH2_KNOWNHOST_CHECK_MATCH)

@@ -394,3 +394,74 @@ describe("what no HTTP request carries, in a run as in a plan", function()
     end)
   end
 end)
+
+-- An SSH server that offers another type of host key than the one known_hosts holds for it
+-- is an impostor until proven otherwise (OpenSSH: REMOTE HOST IDENTIFICATION HAS CHANGED),
+-- under every host_key_policy; and a server with several keys is asked for the known type.
+describe("host keys of another type", function()
+  local ssh = require "runbook.ssh"
+  local task = require "runbook.task"
+  local servers = {}
+
+  -- A lab sshd on address whose host keys are of the given types (tests/lab/sshd.sh).
+  local function start_sshd(address, types)
+    local dir = support.tmpdir()
+    local r = support.sh(("SSHD_HOST_KEY_TYPES=%s tests/lab/sshd.sh start %s auto %s")
+                         :format(quote(types), quote(dir), address))
+    assert.equal(0, r.code, r.err)
+    local server = { name = "sshd", dir = dir }
+    for key, value in r.out:gmatch("([%w_]+)=([^\n]*)") do server[key] = value end
+    servers[#servers + 1] = server
+    return server
+  end
+
+  local function fingerprint(public_key)
+    return support.sh("ssh-keygen -l -E sha256 -f " .. quote(public_key)).out:match("(SHA256:%S+)")
+  end
+
+  local function connect(server, address, known_hosts, policy)
+    return task.run(function()
+      local session, err, code = ssh.session { host = address, port = tonumber(server.port),
+        user = server.user, key_file = server.shell_key, known_hosts = known_hosts,
+        host_key_policy = policy, timeout = 10 }
+      if session then session:close() end
+      return session ~= nil, err, code
+    end)
+  end
+
+  teardown(function() for _, server in ipairs(servers) do lab.stop(server) end end)
+
+  it("refuses an ECDSA key where known_hosts knows an ed25519 one, under every policy",
+     function()
+    local address = "127.0.22.81"
+    local server = start_sshd(address, "ecdsa")
+    local other = server.dir .. "/known_ed25519"
+    support.sh("ssh-keygen -q -t ed25519 -N '' -f " .. quote(other))
+    local known = write(server.dir .. "/other_type_known_hosts", ("# the old server\n[%s]:%s %s\n")
+      :format(address, server.port, slurp(other .. ".pub"):match("^(%S+ %S+)")))
+    local before = slurp(known)
+    for _, policy in ipairs { "strict", "accept-new" } do
+      local ok, err, code = connect(server, address, known, policy)
+      assert.is_false(ok, policy)
+      assert.equal("hostkey", code, policy)
+      assert.matches("REMOTE HOST IDENTIFICATION HAS CHANGED", err)
+      assert.truthy(err:find("ECDSA key sent by the remote host is " ..
+                             fingerprint(server.host_key), 1, true), err)
+      assert.truthy(err:find("offending ED25519 key in " .. known .. ":2", 1, true), err)
+      assert.is_nil(err:find("unknown", 1, true), err)
+      assert.equal(before, slurp(known), policy .. " changed known_hosts")
+    end
+  end)
+
+  it("asks a server with several keys for the type known_hosts knows", function()
+    local address = "127.0.22.82"
+    local server = start_sshd(address, "ecdsa ed25519")
+    for _, type in ipairs { "ed25519", "ecdsa" } do
+      local public = slurp(server.dir .. "/ssh_host_" .. type .. "_key.pub"):match("^(%S+ %S+)")
+      local known = write(server.dir .. "/known_" .. type, ("[%s]:%s %s\n")
+                          :format(address, server.port, public))
+      local ok, err = connect(server, address, known, "strict")
+      assert.is_true(ok, type .. ": " .. tostring(err))
+    end
+  end)
+end)

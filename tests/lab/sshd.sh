@@ -8,7 +8,9 @@
 #   tests/lab/sshd.sh stop WORKDIR
 #
 # sshd listens on every ADDRESS (one emulated server each; one sshd process per 16
-# addresses, OpenSSH's MAX_LISTEN_SOCKS), all with one host key. Client keys, ed25519
+# addresses, OpenSSH's MAX_LISTEN_SOCKS), all with one host key of each type in
+# $SSHD_HOST_KEY_TYPES (default "ed25519"; e.g. "ecdsa" for a server that offers only ECDSA);
+# known_hosts= and host_key= are the first type's. Client keys, ed25519
 # (libssh2 1.10 signs RSA with SHA-1, which OpenSSH 9.2 refuses):
 #   WORKDIR/shell_key   runs the command it is given (for the SSH transport tests);
 #   WORKDIR/lync_key    runs tests/lab/lync-emulator instead (the command arrives in
@@ -20,6 +22,8 @@ set -eu
 verb=$1
 dir=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
+host_key_types=${SSHD_HOST_KEY_TYPES:-ed25519}
+host_key=$dir/ssh_host_${host_key_types%% *}_key.pub
 
 . "$root/tests/lab/common.sh"
 
@@ -30,8 +34,8 @@ launch() {
   n=$1; shift
   {
     for address in "$@"; do echo "ListenAddress $address:$port"; done
+    for type in $host_key_types; do echo "HostKey $dir/ssh_host_${type}_key"; done
     cat <<EOF
-HostKey $dir/ssh_host_ed25519_key
 PidFile $dir/sshd.$n.pid
 AuthorizedKeysFile $dir/authorized_keys/%u
 AuthenticationMethods publickey
@@ -96,7 +100,9 @@ start() {
   [ $# -gt 0 ] || set -- 127.0.22.1
   user=$(id -un)
   mkdir -p /run/sshd "$dir/state" "$dir/authorized_keys"
-  ssh-keygen -q -t ed25519 -N '' -C lab-host -f "$dir/ssh_host_ed25519_key"
+  for type in $host_key_types; do
+    ssh-keygen -q -t "$type" -N '' -C lab-host -f "$dir/ssh_host_${type}_key"
+  done
   ssh-keygen -q -t ed25519 -N '' -C lab-shell -f "$dir/shell_key"
   ssh-keygen -q -t ed25519 -N '' -C lab-lync -f "$dir/lync_key"
   cp "$dir/lync_key" "$dir/locked_key"
@@ -121,12 +127,12 @@ start() {
   done
   : >"$dir/known_hosts"
   for address in "$@"; do
-    echo "[$address]:$port $(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" >>"$dir/known_hosts"
+    echo "[$address]:$port $(cut -d' ' -f1,2 "$host_key")" >>"$dir/known_hosts"
   done
   # ready when every address sends its SSH banner and host key (deadline 10 s each)
   for address in "$@"; do
     tries=0
-    key=$(cut -d' ' -f2 "$dir/ssh_host_ed25519_key.pub")
+    key=$(cut -d' ' -f2 "$host_key")
     until ssh-keyscan -T 1 -p "$port" "$address" 2>/dev/null | grep -qF "$key"; do
       tries=$((tries + 1))
       if [ $tries -ge 50 ]; then
@@ -148,7 +154,7 @@ start() {
   echo "locked_key=$dir/locked_key"
   echo "known_hosts=$dir/known_hosts"
   echo "state_dir=$dir/state"
-  echo "host_key=$dir/ssh_host_ed25519_key.pub"
+  echo "host_key=$host_key"
 }
 
 case $verb in
