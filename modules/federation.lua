@@ -353,7 +353,12 @@ local function answers(ctx)
   if not detail:find(ctx.params.public_ip, 1, true) then
     return false, "federation answers, but not on the new pool: " .. detail
   end
-  return true, detail
+  -- the evidence the operator most wants to read: where it answered and how
+  local saw = { ("federation answers: %s → %s"):format(ctx.inventory.domain, detail) }
+  for _, stage in ipairs { "starttls", "tls", "certificate", "features" } do
+    if result[stage] and result[stage].detail then saw[#saw + 1] = result[stage].detail end
+  end
+  return true, table.concat(saw, "; ")
 end
 
 M.poll, M.target, M.cms, M.site_of, M.bare_route = poll, target, cms, site_of, bare_route

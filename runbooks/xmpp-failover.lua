@@ -193,8 +193,10 @@ return runbook.define {
       hosts = f.edges,
       check = function(ctx, host)
         local running, detail = f.all_in(f.statuses(host), "Running")
-        if not f.route_moved(ctx) then return false, detail .. " (route not moved yet)", "Running" end
-        return running, detail, "Running"
+        if not f.route_moved(ctx) then    -- step 2 stops them first: decided when we get here
+          return { ok = false, later = true, saw = detail .. " now (the route is not moved yet)" }
+        end
+        return { ok = running, saw = detail, want = "Running" }
       end,
       run = function(ctx, host)
         lync.start_services(host, { computer = host.name, timeout = ctx.params.service_timeout,

@@ -50,14 +50,31 @@ local function hosts_of(session, step)
   return hosts
 end
 
---- check_host(session, step, host) -> {status="done"|"change"|"blocked", current=, desired=, reason=}
+-- A check returns `holds, current, desired` or one table `{ ok =, saw =, want =, later = }`
+-- (later: it does not hold only because an earlier step of this runbook has yet to run —
+-- the plan shows it as checked again then, never as a change of a state that holds).
+local function check_result(holds, current, desired)
+  if type(holds) == "table" and getmetatable(holds) == nil then
+    return holds.ok and true or false, holds.saw, holds.want, holds.later
+  end
+  return holds, current, desired, false
+end
+
+--- check_host(session, step, host) -> {status="done"|"change"|"later"|"blocked", current=,
+-- desired=, reason=}
 local function check_host(session, step, host)
   local ok, holds, current, desired = pcall(read_only, step.check, session.ctx, host or nil)
   if not ok then
     if holds == "cancelled" then error(holds, 0) end
     return { host = host_name(host), status = "blocked", reason = clean(holds) }
   end
+  local later
+  holds, current, desired, later = check_result(holds, current, desired)
   if holds then return { host = host_name(host), status = "done", current = current } end
+  if later then
+    return { host = host_name(host), status = "later", current = current,
+             reason = output.describe(current) }
+  end
   if not step.run then
     local guidance = i18n.pick(step.guidance)
     return { host = host_name(host), status = "blocked", current = current,
@@ -85,7 +102,7 @@ function M.plan(session)
         { limit = step.limit or 32 })
       entry.hosts, entry.status = results, "done"
       for _, result in ipairs(results) do
-        if result.status == "blocked" then
+        if result.status == "blocked" or (result.status == "later" and entry.status ~= "blocked") then
           entry.status, entry.reason = "blocked", result.reason
         elseif result.status == "change" and entry.status ~= "blocked" then
           entry.status = "change"
@@ -135,9 +152,10 @@ local function apply_host(session, step, host)
   local state = check_host(session, step, host)
   if state.status == "done" then
     if session.unsettled[key(step, host)] then settle(session, step, host) end
-    return "skipped"
+    return "skipped", state.current
   end
-  if state.status == "blocked" then error(state.reason, 0) end
+  -- "later" at run time: the earlier step it waits for did not bring the state it needs
+  if state.status == "blocked" or state.status == "later" then error(state.reason, 0) end
   session.journal:write { event = "intent", step = step.id, host = name }
   local started = { step = step, host = host, finished = false }
   session.done_order[#session.done_order + 1] = started
@@ -166,10 +184,14 @@ local function execute_step(session, number, step)
   end
   local started = core.now()
   local hosts = hosts_of(session, step)
-  local changed = false
+  local changed, evidence = false, {}
   local results, failures = task.parallel(hosts, function(host)
     local begun = core.now()
-    local ok, outcome = pcall(apply_host, session, step, host)
+    local ok, outcome, saw = pcall(apply_host, session, step, host)
+    if ok and outcome == "skipped" and saw ~= nil then
+      evidence[#evidence + 1] = { host = step.hosts and host_name(host) or nil,
+                                  saw = output.describe(saw) }
+    end
     if not ok and outcome == "cancelled" then error(outcome, 0) end
     if not ok then
       session.journal:write { event = "outcome", step = step.id, host = host_name(host),
@@ -195,7 +217,9 @@ local function execute_step(session, number, step)
     return nil, message
   end
   local status = changed and "changed" or "skipped"
-  output.emit("step_done", { number = number, id = step.id, status = status, duration = duration })
+  table.sort(evidence, function(a, b) return (a.host or "") < (b.host or "") end)
+  output.emit("step_done", { number = number, id = step.id, status = status, duration = duration,
+                             evidence = #evidence > 0 and evidence or nil })
   return status
 end
 

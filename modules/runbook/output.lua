@@ -80,10 +80,24 @@ function human.note(e)
   line("      " .. e.text)
 end
 
+-- What a check saw when it held: the evidence, never a bare "skipped".
+local function show_evidence(evidence)
+  for _, seen in ipairs(evidence or {}) do
+    line(paint("dim", "        " .. (seen.host and (seen.host .. ": ") or "") .. seen.saw))
+  end
+end
+
 function human.plan_step(e)
   local head = ("%d/%d %s"):format(e.number, e.total, i18n.pick(e.title))
   if e.status == "done" then
     line(paint("green", "  ✓ ") .. head .. paint("dim", " — " .. i18n.t("already")))
+    local evidence = {}
+    for _, host in ipairs(e.hosts or {}) do
+      if host.current ~= nil then
+        evidence[#evidence + 1] = { host = host.host, saw = describe(host.current) }
+      end
+    end
+    show_evidence(evidence)
   elseif e.status == "pending" then
     line(paint("dim", "  … ") .. head ..
       paint("dim", " — " .. labelled(i18n.t("pending"), e.reason or "")))
@@ -113,6 +127,7 @@ end
 function human.step_done(e)
   if e.status == "skipped" then
     line(paint("dim", "      " .. i18n.t("skipped")))
+    show_evidence(e.evidence)
   elseif e.status == "failed" then
     line(paint("red", "      " .. labelled(i18n.t("failed"), tostring(e.error or ""))) ..
       seconds(e.duration))
