@@ -32,6 +32,8 @@
 ** "hostkey", "auth", "closed", "limit" or "ssh". The host key is checked against known_hosts:
 ** unknown or changed keys are refused with the key's SHA256 fingerprint, unless the policy
 ** is "accept-new", which appends unknown keys like OpenSSH's StrictHostKeyChecking=accept-new.
+** A key of another type than known_hosts holds for the host is a changed key, under every
+** policy; the handshake asks for the known types first (prefer_known_key_types).
 */
 #include "loop_api.h"
 #include "options.h"
