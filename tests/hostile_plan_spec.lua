@@ -327,6 +327,52 @@ describe("a runbook written by mistake", function()
     return found
   end
 
+  -- A permitted connection holds to its exchange in any mode: here, in this process (which
+  -- the sanitizer run instruments), outside any plan.
+  it("holds a connection opened with a read permit to the permitted exchange in a run too",
+     function()
+    local permit = require "runbook.permit"
+    local powershell = require "powershell"
+    local task = require "runbook.task"
+    local winrm_module = require "winrm"
+    local function invocation(script) return powershell.invocation(powershell.wrap(script)) end
+    local get_line = invocation("Get-CsSite")
+    local long_line, long_stdin = invocation("Get-CsSite -Identity '" .. ("y"):rep(9000) .. "'")
+    local host = { address = WINRM_ADDRESS, port = tonumber(winrm.port), auth = "basic",
+                   user = "FE1\\" .. winrm.user, password = winrm.password,
+                   ca_file = winrm.ca_file, max_envelope_size = 8192 }   -- stdin in pieces
+    local function run(line, stdin, permitted_line, permitted_stdin)
+      return pcall(task.run, function()
+        local read = assert(permit.read("powershell", permitted_line, permitted_stdin))
+        return winrm_module.run(host, line, { stdin = stdin, read_permit = read })
+      end)
+    end
+    write(winrm.log, "")
+    local ok, result = run(long_line, long_stdin, long_line, long_stdin)
+    assert.is_true(ok, result)
+    assert.is_number(result.status)                  -- it ran, stdin sent in pieces:
+    local pieces = select(2, slurp(winrm.log):gsub("\nsend ", "\n"))
+    assert.is_true(pieces > 1, slurp(winrm.log))
+    -- (command line, stdin, what the refusal says)
+    local CASES = {
+      { invocation("Set-CsSite -Identity 'Site2'"), nil, get_line, nil,
+        "its command line is not the permitted command" },
+      { long_line, long_stdin:sub(1, -10) .. "AAAAAAA\r\n", long_line, long_stdin,
+        "the stdin it sends is not the permitted stdin" },
+      { long_line, long_stdin:sub(1, 200), long_line, long_stdin,
+        "it ends stdin before the permitted stdin was sent in full" },
+      { get_line, "x", get_line, nil, "the permitted command has no stdin" },
+    }
+    for _, case in ipairs(CASES) do
+      write(winrm.log, "")
+      local refused, err = run(case[1], case[2], case[3], case[4])
+      assert.is_false(refused)
+      assert.matches(case[5], err)
+      assert.is_nil(slurp(winrm.log):match("\ncommand %S+ %S+ [^\n]*Set"), slurp(winrm.log))
+    end
+    assert.is_nil(require("lync.emulator").load_state(state_path).sites[2].Description)
+  end)
+
   for _, command in ipairs { "plan", "run --yes" } do
     it("refuses each mistake before it reaches a server, and reads still run (" .. command
        .. ")", function()
