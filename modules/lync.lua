@@ -12,9 +12,22 @@
 -- server which one its Set-CsSite has (cached per host) and the setters use that one.
 local cmdlet = require "cmdlet"
 local failure = require "runbook.failure"
+local reads = require "runbook.reads"
 local task = require "runbook.task"
 
 local M = {}
+
+-- The reads below, registered so that plan and checks prove them by construction
+-- (runbook.reads: each call is exactly powershell.command of the cmdlet with these values).
+local ROUTE_PARAMETERS_PROBE = "(Get-Command -Name 'Set-CsSite').Parameters.Keys"
+reads.template { cmdlet = "Get-CsSite", parameters = { Identity = "string" } }
+reads.template { cmdlet = "Get-CsPool", parameters = { Identity = "string" } }
+reads.template { cmdlet = "Get-CsService",
+                 parameters = { EdgeServer = "switch", PoolFqdn = "string" } }
+reads.template { cmdlet = "Get-CsWindowsService", parameters = { ComputerName = "string" } }
+reads.template { cmdlet = "Get-CsManagementStoreReplicationStatus",
+                 parameters = { ReplicaFqdn = "string" } }
+reads.template { script = ROUTE_PARAMETERS_PROBE }
 
 -- monotonic seconds from the loop when the core has them
 local now = require("runbook.task.core").now or os.time
@@ -81,7 +94,7 @@ local route_parameter_cache = setmetatable({}, { __mode = "k" })
 -- Probes (Get-Command Set-CsSite).Parameters.Keys once per host.
 function M.federation_route_parameter(host)
   if route_parameter_cache[host] then return route_parameter_cache[host] end
-  local keys = cmdlet.evaluate(host, "(Get-Command -Name 'Set-CsSite').Parameters.Keys")
+  local keys = cmdlet.evaluate(host, ROUTE_PARAMETERS_PROBE)
   local present = {}
   for _, key in ipairs(keys) do present[key] = true end
   for _, name in ipairs(ROUTE_PARAMETERS) do

@@ -302,12 +302,13 @@ describe("runbook.reads", function()
     { "Get-CsSite", nil },
     { "Get-CsSite -Identity 'Site:Site2'", nil },
     { "get-cswindowsservice -ComputerName 'edge1' -Name @('RTCSRV','REPLICA')", nil },
-    { "Test-CsFederatedPartner -Domain 'example.org' -Verbose:$true", nil },
-    { "Resolve-DnsName -Name 'xmpp.contoso.com' -Type 'A'", nil },
+    { "Get-CsService -EdgeServer -PoolFqdn 'edgepool1.contoso.com' -Verbose:$true", nil },
+    { "Test-CsFederatedPartner -Domain 'example.org'", "Test%-CsFederatedPartner is not on the list" },
+    { "Resolve-DnsName -Name 'xmpp.contoso.com' -Type 'A'", "Resolve%-DnsName is not on the list" },
     { "(Get-Command -Name 'Set-CsSite').Parameters.Keys", nil },
     { "$sites = Get-CsSite; $sites", nil },
     { "Set-CsSite -Identity 'Site2' -Description 'x'", "Set%-CsSite is not a Get%-" },
-    { "Get-CsSite -Identity (Set-CsSite -Identity 'Site2')", "Set%-CsSite is not a Get%-" },
+    { "Get-CsSite -Identity (Set-CsSite -Identity 'Site2')", "%-Identity of Get%-CsSite must be" },
     { "Get-CsSite; Stop-CsWindowsService -Name 'RTCSRV'", "Stop%-CsWindowsService is not" },
     { "Invoke-Expression 'Set-CsSite'", "Invoke%-Expression is not" },
     { "(Get-Item -Path 'C:\\x').Delete()", "calls the method Delete" },
@@ -316,7 +317,7 @@ describe("runbook.reads", function()
     { "Get-ChildItem | Remove-Item", "not PowerShell runbook can read through" },
     { "Get-Item \"$(Remove-Item x)\"", "not PowerShell runbook can read through" },
     { "Get-CsSite # comment", "not PowerShell runbook can read through" },
-    { "gci", "not PowerShell runbook can read through" },
+    { "gci", "gci is not a Get%-" },
   }
 
   for _, case in ipairs(CASES) do

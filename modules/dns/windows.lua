@@ -17,8 +17,14 @@
 -- When a cmdlet fails midway the error says what was done and what the RRset holds now.
 local cmdlet = require "cmdlet"
 local provider = require "dns.provider"
+local reads = require "runbook.reads"
 
 local M = {}
+
+-- fetch's read, registered so that plan and checks prove it by construction (runbook.reads).
+reads.template { cmdlet = "Get-DnsServerResourceRecord",
+                 parameters = { ZoneName = "string", Name = "string", RRType = "string",
+                                ComputerName = "string" } }
 
 -- A Get-DnsServerResourceRecord object (as JSON) -> a provider record
 local function record_of(name, type, object)

@@ -216,9 +216,9 @@ function M.parse(text)
       local code = not ENDS[peek("statement").kind] and pipeline() or nil
       return { kind = "exit", code = code }
     elseif token.kind == "variable" then
-      local after = tokenizer.scan(text, token.next, "expression")
-      if after.kind == "=" then
-        at = after.next
+      local equals = text:match("^[ \t]*()=", token.next)
+      if equals and text:sub(equals + 1, equals + 1) ~= "=" then
+        at = equals + 1
         return { kind = "assign", name = token.value, value = pipeline() }
       end
     end

@@ -4,25 +4,34 @@
 -- when verify() says yes here. The proof comes from the command itself, never from a
 -- caller's word:
 --   "powershell"       the command line (and stdin) is exactly what modules/powershell.lua
---                      builds for a script, the script is its wrap() of one pipeline, and
---                      every command of that pipeline is a Get-, Test- or Resolve- cmdlet,
---                      with no .NET method call, static member or type conversion anywhere.
---                      What lync.psparse cannot parse is not a read.
+--                      builds for a script, the script is its wrap() of one pipeline, and the
+--                      pipeline is either
+--                      * an instance of a template a module registered (template()): the
+--                        exact text powershell.command builds for that cmdlet from literal
+--                        values — how runbook's own modules prove their reads; or
+--                      * proven by the classifier: every statement a command on the list of
+--                        reads (modules/powershell/reads_allowed.lua) with allowed
+--                        parameters and literal values, or a variable, an assignment of such
+--                        a command, or its result's properties — what organizations and the
+--                        REPL send. No method call, static member, type conversion,
+--                        try/catch or exit.
+--                      Both read the script with the tokenizer the Lync emulator uses
+--                      (modules/powershell/parser.lua); what it cannot parse is not a read.
 --   "vantage-connect"  the vantage host's own TCP connect probe (modules/vantage.lua).
 -- When in doubt the answer is no: nil and the reason, which the refusal shows.
+local allowed = require "powershell.reads_allowed"
+local parser = require "powershell.parser"
 local powershell = require "powershell"
-local psparse = require "lync.psparse"
 
 local M = {}
 
--- The cmdlet verbs that only look (Microsoft's approved verbs: Get, Test, Resolve).
-M.READ_VERBS = { get = true, test = true, resolve = true }
-
---- is_read_cmdlet(name) -> whether the cmdlet's verb is a read verb (case-insensitive).
+--- is_read_cmdlet(name) -> whether the cmdlet is on the list of reads (case-insensitive).
 function M.is_read_cmdlet(name)
-  local verb = tostring(name):match("^(%a+)%-%a")
-  return verb ~= nil and M.READ_VERBS[verb:lower()] == true
+  return allowed.entry(name) ~= nil
 end
+
+--- allow(name, {reason=, parameters=}): an organization's read (powershell.reads_allowed).
+M.allow = allowed.allow
 
 local HEAD, TAIL = powershell.wrap("\0"):match("^(.-)%z(.*)$")
 
@@ -53,6 +62,92 @@ local function script_of(command_line, stdin)
   return script
 end
 
+-- ------------------------------------------------------------- templates
+
+local templates = {}   -- cmdlet name (exact) -> {parameter name (exact) -> kind}
+local scripts = {}     -- fixed pipelines -> true
+
+-- The kinds a template's parameter may have, and the list kinds they must match.
+local TEMPLATE_KINDS = { string = { text = true, host = true }, strings = { texts = true },
+                         switch = { switch = true }, integer = { integer = true } }
+
+local function template_error(spec)
+  if type(spec) ~= "table" then return "a template is a table" end
+  if spec.script then
+    if type(spec.script) ~= "string" then return "script must be a string" end
+    local ok, why = M.powershell_read(spec.script)
+    return not ok and why or nil
+  end
+  local entry = allowed.entry(spec.cmdlet)
+  if not entry or entry.name ~= spec.cmdlet then
+    return ("%s is not on the list of reads (%s)"):format(tostring(spec.cmdlet), allowed.MODULE)
+  end
+  for parameter, kind in pairs(spec.parameters or {}) do
+    local listed = entry.parameters[parameter]
+    local list_kind = type(listed) == "table" and listed[1] or listed
+    if not (TEMPLATE_KINDS[kind] and TEMPLATE_KINDS[kind][list_kind]) then
+      return ("-%s %s does not fit the list's -%s %s"):format(parameter, tostring(kind),
+                                                            parameter, tostring(list_kind))
+    end
+  end
+end
+
+--- template(spec): registers a read a module sends, so verify proves its instances by
+-- construction. spec: {cmdlet = "Get-CsService", parameters = {EdgeServer = "switch",
+-- PoolFqdn = "string"}} (kinds: string, strings, switch, integer; any subset may be given)
+-- or {script = "(Get-Command -Name 'Set-CsSite').Parameters.Keys"} (that text exactly).
+-- A template never widens the reads: its cmdlet and parameters must be on the list.
+function M.template(spec)
+  local why = template_error(spec)
+  if why then error("[reads] not a read template: " .. why, 2) end
+  if spec.script then scripts[spec.script] = true; return end
+  local known = templates[spec.cmdlet] or {}
+  for parameter, kind in pairs(spec.parameters or {}) do known[parameter] = kind end
+  templates[spec.cmdlet] = known
+end
+
+-- The Lua value a literal argument node holds, for a template's kind (nil: it holds none).
+local function value_of(kind, node)
+  if kind == "switch" then
+    if node.kind == "variable" and (node.name == "true" or node.name == "false") then
+      return node.name == "true"
+    end
+  elseif kind == "string" then
+    if node.kind == "literal" and not node.bareword and type(node.value) == "string" then
+      return node.value
+    end
+  elseif kind == "integer" then
+    if node.kind == "literal" and math.type(node.value) == "integer" then return node.value end
+  elseif kind == "strings" and node.kind == "array" and #node.body <= 1 then
+    local inner = node.body[1]
+    local items = inner and (inner.kind == "list" and inner.items or { inner }) or {}
+    local list = {}
+    for i, item in ipairs(items) do
+      list[i] = value_of("string", item)
+      if list[i] == nil then return nil end
+    end
+    return list
+  end
+end
+
+-- Whether pipeline is exactly what powershell.command builds for a registered template.
+local function instance_of_template(pipeline, tree)
+  if scripts[pipeline] then return true end
+  local node = #tree.body == 1 and tree.body[1]
+  local template = node and node.kind == "command" and templates[node.name]
+  if not template or #node.positional > 0 then return false end
+  local values = {}
+  for _, parameter in ipairs(node.order) do
+    local kind = template[parameter]
+    values[parameter] = kind and value_of(kind, node.named[parameter])
+    if values[parameter] == nil then return false end
+  end
+  local ok, text = pcall(powershell.command, node.name, values)
+  return ok and text == pipeline and allowed.check_command(node) == nil
+end
+
+-- ------------------------------------------------------------- the classifier
+
 local walk
 
 local function walk_list(nodes)
@@ -71,26 +166,14 @@ local NODES = {
   paren = function(node) return walk(node.inner) end,
   list = function(node) return walk_list(node.items) end,
   member = function(node) return walk(node.object) end,
-  join = function(node) return walk(node.value) end,
   assign = function(node) return walk(node.value) end,
-  exit = function(node) return node.code and walk(node.code) end,
-  try = function(node) return walk_list(node.body) or walk_list(node.catch) end,
   hashtable = function(node)
     for _, pair in ipairs(node.pairs) do
       local why = walk(pair.value)
       if why then return why end
     end
   end,
-  command = function(node)
-    if not M.is_read_cmdlet(node.name) then
-      return ("%s is not a Get-, Test- or Resolve- cmdlet"):format(node.name)
-    end
-    for _, key in ipairs(node.order) do
-      local why = walk(node.named[key])
-      if why then return why end
-    end
-    return walk_list(node.positional)
-  end,
+  command = function(node) return allowed.check_command(node) end,
   call = function(node)
     local name = node.type and ("[%s]::%s"):format(node.type, node.name) or node.name
     return ("it calls the method %s, which may change something"):format(name)
@@ -99,6 +182,9 @@ local NODES = {
   cast = function(node)
     return ("it converts a value to [%s], which may run code"):format(node.type)
   end,
+  try = function() return "try/catch is no part of a read (it can hide a refusal)" end,
+  exit = function() return "exit is no part of a read" end,
+  join = function() return "-join is no part of a read" end,
 }
 
 function walk(node)
@@ -109,14 +195,19 @@ function walk(node)
   return check(node)
 end
 
---- powershell_read(pipeline) -> true | nil, reason: whether a pipeline only reads.
+local function parse(text)
+  local ok, tree = pcall(parser.parse, text)
+  if ok then return tree end
+  return nil, "it is not PowerShell runbook can read through ("
+    .. (type(tree) == "table" and tree.message or tostring(tree)) .. ")"
+end
+
+--- powershell_read(pipeline) -> true | nil, reason: whether a pipeline only reads, by the
+-- classifier and the list of reads (templates aside).
 function M.powershell_read(pipeline)
-  local ok, tree = pcall(psparse.parse, pipeline)
-  if not ok then
-    return nil, "it is not PowerShell runbook can read through ("
-      .. (type(tree) == "table" and tree.message or tostring(tree)) .. ")"
-  end
-  local why = walk(tree)
+  local tree, why = parse(pipeline)
+  if not tree then return nil, why end
+  why = walk(tree)
   if why then return nil, why end
   return true
 end
@@ -129,7 +220,16 @@ function VERIFIERS.powershell(command_line, stdin)
   if not pipeline then
     return nil, "it is not a script runbook's cmdlet layer built (modules/powershell.lua)"
   end
-  return M.powershell_read(pipeline)
+  local whole, why = parse(script)   -- the whole script, as the emulator reads it
+  if not whole then return nil, why end
+  local tree
+  tree, why = parse(pipeline)
+  if not tree then return nil, why end
+  if instance_of_template(pipeline, tree) then return true, "template" end
+  local ok
+  ok, why = M.powershell_read(pipeline)
+  if ok then return true, "list" end
+  return nil, why
 end
 
 VERIFIERS["vantage-connect"] = function(command, stdin)
@@ -137,12 +237,13 @@ VERIFIERS["vantage-connect"] = function(command, stdin)
   local vantage = require "vantage"
   if stdin == nil and host and
      command == vantage.connect_command(host, tonumber(port), tonumber(timeout)) then
-    return true
+    return true, "probe"
   end
   return nil, "it is not the vantage host's connect probe"
 end
 
---- verify(kind, command, stdin) -> true | nil, reason. Called by runtime/permit.c only.
+--- verify(kind, command, stdin) -> true, how | nil, reason. Called by runtime/permit.c only;
+-- how says which proof held: "template", "list" (the classifier) or "probe".
 function M.verify(kind, command, stdin)
   local verifier = VERIFIERS[kind]
   if not verifier then return nil, ("runbook knows no read of kind %q"):format(tostring(kind)) end
