@@ -67,6 +67,7 @@ struct Multi {
   int private;             /* an http.connection: closed while the loop runs */
   int read_permitted;      /* opened with a read permit (its user value 1; 2: last body) */
   WsmanExchange exchange;  /* read_permitted: how far the permitted exchange went */
+  long envelope_status;    /* read_permitted: the HTTP status the last envelope got */
   char url[1024];          /* read_permitted: the URL of its first request, its only one */
   SocketWatch sockets[MAX_SOCKETS];
 };
@@ -86,6 +87,7 @@ typedef struct Request {
   size_t max_body, max_headers, header_bytes;   /* header_bytes: of every response */
   const char *over_limit;  /* "max_body" or "max_headers" once the response passed it */
   int attached, done;
+  int envelope;            /* carries an envelope of a permitted exchange */
   CURLcode result;
   char error[CURL_ERROR_SIZE];
   char what[300];          /* "GET http://host:port/path" without userinfo */
@@ -144,6 +146,7 @@ static void finish_done (Multi *m) {
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     r->result = msg->data.result;
     r->done = 1;
+    if (r->envelope) curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &m->envelope_status);
     curl_multi_remove_handle(m->curl, r->easy);
     r->attached = 0;
     if (r->task) task_wake(r->task, LOOP_WOKEN);
@@ -469,9 +472,9 @@ static void check_method_and_body (lua_State *L, const char *method) {
 ** next step of the permitted command's WS-Management exchange (runtime/permit_wsman.h): a
 ** POST to the connection's one URL, no redirect, only the headers winrm sends, and an
 ** envelope carrying exactly the permitted command and stdin. An empty body passes (the
-** first leg of NTLM carries none), and so does the last envelope again (sent again after a
-** new authentication). */
-static void check_permitted_request (lua_State *L, Multi *m, const char *method,
+** first leg of NTLM carries none), and so does the last envelope again when the server
+** answered it 401 (sent again after a new authentication: it was not carried out). */
+static void check_permitted_request (lua_State *L, Multi *m, Request *r, const char *method,
                                      const char *url, const char **reason) {
   const char *command = NULL, *input = NULL;
   size_t command_len = 0, input_len = 0, body_len = 0;
@@ -485,9 +488,9 @@ static void check_permitted_request (lua_State *L, Multi *m, const char *method,
   if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
     lua_pushnil(L);
     while (*reason == NULL && lua_next(L, -2)) {
-      const char *name = lua_tostring(L, -2);
-      if (lua_type(L, -2) != LUA_TSTRING || (strcasecmp(name, "Content-Type") != 0 &&
-                                              strcasecmp(name, "Authorization") != 0))
+      if (lua_type(L, -2) != LUA_TSTRING ||
+          (strcasecmp(lua_tostring(L, -2), "Content-Type") != 0 &&
+           strcasecmp(lua_tostring(L, -2), "Authorization") != 0))
         *reason = "it sends a header winrm does not send";
       lua_pop(L, 1);
     }
@@ -498,7 +501,8 @@ static void check_permitted_request (lua_State *L, Multi *m, const char *method,
   lua_getfield(L, 1, "body");
   const char *body = lua_tolstring(L, -1, &body_len);
   lua_getiuservalue(L, 2, 2);               /* the last envelope */
-  int again = body_len > 0 && lua_rawequal(L, -1, -2);
+  int again = body_len > 0 && m->envelope_status == 401 && lua_rawequal(L, -1, -2);
+  r->envelope = body_len > 0;
   lua_pop(L, 1);
   if (body_len > 0 && !again) {
     lua_getiuservalue(L, 2, 1);
@@ -523,7 +527,7 @@ static void check_may_send (lua_State *L, Multi *m, Request *r, const char *meth
     if (!is_read_method(method)) loop_check_mutation(L, r->what);
     return;
   }
-  check_permitted_request(L, m, method, url, &reason);
+  check_permitted_request(L, m, r, method, url, &reason);
   if (reason)
     luaL_error(L, "refusing to %s on a connection opened with a read permit: %s; it carries "
                   "only the permitted command's WS-Management exchange", r->what, reason);

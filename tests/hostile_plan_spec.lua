@@ -172,6 +172,8 @@ local attempts = {
   end },
   { "the command before a shell", function() return replay({}, "Command") end },
   { "a second command", function() return replay({ "Create", "Command", "Receive" }, "Command") end },
+  { "the same command envelope again", function()
+    return replay({ "Create", "Command" }, "Command") end },
   { "a second shell", function() return replay({ "Create", "Command" }, "Create") end },
   { "after Delete", function()
     return replay({ "Create", "Command", "Receive", "Signal", "Delete" }, "Receive") end },
@@ -259,6 +261,7 @@ local REFUSED = {
   { "a header winrm does not send", "it sends a header winrm does not send" },
   { "the command before a shell", "no shell was created yet" },
   { "a second command", "a read permit covers one command" },
+  { "the same command envelope again", "a read permit covers one command" },
   { "a second shell", "a read permit covers one shell" },
   { "after Delete", "the permitted shell was already deleted" },
   { "another command over WinRM", "its command line is not the permitted command" },
@@ -400,9 +403,10 @@ describe("a runbook written by mistake", function()
       end
       -- the echo server saw the one GET, nothing else
       assert.same({ "GET /look" }, lines(scratch .. "/echo.log"))
-      -- the WinRM emulator ran the read's command only: the recording, the three reads, and
-      -- the replays of "a second command" and "after Delete"; the one stdin it got is the
-      -- read's with stdin
+      -- the WinRM emulator ran the permitted commands only: the recording, the three reads,
+      -- and the permitted command of "other stdin" and "stdin the command has not" (started,
+      -- its stdin refused, terminated); the replays name the recording's shell, long gone,
+      -- and run nothing. The one stdin it got is the read's with stdin.
       local commands, sends = 0, 0
       for _, line in ipairs(lines(winrm.log)) do
         if line:match("^command ") then commands = commands + 1 end
