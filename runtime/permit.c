@@ -9,10 +9,11 @@
 ** A permit is minted only when runbook.reads (modules/runbook/reads.lua) verifies the
 ** command itself — kind "powershell": every command of the script is a Get-, Test- or
 ** Resolve- cmdlet; kind "vantage-connect": the vantage host's own connect probe. Nobody can
-** vouch for a command by saying so. A permit holds the exact command and stdin: ssh exec and
-** process.run accept it for that command only (runtime/permit.h), an http.connection for
-** the one remote command its requests carry (WinRM). The verifier is taken when this
-** library opens, before any runbook code could swap it.
+** vouch for a command by saying so. A permit holds the exact command and stdin: ssh exec
+** accepts it for that command only (runtime/permit.h), process.run for that command's words
+** behind one of the read programs (runtime/process.c), an http.connection for that command's
+** WS-Management exchange and nothing else (runtime/permit_wsman.h). The verifier is taken
+** when this library opens, before any runbook code could swap it.
 */
 #include <lua.h>
 #include <lauxlib.h>
