@@ -905,13 +905,15 @@ static Ssh *check_ssh (lua_State *L) {
   return (Ssh *)luaL_checkudata(L, 1, SSH_TYPE);
 }
 
+/* A copy of options[field] (a string; nil and false: def), freed by the session. */
 static char *opt_string (lua_State *L, int table, const char *field, const char *def) {
   char *copy = NULL;
   lua_getfield(L, table, field);
   int absent = lua_isnil(L, -1) || (lua_isboolean(L, -1) && !lua_toboolean(L, -1));
+  if (!absent && lua_type(L, -1) != LUA_TSTRING)
+    luaL_error(L, "ssh.session: option '%s' must be a string, got %s", field,
+               luaL_typename(L, -1));
   const char *value = absent ? def : lua_tostring(L, -1);
-  if (!absent && !lua_isstring(L, -1))
-    luaL_error(L, "ssh.session: option '%s' must be a string", field);
   if (value) copy = strdup(value);
   lua_pop(L, 1);
   return copy;

@@ -361,6 +361,9 @@ describe("a number for a string option #c", function()
       "servername must be a string, got number" },
     { "net.connect host", function() return net.connect { host = 127001, port = 9 } end,
       "host must be a string" },
+    { "ssh.session user", function()
+        return require("runbook.ssh").session { host = "127.0.0.1", user = 1000 } end,
+      "option 'user' must be a string, got number" },
   }
   for _, case in ipairs(cases) do
     it(case[1], function()
