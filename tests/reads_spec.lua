@@ -252,8 +252,13 @@ describe("reads by allow-list", function()
     local ok, why = reads.verify("powershell", line)
     assert.is_nil(ok)
     assert.matches("Get%-ClusterNode is not on the list", why)
-    reads.allow("Get-ClusterNode", { reason = "the quorum step lists the cluster's nodes",
-                                     parameters = { Name = "text" } })
+    local entry = { reason = "the quorum step lists the cluster's nodes",
+                    parameters = { Name = "text" } }
+    local allowed, message = pcall(reads.allow, "Get-ClusterNode", entry)
+    assert.is_false(allowed)
+    assert.matches("cannot allow Get%-ClusterNode from inside a function", message)
+    assert(load("local reads, entry = ...; reads.allow('Get-ClusterNode', entry)", "=runbook"))(
+      reads, entry)   -- the top level of a file
     assert.same({ true, "list" }, { reads.verify("powershell", line) })
     assert.is_nil(reads.verify("powershell", command_line_of("Get-ClusterNode -Cluster 'c'")))
     for _, case in ipairs {
@@ -309,7 +314,9 @@ return require("runbook").define {
     -- sent (the emulator has no Get-CsUser), not refused
     assert.matches("EVALUATE\tfalse\t[^\n]*The term 'Get%-CsUser' is not recognized", plan.out)
     assert.matches("EVALUATE\tfalse\t[^\n]*The term 'Get%-CsUser' is not recognized", run.out)
-    assert.matches("ALLOW\tfalse\t[^\n]*cannot allow Get%-CsAdUser inside a read%-only check",
-                   run.out)
+    for _, r in ipairs { plan, run } do
+      assert.matches("ALLOW\tfalse\t[^\n]*cannot allow Get%-CsAdUser from inside a function",
+                     r.out)
+    end
   end)
 end)

@@ -6,7 +6,7 @@
 -- another host, Get-Credential prompts. The built-in list holds exactly the cmdlets and
 -- parameters that runbook's own modules send in their checks (listed in docs/security.md,
 -- "Reads that plan allows"); an organization adds its own, each with the reason it only
--- reads, in its runbook file:
+-- reads, at the top level of its runbook file:
 --
 --   require("runbook.reads").allow("Get-ClusterNode", {
 --     reason = "the quorum step lists the cluster's nodes; Get-ClusterNode only reads",
@@ -132,15 +132,15 @@ local function allow_error(name, entry)
 end
 
 --- allow(name, {reason=, parameters={Name = kind, ...}}): an organization's read, for this
--- process. Call it where the runbook file is loaded, not inside a check: a check cannot
--- widen what it may do.
+-- process. Only from the top level of a file (the runbook, or a module it requires), never
+-- from inside a function: a check cannot widen what it may do.
 function M.allow(name, entry)
   local why = allow_error(name, entry)
   if why then error("[reads] cannot allow " .. tostring(name) .. ": " .. why, 2) end
-  local core = require "runbook.task.core"
-  if not core.planning() and not pcall(core.check_mutation, "allow " .. name) then
-    error(("[reads] cannot allow %s inside a read-only check: call reads.allow where the "
-           .. "runbook file is loaded"):format(name), 2)
+  if debug.getinfo(2, "S").what ~= "main" then
+    error(("[reads] cannot allow %s from inside a function: call reads.allow at the top "
+           .. "level of the runbook file, so that no check widens what it may do"):format(name),
+          2)
   end
   add(name, entry, true)
 end
