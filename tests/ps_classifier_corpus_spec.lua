@@ -253,6 +253,7 @@ describe("the read classifier against PowerShell's reading", function()
       { "Get-CsSite -Identity 'Site2'-Description 'x'", UNPARSED },   -- glued
       { "Get-CsSite(" .. CHANGE .. ")", UNPARSED },
       { "Get-CsSite -Identity 'Site2' -Identity 'Site1'", UNPARSED },
+      { "Get-CsSite -Identity 'Site2' -identity 'Site1'", UNPARSED },
       { "Get-CsSite 'Site2'", "positional argument" },
       { "Get-CsSite Site2 " .. CHANGE, "positional argument" },
     } do
@@ -282,6 +283,13 @@ describe("the read classifier against PowerShell's reading", function()
       { "(" .. READ .. ").Description", true },
       { "@(" .. READ .. ")", true },
       { "$s = " .. CHANGE, NOT_READ_SET },
+      -- about_Preference_Variables, about_Parameters_Default_Values: settings for what follows
+      { "$PSDefaultParameterValues = @{ 'Get-CsWindowsService:ComputerName' = '\\\\evil' }; "
+        .. "Get-CsWindowsService", "it sets %$PSDefaultParameterValues" },
+      { "$psdefaultparametervalues = Get-CsSite", "it sets %$psdefaultparametervalues" },
+      { "$ErrorActionPreference = 'Inquire'; " .. READ, "it sets %$ErrorActionPreference" },
+      { "$ConfirmPreference = 'None'", "it sets %$ConfirmPreference" },
+      { "$input = " .. READ, "it sets %$input" },
       { "(" .. READ .. ").Delete()", "calls the method Delete" },
       { "[IO.File]::Delete('C:\\x')", "calls the method %[IO%.File%]::Delete" },
       { "[IO.FileInfo]'C:\\x'", "converts a value to %[IO%.FileInfo%]" },

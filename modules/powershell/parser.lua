@@ -179,8 +179,10 @@ function M.parse(text)
             value = expr("argument")
           end
         end
-        if node.named[token.value] then
-          fail("parameter -" .. token.value .. " given twice", token.pos)
+        for _, given in ipairs(node.order) do   -- parameter names are case-insensitive
+          if given:lower() == token.value:lower() then
+            fail("parameter -" .. token.value .. " given twice", token.pos)
+          end
         end
         node.named[token.value] = value
         node.order[#node.order + 1] = token.value

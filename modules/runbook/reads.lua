@@ -157,6 +157,16 @@ local function walk_list(nodes)
   end
 end
 
+-- PowerShell's automatic variables; with the preference variables (*Preference) and the
+-- PS* ones ($PSDefaultParameterValues gives every later cmdlet a -ComputerName) a read
+-- cannot set them.
+local AUTOMATIC = {}
+for name in ("_ args input this true false null error host executioncontext myinvocation "
+             .. "pwd home shellid stacktrace ofs lastexitcode matches foreach switch "
+             .. "maximumhistorycount formatenumerationlimit"):gmatch("%S+") do
+  AUTOMATIC[name] = true
+end
+
 -- Why each kind of node might not be a read (nil: it is one, once its parts are).
 local NODES = {
   script = function(node) return walk_list(node.body) end,
@@ -166,7 +176,13 @@ local NODES = {
   paren = function(node) return walk(node.inner) end,
   list = function(node) return walk_list(node.items) end,
   member = function(node) return walk(node.object) end,
-  assign = function(node) return walk(node.value) end,
+  assign = function(node)
+    local name = node.name:lower()
+    if AUTOMATIC[name] or name:match("preference$") or name:match("^ps") then
+      return ("it sets $%s, which changes how PowerShell runs what follows"):format(node.name)
+    end
+    return walk(node.value)
+  end,
   hashtable = function(node)
     for _, pair in ipairs(node.pairs) do
       local why = walk(pair.value)
