@@ -13,7 +13,8 @@
 -- reaches the new pool), access-denied (Set-CsSite is refused), dns-refused (the DNS
 -- server refuses updates), lagging-dns (a secondary serves the old data for a while),
 -- filtered-port (the perimeter firewall drops 5269), old-parameter (Set-CsSite has the
--- procedure's -XmppExternalFederationRoute instead of the reference's -XmppFederationRoute).
+-- procedure's -XmppExternalFederationRoute instead of the reference's -XmppFederationRoute),
+-- no-services (an Edge server of the pool reports no Lync service at all).
 -- One call can be made to fail, for the fault matrix (tests/fault_matrix_spec.lua):
 --   --set lab.fail_call=Stop-CsWindowsService@edge2a.contoso.com#2   the 2nd call of that
 --     changing cmdlet on that computer (#N alone: any computer) fails, changing nothing;
@@ -27,7 +28,7 @@ local sim_dns = require "dns.sim"
 local M = {}
 
 M.FAULTS = { "none", "stuck-service", "unreachable-edge", "stuck-replication", "access-denied",
-             "dns-refused", "lagging-dns", "filtered-port", "old-parameter" }
+             "dns-refused", "lagging-dns", "filtered-port", "old-parameter", "no-services" }
 
 local function check_fault(fault)
   for _, known in ipairs(M.FAULTS) do if known == fault then return fault end end
@@ -104,6 +105,8 @@ local function apply_lync_fault(state, fault, target)
     state.denied = { "Set-CsSite" }
   elseif fault == "old-parameter" then
     state.route_parameter = "XmppExternalFederationRoute"
+  elseif fault == "no-services" then
+    state.services[target] = {}
   end
 end
 

@@ -2,6 +2,7 @@
 -- steps check, the changes they make with what they saw before, and their parameters.
 -- The steps themselves, Microsoft's procedure with its omissions put right, are in
 -- runbooks/xmpp-failover.lua (xmpp-failback extends it); this module keeps them short.
+local capabilities = require "capabilities"
 local estate = require "estate"
 local i18n = require "runbook.i18n"
 local journal = require "runbook.journal"
@@ -360,6 +361,53 @@ local function answers(ctx)
   end
   return true, table.concat(saw, "; ")
 end
+
+-- ------------------------------------------------------------------ needs
+-- What a step needs of the estate, proven before the first change (runbook.preflight,
+-- modules/capabilities.lua).
+
+local SERVICE_CMDLETS = { "Get-CsWindowsService", "Stop-CsWindowsService", "Start-CsWindowsService" }
+
+local function edges_need(ctx)
+  local needs = {}
+  for i, host in ipairs(edges(ctx)) do needs[i] = capabilities.windows(host, SERVICE_CMDLETS) end
+  return needs
+end
+
+local function cms_need(cmdlets)
+  return function(ctx) return { capabilities.windows(cms(ctx), cmdlets) } end
+end
+
+-- The lease across machines (modules/lease.lua): a TXT record in the zone the run changes.
+-- None with the manual provider: the operator makes each change, nothing is shared to lock.
+local function lease(ctx)
+  local provider = estate.dns(ctx)
+  if provider.kind == "manual" then return nil end
+  if not ctx.data.lease then
+    ctx.data.lease = require("lease").new(provider, "_runbook-lease." .. ctx.inventory.dns.zone,
+      { run = ctx.run_id or ctx.runbook.id, pid = require("runbook.fs").pid() })
+  end
+  return ctx.data.lease
+end
+
+local function dns_need(ctx)
+  return { capabilities.dns_update(), capabilities.lease_free(lease(ctx)) }
+end
+
+local function vantage_need(ctx)
+  return { capabilities.vantage { host = ctx.params.public_ip, port = XMPP_PORT } }
+end
+
+M.lease = lease
+
+M.needs = {
+  edges = edges_need,
+  route = cms_need { "Get-CsSite", "Set-CsSite", "Get-CsPool" },
+  replication = cms_need { "Get-CsManagementStoreReplicationStatus",
+                           "Invoke-CsManagementStoreReplication" },
+  dns = dns_need,
+  vantage = vantage_need,
+}
 
 M.poll, M.target, M.cms, M.site_of, M.bare_route = poll, target, cms, site_of, bare_route
 M.route_moved, M.forget_route, M.remember, M.undoing = route_moved, forget_route, remember, undoing

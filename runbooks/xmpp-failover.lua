@@ -37,6 +37,7 @@ return runbook.define {
             fr = "Basculement du pool de serveurs Edge utilisé pour la fédération XMPP" },
   params = f.params("failover"),
   inventory = estate.schema,
+  lease = f.lease,          -- one run at a time against this estate, from any machine
   steps = {
     { id = "pool-deployed",
       title = { en = "The Edge pool that will host XMPP federation is deployed",
@@ -64,6 +65,7 @@ return runbook.define {
                 fr = "Exécuter Stop-CsWindowsService sur chaque serveur Edge du nouveau pool de "
                   .. "serveurs Edge qui va héberger la fédération XMPP" },
       hosts = f.edges,
+      needs = f.needs.edges,
       check = function(ctx, host)
         local map = f.statuses(host)
         if f.all_in(map, "Running") and f.route_moved(ctx) then
@@ -90,6 +92,7 @@ return runbook.define {
                 de = "Set-CsSite: die XMPP-Verbundroute wieder auf den neuen Edgepool zeigen lassen",
                 fr = "Set-CsSite : faire pointer à nouveau l’itinéraire de fédération XMPP vers le "
                   .. "nouveau pool" },
+      needs = f.needs.route,
       check = function(ctx)
         local site = f.site_of(ctx)
         local current, parameter = lync.federation_route(f.cms(ctx), site)
@@ -119,6 +122,7 @@ return runbook.define {
       title = { en = "The Central Management Store has replicated the new route to the Edge servers",
                 de = "Der zentrale Verwaltungsspeicher hat die neue Route auf die Edgeserver repliziert",
                 fr = "Le magasin central de gestion a répliqué le nouvel itinéraire vers les serveurs Edge" },
+      needs = f.needs.replication,
       check = f.replicated,
       changes_nothing = true,    -- it waits: there is nothing to roll back
       run = function(ctx)
@@ -132,6 +136,7 @@ return runbook.define {
                   .. "den neuen Edgepool verweisen lassen",
                 fr = "Sur le serveur DNS externe, modifier l’enregistrement DNS A afin que la "
                   .. "fédération XMPP pointe vers le nouveau pool" },
+      needs = f.needs.dns,
       check = function(ctx)
         local name = ctx.inventory.dns.xmpp_host
         local records = f.dns_call(estate.dns(ctx).get(name, "A"))
@@ -157,6 +162,7 @@ return runbook.define {
                 de = "Der DNS-SRV-Eintrag _xmpp-server._tcp (Port 5269) wird in den neuen Edgepool aufgelöst",
                 fr = "L’enregistrement DNS SRV _xmpp-server._tcp (port 5269) de la fédération XMPP "
                   .. "correspond au pool de serveurs Edge qui va héberger la fédération XMPP" },
+      needs = f.needs.dns,
       check = function(ctx)
         local records = f.dns_call(estate.dns(ctx).get(f.srv_name(ctx), "SRV"))
         local wanted, as_before = f.wanted_srvs(ctx, records)
@@ -183,6 +189,7 @@ return runbook.define {
           .. "Access-Edge)",
         fr = "filtré signifie qu’un pare-feu rejette le trafic : ouvrez-le (et sa traduction NAT "
           .. "vers l’Access Edge)" },
+      needs = f.needs.vantage,
       check = f.port_passes },
 
     { id = "start-services",
@@ -191,6 +198,7 @@ return runbook.define {
                 fr = "Démarrer les services de tous les serveurs Edge du pool de serveurs Edge qui va "
                   .. "héberger la fédération XMPP" },
       hosts = f.edges,
+      needs = f.needs.edges,
       check = function(ctx, host)
         local running, detail = f.all_in(f.statuses(host), "Running")
         if not f.route_moved(ctx) then    -- step 2 stops them first: decided when we get here
@@ -212,6 +220,7 @@ return runbook.define {
       guidance = { en = "see docs/verification.md for what the failed stage means",
                    de = "was die fehlgeschlagene Stufe bedeutet, steht in docs/verification.md",
                    fr = "docs/verification.md explique ce que signifie l’étape en échec" },
+      needs = f.needs.vantage,
       check = f.answers },
   },
 }

@@ -607,10 +607,22 @@ static void read_options (lua_State *L, Exchange *ex) {
   lua_pop(L, 1);
 }
 
+/* Whether the update section would hold anything. A message with prerequisites only
+** changes nothing (RFC 2136 §3.2, §3.4: the server checks the key and the prerequisites,
+** and an empty update section updates nothing): it proves a TSIG key without touching the
+** zone, so plan and checks may send one. */
+static int has_changes (lua_State *L) {
+  lua_Integer count;
+  lua_getfield(L, 1, "changes");
+  count = lua_istable(L, -1) ? luaL_len(L, -1) : (lua_isnil(L, -1) ? 0 : 1);
+  lua_pop(L, 1);
+  return count > 0;
+}
+
 /* dns.update{server=, port=, zone=, key=, prerequisites=, changes=, timeout=, tries=} */
 static int dns_update (lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  loop_check_mutation(L, "send a DNS update");
+  if (has_changes(L)) loop_check_mutation(L, "send a DNS update");
   task_check_current(L, "dns.update");
   lua_settop(L, 1);
   Exchange *ex = push_exchange(L);           /* 2: the continuations' ctx */

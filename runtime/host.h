@@ -12,6 +12,7 @@
 #define EXIT_USAGE        2
 #define EXIT_DECLINED     3
 #define EXIT_INTERRUPTED  4
+#define EXIT_PREFLIGHT    5   /* modules/runbook/engine.lua: a preflight blocker */
 
 lua_State *host_open (int with_runtime);
 int host_call (lua_State *L, const char *module, const char *function, int nargs);

@@ -73,7 +73,8 @@ static const char environment[] =
 static const char exit_codes[] =
   "exit status:\n"
   "  0  done            1  a step failed           2  bad usage or invalid runbook/inventory\n"
-  "  3  declined by the operator                   4  interrupted (Ctrl-C): resumable\n";
+  "  3  declined by the operator                   4  interrupted (Ctrl-C): resumable\n"
+  "  5  preflight: a capability the run needs is missing; nothing was changed\n";
 
 static const char finding[] =
   "RUNBOOK is a path, or a bare name (with or without .lua) looked up in ./, then in each\n"

@@ -17,7 +17,7 @@ local CELLS = {
   { step = "stop-services", fail = "lab.fail_call=Stop-CsWindowsService@edge2b.contoso.com#1" },
   { step = "stop-services", fail = "lab.fail_call=Stop-CsWindowsService@edge2b.contoso.com#4" },
   { step = "federation-route", fail = "lab.fail_call=Set-CsSite#1" },
-  { step = "dns-a-record", fail = "lab.fail_update=1" },
+  { step = "dns-a-record", fail = "lab.fail_update=2" },       -- the 1st takes the lease
   { step = "start-services", fail = "lab.fail_call=Start-CsWindowsService@edge2a.contoso.com#1" },
   { step = "start-services", fail = "lab.fail_call=Start-CsWindowsService@edge2a.contoso.com#3" },
   { step = "start-services", fail = "lab.fail_call=Start-CsWindowsService@edge2a.contoso.com#5" },

@@ -79,6 +79,11 @@ function M.new(config)
     return records, message, code
   end
 
+  -- Nothing to prove ahead (runbook.preflight): the operator makes each change when asked.
+  function p.prove()
+    return true, "manual: the operator makes each change when asked"
+  end
+
   -- Asks the operator until the zone serves records, or the attempts run out.
   local function ask(name, type, records, text)
     local message, code

@@ -117,6 +117,15 @@ function M.new(config)
     return records, message, code
   end
 
+  -- Proves the API key and the zone with a read (runbook.preflight): the zone's GET
+  -- answers only to a valid key. Whether the key may write is not proven.
+  function p.prove()
+    local data, message, code = call("GET")
+    if not data then return nil, message, code end
+    return true, ("%s answers for zone %s with this API key (write permission not proven)")
+      :format(api_url, zone)
+  end
+
   function p.set(name, type, records, ttl)
     type = type:upper()
     local change, message, code = provider.begin("dns.powerdns", zone, recall, p.get, fetch, name, type,

@@ -103,6 +103,20 @@ function M.new(config)
     return p.set(name, type, {}, nil)
   end
 
+  -- Proves the key without changing the zone (runbook.preflight): an UPDATE holding only
+  -- the prerequisite "the zone's SOA exists" (RFC 2136 §2.4.1), signed, changes nothing;
+  -- NOERROR means the server accepted the key. The server's update-policy for the names
+  -- the run will change is not proven: that residual risk is said, not hidden.
+  function p.prove()
+    local result, message, code = dns.update { server = server, port = config.port,
+      zone = zone, key = key, timeout = config.timeout, tries = config.tries,
+      prerequisites = { { name = zone, type = "SOA", exists = true } } }
+    if not result then return nil, "[dns.rfc2136] " .. message, code end
+    return true, ("%s accepts %s for zone %s (an update with prerequisites only; the "
+      .. "update-policy for the names is not proven)"):format(where(),
+      key and ("the TSIG key " .. tostring(key.name)) or "unsigned updates", zone)
+  end
+
   -- The serial the primary serves: after set(), the change's (BIND raises it per update).
   function p.serial()
     local answer, message, code = dns.query { name = zone, type = "SOA", server = server,

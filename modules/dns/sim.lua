@@ -51,6 +51,7 @@ function M.new(config)
   local state = config.shared and config.shared.state or new_state(config)
   local remember, recall = provider.memory()
   local p = { kind = "sim", zone = state.zone, state = state }
+  local updates_tried = 0
 
   local function slot(name, type) return provider.bare(name) .. " " .. type:upper() end
   local function current(name, type) return provider.copy(latest(state)[slot(name, type)] or {}) end
@@ -67,8 +68,8 @@ function M.new(config)
     if not prepared then return unchanged end
     local diff
     ttl, diff = prepared.ttl, prepared.diff
-    state.updates_tried = (state.updates_tried or 0) + 1
-    if state.faults.refuse_updates or state.faults.refuse_update_at == state.updates_tried then
+    updates_tried = updates_tried + 1      -- in this process: a fault of this run, not kept
+    if state.faults.refuse_updates or state.faults.refuse_update_at == updates_tried then
       return nil, ("[dns.sim] update of zone %s refused (injected fault)"):format(state.zone),
              "refused"
     end
@@ -105,6 +106,14 @@ function M.new(config)
   end
 
   function p.serial() return #state.versions end
+
+  function p.prove()
+    if state.faults.refuse_updates then
+      return nil, ("[dns.sim] zone %s refuses updates (injected fault)"):format(state.zone),
+        "refused"
+    end
+    return true, ("zone %s accepts updates (simulated)"):format(state.zone)
+  end
 
   --- query{name=, type=, server=} -> an answer shaped like dns.query's, from that server.
   function p.query(args)

@@ -182,6 +182,14 @@ function M.new(config)
     return provider.changed(remember, name, type, records, change.ttl, change.old, change.diff)
   end
 
+  -- Proves the login to the DNS server and the zone with a read (runbook.preflight).
+  function p.prove()
+    local records, message, code = p.get(zone, "SOA")
+    if not records then return nil, message, code end
+    return true, ("%s answers for zone %s (write permission not proven)"):format(
+      tostring(host.name), zone)
+  end
+
   function p.delete(name, type)
     return p.set(name, type, {}, nil)
   end

@@ -350,11 +350,13 @@ end
 
 local SPECS
 
-local function get_command(context, args)
-  local spec = SPECS[tostring(args.Name):lower()]
+-- One Get-Command result; -Name takes string[] (a missing name is the error PowerShell
+-- writes, terminating under the wrapper's $ErrorActionPreference = 'Stop').
+local function command_object(context, name)
+  local spec = SPECS[tostring(name):lower()]
   if not spec then
     ps_error(("The term '%s' is not recognized as the name of a cmdlet, function, script "
-              .. "file, or operable program."):format(args.Name), "ObjectNotFound",
+              .. "file, or operable program."):format(tostring(name)), "ObjectNotFound",
              "CommandNotFoundException,Microsoft.PowerShell.Commands.GetCommandCommand")
   end
   local keys = array()
@@ -363,10 +365,16 @@ local function get_command(context, args)
     parameters = { "Identity", "Instance", "Description", "DisplayName", "FederationRoute",
                    context.state.route_parameter, "Force", "WhatIf", "Confirm" }
   end
-  for _, name in ipairs(parameters) do keys[#keys + 1] = name end
-  for _, name in ipairs(COMMON) do keys[#keys + 1] = name end
-  return { object { "Name", spec.name, "CommandType", "Cmdlet",
-                    "Parameters", { __keys = keys } } }
+  for _, parameter in ipairs(parameters) do keys[#keys + 1] = parameter end
+  for _, parameter in ipairs(COMMON) do keys[#keys + 1] = parameter end
+  return object { "Name", spec.name, "CommandType", "Cmdlet", "Parameters", { __keys = keys } }
+end
+
+local function get_command(context, args)
+  local names = type(args.Name) == "table" and args.Name or { args.Name }
+  local found = {}
+  for i, name in ipairs(names) do found[i] = command_object(context, name) end
+  return found
 end
 
 local function convert_to_json(_, args)

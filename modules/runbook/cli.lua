@@ -21,7 +21,7 @@ local session_lib = lazy "runbook.session"
 
 local M = {}
 
-M.EXIT = { done = 0, failed = 1, usage = 2, declined = 3, interrupted = 4 }
+M.EXIT = { done = 0, failed = 1, usage = 2, declined = 3, interrupted = 4, preflight = 5 }
 local EXIT = M.EXIT
 
 --- Directories searched for a runbook named without a path, in order.
@@ -140,6 +140,21 @@ local function first_blocked(entries)
   end
 end
 
+-- The runbook's lease across machines (`lease = function(ctx) … end` in its definition:
+-- a record on the estate that two operators' runs both must touch, modules/lease.lua),
+-- taken after the confirmation, before the first change. A runbook without one gets a
+-- lease that holds nothing.
+local NO_LEASE = { release = function() return true end, renew = function() return true end }
+
+local function take_lease(session)
+  local make = session.definition.lease
+  local lease = make and make(session.ctx)
+  if not lease then return NO_LEASE end
+  local ok, why = lease.take()
+  if not ok then return nil, tostring(why) end
+  return lease
+end
+
 -- After the lock is taken: plan, confirm, execute. The journal is named only once it
 -- exists, after the confirmation.
 local function plan_then_execute(session, journal, header)
@@ -147,11 +162,14 @@ local function plan_then_execute(session, journal, header)
     title = session.definition.title or session.definition.id,
     inventory = session.inventory_path, simulation = session.simulation })
   local entries, blocked = engine.plan(session)
-  if blocked then
+  local blockers = engine.preflight(session, entries)
+  if blocked or #blockers > 0 then
     local step, reason = first_blocked(entries)
-    output.emit("summary", { ok = false, blocked = true, changed = 0, skipped = 0, failed = 1,
-                             step = step, error = reason })
-    return EXIT.failed
+    local code = engine.blocked_code(entries, blockers)
+    output.emit("summary", { ok = false, blocked = true, preflight = code == EXIT.preflight or nil,
+      changed = 0, skipped = 0, failed = blocked and 1 or 0, step = step,
+      error = reason or blockers[1].text })
+    return code
   end
   local pending = false
   for _, entry in ipairs(entries) do pending = pending or entry.status == "change" end
@@ -162,10 +180,21 @@ local function plan_then_execute(session, journal, header)
   end
   local accepted, refusal = confirm(session.options)
   if not accepted then return refusal end
+  local lease, why = take_lease(session)
+  if not lease then
+    say.error(why)
+    output.emit("summary", { ok = false, refused = true, changed = 0, skipped = 0, failed = 0,
+                             error = why })
+    return EXIT.failed
+  end
   session.journal = journal
   journal:write(header)
   output.emit("journal", { path = journal.path, resumed = header.event == "resume" })
-  return engine.execute(session)
+  session.heartbeat = lease.renew          -- each step pushes the lease's expiry on
+  local ok, code = pcall(engine.execute, session)
+  require("runbook.task").shielded(lease.release)   -- also after Ctrl-C
+  if not ok then error(code, 0) end
+  return code
 end
 
 -- Whether two parameter values (one read back from JSON) are the same data.
@@ -208,6 +237,8 @@ local function start(options, definition, resumed)
   for key, value in pairs(resumed.remembered or {}) do session.ctx.data[key] = value end
   local resumed_journal = resumed.journal
   local journal = resumed_journal or journal_lib.create(definition.id)
+  -- the run's name (its journal's), the same when it is resumed: what a lease holds
+  session.ctx.run_id = tostring(journal.path):match("([^/]+)%.jsonl$") or definition.id
   local header = resumed_journal and { event = "resume", pid = fs.pid() } or
     { event = "start", runbook = fs.realpath(definition.path) or definition.path,
       runbook_id = definition.id, inventory = fs.realpath(session.inventory_path) or
@@ -248,8 +279,10 @@ function M.plan(options)
     setup_output(session, options)
     output.emit("run_start", { runbook = definition.id, title = definition.title or definition.id,
       inventory = session.inventory_path, simulation = session.simulation, plan = true })
-    local _, blocked = engine.plan(session)
-    return blocked and EXIT.failed or EXIT.done
+    local entries, blocked = engine.plan(session)
+    local blockers = engine.preflight(session, entries)
+    if blocked or #blockers > 0 then return engine.blocked_code(entries, blockers) end
+    return EXIT.done
   end)
 end
 

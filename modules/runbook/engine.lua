@@ -3,22 +3,27 @@
 -- then run, then verify; every change journaled before and after (fsync'd); steps whose
 -- check holds are skipped; a failure stops the run and may roll completed steps back.
 local core = require "runbook.task.core"
+local failure = require "runbook.failure"
 local i18n = require "runbook.i18n"
 local journal_lib = require "runbook.journal"
 local output = require "runbook.output"
+local preflight_lib = require "runbook.preflight"
 local task = require "runbook.task"
 
 local M = {}
 
-local EXIT = { done = 0, failed = 1, usage = 2, declined = 3, interrupted = 4 }
+local EXIT = { done = 0, failed = 1, usage = 2, declined = 3, interrupted = 4, preflight = 5 }
 M.EXIT = EXIT
 
---- clean(err) -> the message an operator reads: without the file:line of the Lua source
--- that raised it (kept with -v), which says nothing about what to do.
+--- clean(err) -> the message an operator reads: without the file:line of the module that
+-- raised it (kept with -v), which says nothing about what to do.
 local function clean(err)
   local text = tostring(err)
   if require("runbook.say").verbose then return text end
-  return (text:gsub("[^%s:]*%.lua:%d+: ", ""))   -- anywhere: a check may quote an error
+  -- anywhere (a check may quote an error), but only the product's own sources: the
+  -- file:line of the operator's own runbook is theirs to act on
+  return (text:gsub("[^%s:]*/modules/[^%s:]+%.lua:%d+: ", "")
+              :gsub("[^%s:]*/runbooks/[^%s:]+%.lua:%d+: ", ""))
 end
 M.clean = clean
 
@@ -66,7 +71,9 @@ local function check_host(session, step, host)
   local ok, holds, current, desired = pcall(read_only, step.check, session.ctx, host or nil)
   if not ok then
     if holds == "cancelled" then error(holds, 0) end
-    return { host = host_name(host), status = "blocked", reason = clean(holds) }
+    -- a server that could not be asked is a missing capability (exit 5), not a verdict
+    return { host = host_name(host), status = "blocked", reason = clean(holds),
+             transport = failure.is_transport(holds) or nil }
   end
   local later
   holds, current, desired, later = check_result(holds, current, desired)
@@ -104,6 +111,7 @@ function M.plan(session)
       for _, result in ipairs(results) do
         if result.status == "blocked" or (result.status == "later" and entry.status ~= "blocked") then
           entry.status, entry.reason = "blocked", result.reason
+          entry.transport = entry.transport or result.transport
         elseif result.status == "change" and entry.status ~= "blocked" then
           entry.status = "change"
         end
@@ -116,6 +124,30 @@ function M.plan(session)
     output.emit("plan_step", entry)
   end
   return entries, blocked
+end
+
+--- blocked_code(entries, blockers) -> the exit code of a run that cannot start: 5 when a
+-- capability is missing (a preflight blocker, or a check whose server could not be asked),
+-- 1 when a check's verdict blocks it.
+function M.blocked_code(entries, blockers)
+  if #blockers > 0 then return EXIT.preflight end
+  for _, entry in ipairs(entries) do
+    if entry.status == "blocked" and entry.transport then return EXIT.preflight end
+  end
+  return EXIT.failed
+end
+
+--- preflight(session, entries) -> blockers: every need of the steps the run will reach,
+-- proven before the first change (runbook.preflight), each shown as a "preflight" event;
+-- the ones that failed, each {kind=, key=, steps=, text=}.
+function M.preflight(session, entries)
+  local results = preflight_lib.run(session, entries)
+  local blockers = {}
+  for _, result in ipairs(results) do
+    output.emit("preflight", result)
+    if not result.ok then blockers[#blockers + 1] = result end
+  end
+  return blockers
 end
 
 local function key(step, host)
@@ -300,6 +332,7 @@ end
 function M.execute(session)
   local counts, started = { changed = 0, skipped = 0, failed = 0 }, core.now()
   for number, step in ipairs(session.definition.steps) do
+    if session.heartbeat then pcall(session.heartbeat) end   -- a lease's expiry, pushed on
     local ok, status, err = pcall(execute_step, session, number, step)
     if not ok then status, err = nil, status end
     if err == "cancelled" or task.interrupted() then

@@ -46,6 +46,13 @@ local messages = {
                         .. "geändert",
                       fr = "impossible de continuer : une vérification échoue, rien n’a été "
                         .. "modifié" },
+  preflight = { en = "preflight", de = "Vorprüfung", fr = "vérification préalable" },
+  summary_preflight = {
+    en = "cannot start: a capability the run needs is missing (✗ above), nothing was changed",
+    de = "kann nicht beginnen: eine Fähigkeit, die der Lauf braucht, fehlt (✗ oben), nichts "
+      .. "wurde geändert",
+    fr = "impossible de commencer : une capacité nécessaire manque (✗ ci-dessus), rien n’a "
+      .. "été modifié" },
   summary_interrupted = { en = "interrupted", de = "unterbrochen", fr = "interrompu" },
   summary_counts = { en = "%d changed, %d already done, %d failed",
                      de = "%d geändert, %d bereits erledigt, %d fehlgeschlagen",

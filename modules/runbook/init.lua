@@ -13,7 +13,8 @@
 --         verify = function(ctx, host) return ok, message end,           -- optional
 --         rollback = function(ctx, host) … end,                          -- optional
 --         confirm = true, guidance = { en = … },                          -- optional
---         changes_nothing = true },   -- optional: run only waits; nothing to roll back
+--         changes_nothing = true,     -- optional: run only waits; nothing to roll back
+--         needs = function(ctx) return { need, … } end },   -- optional: runbook.preflight
 --     },
 --   }
 --
@@ -36,7 +37,7 @@ Runbook.__name = "runbook.definition"
 
 local STEP_KEYS = { id = true, title = true, hosts = true, check = true, run = true,
   verify = true, rollback = true, confirm = true, guidance = true, limit = true,
-  description = true, changes_nothing = true }
+  description = true, changes_nothing = true, needs = true }
 
 local function fail(definition, message)
   error(("[runbook] %s: %s"):format(definition.id or "runbook", message), 3)
@@ -55,7 +56,7 @@ local function check_step(definition, step, seen)
   if type(step.check) ~= "function" then
     fail(definition, t("step_needs_check", step.id))
   end
-  for _, key in ipairs { "run", "verify", "rollback", "hosts" } do
+  for _, key in ipairs { "run", "verify", "rollback", "hosts", "needs" } do
     if step[key] ~= nil and type(step[key]) ~= "function" then
       fail(definition, t("step_not_function", step.id, key))
     end

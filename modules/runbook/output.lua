@@ -80,6 +80,14 @@ function human.note(e)
   line("      " .. e.text)
 end
 
+-- One proven need before the first change, or a blocker with what to do.
+function human.preflight(e)
+  local mark = e.ok and paint("green", "✓") or paint("red", "✗")
+  local steps = table.concat(e.steps or {}, ", ")
+  line(("  %s %s %s%s"):format(mark, labelled(i18n.t("preflight"), e.text),
+    paint("dim", "(" .. steps .. ")"), ""))
+end
+
 -- What a check saw when it held: the evidence, never a bare "skipped".
 local function show_evidence(evidence)
   for _, seen in ipairs(evidence or {}) do
@@ -158,7 +166,8 @@ end
 function human.summary(e)
   if e.refused then return end     -- the refusal itself was said on stderr
   if (e.declined and not e.step) or e.blocked then   -- nothing was changed: no counts
-    line(paint("red", i18n.t(e.blocked and "summary_blocked" or "declined")))
+    local key = e.preflight and "summary_preflight" or e.blocked and "summary_blocked" or "declined"
+    line(paint("red", i18n.t(key)))
     return
   end
   local counts = i18n.t("summary_counts", e.changed or 0, e.skipped or 0, e.failed or 0)

@@ -1,0 +1,132 @@
+--- capabilities — what the XMPP federation runbooks need of an estate, proven by
+-- runbook.preflight before the first change. A step lists its needs:
+--   needs = function(ctx) return { capabilities.windows(host, { "Set-CsSite" }),
+--                                  capabilities.dns_update(), capabilities.vantage(target) } end
+-- and this module proves each kind once per run:
+--   windows     the server answers, the login works, and the cmdlets exist there
+--               (one Get-Command, which also loads the Lync module: the drift guard);
+--   dns-update  the DNS provider accepts the run's credentials without a change
+--               (provider.prove: a prerequisite-only RFC 2136 update, a keyed API read);
+--   vantage     the vantage point can open connections for the port and XMPP checks
+--               (an SSH vantage host that forbids TCP forwarding is a blocker).
+local cmdlet = require "cmdlet"
+local estate = require "estate"
+local failure = require "runbook.failure"
+local preflight = require "runbook.preflight"
+local reads = require "runbook.reads"
+
+local M = {}
+
+-- The one read preflight sends per server, proven by construction (runbook.reads).
+reads.template { cmdlet = "Get-Command", parameters = { Name = "strings" } }
+
+--- windows(host, cmdlets) -> the need "this server answers and has these cmdlets"
+function M.windows(host, cmdlets)
+  return { kind = "windows", host = host, cmdlets = cmdlets }
+end
+
+--- dns_update() -> the need "the DNS provider accepts our changes"
+function M.dns_update()
+  return { kind = "dns-update" }
+end
+
+--- lease_free(lease) -> the need "no other run holds the estate's lease" (modules/lease.lua;
+-- nil: the runbook has none)
+function M.lease_free(lease)
+  return { kind = "lease", lease = lease }
+end
+
+--- vantage(target) -> the need "the vantage point can connect out" ({host=, port=})
+function M.vantage(target)
+  return { kind = "vantage", target = target }
+end
+
+local function names_of(objects)
+  local found = {}
+  for _, object in ipairs(objects or {}) do
+    local name = type(object) == "table" and object.Name or object
+    if name then found[tostring(name):lower()] = true end
+  end
+  return found
+end
+
+-- The cmdlets of every windows need of one server are asked together.
+local function merged_cmdlets(need)
+  local list, seen = {}, {}
+  for _, name in ipairs(need.cmdlets or {}) do
+    if not seen[name:lower()] then seen[name:lower()] = true; list[#list + 1] = name end
+  end
+  table.sort(list)
+  return list
+end
+
+preflight.register("windows", {
+  key = function(need) return tostring(need.host.name) end,
+  merge = function(into, need)
+    local list = {}
+    for _, name in ipairs(into.cmdlets or {}) do list[#list + 1] = name end
+    for _, name in ipairs(need.cmdlets or {}) do list[#list + 1] = name end
+    into.cmdlets = list
+  end,
+  prove = function(_, need)
+    local wanted = merged_cmdlets(need)
+    local objects, record = cmdlet.try(need.host, "Get-Command", { Name = wanted })
+    if not objects then
+      if record.transport then
+        return nil, ("cannot log in to %s: %s (%s)"):format(need.host.name,
+          tostring(record.message), record.cause)
+      end
+      return nil, ("%s lacks a cmdlet the run needs: %s — is the Lync Server Management "
+        .. "Shell module installed there?"):format(need.host.name, tostring(record.message))
+    end
+    local found, missing = names_of(objects), {}
+    for _, name in ipairs(wanted) do
+      if not found[name:lower()] then missing[#missing + 1] = name end
+    end
+    if #missing > 0 then
+      return nil, ("%s has no %s: is the Lync Server Management Shell module installed "
+        .. "there?"):format(need.host.name, table.concat(missing, ", "))
+    end
+    return true, ("%s: logged in (%s); %s present"):format(need.host.name,
+      need.host.transport or "ssh", table.concat(wanted, ", "))
+  end })
+
+preflight.register("dns-update", {
+  key = function() return "zone" end,
+  prove = function(ctx)
+    local provider = estate.dns(ctx)
+    if not provider.prove then
+      return nil, ("the DNS provider %s cannot prove its credentials before a change: give "
+        .. "it a prove() (docs/dns-providers.md)"):format(tostring(provider.kind))
+    end
+    local ok, message = provider.prove()
+    if not ok then return nil, tostring(message) end
+    return true, message
+  end })
+
+preflight.register("lease", {
+  key = function() return "lease" end,
+  prove = function(_, need)
+    if not need.lease then return true, "no lease across machines (manual DNS)" end
+    local holder = need.lease.holder()
+    if holder then
+      return nil, ("another run holds the estate's lease: %s"):format(holder)
+    end
+    return true, "no other run holds the estate's lease"
+  end })
+
+preflight.register("vantage", {
+  key = function(need) return ("%s:%s"):format(need.target.host, need.target.port) end,
+  prove = function(ctx, need)
+    local net = estate.net(ctx, "vantage")
+    local ok, result = pcall(net.connect, { host = need.target.host, port = need.target.port,
+                                            timeout = 5 })
+    if not ok then
+      if failure.cause(result) == "cancelled" or result == "cancelled" then error(result, 0) end
+      return nil, tostring(result)
+    end
+    return true, ("%s can connect out (%s:%d now %s)"):format(estate.vantage_name(ctx),
+      need.target.host, need.target.port, tostring(result.state))
+  end })
+
+return M
