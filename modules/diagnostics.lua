@@ -2,7 +2,9 @@
 -- prints a readable answer and returns the data, so it can be inspected further:
 --   status()                 one screen: XMPP route per site, services of every Edge server,
 --                            A and SRV records on every authoritative server, 5269 from outside
---   dig(name [, type])       records as the zone's servers (or the lab) answer
+--   dig(name [, type])       records as each of the zone's servers (or the lab) answers
+-- Names resolve only through the inventory: its DNS servers and its `servers` entries; this
+-- machine's resolver only with dns.system_resolver = true.
 --   port(host, port [, {from="vantage"|"inside"}])   open / closed / filtered / unreachable
 --   probe([domain])          the XMPP server-to-server probe, stage by stage
 --   ps(server, script)       a PowerShell expression on a server of the inventory
@@ -12,6 +14,41 @@ local lync = require "lync"
 local xmpp = require "xmpp"
 
 local M = {}
+
+-- The DNS servers the helpers ask: the inventory's authoritative list; else the zone's NS,
+-- asked of the inventory's dns.server (each name resolved there too); else its resolver.
+-- Never this machine's resolver unless the inventory says so (dns.system_resolver = true).
+local function servers_to_ask(ctx)
+  local listed = estate.authoritative(ctx)
+  if listed then return listed end
+  local dns = ctx.inventory.dns
+  if dns.server then
+    local query, found = estate.query(ctx), {}
+    local answer = query { name = dns.zone, type = "NS", server = dns.server, port = dns.port }
+    for _, record in ipairs(answer and answer.records or {}) do
+      local a = query { name = record.target, type = "A", server = dns.server, port = dns.port }
+      local address = a and a.records[1] and a.records[1].address
+      found[#found + 1] = { name = record.target, address = address or dns.server,
+                            port = dns.port }
+    end
+    if #found > 0 then return found end
+    return { { name = dns.server, address = dns.server, port = dns.port } }
+  end
+  if dns.resolver then
+    return { { name = "resolver " .. dns.resolver.address, address = dns.resolver.address,
+               port = dns.resolver.port } }
+  end
+  if dns.system_resolver then return { { name = "this machine's resolver" } } end
+  error("[diagnostics] the inventory names no DNS server to ask: set dns.authoritative, "
+    .. "dns.server or dns.resolver (this machine's resolver only with dns.system_resolver = "
+    .. "true)", 0)
+end
+
+-- Whether runbook may contact a server of the topology: the lab's, one the inventory gives
+-- an address, or any when the inventory lets this machine's resolver find it.
+local function reachable_by_inventory(ctx, host)
+  return estate.lab_of(ctx) ~= nil or host.address ~= nil or ctx.inventory.dns.system_resolver
+end
 
 local function print_rows(title, rows)
   print(title)
@@ -23,7 +60,7 @@ function M.install(env, ctx)
   function env.dig(name, type)
     type = (type or "A"):upper()
     local rows, answers = {}, {}
-    for _, server in ipairs(estate.authoritative(ctx) or { { address = nil, name = "resolver" } }) do
+    for _, server in ipairs(servers_to_ask(ctx)) do
       local answer, message = estate.query(ctx) { name = name, type = type, server = server.address,
                                                   port = server.port }
       answers[server.name or server.address] = answer or message
@@ -77,7 +114,11 @@ function M.install(env, ctx)
     rows = {}
     for pool in pairs(ctx.inventory.pools) do
       for _, host in ipairs(estate.edge_servers(ctx, pool)) do
-        local ok, list = pcall(lync.services, host, { computer = host.name })
+        local ok, list = false, ("not in the inventory's servers: add it with address = (its "
+          .. "name would be resolved by this machine's resolver)")
+        if reachable_by_inventory(ctx, host) then
+          ok, list = pcall(lync.services, host, { computer = host.name })
+        end
         local states = {}
         for _, service in ipairs(ok and list or {}) do states[#states + 1] = service.Name .. "=" .. service.Status end
         data.services[host.name] = ok and list or tostring(list)

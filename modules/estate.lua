@@ -66,6 +66,8 @@ M.schema = {
       address = { type = "string", required = true }, port = { type = "integer" },
       name = { type = "string" } } } },
     propagation_timeout = { type = "number" },
+    system_resolver = { type = "boolean", description = "the REPL helpers may resolve names "
+      .. "through this machine's resolver (default: only through the inventory)" },
     resolver = { type = "record", description = "the resolver for public lookups (the XMPP "
       .. "probe); default: the system's", fields = {
       address = { type = "string", required = true }, port = { type = "integer" } } },
