@@ -184,7 +184,7 @@ describe("xmpp-failover against real servers #e2e", function()
     write(inventory, (inventory_text():gsub('address = "' .. EDGE_B:gsub("%.", "%%.") .. '"',
       'address = "127.0.77.99"')))
     local r = runbook("run xmpp-failover --yes")
-    assert.equal(1, r.code)
+    assert.equal(5, r.code)                -- preflight: a capability is missing
     assert.matches("edge2b.contoso.com", r.out)
     assert.matches("refused", r.out)
     assert.is_nil(site2_route())
@@ -294,17 +294,65 @@ describe("xmpp-failover against real servers #e2e", function()
     assert.equal(created, deleted)             -- every shell opened was closed again
   end)
 
-  it("stops at the A record when the TSIG key is rejected, and rollback restores the route", function()
+  it("finds a TSIG key BIND rejects in preflight, before any change", function()
     local good = slurp(named.key)
     finally(function() write(named.key, good) end)
     write(named.key, (good:gsub('secret "[^"]+"', 'secret "' .. ("QUJD"):rep(11) .. '"')))
+    local zone_serial = serial()
+    local plan = runbook("plan xmpp-failover")
+    assert.equal(5, plan.code, plan.out .. plan.err)
+    assert.matches("✗ preflight: %[dns%.rfc2136%][^\n]*BADSIG", plan.out)
     local r = runbook("run xmpp-failover --yes --rollback auto")
-    assert.equal(1, r.code)
+    assert.equal(5, r.code)
     assert.matches("BADSIG", r.out)
     assert.is_nil(site2_route())
     assert.equal("", dig("xmpp.contoso.com", "A"))
+    assert.equal(zone_serial, serial())       -- the prerequisite-only update changed nothing
     assert.equal("Running", edge_services(EDGE_A, "edge2a.contoso.com").RTCSRV)
   end)
+
+  it("proves the TSIG key with a prerequisite-only update that leaves the serial alone", function()
+    local zone_serial = serial()
+    local plan = runbook("plan xmpp-failover")
+    assert.equal(0, plan.code, plan.out .. plan.err)
+    assert.matches("✓ preflight: 127%.0%.[%d.]+:%d+ accepts the TSIG key", plan.out)
+    assert.equal(zone_serial, serial())
+  end)
+
+  -- The fault matrix's real-lab subset (tests/fault_matrix_spec.lua has every cell in the
+  -- embedded lab): one failing call inside each changing Lync step, the end state read from
+  -- the emulators' state files and from BIND with dig.
+  local REAL_CELLS = {
+    { server = EDGE_A, fail = { cmdlet = "Stop-CsWindowsService", computer = "edge2a.contoso.com",
+                                at = 2 }, step = "stop%-services" },
+    { server = FE, fail = { cmdlet = "Set-CsSite", at = 1 }, step = "federation%-route" },
+    { server = EDGE_B, fail = { cmdlet = "Start-CsWindowsService",
+                                computer = "edge2b.contoso.com", at = 5 }, step = "start%-services" },
+  }
+  for _, cell in ipairs(REAL_CELLS) do
+    it(("restores the estate when %s fails inside %s (real lab)"):format(cell.fail.cmdlet,
+        cell.step:gsub("%%", "")), function()
+      local path = sshd.state_dir .. "/" .. cell.server .. ".json"
+      local state = emulator.load_state(path)
+      state.fail_call = cell.fail
+      emulator.save_state(path, state)
+      local a_before, srv_before = dig("xmpp.contoso.com", "A"),
+        dig("_xmpp-server._tcp.contoso.com", "SRV")
+      local r = runbook("run xmpp-failover --yes --rollback auto")
+      assert.equal(1, r.code, r.out .. r.err)
+      assert.matches("injected fault", r.out)
+      assert.matches("restored: " .. cell.step, r.out)
+      assert.is_nil(r.out:find("left changed", 1, true), r.out)
+      assert.is_nil(site2_route())
+      assert.equal(a_before, dig("xmpp.contoso.com", "A"))
+      assert.equal(srv_before, dig("_xmpp-server._tcp.contoso.com", "SRV"))
+      for _, edge in ipairs { { EDGE_A, "edge2a.contoso.com" }, { EDGE_B, "edge2b.contoso.com" } } do
+        for name, status in pairs(edge_services(edge[1], edge[2])) do
+          assert.equal("Running", status, edge[2] .. " " .. name)
+        end
+      end
+    end)
+  end
 
   -- The new pool's public address is 10.253.0.1 on this host; the vantage host is a real sshd
   -- in namespace rbe-vp whose firewall drops 5269 towards it (tests/lab/perimeter.sh).

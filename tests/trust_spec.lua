@@ -220,3 +220,40 @@ describe("evidence, not 'skipped' #trust", function()
     assert.matches('"evidence":%[{"saw":"federation answers: contoso%.com', json.out)
   end)
 end)
+
+describe("preflight proves the vantage host forwards #trust", function()
+  local dir, sshd
+  setup(function()
+    dir = support.tmpdir()
+    local r = support.sh(("SSHD_EXTRA_CONFIG='AllowTcpForwarding no' tests/lab/sshd.sh start %s "
+      .. "auto 127.0.22.61"):format(quote(dir)))
+    assert(r.code == 0, r.err)
+    sshd = {}
+    for key, value in r.out:gmatch("([%w_]+)=([^\n]*)") do sshd[key] = value end
+  end)
+  teardown(function()
+    support.sh("tests/lab/sshd.sh stop " .. quote(dir))
+    os.execute("rm -rf " .. quote(dir))
+  end)
+
+  -- The reproduction: a vantage host whose sshd forbids TCP forwarding made `plan` exit 0
+  -- and `run` stop at the port step after the route and the A record had changed.
+  it("blocks before the first change when the vantage host forbids TCP forwarding", function()
+    local preflight = require "runbook.preflight"
+    local capabilities = require "capabilities"
+    local task = require "runbook.task"
+    local ctx = { data = {}, params = {}, inventory = { domain = "contoso.com",
+      management = "fe1.contoso.com", pools = {}, dns = { provider = "manual", zone = "contoso.com" },
+      vantage = { transport = "ssh", name = "vp", address = "127.0.22.61",
+                  port = tonumber(sshd.port), user = sshd.user, key_file = sshd.shell_key,
+                  known_hosts = sshd.known_hosts, timeout = 5 } } }
+    local session = { ctx = ctx, definition = { steps = { { id = "port-5269",
+      needs = function() return { capabilities.vantage { host = "127.0.22.61", port = 9 } } end } } } }
+    local results, blocked = task.run(function()
+      return preflight.run(session, { { status = "change" } })
+    end)
+    assert.is_true(blocked)
+    assert.matches("vp refuses to open connections for us: allow TCP forwarding", results[1].text)
+    assert.same({ "port-5269" }, results[1].steps)
+  end)
+end)

@@ -10,7 +10,8 @@
 # sshd listens on every ADDRESS (one emulated server each; one sshd process per 16
 # addresses, OpenSSH's MAX_LISTEN_SOCKS), all with one host key of each type in
 # $SSHD_HOST_KEY_TYPES (default "ed25519"; e.g. "ecdsa" for a server that offers only ECDSA);
-# known_hosts= and host_key= are the first type's. Client keys, ed25519
+# known_hosts= and host_key= are the first type's. $SSHD_EXTRA_CONFIG (optional) is appended
+# to the configuration, e.g. "AllowTcpForwarding no". Client keys, ed25519
 # (libssh2 1.10 signs RSA with SHA-1, which OpenSSH 9.2 refuses):
 #   WORKDIR/shell_key   runs the command it is given (for the SSH transport tests);
 #   WORKDIR/lync_key    runs tests/lab/lync-emulator instead (the command arrives in
@@ -51,6 +52,7 @@ MaxSessions 100
 MaxAuthTries 10
 LoginGraceTime 30
 EOF
+    [ -z "${SSHD_EXTRA_CONFIG:-}" ] || printf '%s\n' "$SSHD_EXTRA_CONFIG"
   } >"$dir/sshd_config.$n"
   /usr/sbin/sshd -D -e -f "$dir/sshd_config.$n" </dev/null >"$dir/sshd.$n.log" 2>&1 &
   echo $! >>"$dir/sshd.pids"
