@@ -152,7 +152,8 @@ describe("the read classifier against PowerShell's reading", function()
       for _, second in ipairs(SINGLE_QUOTES) do
         it(("%s%s inside a string is one %s"):format(shown(first), shown(second), shown(second)),
            function()
-          local pipeline = "Get-CsSite -Identity 'a" .. first .. second .. "; " .. BARE_CHANGE .. "'"
+          local pipeline = "Get-CsSite -Identity 'a" .. first .. second .. "; "
+                           .. BARE_CHANGE .. "'"
           proven(pipeline)
           assert.same({ kind = "literal", value = "a" .. second .. "; " .. BARE_CHANGE },
                       parser.parse(pipeline).body[1].named.Identity)
