@@ -27,8 +27,9 @@
 -- with transport = true and cause, which no caller may read as a domain verdict.
 --
 -- While planning and inside a read-only task (a step's hosts, check, verify) a script runs
--- only when runbook.reads proves it a read — every command a Get-, Test- or Resolve- cmdlet —
--- for invoke, try and evaluate alike; anything else refuses before it is sent. The proof, a
+-- only when runbook.reads proves it a read — an instance of a registered read template, or
+-- only cmdlets and parameters on the read allow-list (docs/security.md) — for invoke, try
+-- and evaluate alike; anything else refuses before it is sent. The proof, a
 -- read permit for the exact command line, goes to the transport (options.read_permit): ssh
 -- exec, process.run and WinRM's HTTP requests refuse without it (runtime/permit.h).
 local failure = require "runbook.failure"
@@ -164,7 +165,7 @@ function M.close_all()
   end
 end
 
---- is_mutating(name) -> whether the cmdlet may change something (not Get-/Test-/Resolve-).
+--- is_mutating(name) -> whether the cmdlet may change something (not on the read allow-list).
 function M.is_mutating(name)
   return not reads.is_read_cmdlet(name)
 end

@@ -7,8 +7,9 @@
 **   permit.read(kind, command [, stdin]) -> permit | nil, reason
 **
 ** A permit is minted only when runbook.reads (modules/runbook/reads.lua) verifies the
-** command itself — kind "powershell": every command of the script is a Get-, Test- or
-** Resolve- cmdlet; kind "vantage-connect": the vantage host's own connect probe. Nobody can
+** command itself — kind "powershell": an instance of a registered read template, or only
+** cmdlets and parameters on the read allow-list (docs/security.md); kind "vantage-connect":
+** the vantage host's own connect probe. Nobody can
 ** vouch for a command by saying so. A permit holds the exact command and stdin: ssh exec
 ** accepts it for that command only (runtime/permit.h), process.run for that command's words
 ** behind one of the read programs (runtime/process.c), an http.connection for that command's
