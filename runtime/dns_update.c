@@ -13,6 +13,8 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -533,6 +535,8 @@ static int open_socket (lua_State *L, Exchange *ex, int type) {
   if (ex->fd >= 0) close(ex->fd);
   ex->fd = socket(ex->address.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (ex->fd < 0) luaL_error(L, "dns.update: cannot open a socket: %s", strerror(errno));
+  if (type == SOCK_STREAM)   /* no Nagle wait (docs/architecture.md) */
+    setsockopt(ex->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
   return connect(ex->fd, (struct sockaddr *)&ex->address, ex->address_len);
 }
 

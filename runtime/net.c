@@ -7,17 +7,24 @@
 **     which address) and from a broken path (unreachable): errno alone mixes them up.
 **   net.open{host=, port=, timeout=} -> socket | nil, message, code
 **     a connected stream ("runbook.socket") with :send, :receive, :starttls, :close.
+**   net.tcp_connections() -> {{fd=, address=, port=, nodelay=}, ...}: every connected TCP
+**     socket of this process, with TCP_NODELAY as the kernel has it (tests, diagnostics).
+** Every TCP socket the runtime opens sends small writes at once (TCP_NODELAY): a probe's
+** short messages must not wait for the peer's delayed ACK (docs/architecture.md).
 ** Hosts are IP literals (IPv4 or IPv6): names are resolved by the caller with runbook.dns,
 ** so that no lookup ever blocks the loop (getaddrinfo would).
 */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <linux/errqueue.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/ip_icmp.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -383,6 +390,7 @@ static int start_connect (lua_State *L, int opening) {
   if (s->fd < 0)
     return luaL_error(L, "net: cannot create a socket: %s", strerror(errno));
   set_error_queue(s, 1);
+  setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
   s->started = loop_now();
   s->deadline = s->started + timeout;
   if (connect(s->fd, (struct sockaddr *)&addr, len) == 0)
@@ -562,10 +570,57 @@ static int net_explain (lua_State *L) {
   return 2;
 }
 
+/* Appends {fd=, address=, port=, nodelay=} to the list on top when fd is a connected TCP
+** socket; anything else (a file, a pipe, a UDP or listening socket) is left out. */
+static void add_tcp_connection (lua_State *L, int fd) {
+  struct sockaddr_storage peer;
+  socklen_t len = sizeof peer;
+  int protocol = 0, nodelay = 0;
+  socklen_t size = sizeof protocol;
+  char text[INET6_ADDRSTRLEN];
+  if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &size) != 0 ||
+      protocol != IPPROTO_TCP || getpeername(fd, (struct sockaddr *)&peer, &len) != 0)
+    return;
+  size = sizeof nodelay;
+  getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &size);
+  address_text(&peer, text, sizeof text);
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, fd);
+  lua_setfield(L, -2, "fd");
+  set_string(L, "address", text);
+  lua_pushinteger(L, ntohs(peer.ss_family == AF_INET6
+                           ? ((struct sockaddr_in6 *)&peer)->sin6_port
+                           : ((struct sockaddr_in *)&peer)->sin_port));
+  lua_setfield(L, -2, "port");
+  lua_pushboolean(L, nodelay);
+  lua_setfield(L, -2, "nodelay");
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+}
+
+/* net.tcp_connections() -> {{fd=, address=, port=, nodelay=}, ...}: every connected TCP
+** socket of this process, whichever library opened it (net, ssh, dns, http), read from
+** /proc/self/fd — how the tests prove that each sends small writes at once. */
+static int net_tcp_connections (lua_State *L) {
+  DIR *dir = opendir("/proc/self/fd");
+  struct dirent *entry;
+  if (dir == NULL)
+    return luaL_error(L, "net: cannot list /proc/self/fd: %s", strerror(errno));
+  lua_newtable(L);
+  while ((entry = readdir(dir)) != NULL) {
+    char *end;
+    long fd = strtol(entry->d_name, &end, 10);
+    if (*end == '\0' && end != entry->d_name && fd != dirfd(dir))
+      add_tcp_connection(L, (int)fd);
+  }
+  closedir(dir);
+  return 1;
+}
+
 static const luaL_Reg net_funcs[] = {
   {"connect", net_connect},
   {"open", net_open},
   {"explain", net_explain},
+  {"tcp_connections", net_tcp_connections},
   {NULL, NULL}
 };
 
