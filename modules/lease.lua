@@ -81,6 +81,10 @@ function M.new(provider, name, options)
       return nil, ("another run holds the lease %s: %s; wait for it to end, or remove the "
         .. "record if that run is gone"):format(name, describe(other)), "held"
     end
+    if other and other.run == mine.run and other.expires and other.expires > now() then
+      held, mine.expires = records[1], other.expires   -- a resumed run: its own, as it is
+      return lease.renew()
+    end
     return write(records)
   end
 

@@ -88,6 +88,23 @@ const char *host_docdir (void) {
   return docdir;
 }
 
+/* The C modules built beside this binary, when there are any: build/asan/lib for the
+** sanitizer build of runbook, so that its children load sanitized modules too. */
+static void push_own_modules (lua_State *L) {
+  char exe[PATH_MAX], lib[PATH_MAX + 16];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    *strrchr(exe, '/') = '\0';
+    snprintf(lib, sizeof lib, "%s/lib", exe);
+    if (access(lib, R_OK) == 0) {
+      lua_pushfstring(L, "%s/?.so;", lib);
+      return;
+    }
+  }
+  lua_pushliteral(L, "");
+}
+
 static void set_paths (lua_State *L) {
   const char *dir = host_datadir();
   lua_getglobal(L, "package");
@@ -96,9 +113,10 @@ static void set_paths (lua_State *L) {
   lua_concat(L, 2);
   lua_setfield(L, -2, "path");
   /* a build tree; an installation: $(PREFIX)/share/runbook → $(PREFIX)/lib/runbook */
+  push_own_modules(L);
   lua_pushfstring(L, "%s/build/lib/?.so;%s/../../lib/runbook/?.so;", dir, dir);
-  lua_getfield(L, -2, "cpath");
-  lua_concat(L, 2);
+  lua_getfield(L, -3, "cpath");
+  lua_concat(L, 3);
   lua_setfield(L, -2, "cpath");
   lua_getfield(L, -1, "preload");
   luaL_setfuncs(L, preloads, 0);

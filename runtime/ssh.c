@@ -873,6 +873,9 @@ static int drive (lua_State *L, Ssh *s) {
     if (result == STEP_NEXT) continue;
     if (result == STEP_WAIT) {
       double left = s->deadline < 0 ? -1 : s->deadline - loop_now();
+      /* our ACK at once: sshd holds a small write for it without a pty (Nagle) */
+      if (s->wait_events & POLLIN)
+        setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &(int){1}, sizeof(int));
       if (s->deadline < 0 || left > 0)
         return task_wait_fd(L, s->fd, s->wait_events,
                             left < 0 || left > SSH_RECHECK ? SSH_RECHECK : left,

@@ -20,6 +20,11 @@
 **   stream:close().
 ** The stream owns the transport from then on; stream:close() closes it too (through its
 ** :close, which may wait); the collector frees TLS only and leaves the transport to its own.
+** Records leave together: OpenSSL writes into a memory BIO and the stream sends what it
+** holds when it must wait for the peer, or after a :send. The last flight of a handshake
+** that completes (the client's Finished) waits for the first :send and leaves in the same
+** segment as that application data (TLS allows it: the server reads them in order), or
+** goes before the first :receive waits — one packet, not two (docs/architecture.md).
 */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +32,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -49,7 +57,8 @@ typedef struct Stream {
   SSL_CTX *ctx;
   SSL *ssl;
   int fd;                   /* the socket's descriptor, or -1: a transport object */
-  BIO *wire_in, *wire_out;  /* transport object: records from and for the peer (ssl owns them) */
+  BIO *wire_in, *wire_out;  /* records from (transport object only) and for the peer; ssl
+                               owns them; a socket's are read from its descriptor */
   int op, done;             /* transport object: the operation running, and whether it is */
   size_t receive_max;       /*   done but for sending what OpenSSL wrote; receive's max */
   double deadline;
@@ -65,6 +74,24 @@ static void stream_free (Stream *s) {
   s->fd = -1;
 }
 
+/* Sends what OpenSSL wrote for the peer (wire_out) to the socket, all of it in one send
+** when the socket takes it. -> 1 all sent, 0 the socket is full (wait for POLLOUT), -1 the
+** send failed (errno). */
+static int send_records (Stream *s) {
+  char *data, scratch[4096];
+  long pending;
+  while ((pending = BIO_get_mem_data(s->wire_out, &data)) > 0) {
+    ssize_t n = send(s->fd, data, (size_t)pending, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    for (ssize_t sent = n; sent > 0; ) {     /* drop what left from the BIO */
+      int chunk = sent < (ssize_t)sizeof scratch ? (int)sent : (int)sizeof scratch;
+      sent -= BIO_read(s->wire_out, scratch, chunk);
+    }
+  }
+  return 1;
+}
+
 static int close_done (lua_State *L, int status, lua_KContext ctx) {
   (void)L; (void)status; (void)ctx;
   return 0;
@@ -76,6 +103,7 @@ static int stream_close (lua_State *L) {
   Stream *s = (Stream *)luaL_checkudata(L, 1, STREAM_TYPE);
   if (s->ssl == NULL) return 0;
   SSL_shutdown(s->ssl);                      /* one try at close_notify, never waits */
+  if (s->fd >= 0) send_records(s);
   stream_free(s);
   if (lua_getiuservalue(L, 1, 1) == LUA_TNIL) return 0;
   lua_getfield(L, -1, "close");
@@ -132,19 +160,33 @@ static int fail (lua_State *L, Stream *s, const char *what, const char *code) {
   return 3;
 }
 
-/* After SSL_* returned r <= 0: park for the wanted direction, or fail. */
+static int closed (lua_State *L, Stream *s, const char *what) {
+  ERR_clear_error();
+  luaL_pushfail(L);
+  lua_pushfstring(L, "tls: %s closed the connection (during %s)", s->peer, what);
+  lua_pushliteral(L, "closed");
+  return 3;
+}
+
+/* A socket's send_records failed (errno). */
+static int send_failed (lua_State *L, Stream *s, const char *what) {
+  if (errno == EPIPE || errno == ECONNRESET) return closed(L, s, what);
+  return fail(L, s, what, "tls");
+}
+
+/* After SSL_* returned r <= 0: send what OpenSSL wrote and park until the peer answers (or
+** the socket takes the rest; k then tries the operation again), or fail. */
 static int wait_or_fail (lua_State *L, Stream *s, int r, const char *what, lua_KContext ctx,
                          lua_KFunction k) {
   int err = SSL_get_error(s->ssl, r);
-  if (err == SSL_ERROR_WANT_READ) return task_wait_fd(L, s->fd, POLLIN, remaining(s), ctx, k);
-  if (err == SSL_ERROR_WANT_WRITE) return task_wait_fd(L, s->fd, POLLOUT, remaining(s), ctx, k);
-  if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
-    ERR_clear_error();
-    luaL_pushfail(L);
-    lua_pushfstring(L, "tls: %s closed the connection (during %s)", s->peer, what);
-    lua_pushliteral(L, "closed");
-    return 3;
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    int sent = send_records(s);
+    if (sent < 0) return send_failed(L, s, what);
+    if (sent) setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &(int){1}, sizeof(int));
+    return task_wait_fd(L, s->fd, sent ? POLLIN : POLLOUT, remaining(s), ctx, k);
   }
+  if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
+    return closed(L, s, what);
   return fail(L, s, what, "tls");
 }
 
@@ -255,7 +297,8 @@ static int wire_run (lua_State *L, Stream *s) {
                SSL_get_error(s->ssl, r) != SSL_ERROR_WANT_WRITE)
         return wait_or_fail(L, s, r, OP_WHAT[s->op], 0, NULL);   /* not a wait: fails */
     }
-    if (BIO_ctrl_pending(s->wire_out) > 0) n = wire_call(L, s, WIRE_SEND);
+    if (BIO_ctrl_pending(s->wire_out) > 0 && !(s->done && s->op == OP_HANDSHAKE))
+      n = wire_call(L, s, WIRE_SEND);        /* a finished handshake's flight waits (header) */
     else if (!s->done) n = wire_call(L, s, WIRE_RECEIVE);
     else if (s->op == OP_SEND) { lua_pushboolean(L, 1); return 1; }
     else return 1;          /* the stream (handshake) or the bytes (receive) on top */
@@ -280,7 +323,7 @@ static int handshake_step (lua_State *L, int status, lua_KContext ctx) {
   ERR_clear_error();
   errno = 0;
   r = SSL_do_handshake(s->ssl);
-  if (r == 1) {
+  if (r == 1) {              /* its last flight leaves with the first :send (the header) */
     lua_settop(L, 1);
     return 1;
   }
@@ -318,19 +361,17 @@ static void configure (lua_State *L, Stream *s, int verify) {
     if (verify) SSL_set1_host(s->ssl, servername);
     snprintf(s->peer, sizeof s->peer, "%s", servername);
   }
-  if (s->fd >= 0) SSL_set_fd(s->ssl, s->fd);
-  else {
-    s->wire_in = BIO_new(BIO_s_mem());
-    s->wire_out = BIO_new(BIO_s_mem());
-    if (s->wire_in == NULL || s->wire_out == NULL) {
-      BIO_free(s->wire_in);
-      BIO_free(s->wire_out);
-      s->wire_in = s->wire_out = NULL;
-      luaL_error(L, "tls: out of memory");
-    }
-    BIO_set_mem_eof_return(s->wire_in, -1);   /* empty: "retry", the transport refills it */
-    SSL_set_bio(s->ssl, s->wire_in, s->wire_out);
+  s->wire_in = s->fd >= 0 ? BIO_new_socket(s->fd, BIO_NOCLOSE) : BIO_new(BIO_s_mem());
+  s->wire_out = BIO_new(BIO_s_mem());
+  if (s->wire_in == NULL || s->wire_out == NULL) {
+    BIO_free(s->wire_in);
+    BIO_free(s->wire_out);
+    s->wire_in = s->wire_out = NULL;
+    luaL_error(L, "tls: out of memory");
   }
+  if (s->fd < 0)
+    BIO_set_mem_eof_return(s->wire_in, -1);   /* empty: "retry", the transport refills it */
+  SSL_set_bio(s->ssl, s->wire_in, s->wire_out);
   SSL_set_connect_state(s->ssl);
   lua_pop(L, 2);             /* servername and ca_file: OpenSSL copied them */
 }
@@ -396,27 +437,25 @@ static int tls_wrap (lua_State *L) {
   return handshake_step(L, LUA_OK, 0);
 }
 
-/* :send after each wait; the data stays at index 2. */
+/* :send after each wait; the data stays at index 2. ctx 0: OpenSSL has not taken the data
+** yet; 1: it has, and its records (after a pending handshake flight) are being sent. */
 static int send_step (lua_State *L, int status, lua_KContext ctx) {
   Stream *s = check_stream(L);
   size_t len;
   const char *data = lua_tolstring(L, 2, &len);
-  int r;
+  int r, sent;
   if (timed_out(L, status)) return fail_timeout(L, s, "sending to");
-  if (len == 0) { lua_pushboolean(L, 1); return 1; }
-  ERR_clear_error();
-  errno = 0;
-  r = SSL_write(s->ssl, data, len > INT32_MAX ? INT32_MAX : (int)len);
-  if (r > 0) {
-    if ((size_t)r < len) {                        /* cannot happen without partial writes */
-      lua_pushstring(L, data + r);
-      lua_replace(L, 2);
-      return send_step(L, LUA_OK, ctx);
-    }
-    lua_pushboolean(L, 1);
-    return 1;
+  if (ctx == 0 && len > 0) {
+    ERR_clear_error();
+    errno = 0;
+    r = SSL_write(s->ssl, data, (int)len);      /* all of it: the BIO is memory */
+    if (r <= 0) return wait_or_fail(L, s, r, "sending to", 0, send_step);
   }
-  return wait_or_fail(L, s, r, "sending to", ctx, send_step);
+  sent = send_records(s);
+  if (sent < 0) return send_failed(L, s, "sending to");
+  if (sent == 0) return task_wait_fd(L, s->fd, POLLOUT, remaining(s), 1, send_step);
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 /* stream:send(data [, {timeout=}]) -> true | nil, msg, code */
@@ -444,6 +483,8 @@ static int receive_step (lua_State *L, int status, lua_KContext ctx) {
   r = SSL_read(s->ssl, p, (int)ctx);
   if (r > 0) {
     luaL_pushresultsize(&b, (size_t)r);
+    send_records(s);        /* a pending flight, a key update's answer: no wait, the next
+                               operation sends what the socket did not take */
     return 1;
   }
   luaL_pushresultsize(&b, 0);

@@ -257,3 +257,46 @@ describe("preflight proves the vantage host forwards #trust", function()
     assert.same({ "port-5269" }, results[1].steps)
   end)
 end)
+
+describe("one run at a time against an estate, from any machine #trust", function()
+  -- Another operator's run holds the lease: its TXT record in the lab's zone.
+  local function hold_lease(expires)
+    local plan = runbook("plan xmpp-failover")      -- creates the lab's files
+    assert.equal(0, plan.code, plan.out .. plan.err)
+    local path = lab_dir .. "/dns-zone.json"
+    local zone = cjson.decode(slurp(path))
+    local latest = {}
+    for key, value in pairs(zone.versions[#zone.versions]) do latest[key] = value end
+    latest["_runbook-lease.contoso.com TXT"] = { { name = "_runbook-lease.contoso.com",
+      type = "TXT", ttl = 60,
+      text = ("holder=bob@ops2 pid=77 run=xmpp-failover-other expires=%d"):format(expires) } }
+    zone.versions[#zone.versions + 1] = latest
+    support.write(path, cjson.encode(zone))
+  end
+
+  local function lease_record()
+    local zone = cjson.decode(slurp(lab_dir .. "/dns-zone.json"))
+    return zone.versions[#zone.versions]["_runbook-lease.contoso.com TXT"]
+  end
+
+  it("refuses while another run holds the lease, naming it, and changes nothing", function()
+    hold_lease(os.time() + 600)
+    local plan = runbook("plan xmpp-failover")
+    assert.equal(5, plan.code, plan.out .. plan.err)
+    assert.matches("✗ preflight: another run holds the estate's lease: bob@ops2 %(pid 77, run "
+      .. "xmpp%-failover%-other%)", plan.out)
+    local run = runbook("run xmpp-failover --yes")
+    assert.equal(5, run.code, run.out .. run.err)
+    assert.equal("198.51.100.10", a_record())
+    assert.equal(ALL_RUNNING, statuses("edge2a.contoso.com"))
+  end)
+
+  it("takes over a lease whose holder died (expired), and releases its own at the end", function()
+    hold_lease(os.time() - 1)
+    local run = runbook("run xmpp-failover --yes")
+    assert.equal(0, run.code, run.out .. run.err)
+    assert.equal("203.0.113.10", a_record())
+    local record = lease_record()
+    assert.is_true(record == nil or #record == 0, "the lease is released")
+  end)
+end)
