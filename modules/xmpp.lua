@@ -249,7 +249,8 @@ local function stream_header(domain)
     " to='" .. domain .. "' version='1.0'>"
 end
 
--- Reads from conn through parser until done(event) says so. -> event | nil, message, code
+-- Reads from conn through parser until done(event) says so. -> event, the chunk that held
+-- it | nil, message, code
 -- Bounded: M.MAX_STREAM_BYTES in all, and whatever time the caller's task.timeout allows.
 local function read_until(conn, parser, done)
   local total = 0
@@ -273,7 +274,7 @@ local function read_until(conn, parser, done)
           and event.name == "error" then
         return nil, "the server sent a stream error", "protocol"
       end
-      if done(event) then return event end
+      if done(event) then return event, data end
     end
   end
 end
@@ -384,6 +385,15 @@ local function describe_connects(p)
   return detail
 end
 
+-- What the chunk holding <proceed/> carries after that element (its end tag, if any, and
+-- whitespace left out), or nil: a server that speaks after <proceed/> does not speak TLS, and
+-- those bytes, read already, would never reach the handshake.
+local function bytes_after_proceed(chunk)
+  local rest = chunk and chunk:match("<[%w_:]*proceed%f[%s/>][^>]*>(.*)$")
+  rest = rest and rest:gsub("^%s*</[%w_:]*proceed%s*>", ""):gsub("^%s+", "")
+  if rest and #rest > 0 then return rest end
+end
+
 -- Each stage function gets the probe state and returns ok, detail.
 local stages = {}
 
@@ -415,12 +425,18 @@ function stages.starttls(p)
     function(event) return event.type == "start" and event.depth == 2 end)
   if not answer then return false, read_message end
   if answer.namespace == NS_TLS and answer.name == "proceed" then
+    p.after_proceed = bytes_after_proceed(read_message)
     return true, "the server says <proceed/>"
   end
   return false, ("the server answered <%s/> instead of <proceed/>"):format(answer.name)
 end
 
 function stages.tls(p)
+  if p.after_proceed then         -- read with <proceed/>: TLS would wait for them in vain
+    return false, ("tls: handshake with %s failed: the server sent %d bytes after <proceed/>"
+      .. " that are not TLS (a TLS server speaks only after the ClientHello)"):format(p.domain,
+      #p.after_proceed)
+  end
   local stream, message = p.conn:starttls { servername = p.domain, ca_file = p.options.ca_file,
     verify = false, timeout = p.timeout }
   if not stream then return false, message end
