@@ -108,6 +108,18 @@ function M.new(provider, name, options)
     return provider.delete(name, "TXT")
   end
 
+  --- release_own(): removes a lease this run left behind (a resumed run that finds nothing
+  -- left to do), without taking one first
+  function lease.release_own()
+    local records = current()
+    local found = records and records[1] and decode(records[1].text)
+    if found and found.run == mine.run then
+      held = records[1]
+      return lease.release()
+    end
+    return true
+  end
+
   --- holder() -> the current holder's description, or nil when nobody holds it
   function lease.holder()
     local records = current()

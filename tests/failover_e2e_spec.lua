@@ -210,6 +210,7 @@ describe("xmpp-failover against real servers #e2e", function()
       -- run's lease, released at the end (the resumed run finds the lease its own)
       local expected = { ["stop-services"] = 3, ["dns-a-record"] = 2, ["start-services"] = 1 }
       assert.equal(serial_after_crash + expected[step], tonumber(serial()))
+      assert.equal("", dig("_runbook-lease.contoso.com", "TXT"))     -- released
     end)
   end
 

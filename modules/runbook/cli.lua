@@ -146,6 +146,7 @@ end
 -- lease that holds nothing.
 local NO_LEASE = { release = function() return true end, renew = function() return true end }
 
+
 local function take_lease(session)
   local make = session.definition.lease
   local lease = make and make(session.ctx)
@@ -153,6 +154,12 @@ local function take_lease(session)
   local ok, why = lease.take()
   if not ok then return nil, tostring(why) end
   return lease
+end
+
+local function release_own_lease(session)
+  local make = session.definition.lease
+  local lease = make and make(session.ctx)
+  if lease and lease.release_own then require("runbook.task").shielded(lease.release_own) end
 end
 
 -- After the lock is taken: plan, confirm, execute. The journal is named only once it
@@ -174,6 +181,7 @@ local function plan_then_execute(session, journal, header)
   local pending = false
   for _, entry in ipairs(entries) do pending = pending or entry.status == "change" end
   if not pending then
+    release_own_lease(session)    -- a resumed run with nothing left: its lease goes too
     output.line(i18n.t("no_changes"))
     output.emit("summary", { ok = true, changed = 0, skipped = #entries, failed = 0 })
     return EXIT.done
