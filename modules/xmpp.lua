@@ -192,13 +192,26 @@ local function srv_order(records, random)
   return ordered
 end
 
--- Addresses of a host name: A first, then AAAA.
-local function addresses_of(resolve, host, port, targets, notes)
-  for _, rtype in ipairs { "A", "AAAA" } do
-    local records, message = resolve(host, rtype)
-    if records == nil then notes[#notes + 1] = ("%s %s: %s"):format(host, rtype, message) end
+-- The addresses of hosts ({{host=, port=}, ...}, in the order to try them) into targets:
+-- each host's A records, then its AAAA. Every lookup is asked at once: one round trip to
+-- the DNS server for them all, not two per host one after the other.
+local function addresses_of(resolve, hosts, targets, notes)
+  local lookups = {}
+  for _, host in ipairs(hosts) do
+    lookups[#lookups + 1] = { host = host.host, port = host.port, rtype = "A" }
+    lookups[#lookups + 1] = { host = host.host, port = host.port, rtype = "AAAA" }
+  end
+  local answers, failures = task.parallel(lookups, function(lookup)
+    return table.pack(resolve(lookup.host, lookup.rtype))
+  end)
+  if failures[1] then error(failures[1].error, 0) end
+  for i, lookup in ipairs(lookups) do
+    local records, message = answers[i][1], answers[i][2]
+    if records == nil then
+      notes[#notes + 1] = ("%s %s: %s"):format(lookup.host, lookup.rtype, message)
+    end
     for _, record in ipairs(records or {}) do
-      targets[#targets + 1] = { host = record.address, port = port, name = host }
+      targets[#targets + 1] = { host = record.address, port = lookup.port, name = lookup.host }
     end
   end
 end
@@ -223,15 +236,17 @@ local function resolve_targets(options)
   if #srv == 1 and (srv[1].target == "." or srv[1].target == "") then
     return nil, service .. " says the service is decidedly not available (target \".\")"
   end
-  for _, record in ipairs(srv_order(srv, options.random or math.random)) do
-    addresses_of(resolve, record.target:gsub("%.$", ""), record.port, targets, notes)
+  local hosts = {}
+  for i, record in ipairs(srv_order(srv, options.random or math.random)) do
+    hosts[i] = { host = record.target:gsub("%.$", ""), port = record.port }
   end
   local how = ("SRV %s: %d record(s)"):format(service, #srv)
   if #srv == 0 then
     how = ("no SRV record for %s; falling back to %s:%d (RFC 6120 §3.2.1)"):format(service,
       options.domain, M.PORT)
-    addresses_of(resolve, options.domain, M.PORT, targets, notes)
+    hosts[1] = { host = options.domain, port = M.PORT }
   end
+  addresses_of(resolve, hosts, targets, notes)
   if #targets == 0 then
     local why = #notes > 0 and (": " .. table.concat(notes, "; ")) or ""
     return nil, how .. "; no addresses" .. why

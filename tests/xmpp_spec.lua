@@ -383,6 +383,26 @@ describe("xmpp.probe without a network #xmpp", function()
     end)
   end
 
+  -- Each lookup of the resolver takes 10 ms of the loop's time; asked one after the other,
+  -- the addresses of three SRV targets would take six of them (issue 16).
+  it("asks the addresses of every SRV target at once, A and AAAA alike", function()
+    local in_flight, most, asked = 0, 0, {}
+    local function slow_resolver(name, rtype)
+      asked[#asked + 1] = name .. " " .. rtype
+      in_flight = in_flight + 1
+      most = math.max(most, in_flight)
+      task.sleep(0.01)
+      in_flight = in_flight - 1
+      return resolver_from(SRV_ZONE)(name, rtype)
+    end
+    local opened = {}
+    xmpp.probe { domain = "contoso.com", net = refusing_net(opened), resolver = slow_resolver,
+                 random = function(low) return low end }
+    assert.equal(1 + 12, #asked)             -- the SRV, then A and AAAA of six targets
+    assert.equal(12, most)
+    assert.equal(6, #opened)                 -- each target's A record, in the SRV order
+  end)
+
   it("draws heavier SRV targets first more often with the default random source", function()
     local first = {}
     for _ = 1, 200 do
