@@ -19,14 +19,19 @@ end of stream (FIN) travels the same way; a refused TARGET resets the client.
 UDP (DNS): each client address gets its own socket to TARGET; datagrams each way after
 DELAY_MS.
 
-LOG gets one line per event, the time it reached the relay first (epoch seconds):
+LOG gets one line per event, the time it reached the relay first (seconds of
+CLOCK_MONOTONIC, the clock of runbook's task.now(), so a client can name a window of it):
   TIME tcp N open CLIENT LISTEN TARGET   a client connected (N numbers the connection)
   TIME tcp N c>s BYTES                   a chunk from the client, sent on at TIME + delay
   TIME tcp N s>c BYTES                   a chunk from the server
+  TIME tcp N to-c BYTES, TIME tcp N to-s BYTES   the chunk written on (what was late
+                                         beyond the delay is the relay's own lateness)
   TIME tcp N eof c|s                     that side ended its stream
   TIME tcp N refused                     TARGET refused the relay's connect
   TIME tcp N close                       both directions are done
-  TIME udp N c>s BYTES, TIME udp N s>c BYTES   datagrams (N numbers the client address)
+  TIME udp N c>s|s>c|to-s|to-c BYTES    datagrams (N numbers the client address)
+Timers fire 1.5 ms early and the last moment is slept precisely: the event loop's own timers
+are rounded up to the millisecond, which would add up to 1 ms a hop.
 bench/latency.sh counts round trips from it."""
 import asyncio
 import collections
@@ -40,12 +45,25 @@ class Log:
         self.file = open(path, "a", buffering=1)
 
     def write(self, *words):
-        self.file.write("%.6f %s\n" % (time.time(), " ".join(str(w) for w in words)))
+        self.file.write("%.6f %s\n" % (time.monotonic(), " ".join(str(w) for w in words)))
 
 
 def endpoint(text):
     host, _, port = text.rpartition(":")
     return host.strip("[]"), int(port)
+
+
+EARLY = 0.0015
+
+
+def at(loop, when, callback, *args):
+    """callback(*args) at the loop time `when`, to the sub-millisecond."""
+    def precisely():
+        left = when - loop.time()
+        if left > 0:
+            time.sleep(left)
+        callback(*args)
+    return loop.call_at(when - EARLY, precisely)
 
 
 def quick(sock):
@@ -57,8 +75,8 @@ def quick(sock):
 class Direction:
     """Chunks of one direction, each written DELAY after it arrived, in order."""
 
-    def __init__(self, loop, delay):
-        self.loop, self.delay = loop, delay
+    def __init__(self, loop, delay, note):
+        self.loop, self.delay, self.note = loop, delay, note   # note(bytes): logs a write
         self.queue = collections.deque()       # (due, data) ; data None = end of stream
         self.writer = None                     # the transport to write to, once known
         self.timer = None
@@ -77,7 +95,7 @@ class Direction:
     def schedule(self):
         if self.timer or not self.queue or not self.writer:
             return
-        self.timer = self.loop.call_at(self.queue[0][0], self.drain)
+        self.timer = at(self.loop, self.queue[0][0], self.drain)
 
     def drain(self):
         self.timer = None
@@ -93,6 +111,7 @@ class Direction:
                     pass
             else:
                 self.writer.write(data)
+                self.note(len(data))
                 quick(self.writer.get_extra_info("socket"))
         self.schedule()
 
@@ -133,8 +152,8 @@ class Pair:
         Pair.count += 1
         self.number, self.loop, self.log, self.delay = Pair.count, loop, log, delay
         self.target = target
-        self.to_server = Direction(loop, delay)
-        self.to_client = Direction(loop, delay)
+        self.to_server = Direction(loop, delay, lambda n: log.write("tcp", self.number, "to-s", n))
+        self.to_client = Direction(loop, delay, lambda n: log.write("tcp", self.number, "to-c", n))
         self.client = Side(self, "c")
         self.server = None
         self.done = set()
@@ -202,13 +221,18 @@ class Datagrams(asyncio.DatagramProtocol):
             flow = self.flows[client] = [len(self.flows) + 1, None, []]
             asyncio.ensure_future(self.open_flow(client, flow))
         self.log.write("udp", flow[0], "c>s", len(data))
-        self.loop.call_later(self.delay, self.forward, flow, data)
+        at(self.loop, self.loop.time() + self.delay, self.forward, flow, data)
 
     def forward(self, flow, data):
         if flow[1] is None:
             flow[2].append(data)
         else:
             flow[1].sendto(data)
+            self.log.write("udp", flow[0], "to-s", len(data))
+
+    def answer(self, flow, data, client):
+        self.transport.sendto(data, client)
+        self.log.write("udp", flow[0], "to-c", len(data))
 
     async def open_flow(self, client, flow):
         relay = self
@@ -216,12 +240,13 @@ class Datagrams(asyncio.DatagramProtocol):
         class Upstream(asyncio.DatagramProtocol):
             def datagram_received(self, data, _):
                 relay.log.write("udp", flow[0], "s>c", len(data))
-                relay.loop.call_later(relay.delay, relay.transport.sendto, data, client)
+                at(relay.loop, relay.loop.time() + relay.delay, relay.answer, flow, data, client)
 
         flow[1], _ = await self.loop.create_datagram_endpoint(
             Upstream, remote_addr=self.target)
         for data in flow[2]:
             flow[1].sendto(data)
+            self.log.write("udp", flow[0], "to-s", len(data))
         flow[2].clear()
 
 
