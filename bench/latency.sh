@@ -14,7 +14,9 @@
 # directly): the full XMPP probe against `openssl s_client -starttls xmpp-server`, and
 # net.connect of three ports against `nmap -sT` (a relay's kernel accepts every connect at
 # once: at 20 ms only the round trips of the connects are counted).
-# RUNS (default 10) per measurement. Prints Markdown; results go to bench/RESULTS.md.
+# RUNS (default 10) per measurement. BEFORE=DIR: a source tree built earlier (e.g. `git
+# archive COMMIT | tar -x -C DIR; make -C DIR VENDOR=no all`): its probe too, in the same
+# run. Prints Markdown; results go to bench/RESULTS.md.
 set -eu
 cd "$(dirname "$0")/.."
 runs=${RUNS:-10}
@@ -113,6 +115,10 @@ results=$work/results
 inside() {  # ARGS...: the median of RUNS calls inside the process
   lua5.4 bench/latency.lua "$runs" "$@" | sed -n 's/^times //p' | median
 }
+before=${BEFORE:-}
+before_inside() {  # ARGS...: the same with the BEFORE tree, or -
+  if [ -n "$before" ]; then RUNBOOK_TREE=$before inside "$@"; else echo -; fi
+}
 while IFS='|' read -r name floor why ours loopback peer; do
   # shellcheck disable=SC2086
   ours_rt=$(round_trips lua5.4 bench/latency.lua 0 $ours)
@@ -120,6 +126,8 @@ while IFS='|' read -r name floor why ours loopback peer; do
   inside=$(inside $ours)
   # shellcheck disable=SC2086
   [ "$loopback" = - ] && direct=- || direct=$(inside $loopback)
+  # shellcheck disable=SC2086
+  then=$(before_inside $ours)
   peer_rt=- whole="- -"
   if [ "$peer" != - ]; then
     # shellcheck disable=SC2086
@@ -136,13 +144,14 @@ while IFS='|' read -r name floor why ours loopback peer; do
 times = ["%.1f" % (r["median"] * 1000) for r in json.load(open(sys.argv[1]))["results"]]
 print(" ".join(["-"] * (2 - len(times)) + times))' "$work/whole.json")
   fi
-  printf '%s|%s|%s|%s|%s|%s|%s|%s\n' "$name" "$floor" "$why" "$inside" "$ours_rt" "$whole" \
-    "$peer_rt" "$direct" >>"$results"
+  printf '%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$name" "$floor" "$why" "$inside" "$ours_rt" \
+    "$whole" "$peer_rt" "$direct" "$then" >>"$results"
 done <"$rows"
 
 # ---------------------------------------------------------------- loopback
-hyperfine -N --warmup 3 --runs $((runs * 3)) --export-json "$work/loopback.json" \
-  "lua5.4 bench/latency.lua 0 xmpp 127.0.17.5 5269 $ca" \
+set -- "lua5.4 bench/latency.lua 0 xmpp 127.0.17.5 5269 $ca"
+[ -z "$before" ] || set -- "$@" "env RUNBOOK_TREE=$before lua5.4 bench/latency.lua 0 xmpp 127.0.17.5 5269 $ca"
+hyperfine -N --warmup 3 --runs $((runs * 3)) --export-json "$work/loopback.json" "$@" \
   "openssl s_client -starttls xmpp-server -xmpphost contoso.com -connect 127.0.17.5:5269 -CAfile $ca -no-CApath -no-CAstore" \
   "lua5.4 bench/latency.lua 0 connect 127.0.17.5 5269,5270,45222" \
   "nmap -sT -n -Pn -p 5269,5270,45222 127.0.17.5" \
@@ -150,19 +159,22 @@ hyperfine -N --warmup 3 --runs $((runs * 3)) --export-json "$work/loopback.json"
 inside_xmpp=$(lua5.4 bench/latency.lua "$runs" xmpp 127.0.17.5 5269 "$ca" | sed -n 's/^times //p' \
   | median)
 
-/usr/bin/python3 - "$results" "$rtt" "$work/loopback.json" "$inside_xmpp" <<'PY'
+/usr/bin/python3 - "$results" "$rtt" "$work/loopback.json" "$inside_xmpp" "$before" <<'PY'
 import json, sys
 rtt = float(sys.argv[2])
+before = sys.argv[5]
 def words(line):
     return dict(w.split("=", 1) for w in line.split()) if "=" in line else {}
 print(f"RTT {rtt:.0f} ms (the delay relay, 10 ms each way). runbook: inside the process, "
       "median of the calls after a warm-up; whole processes: hyperfine medians.\n")
 print("| primitive | floor | runbook | ÷ floor | round trips (runbook) | beyond them: "
       "runbook's own / the server's time / the relay's lateness | the call on loopback | "
-      "whole process: runbook | classic tool | ÷ tool | round trips (tool) |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+      "whole process: runbook | classic tool | ÷ tool | round trips (tool) |"
+      + (" before (BEFORE's build) |" if before else ""))
+print("|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if before else ""))
 for line in open(sys.argv[1]):
-    name, floor, why, inside, ours_rt, whole, peer_rt, direct = line.rstrip("\n").split("|")
+    name, floor, why, inside, ours_rt, whole, peer_rt, direct, then = \
+        line.rstrip("\n").split("|")
     floor_ms = int(floor) * rtt
     ours, peer = words(ours_rt), words(peer_rt)
     whole_ours, whole_peer = whole.split()
@@ -180,17 +192,25 @@ for line in open(sys.argv[1]):
           f"({ours.get('detail', '')}) | {ours.get('client_ms', '?')} / "
           f"{ours.get('server_ms', '?')} / {ours.get('relay_late_ms', '?')} ms | {direct} | "
           f"{whole_ours} ms | {whole_peer} ms | "
-          f"{ratio} | {peer.get('round_trips', '-')} ({peer.get('detail', '')}) |")
-loop = [r["median"] * 1000 for r in json.load(open(sys.argv[3]))["results"]]
-print("\nLoopback (no relay), whole processes, hyperfine medians:\n")
-print("| command | median | ratio |")
-print("|---|---|---|")
+          f"{ratio} | {peer.get('round_trips', '-')} ({peer.get('detail', '')}) |"
+          + (f" {float(then):.1f} ms |" if before else ""))
+results = json.load(open(sys.argv[3]))["results"]
+loop = [r["median"] * 1000 for r in results]
+cpu = [(r["user"] + r["system"]) * 1000 for r in results]       # means, as hyperfine gives
+then, then_cpu = (loop.pop(1), cpu.pop(1)) if before else (None, None)
+print("\nLoopback (no relay), whole processes, hyperfine: median wall time, mean CPU "
+      "(user + system):\n")
+print("| command | median | ratio | CPU |")
+print("|---|---|---|---|")
 print(f"| `lua5.4 bench/latency.lua 0 xmpp` (the full probe) | {loop[0]:.1f} ms | "
-      f"{loop[0] / loop[1]:.2f}× openssl |")
-print(f"| `openssl s_client -starttls xmpp-server` | {loop[1]:.1f} ms | 1.00× |")
+      f"{loop[0] / loop[1]:.2f}× openssl | {cpu[0]:.1f} ms |")
+if before:
+    print(f"| the same, BEFORE's build | {then:.1f} ms | {then / loop[1]:.2f}× openssl | "
+          f"{then_cpu:.1f} ms |")
+print(f"| `openssl s_client -starttls xmpp-server` | {loop[1]:.1f} ms | 1.00× | {cpu[1]:.1f} ms |")
 print(f"| `lua5.4 bench/latency.lua 0 connect` (three ports) | {loop[2]:.1f} ms | "
-      f"{loop[2] / loop[3]:.2f}× nmap |")
-print(f"| `nmap -sT` (three ports) | {loop[3]:.1f} ms | 1.00× |")
-print(f"| `lua5.4 -e ''` | {loop[4]:.1f} ms | |")
+      f"{loop[2] / loop[3]:.2f}× nmap | {cpu[2]:.1f} ms |")
+print(f"| `nmap -sT` (three ports) | {loop[3]:.1f} ms | 1.00× | {cpu[3]:.1f} ms |")
+print(f"| `lua5.4 -e ''` | {loop[4]:.1f} ms | | {cpu[4]:.1f} ms |")
 print(f"\nThe full probe inside the process on loopback: {float(sys.argv[4]):.1f} ms (median).")
 PY

@@ -97,6 +97,7 @@ def measure(unit, delay):
 def main(argv):
     path, offset, delay = argv[1], int(argv[2]), float(argv[3]) / 1000
     start, end = (float(argv[4]), float(argv[5])) if len(argv) > 5 else (0, float("inf"))
+    end += 2 * delay                # what the call caused reaches the relay a little later
     units = [u for u in read_units(path, offset, start, end)   # not the ends of earlier runs
              if any(e in ("open", "c>s", "s>c") for _, e in u["events"])]
     measured = sorted((measure(u, delay) for u in units), key=lambda m: m["start"])

@@ -412,7 +412,9 @@ class Request:
         self.client, self.notes = client, []
 
     def note(self, *words):
-        """A log line, written once the answer is sent."""
+        """A log line, written just before the answer goes out: a client that has read the
+        answer finds it in the log (it no longer waits for a delayed ACK that gave the
+        emulator time to write it after)."""
         self.notes.append(words)
 
 
@@ -683,9 +685,9 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
             status, response, notes = 500, fault_envelope(Fault(
                 "s:Receiver", "w:InternalError", 2150858755,
                 "An error was encountered inside the plugin. "), None, local), []
-        self.answer(status, response)
         for words in notes:
             service.log(*words)
+        self.answer(status, response)
 
     def refuse_method(self):
         self.answer(405, headers=[("Allow", "POST")])
