@@ -1,10 +1,10 @@
 -- bench/latency.lua RUNS PRIMITIVE ARGS... — one primitive, timed inside the process
 -- (runbook.so under lua5.4), for bench/latency.sh: RUNS calls after one warm-up call
 -- (which loads the lazily loaded modules: ssh.so, tls.so, tsig.so, http.so), each call
--- new (a new connection, a new session). Prints "ok <what it got>", "window <start> <end>"
--- (the warm-up call, task.now() seconds: the clock of the delay relay's log, so round trips
--- are counted for that call alone) and then "times <ms> <ms> ...". RUNS 0: the warm-up
--- call only (whole-process timing, counting round trips).
+-- new (a new connection, a new session). Prints "ok <what it got>", "times <ms> <ms> ..."
+-- and "window <start> <end>": the last call, in task.now() seconds, the clock of the delay
+-- relay's log, so that round trips are counted for that call alone. RUNS 0: the warm-up
+-- call only (whole-process timing).
 --   ssh HOST PORT USER KEY KNOWN_HOSTS        login (ed25519) and `true`
 --   ssh-exec HOST PORT USER KEY KNOWN_HOSTS   `true` on a session opened before
 --   update SERVER PORT KEY_FILE               a TSIG-signed update (replace www A)
@@ -13,8 +13,11 @@
 --   xmpp-dns SERVER PORT CA_FILE              the full probe, SRV and addresses from SERVER
 --   connect HOST PORT,PORT,PORT               net.connect of three ports at once
 --   winrm HOST PORT USER PASSWORD CA_FILE     Get-CsSite over WinRM (NTLM, HTTPS)
-package.path = "modules/?.lua;" .. package.path
-package.cpath = "build/lib/?.so;" .. package.cpath
+-- RUNBOOK_TREE: the source tree whose build/lib and modules/ to load (default: this one),
+-- e.g. a build of an earlier commit, for a before/after in the same run.
+local tree = os.getenv("RUNBOOK_TREE") or "."
+package.path = tree .. "/modules/?.lua;" .. package.path
+package.cpath = tree .. "/build/lib/?.so;" .. package.cpath
 local task = require "runbook.task"
 
 local runs, primitive = tonumber(arg[1]), arg[2]
@@ -99,14 +102,14 @@ local call = assert(calls[primitive], "no such primitive: " .. tostring(primitiv
 task.run(function()
   if prepare[primitive] then prepare[primitive]() end
   local started = task.now()
-  local got = call()
-  print("ok " .. got)
-  print(("window %.6f %.6f"):format(started, task.now()))
-  local times = {}
+  print("ok " .. call())
+  local ended, times = task.now(), {}
   for i = 1, runs do
-    local started = task.now()
+    started = task.now()
     call()
-    times[i] = ("%.2f"):format((task.now() - started) * 1000)
+    ended = task.now()
+    times[i] = ("%.2f"):format((ended - started) * 1000)
   end
   print("times " .. table.concat(times, " "))
+  print(("window %.6f %.6f"):format(started, ended))
 end)

@@ -121,13 +121,15 @@ before_inside() {  # ARGS...: the same with the BEFORE tree, or -
 }
 while IFS='|' read -r name floor why ours loopback peer; do
   # shellcheck disable=SC2086
-  ours_rt=$(round_trips lua5.4 bench/latency.lua 0 $ours)
+  ours_rt=$(round_trips lua5.4 bench/latency.lua 1 $ours)   # a warm call: modules loaded
   # shellcheck disable=SC2086
   inside=$(inside $ours)
   # shellcheck disable=SC2086
   [ "$loopback" = - ] && direct=- || direct=$(inside $loopback)
   # shellcheck disable=SC2086
   then=$(before_inside $ours)
+  # shellcheck disable=SC2086
+  [ "$loopback" = - ] && then_direct=- || then_direct=$(before_inside $loopback)
   peer_rt=- whole="- -"
   if [ "$peer" != - ]; then
     # shellcheck disable=SC2086
@@ -145,7 +147,7 @@ times = ["%.1f" % (r["median"] * 1000) for r in json.load(open(sys.argv[1]))["re
 print(" ".join(["-"] * (2 - len(times)) + times))' "$work/whole.json")
   fi
   printf '%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$name" "$floor" "$why" "$inside" "$ours_rt" \
-    "$whole" "$peer_rt" "$direct" "$then" >>"$results"
+    "$whole" "$peer_rt" "$direct" "$then/$then_direct" >>"$results"
 done <"$rows"
 
 # ---------------------------------------------------------------- loopback
@@ -170,7 +172,7 @@ print(f"RTT {rtt:.0f} ms (the delay relay, 10 ms each way). runbook: inside the 
 print("| primitive | floor | runbook | ÷ floor | round trips (runbook) | beyond them: "
       "runbook's own / the server's time / the relay's lateness | the call on loopback | "
       "whole process: runbook | classic tool | ÷ tool | round trips (tool) |"
-      + (" before (BEFORE's build) |" if before else ""))
+      + (" BEFORE's build: at 20 ms / on loopback |" if before else ""))
 print("|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if before else ""))
 for line in open(sys.argv[1]):
     name, floor, why, inside, ours_rt, whole, peer_rt, direct, then = \
@@ -193,7 +195,8 @@ for line in open(sys.argv[1]):
           f"{ours.get('server_ms', '?')} / {ours.get('relay_late_ms', '?')} ms | {direct} | "
           f"{whole_ours} ms | {whole_peer} ms | "
           f"{ratio} | {peer.get('round_trips', '-')} ({peer.get('detail', '')}) |"
-          + (f" {float(then):.1f} ms |" if before else ""))
+          + (" %s ms |" % " / ".join(t if t == "-" else f"{float(t):.1f}"
+                                     for t in then.split("/")) if before else ""))
 results = json.load(open(sys.argv[3]))["results"]
 loop = [r["median"] * 1000 for r in results]
 cpu = [(r["user"] + r["system"]) * 1000 for r in results]       # means, as hyperfine gives

@@ -28,6 +28,8 @@ def read_units(path, offset, start, end):
             if len(words) < 4:
                 continue
             when, kind, number, event = float(words[0]), words[1], words[2], words[3]
+            if event == "eof" and len(words) > 4:
+                event += " " + words[4]                     # "eof c" or "eof s"
             if not start <= when <= end:
                 continue
             unit = units.setdefault((kind, number), {"kind": kind, "events": []})
@@ -98,8 +100,8 @@ def main(argv):
     path, offset, delay = argv[1], int(argv[2]), float(argv[3]) / 1000
     start, end = (float(argv[4]), float(argv[5])) if len(argv) > 5 else (0, float("inf"))
     end += 2 * delay                # what the call caused reaches the relay a little later
-    units = [u for u in read_units(path, offset, start, end)   # not the ends of earlier runs
-             if any(e in ("open", "c>s", "s>c") for _, e in u["events"])]
+    units = [u for u in read_units(path, offset, start, end)   # the client acted in them:
+             if any(e in ("open", "c>s") for _, e in u["events"])]   # not an earlier call's end
     measured = sorted((measure(u, delay) for u in units), key=lambda m: m["start"])
     groups = []
     for m in measured:
