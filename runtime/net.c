@@ -10,8 +10,9 @@
 **   net.tcp_connections() -> {{fd=, address=, port=, nodelay=, segments_sent=}, ...}: every
 **     connected TCP socket of this process, with TCP_NODELAY as the kernel has it and the
 **     data segments it sent (tests, diagnostics).
-** Every TCP socket the runtime opens sends small writes at once (TCP_NODELAY): a probe's
-** short messages must not wait for the peer's delayed ACK (docs/architecture.md).
+** Every TCP socket the runtime opens sends small writes at once (TCP_NODELAY), and
+** acknowledges at once while it waits for an answer (TCP_QUICKACK): neither a probe's short
+** messages nor a peer's must wait for a delayed ACK (docs/architecture.md).
 ** Hosts are IP literals (IPv4 or IPv6): names are resolved by the caller with runbook.dns,
 ** so that no lookup ever blocks the loop (getaddrinfo would).
 */
