@@ -39,6 +39,7 @@ local function seed_zone()
     .. "update delete edge1.contoso.com A\nupdate add edge1.contoso.com 300 A %s\n"
     .. "update delete xmpp.contoso.com A\nupdate delete _xmpp-server._tcp.contoso.com SRV\n"
     .. "update add _xmpp-server._tcp.contoso.com 300 SRV 10 0 5269 edge1.contoso.com.\n"
+    .. "update delete _runbook-lease.contoso.com TXT\n"
     .. "send\nEOF"):format(quote(named.key), named.address, named.port, OLD_IP))
   assert(r.code == 0, r.err)
 end
@@ -75,7 +76,7 @@ return {
   failover = { from_pool = "edgepool1.contoso.com", to_pool = "edgepool2.contoso.com" },
 }
 ]]):format(options.server_defaults or ("{ transport = 'ssh', port = %s, user = %q, key_file = %q, "
-      .. "known_hosts = %q, command_timeout = 20 }"):format(sshd.port, sshd.user, sshd.lync_key,
+      .. "known_hosts = %q, command_timeout = 60 }"):format(sshd.port, sshd.user, sshd.lync_key,
       sshd.known_hosts), table.concat(servers, "\n"),
     OLD_IP, options.public_ip or NEW_IP, named.address, named.port, "file:" .. named.key,
     named.address, named.port, named.address, named.port, vantage)
