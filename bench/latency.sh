@@ -14,7 +14,7 @@
 # directly): the full XMPP probe against `openssl s_client -starttls xmpp-server`, and
 # net.connect of three ports against `nmap -sT` (a relay's kernel accepts every connect at
 # once: at 20 ms only the round trips of the connects are counted).
-# RUNS (default 10) per measurement. BEFORE=DIR: a source tree built earlier (e.g. `git
+# RUNS (default 10) per measurement. KEEP_LOG=FILE: a copy of the relay's log. BEFORE=DIR: a source tree built earlier (e.g. `git
 # archive COMMIT | tar -x -C DIR; make -C DIR VENDOR=no all`): its probe too, in the same
 # run. Prints Markdown; results go to bench/RESULTS.md.
 set -eu
@@ -24,6 +24,7 @@ delay=10
 rtt=$((2 * delay))
 work=$(mktemp -d /tmp/runbook-bench-latency.XXXXXX)
 stop_all() {
+  [ -z "${KEEP_LOG:-}" ] || cp "$work/relay/relay.log" "$KEEP_LOG" 2>/dev/null || true
   for lab in delay_relay:relay winrm:winrm prosody:prosody named:named sshd:sshd; do
     [ -d "$work/${lab#*:}" ] && tests/lab/${lab%%:*}.sh stop "$work/${lab#*:}" 2>/dev/null
   done
