@@ -14,9 +14,10 @@
 # directly): the full XMPP probe against `openssl s_client -starttls xmpp-server`, and
 # net.connect of three ports against `nmap -sT` (a relay's kernel accepts every connect at
 # once: at 20 ms only the round trips of the connects are counted).
-# RUNS (default 10) per measurement. KEEP_LOG=FILE: a copy of the relay's log. BEFORE=DIR: a source tree built earlier (e.g. `git
-# archive COMMIT | tar -x -C DIR; make -C DIR VENDOR=no all`): its probe too, in the same
-# run. Prints Markdown; results go to bench/RESULTS.md.
+# RUNS (default 10) per measurement. KEEP_LOG=FILE: a copy of the relay's log. BEFORE=DIR:
+# a source tree built earlier (e.g. `git archive COMMIT | tar -x -C DIR; make -C DIR
+# VENDOR=no all`), measured too, in the same run. Prints Markdown; results go to
+# bench/RESULTS.md.
 set -eu
 cd "$(dirname "$0")/.."
 runs=${RUNS:-10}
