@@ -82,7 +82,9 @@ end
 function calls.connect()
   local net = require "runbook.net"
   local targets = {}
-  for port in a[2]:gmatch("%d+") do targets[#targets + 1] = { host = a[1], port = tonumber(port) } end
+  for port in a[2]:gmatch("%d+") do
+    targets[#targets + 1] = { host = a[1], port = tonumber(port) }
+  end
   local results = task.parallel(targets, net.connect)
   local states = {}
   for i, result in ipairs(results) do states[i] = result.state end

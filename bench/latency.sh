@@ -154,9 +154,12 @@ done <"$rows"
 
 # ---------------------------------------------------------------- loopback
 set -- "lua5.4 bench/latency.lua 0 xmpp 127.0.17.5 5269 $ca"
-[ -z "$before" ] || set -- "$@" "env RUNBOOK_TREE=$before lua5.4 bench/latency.lua 0 xmpp 127.0.17.5 5269 $ca"
+[ -z "$before" ] ||
+  set -- "$@" "env RUNBOOK_TREE=$before lua5.4 bench/latency.lua 0 xmpp 127.0.17.5 5269 $ca"
+openssl_loopback="openssl s_client -starttls xmpp-server -xmpphost contoso.com \
+-connect 127.0.17.5:5269 -CAfile $ca -no-CApath -no-CAstore"
 hyperfine -N --warmup 3 --runs $((runs * 3)) --export-json "$work/loopback.json" "$@" \
-  "openssl s_client -starttls xmpp-server -xmpphost contoso.com -connect 127.0.17.5:5269 -CAfile $ca -no-CApath -no-CAstore" \
+  "$openssl_loopback" \
   "lua5.4 bench/latency.lua 0 connect 127.0.17.5 5269,5270,45222" \
   "nmap -sT -n -Pn -p 5269,5270,45222 127.0.17.5" \
   "lua5.4 -e ''" >/dev/null </dev/null

@@ -101,8 +101,9 @@ describe("no exchange waits for a delayed ACK #latency", function()
     local ssh = require "runbook.ssh"
     local port = tonumber(sshd.port)
     local found = connections_during("127.0.16.2", port, function()
-      local session <close> = assert(ssh.session { host = "127.0.16.2", port = port, user = sshd.user,
-        key_file = sshd.shell_key, known_hosts = sshd.known_hosts, timeout = 10 })
+      local session <close> = assert(ssh.session { host = "127.0.16.2", port = port,
+        user = sshd.user, key_file = sshd.shell_key, known_hosts = sshd.known_hosts,
+        timeout = 10 })
       session:exec("sleep 10")
     end)
     assert.is_true(found[1].nodelay)
