@@ -34,17 +34,7 @@ local function host_name(host)
 end
 M.host_name = host_name
 
--- Runs fn(...) in a read-only child task: mutating primitives refuse inside it.
-local function read_only(fn, ...)
-  local args = table.pack(...)
-  local child = task.spawn(function()
-    core.set_read_only()
-    return fn(table.unpack(args, 1, args.n))
-  end)
-  local outcome = table.pack(child:join())
-  if not outcome[1] then error(outcome[2], 0) end
-  return table.unpack(outcome, 2, outcome.n)
-end
+local read_only = task.read_only   -- mutating primitives refuse inside it
 
 local function hosts_of(session, step)
   if not step.hosts then return { false } end

@@ -11,7 +11,6 @@
 -- Every need of every step the run will reach is proven once (needs with the same kind and
 -- key are one), concurrently, in read-only tasks: preflight changes nothing, so `plan`
 -- runs it too and reports it.
-local core = require "runbook.task.core"
 local task = require "runbook.task"
 
 local M = {}
@@ -28,12 +27,7 @@ end
 
 -- Runs fn in a read-only task and returns what it returned, or false and the error.
 local function read_only(fn, ...)
-  local args = table.pack(...)
-  local child = task.spawn(function()
-    core.set_read_only()
-    return fn(table.unpack(args, 1, args.n))
-  end)
-  local outcome = table.pack(child:join())
+  local outcome = table.pack(pcall(task.read_only, fn, ...))
   if not outcome[1] then return false, outcome[2] end
   return table.unpack(outcome, 2, outcome.n)
 end
@@ -46,7 +40,7 @@ local function collect(session, entries)
     local entry = entries[number]
     local reached = entry and (entry.status == "change" or entry.status == "pending")
     if reached and step.needs then
-      local ok, needs = pcall(read_only, step.needs, session.ctx)
+      local ok, needs = pcall(task.read_only, step.needs, session.ctx)
       if ok and type(needs) ~= "table" then ok, needs = false, "needs() returned no list" end
       if not ok then
         found[#found + 1] = { kind = "needs", key = step.id, steps = { step.id },

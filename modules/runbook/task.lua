@@ -45,6 +45,20 @@ function M.shielded(fn, ...)
   return table.unpack(outcome, 2, outcome.n)
 end
 
+--- read_only(fn, ...) -> fn's results. Runs fn in a read-only child task, where every
+-- primitive that could change a system refuses (a step's hosts, check and verify; the
+-- preflight's provers); raises what fn raised.
+function M.read_only(fn, ...)
+  local args = table.pack(...)
+  local child = core.spawn(function()
+    core.set_read_only()
+    return fn(table.unpack(args, 1, args.n))
+  end)
+  local outcome = table.pack(child:join())
+  if not outcome[1] then error(outcome[2], 0) end
+  return table.unpack(outcome, 2, outcome.n)
+end
+
 -- Runs fn in a task: directly when already inside one, through run() otherwise.
 local function in_task(fn, ...)
   if core.current() then return fn(...) end
