@@ -146,7 +146,6 @@ end
 -- lease that holds nothing.
 local NO_LEASE = { release = function() return true end, renew = function() return true end }
 
-
 local function take_lease(session)
   local make = session.definition.lease
   local lease = make and make(session.ctx)
@@ -156,6 +155,7 @@ local function take_lease(session)
   return lease
 end
 
+-- A resumed run that finds nothing left to do lets go of the lease its run still holds.
 local function release_own_lease(session)
   local make = session.definition.lease
   local lease = make and make(session.ctx)
