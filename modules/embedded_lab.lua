@@ -30,6 +30,17 @@ local M = {}
 M.FAULTS = { "none", "stuck-service", "unreachable-edge", "stuck-replication", "access-denied",
              "dns-refused", "lagging-dns", "filtered-port", "old-parameter", "no-services" }
 
+--- SETTINGS: the keys of an inventory's `lab` table that this module reads, as schema
+-- nodes (shell completion offers them; the inventory schema leaves `lab` free-form).
+M.SETTINGS = {
+  fault = { type = "string", description = "fault injected into the embedded lab",
+            values = M.FAULTS },
+  state_dir = { type = "string", description = "where the lab keeps its files" },
+  fail_call = { type = "string",
+                description = "CMDLET@COMPUTER#N: that call of a changing cmdlet fails" },
+  fail_update = { type = "integer", description = "the N-th DNS update of the run is refused" },
+}
+
 local function check_fault(fault)
   for _, known in ipairs(M.FAULTS) do if known == fault then return fault end end
   error(("[embedded_lab] unknown fault '%s': one of %s"):format(tostring(fault),

@@ -287,7 +287,7 @@ describe("zsh completion", function()
   end)
 
   it("completes --set keys and values", function()
-    assert.same({ "lab.fault" }, zsh_complete "runbook run xmpp-failover --set lab.f")
+    assert.same({ "lab.fault" }, zsh_complete "runbook run xmpp-failover --set lab.fau")
     assert.is_true(set_of(zsh_complete "runbook run xmpp-failover --set lab.fault=")
       ["stuck-service"])
   end)

@@ -18,15 +18,6 @@ local journal = require "runbook.journal"
 
 local M = {}
 
--- The `lab` table of every inventory (the embedded lab's settings) is free-form in the
--- schema; these are the keys modules/embedded_lab.lua reads. values is a function here:
--- the lab's module is loaded only when a fault is being completed.
-local LAB_FIELDS = {
-  fault = { type = "string", description = "fault injected into the embedded lab",
-            values = function() return require("embedded_lab").FAULTS end },
-  state_dir = { type = "string", description = "where the lab keeps its files" },
-}
-
 -- One candidate line; description is optional (tabs and newlines in it become spaces).
 local function offer(candidate, description)
   if description and description ~= "" then
@@ -95,7 +86,8 @@ end
 local function inventory_roots(definition)
   local roots = {}
   for name, node in pairs(definition.inventory) do roots[name] = node end
-  roots.lab = roots.lab or { type = "record", fields = LAB_FIELDS }
+  -- the `lab` table is free-form in the schema: the embedded lab declares its keys
+  roots.lab = roots.lab or { type = "record", fields = require("embedded_lab").SETTINGS }
   return roots
 end
 
