@@ -63,7 +63,7 @@ HEADERS   = $(wildcard runtime/*.h)
 UNIT_SRC  = $(wildcard tests/unit/*.c) runtime/dns_wire.c
 UNIT_DEPS = $(UNIT_SRC) runtime/loop.c tests/unit/unit.h $(HEADERS)
 
-.PHONY: all deps deps-test deps-bench test test-asan demo bench install uninstall clean deb
+.PHONY: all deps deps-test deps-bench test test-asan lint demo bench install uninstall clean deb
 
 all: runbook build/lib/runbook.so $(MODULE_SO)
 
@@ -124,6 +124,12 @@ build/asan/unit/tests: $(UNIT_DEPS) | build/.deps-build
 test: build/.deps-test build/.deps-deb all build/asan/lib/runbook.so build/asan/runbook $(ASAN_MODULE_SO) \
       build/unit/tests build/asan/unit/tests
 	@tests/run.sh
+
+# The Lua sources: luacheck with .luacheckrc, then the layering check (engine below
+# product below lab, no cycle, no hidden function-local require: tests/helpers/layering.lua).
+lint: build/.deps-test
+	luacheck -q --formatter plain modules runbooks examples tests
+	lua5.4 tests/helpers/layering.lua .
 
 demo: all
 	./runbook run xmpp-failover.lua --yes

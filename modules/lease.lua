@@ -63,7 +63,7 @@ function M.new(provider, name, options)
     return records
   end
 
-  local function write(old_records)
+  local function write()
     mine.expires = now() + seconds
     local record = { name = name, type = "TXT", ttl = 60, text = encode(mine) }
     local ok, message, code = provider.set(name, "TXT", { record }, 60)

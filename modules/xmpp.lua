@@ -375,11 +375,11 @@ end
 
 -- Opens the first target that answers, one TCP connection each, noting in tried what each
 -- one did (so that a deadline in the middle still tells). -> conn, target | nil
-local function connect_first(net, targets, timeout, tried)
+local function connect_first(opener, targets, timeout, tried)
   for _, target in ipairs(targets) do
     local address, started = ("%s:%d"):format(target.host, target.port), task.now()
     tried[#tried + 1] = address .. " (no answer yet)"
-    local conn, message = net.open { host = target.host, port = target.port, timeout = timeout }
+    local conn, message = opener.open { host = target.host, port = target.port, timeout = timeout }
     if conn then
       tried[#tried] = ("%s open, %.1f ms"):format(address, (task.now() - started) * 1000)
       return conn, target

@@ -273,9 +273,9 @@ describe("reads by allow-list", function()
         "%-Path: path is no kind of value" },
       { "Get-Thing'x'", { reason = "reads a thing" }, "is not a cmdlet name" },
     } do
-      local allowed, message = pcall(reads.allow, case[1], case[2])
-      assert.is_false(allowed)
-      assert.matches("%[reads%] cannot allow .*" .. case[3], message)
+      local refused, reason = pcall(reads.allow, case[1], case[2])
+      assert.is_false(refused)
+      assert.matches("%[reads%] cannot allow .*" .. case[3], reason)
     end
   end)
 end)

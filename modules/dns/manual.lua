@@ -86,14 +86,14 @@ function M.new(config)
 
   -- Asks the operator until the zone serves records, or the attempts run out.
   local function ask(name, type, records, text)
-    local message, code
+    local message
     for attempt = 1, config.attempts or 3 do
       if not prompt(text, attempt) then
         return nil, ("[dns.manual] the operator did not confirm the change of %s %s")
                     :format(provider.bare(name), type), "cancelled"
       end
       local now
-      now, message, code = fetch(name, type)
+      now, message = fetch(name, type)
       if now and provider.same(type, now, records) then return now end
       text = ("%s %s is not served yet (%s). Check the change, then press Enter."):format(
         provider.bare(name), type, now and (#now .. " record(s) that differ") or message)
