@@ -48,6 +48,10 @@ static const OptionText option_texts[] = {
    "                         after a failed step; default ask on a terminal, else never\n"},
   {OPTION_AUDIT_LOG, "--audit-log",
    "      --audit-log FILE   append who/when/what of every change (default: inventory's)\n"},
+  {OPTION_DETAILED_EXITCODE, "--detailed-exitcode",
+   "      --detailed-exitcode\n"
+   "                         exit 0 when nothing is to change, 6 when changes are pending\n"
+   "                         (1 and 5 still say what blocks), for scripts and monitoring\n"},
 };
 
 static const char every_command_options[] =
@@ -74,7 +78,8 @@ static const char exit_codes[] =
   "exit status:\n"
   "  0  done            1  a step failed           2  bad usage or invalid runbook/inventory\n"
   "  3  declined by the operator                   4  interrupted (Ctrl-C): resumable\n"
-  "  5  preflight: a capability the run needs is missing; nothing was changed\n";
+  "  5  preflight: a capability the run needs is missing; nothing was changed\n"
+  "  6  plan --detailed-exitcode: changes are pending (0 then means nothing to change)\n";
 
 static const char finding[] =
   "RUNBOOK is a path, or a bare name (with or without .lua) looked up in ./, then in each\n"
@@ -108,8 +113,9 @@ static const Command commands[] = {
   {"plan", "plan [options] RUNBOOK",
    "Runs every read-only check and prints, step by step and host by host, what `run`\n"
    "would change (current -> desired). Changes nothing: mutating primitives refuse to\n"
-   "act while planning.\n",
-   OPTION_INVENTORY | OPTION_SET | OPTION_JSON | OPTION_LANG, JSON_EVENTS, finding},
+   "act while planning. Its last line (also with -q) says what the plan found.\n",
+   OPTION_INVENTORY | OPTION_SET | OPTION_JSON | OPTION_LANG | OPTION_DETAILED_EXITCODE,
+   JSON_EVENTS, finding},
   {"check", "check [options] RUNBOOK",
    "Compiles the runbook and validates the inventory against its schema, without any\n"
    "network traffic. Errors name the file, the line and what was expected (exit 2).\n",

@@ -14,6 +14,7 @@
 #define OPTION_LANG       0x10u
 #define OPTION_ROLLBACK   0x20u
 #define OPTION_AUDIT_LOG  0x40u
+#define OPTION_DETAILED_EXITCODE 0x80u
 
 int usage_known_command (const char *name);
 unsigned usage_options_of (const char *command);

@@ -55,7 +55,7 @@ describe("help", function()
   local ALL = { "--inventory", "--set", "--yes", "--json", "--lang", "--rollback", "--audit-log" }
   local takes = {
     run = ALL, resume = ALL,
-    plan = { "--inventory", "--set", "--json", "--lang" },
+    plan = { "--inventory", "--set", "--json", "--lang", "--detailed-exitcode" },
     check = { "--inventory", "--set", "--json", "--lang" },
     list = { "--json" }, repl = { "--inventory" }, version = { "--json" },
   }

@@ -230,11 +230,12 @@ describe("the --json contract (docs/writing-runbooks.md)", function()
       summary = "changed duration event failed ok skipped" }), fields_of(r.out))
   end)
 
-  it("a plan: run_start marked plan, plan steps, nothing else", function()
+  it("a plan: run_start marked plan, plan steps, its summary", function()
     local r = drill("plan --json -i inventory.lua drill")
     assert.equal(0, r.code, r.err)
     assert.same({ run_start = "event inventory plan runbook simulation title",
-                  plan_step = PLAN_STEP }, fields_of(r.out))
+                  plan_step = PLAN_STEP, summary = "change done event ok pending plan" },
+                fields_of(r.out))
   end)
 
   it("a plan a check blocks: reasons, and a summary naming the step", function()

@@ -21,7 +21,8 @@ local session_lib = lazy "runbook.session"
 
 local M = {}
 
-M.EXIT = { done = 0, failed = 1, usage = 2, declined = 3, interrupted = 4, preflight = 5 }
+M.EXIT = { done = 0, failed = 1, usage = 2, declined = 3, interrupted = 4, preflight = 5,
+           changes_pending = 6 }
 local EXIT = M.EXIT
 
 --- Directories searched for a runbook named without a path, in order.
@@ -271,6 +272,27 @@ function M.run(options)
   end)
 end
 
+-- How many of the plan's steps are in each status: { change =, done =, pending =, blocked = }.
+local function count_statuses(entries)
+  local counts = { change = 0, done = 0, pending = 0, blocked = 0 }
+  for _, entry in ipairs(entries) do counts[entry.status] = (counts[entry.status] or 0) + 1 end
+  return counts
+end
+
+-- The end of a plan: a summary event (its last line, shown with -q too: it is the answer)
+-- and the exit code — with --detailed-exitcode, 6 when changes are pending.
+local function plan_verdict(options, entries, blocked, blockers)
+  local counts = count_statuses(entries)
+  local code = (blocked or #blockers > 0) and engine.blocked_code(entries, blockers) or nil
+  local step, reason = first_blocked(entries)
+  output.emit("summary", { plan = true, ok = code == nil, blocked = code and true or nil,
+    preflight = code == EXIT.preflight or nil, change = counts.change, done = counts.done,
+    pending = counts.pending, step = step, error = reason or (blockers[1] or {}).text })
+  if code then return code end
+  if counts.change > 0 and options.detailed_exitcode then return EXIT.changes_pending end
+  return EXIT.done
+end
+
 function M.plan(options)
   i18n.setup(options.lang)
   local chunk, path = load_runbook(options.argument)
@@ -289,8 +311,7 @@ function M.plan(options)
       inventory = session.inventory_path, simulation = session.simulation, plan = true })
     local entries, blocked = engine.plan(session)
     local blockers = engine.preflight(session, entries)
-    if blocked or #blockers > 0 then return engine.blocked_code(entries, blockers) end
-    return EXIT.done
+    return plan_verdict(options, entries, blocked and true or false, blockers)
   end)
 end
 

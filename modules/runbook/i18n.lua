@@ -53,6 +53,14 @@ local messages = {
       .. "wurde geändert",
     fr = "impossible de commencer : une capacité nécessaire manque (✗ ci-dessus), rien n’a "
       .. "été modifié" },
+  plan_nothing = { en = "plan: nothing to change (%d steps already done)",
+                   de = "Plan: nichts zu ändern (%d Schritte bereits erledigt)",
+                   fr = "plan : rien à modifier (%d étape(s) déjà faite(s))" },
+  plan_changes = { en = "plan: %d steps to change, %d already done, %d checked again after them",
+                   de = "Plan: %d Schritte zu ändern, %d bereits erledigt, %d danach erneut "
+                     .. "geprüft",
+                   fr = "plan : %d étape(s) à modifier, %d déjà faite(s), %d vérifiée(s) à "
+                     .. "nouveau ensuite" },
   summary_interrupted = { en = "interrupted", de = "unterbrochen", fr = "interrompu" },
   summary_counts = { en = "%d changed, %d already done, %d failed",
                      de = "%d geändert, %d bereits erledigt, %d fehlgeschlagen",

@@ -30,8 +30,9 @@ local function paint(colour, text)
 end
 M.paint = paint
 
-local function line(text)
-  if M.json or M.quiet then return end
+-- One line of the human view; `always`: also with -q (a command's answer, as plan's verdict).
+local function line(text, always)
+  if M.json or (M.quiet and not always) then return end
   if M.simulation then text = paint("yellow", "[sim] ") .. text end
   io.stdout:write(say.naming_docs(secrets.redact(text)), "\n")
   io.stdout:flush()
@@ -163,7 +164,19 @@ local function outcome_of(e)
   return i18n.t("summary_failed")
 end
 
+-- The last line of a plan, shown with -q too: what `run` would do.
+local function plan_summary(e)
+  if e.blocked then
+    line(paint("red", i18n.t(e.preflight and "summary_preflight" or "summary_blocked")), true)
+  elseif (e.change or 0) == 0 then
+    line(paint("green", i18n.t("plan_nothing", e.done or 0)), true)
+  else
+    line(paint("yellow", i18n.t("plan_changes", e.change, e.done or 0, e.pending or 0)), true)
+  end
+end
+
 function human.summary(e)
+  if e.plan then return plan_summary(e) end
   if e.refused then return end     -- the refusal itself was said on stderr
   if (e.declined and not e.step) or e.blocked then   -- nothing was changed: no counts
     local key = e.preflight and "summary_preflight" or e.blocked and "summary_blocked" or "declined"

@@ -15,7 +15,8 @@ _runbook_options_of() {
   local own=''
   case $1 in
     run|resume) own='--inventory --set --yes --json --lang --rollback --audit-log ' ;;
-    plan|check) own='--inventory --set --json --lang ' ;;
+    plan) own='--inventory --set --json --lang --detailed-exitcode ' ;;
+    check) own='--inventory --set --json --lang ' ;;
     list|version) own='--json ' ;;
     repl) own='--inventory ' ;;
   esac
