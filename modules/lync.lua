@@ -34,17 +34,21 @@ local now = require("runbook.task.core").now or os.time
 
 local function host_name(host) return tostring(host.name or host.address) end
 
+-- The -Identity Get-CsSite and Set-CsSite take: the site's name (or its SiteId). Both
+-- references say "Do not use the format \"site:Redmond\"" (docs/emulator.md), although
+-- Get-CsSite's own objects carry Identity "Site:Redmond": the prefix is dropped here.
 local function site_identity(site)
-  site = tostring(site)
-  return site:match("^[Ss]ite:") and site or "Site:" .. site
+  return (tostring(site):gsub("^[Ss][Ii][Tt][Ee]:", ""))
 end
+M.site_identity = site_identity
 
 --- sites(host) -> list of Get-CsSite objects
 function M.sites(host)
   return cmdlet(host, "Get-CsSite", {})
 end
 
---- site(host, name) -> the Get-CsSite object of "Site2" or "Site:Site2"; raises if missing.
+--- site(host, name) -> the Get-CsSite object of "Site2" (or of Identity "Site:Site2", which
+-- is asked for as "Site2"); raises if missing.
 function M.site(host, name)
   local found, record = cmdlet.try(host, "Get-CsSite", { Identity = site_identity(name) })
   if found and found[1] then return found[1] end

@@ -60,7 +60,22 @@ local function shared_suite(transport, make_host)
       assert.same({}, result)
       assert.equal("EdgeServer:edgepool2.contoso.com", state().sites[2].route)
       assert.equal("EdgeServer:edgepool2.contoso.com",
-                   run("Get-CsSite", { Identity = "Site:Site2" })[1].XmppFederationRoute)
+                   run("Get-CsSite", { Identity = "Site2" })[1].XmppFederationRoute)
+    end)
+
+    it("refuses -Identity in the site:Name format, as the Get-CsSite and Set-CsSite "
+       .. "references say", function()
+      for _, name in ipairs { "Get-CsSite", "Set-CsSite" } do
+        local ok, record = task.run(function()
+          return cmdlet.try(host, name, { Identity = "Site:Site2", Description = name == "Set-CsSite"
+                                          and "x" or nil })
+        end)
+        assert.is_nil(ok)
+        assert.matches("Site:Site2", record.message)
+        assert.equal("ObjectNotFound", record.category)
+      end
+      assert.is_nil(state().sites[2].Description)
+      assert.equal("Site:Site2", run("Get-CsSite", { Identity = 2 })[1].Identity)  -- SiteId
     end)
 
     it("delivers hostile values as exactly one literal each", function()

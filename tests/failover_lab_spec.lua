@@ -90,7 +90,7 @@ describe("xmpp-failover in the embedded lab", function()
   it("plans without changing anything and shows the route parameter it will use", function()
     local r = runbook("plan xmpp-failover")
     assert.equal(0, r.code, r.err)
-    assert.matches("Set%-CsSite %-Identity Site:Site2 %-XmppFederationRoute EdgeServer:edgepool2", r.out)
+    assert.matches("Set%-CsSite %-Identity Site2 %-XmppFederationRoute EdgeServer:edgepool2", r.out)
     assert.matches("xmpp.contoso.com A 198.51.100.10 → xmpp.contoso.com A 203.0.113.10", r.out)
     assert.is_nil(site_route("Site2"))
     assert.equal("198.51.100.10", a_record())
@@ -261,7 +261,7 @@ describe("kill -9 during the failover, then resume", function()
   local function assert_applied_once()
     local applied = lync_state().applied
     for what, count in pairs(applied) do assert.equal(1, count, what .. " applied twice") end
-    assert.equal(1, applied["Set-CsSite Site:Site2"])
+    assert.equal(1, applied["Set-CsSite Site2"])
     for _, edge in ipairs { "edge2a.contoso.com", "edge2b.contoso.com" } do
       for name in pairs(services(edge)) do
         if name ~= "REPLICA" then

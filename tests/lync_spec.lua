@@ -72,7 +72,7 @@ describe("lync", function()
       assert.equal(case.parameter, change.done.parameter)
       assert.equal("edgepool1.contoso.com", change.done.previous)
       assert.equal("edgepool2.contoso.com", route)
-      assert.equal("Set-CsSite -Identity Site:Site1 -" .. case.parameter .. " " .. case.stored,
+      assert.equal("Set-CsSite -Identity Site1 -" .. case.parameter .. " " .. case.stored,
                    change.plan.command)
       assert.equal(case.stored, emulator.load_state(drifted_path).sites[1].route)
     end)

@@ -119,12 +119,21 @@ end
 
 -- --------------------------------------------------------------- topology
 
+-- A site by its name or its SiteId. The Get-CsSite and Set-CsSite references say "Do not
+-- use the format \"site:Redmond\"" for -Identity: such an identity names no site here (what
+-- a real server answers to it is not documented: docs/emulator.md).
 local function find_site(state, identity)
-  local wanted = tostring(identity):lower():gsub("^site:", "")
+  local wanted = tostring(identity):lower()
+  if wanted:match("^site:") then return nil end
   for _, site in ipairs(state.sites) do
     if site.Identity:lower():gsub("^site:", "") == wanted then return site end
-    if tostring(site.SiteId) == wanted then return site end
+    if tonumber(site.SiteId) and tonumber(site.SiteId) == tonumber(wanted) then return site end
   end
+end
+
+-- The site a pool's or service's Site names ("Site:Site1"), which is no -Identity.
+local function site_of_pool(state, site)
+  return find_site(state, tostring(site):gsub("^[Ss][Ii][Tt][Ee]:", ""))
 end
 
 local function site_object(state, site)
@@ -233,7 +242,7 @@ local function get_service(context, args)
         and (not args.EdgeServer or role == "EdgeServer")
         and (not args.Registrar or role == "Registrar")
       if wanted then
-        local site = find_site(context.state, pool.Site)
+        local site = site_of_pool(context.state, pool.Site)
         local fields = { "Identity", service, "PoolFqdn", pool.Identity,
                          "SiteId", site and site.Identity or pool.Site, "Role", role }
         if role == "EdgeServer" then
@@ -438,7 +447,7 @@ for _, s in ipairs(require("lync.emulator_dns").specs(spec, with, SHOULD,
 end
 
 -- Every call of a cmdlet that changes something, counted in state.applied by the cmdlet and
--- what it was given ("Set-CsSite Site:Site2 …"): tests read it to prove that a run, however
+-- what it was given ("Set-CsSite Site2 …"): tests read it to prove that a run, however
 -- often killed and resumed, applied no change twice.
 local function count_applied(state, name, args)
   local words = { name }
