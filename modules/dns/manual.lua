@@ -63,25 +63,12 @@ function M.new(config)
   local zone = assert(config.zone, "[dns.manual] config.zone is required")
   local prompt = config.prompt or tty_prompt
   local query = config.query or dns.query
-  local remember, recall = provider.memory()
-  local p = { kind = "manual", zone = zone }
 
   local function fetch(name, type)
     local answer, message, code = query { name = name, type = type, server = config.server,
       port = config.port, timeout = config.timeout }
     if not answer then return nil, "[dns.manual] " .. message, code end
     return provider.only(answer.records, name, type)
-  end
-
-  function p.get(name, type)
-    local records, message, code = fetch(name, type:upper())
-    if records then remember(name, type:upper(), records) end
-    return records, message, code
-  end
-
-  -- Nothing to prove ahead (runbook.preflight): the operator makes each change when asked.
-  function p.prove()
-    return true, "manual: the operator makes each change when asked"
   end
 
   -- Asks the operator until the zone serves records, or the attempts run out.
@@ -103,26 +90,18 @@ function M.new(config)
   end
 
   -- Compare-and-swap as far as a person allows: the instructions are for the RRset as it
-  -- was read, so a change by someone else since then stops here ("conflict").
-  function p.set(name, type, records, ttl)
-    type = type:upper()
-    local change, message, code = provider.begin("dns.manual", zone, recall, p.get, fetch, name, type,
-                                                 records, ttl)
-    if not change then return nil, message, code end
-    if change.answer then return change.answer end
-    local now
-    now, message, code = ask(name, type, records,
-                             instructions(zone, name, type, change.old, records, change.ttl))
-    if not now then return nil, message, code end
-    remember(name, type, now)
-    return { changed = true, old = change.old, new = now, diff = change.diff }
-  end
-
-  function p.delete(name, type)
-    return p.set(name, type, {}, nil)
-  end
-
-  return p
+  -- was read, so a change by someone else since then stops here ("conflict"). What the
+  -- zone serves once the operator confirms is what set() reports as new.
+  return provider.new {
+    label = "dns.manual", kind = "manual", zone = zone, fetch = fetch,
+    write = function(change)
+      return ask(change.name, change.type, change.records,
+                 instructions(zone, change.name, change.type, change.old, change.records,
+                              change.ttl))
+    end,
+    -- Nothing to prove ahead (runbook.preflight): the operator makes each change when asked.
+    prove = function() return true, "manual: the operator makes each change when asked" end,
+  }
 end
 
 return M

@@ -62,6 +62,54 @@ local function record_of(name, type, ttl, content)
   return record
 end
 
+-- A PowerDNS API call, JSON in and out: the decoded body | nil, message, code.
+local function call(config, zone_url, api_key, method, body)
+  local response, message, code = http.request { method = method, url = zone_url,
+    headers = { ["X-API-Key"] = api_key, ["Content-Type"] = "application/json",
+                Accept = "application/json" },
+    body = body and cjson.encode(body), timeout = config.timeout or 10,
+    ca_file = config.ca_file, tls_verify = config.tls_verify }
+  if not response then return nil, "[dns.powerdns] " .. message, code end
+  if response.status >= 200 and response.status < 300 then
+    return response.body ~= "" and cjson.decode(response.body) or {}
+  end
+  local ok, decoded = pcall(cjson.decode, response.body)
+  local detail = ok and type(decoded) == "table" and decoded.error or response.body:sub(1, 200)
+  local codes = { [401] = "auth", [403] = "auth", [404] = "notfound", [422] = "invalid" }
+  local hints = { [401] = "check the API key", [404] = "is the zone created on this server?",
+                  [422] = "PowerDNS rejected the records" }
+  return nil, ("[dns.powerdns] %s %s answered %d: %s%s"):format(method, zone_url,
+    response.status, detail, hints[response.status] and " (" .. hints[response.status] .. ")"
+    or ""), codes[response.status] or "http"
+end
+
+-- The zone's records of one name and type, from the zone's GET.
+local function records_in(data, name, rtype)
+  local records = {}
+  for _, rrset in ipairs(data.rrsets or {}) do
+    if provider.bare(rrset.name) == provider.bare(name) and rrset.type == rtype then
+      for _, r in ipairs(rrset.records) do
+        if not r.disabled then
+          records[#records + 1] = record_of(name, rtype, math.tointeger(rrset.ttl) or 3600,
+                                            r.content)
+        end
+      end
+    end
+  end
+  return records
+end
+
+-- The PATCH body that makes the RRset hold change.records (none: delete it).
+local function rrset_of(change)
+  local rrset = { name = absolute(change.name), type = change.type, ttl = change.ttl,
+                  changetype = "REPLACE", records = {} }
+  for i, record in ipairs(change.records) do
+    rrset.records[i] = { content = content_of(change.type, record), disabled = false }
+  end
+  if #change.records == 0 then rrset.changetype, rrset.records, rrset.ttl = "DELETE", nil, nil end
+  return rrset
+end
+
 function M.new(config)
   assert(type(config) == "table", "[dns.powerdns] new(config): config must be a table")
   local zone = assert(config.zone, "[dns.powerdns] config.zone is required")
@@ -70,103 +118,43 @@ function M.new(config)
   local api_key = secrets.resolve(config.api_key, "PowerDNS API key").reveal()
   local zone_url = ("%s/api/v1/servers/%s/zones/%s"):format(api_url:gsub("/$", ""),
     config.server_id or "localhost", absolute(zone))
-  local remember, recall = provider.memory()
-  local p = { kind = "powerdns", zone = zone }
+  local function api(method, body) return call(config, zone_url, api_key, method, body) end
 
-  -- The API call; JSON in and out. Returns the decoded body or nil, message, code.
-  local function call(method, body)
-    local response, message, code = http.request { method = method, url = zone_url,
-      headers = { ["X-API-Key"] = api_key, ["Content-Type"] = "application/json",
-                  Accept = "application/json" },
-      body = body and cjson.encode(body), timeout = config.timeout or 10,
-      ca_file = config.ca_file, tls_verify = config.tls_verify }
-    if not response then return nil, "[dns.powerdns] " .. message, code end
-    if response.status >= 200 and response.status < 300 then
-      return response.body ~= "" and cjson.decode(response.body) or {}
-    end
-    local ok, decoded = pcall(cjson.decode, response.body)
-    local detail = ok and type(decoded) == "table" and decoded.error or response.body:sub(1, 200)
-    local codes = { [401] = "auth", [403] = "auth", [404] = "notfound", [422] = "invalid" }
-    local hints = { [401] = "check the API key", [404] = "is the zone created on this server?",
-                    [422] = "PowerDNS rejected the records" }
-    return nil, ("[dns.powerdns] %s %s answered %d: %s%s"):format(method, zone_url,
-      response.status, detail, hints[response.status] and " (" .. hints[response.status] .. ")"
-      or ""), codes[response.status] or "http"
-  end
+  return provider.new {
+    label = "dns.powerdns", kind = "powerdns", zone = zone,
 
-  local function fetch(name, type)
-    local data, message, code = call("GET")
-    if not data then return nil, message, code end
-    local records = {}
-    for _, rrset in ipairs(data.rrsets or {}) do
-      if provider.bare(rrset.name) == provider.bare(name) and rrset.type == type then
-        for _, r in ipairs(rrset.records) do
-          if not r.disabled then
-            records[#records + 1] = record_of(name, type, math.tointeger(rrset.ttl) or 3600,
-                                              r.content)
-          end
-        end
-      end
-    end
-    return records
-  end
+    fetch = function(name, rtype)
+      local data, message, code = api("GET")
+      if not data then return nil, message, code end
+      return records_in(data, name, rtype)
+    end,
 
-  function p.get(name, type)
-    local records, message, code = fetch(name, type:upper())
-    if records then remember(name, type, records) end
-    return records, message, code
-  end
+    write = function(change)
+      local ok, message, code = api("PATCH", { rrsets = { rrset_of(change) } })
+      if not ok then return nil, message, code end
+      return true
+    end,
 
-  -- Proves the API key and the zone with a read (runbook.preflight): the zone's GET
-  -- answers only to a valid key. Whether the key may write is not proven.
-  function p.prove()
-    local data, message, code = call("GET")
-    if not data then return nil, message, code end
-    return true, ("%s answers for zone %s with this API key (write permission not proven)")
-      :format(api_url, zone)
-  end
+    -- Proves the API key and the zone with a read (runbook.preflight): the zone's GET
+    -- answers only to a valid key. Whether the key may write is not proven.
+    prove = function()
+      local data, message, code = api("GET")
+      if not data then return nil, message, code end
+      return true, ("%s answers for zone %s with this API key (write permission not proven)")
+        :format(api_url, zone)
+    end,
 
-  function p.set(name, type, records, ttl)
-    type = type:upper()
-    local change, message, code = provider.begin("dns.powerdns", zone, recall, p.get, fetch, name, type,
-                                                 records, ttl)
-    if not change then return nil, message, code end
-    if change.answer then return change.answer end
-    local old, diff
-    old, ttl, diff = change.old, change.ttl, change.diff
-    local rrset = { name = absolute(name), type = type, ttl = ttl, changetype = "REPLACE",
-                    records = {} }
-    for i, record in ipairs(records) do
-      rrset.records[i] = { content = content_of(type, record), disabled = false }
-    end
-    if #records == 0 then rrset.changetype, rrset.records, rrset.ttl = "DELETE", nil, nil end
-    local ok
-    ok, message, code = call("PATCH", { rrsets = { rrset } })
-    if not ok then return nil, message, code end
-    local new = {}
-    for i, record in ipairs(records) do
-      new[i] = record_of(name, type, ttl, content_of(type, record))
-    end
-    remember(name, type, new)
-    return { changed = true, old = old, new = new, diff = diff }
-  end
-
-  function p.delete(name, type)
-    return p.set(name, type, {}, nil)
-  end
-
-  -- The serial queries see: edited_serial (after the zone's SOA-EDIT); each PATCH raises
-  -- the stored one (SOA-EDIT-API, DEFAULT unless the zone says otherwise).
-  function p.serial()
-    local data, message, code = call("GET")
-    if not data then return nil, message, code end
-    local serial = math.tointeger(data.edited_serial or data.serial)
-    if serial then return serial end
-    return nil, ("[dns.powerdns] GET %s gave no serial for %s (is the zone's SOA record "
-                 .. "missing?)"):format(zone_url, zone), "invalid"
-  end
-
-  return p
+    -- The serial queries see: edited_serial (after the zone's SOA-EDIT); each PATCH raises
+    -- the stored one (SOA-EDIT-API, DEFAULT unless the zone says otherwise).
+    serial = function()
+      local data, message, code = api("GET")
+      if not data then return nil, message, code end
+      local serial = math.tointeger(data.edited_serial or data.serial)
+      if serial then return serial end
+      return nil, ("[dns.powerdns] GET %s gave no serial for %s (is the zone's SOA record "
+                   .. "missing?)"):format(zone_url, zone), "invalid"
+    end,
+  }
 end
 
 return M

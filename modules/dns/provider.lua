@@ -1,7 +1,8 @@
 --- dns.provider — what every DNS provider in modules/dns/ shares: record identity and
 -- comparison, the diff shown in plan mode, and the compare-and-swap discipline.
 --
--- A provider is a table of functions made by its module's new(config):
+-- A provider is a table of functions made by its module's new(config), through the
+-- template M.new (below): the module supplies fetch and write, the template the rest.
 --   provider.get(name, type)               -> records | nil, message, code
 --   provider.set(name, type, records, ttl) -> {changed=, old=, new=, diff=} | nil, message, code
 --   provider.delete(name, type)            -> {changed=, old=, diff=}       | nil, message, code
@@ -190,6 +191,63 @@ function M.copy(records)
     out[i] = c
   end
   return out
+end
+
+--- new(spec) -> provider: the template every provider is made with. The module supplies
+--   spec.label   its name in messages ("dns.powerdns")
+--   spec.kind, spec.zone
+--   spec.fetch(name, TYPE) -> records | nil, message, code      one read from the server
+--   spec.write(change) -> true | records | nil, message, code   the change itself, with
+--     change = {name=, type=, records=, ttl=, old=, diff=}; true when the wanted records
+--     are written, or the records now served when they may differ (a person typed them)
+--   spec.atomic  true when write() carries its own prerequisite (RFC 2136): no re-read
+--   spec.serial, spec.prove, and any other field: copied onto the provider as they are
+-- and the template supplies get, set and delete with the compare-and-swap discipline:
+-- set() compares against what get() last saw, refuses with the diff while planning, and
+-- (unless atomic) reads again just before writing.
+function M.new(spec)
+  local remember, recall = M.memory()
+  local p = {}
+  for key, value in pairs(spec) do
+    if key ~= "fetch" and key ~= "write" and key ~= "atomic" and key ~= "label" then
+      p[key] = value
+    end
+  end
+
+  function p.get(name, rtype)
+    rtype = rtype:upper()
+    local records, message, code = spec.fetch(name, rtype)
+    if records then remember(name, rtype, records) end
+    return records, message, code
+  end
+
+  function p.set(name, rtype, records, ttl)
+    rtype = rtype:upper()
+    local old, message, code = M.previous(recall, p.get, name, rtype)
+    if not old then return nil, message, code end
+    local prepared, unchanged = M.prepare(spec.zone, name, rtype, records, ttl, old)
+    if not prepared then return unchanged end
+    if not spec.atomic then
+      local fresh
+      fresh, message, code = M.still_as_read(spec.label, spec.fetch, spec.zone, name, rtype, old)
+      if not fresh then return nil, message, code end
+    end
+    local written
+    written, message, code = spec.write { name = name, type = rtype, records = records,
+      ttl = prepared.ttl, old = old, diff = prepared.diff }
+    if not written then return nil, message, code end
+    if written ~= true then
+      remember(name, rtype, written)
+      return { changed = true, old = old, new = written, diff = prepared.diff }
+    end
+    return M.changed(remember, name, rtype, records, prepared.ttl, old, prepared.diff)
+  end
+
+  function p.delete(name, rtype)
+    return p.set(name, rtype, {}, nil)
+  end
+
+  return p
 end
 
 --- memory() -> remember(name, type, records), recall(name, type): what get() last saw,

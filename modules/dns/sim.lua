@@ -49,48 +49,31 @@ end
 function M.new(config)
   assert(type(config) == "table", "[dns.sim] new(config): config must be a table")
   local state = config.shared and config.shared.state or new_state(config)
-  local remember, recall = provider.memory()
-  local p = { kind = "sim", zone = state.zone, state = state }
   local updates_tried = 0
 
-  local function slot(name, type) return provider.bare(name) .. " " .. type:upper() end
-  local function current(name, type) return provider.copy(latest(state)[slot(name, type)] or {}) end
+  local function slot(name, rtype) return provider.bare(name) .. " " .. rtype:upper() end
 
-  function p.get(name, type)
-    local records = current(name, type)
-    remember(name, type, records)
-    return provider.copy(records)
-  end
+  local p = provider.new {
+    label = "dns.sim", kind = "sim", zone = state.zone, state = state,
 
-  function p.set(name, type, records, ttl)
-    local old = recall(name, type) or p.get(name, type)
-    local prepared, unchanged = provider.prepare(state.zone, name, type, records, ttl, old)
-    if not prepared then return unchanged end
-    local diff
-    ttl, diff = prepared.ttl, prepared.diff
-    updates_tried = updates_tried + 1      -- in this process: a fault of this run, not kept
-    if state.faults.refuse_updates or state.faults.refuse_update_at == updates_tried then
-      return nil, ("[dns.sim] update of zone %s refused (injected fault)"):format(state.zone),
-             "refused"
-    end
-    local now = current(name, type)
-    if not provider.same(type, now, old) then
-      return nil, ("[dns.sim] %s %s changed since it was read; read it again and decide")
-                  :format(provider.bare(name), type:upper()), "conflict"
-    end
-    local new = {}
-    for i, record in ipairs(records) do
-      new[i] = provider.copy({ record })[1]
-      new[i].name, new[i].type, new[i].ttl = provider.bare(name), type:upper(), ttl
-    end
-    commit(state, slot(name, type), new)
-    remember(name, type, provider.copy(new))
-    return { changed = true, old = old, new = new, diff = diff }
-  end
+    fetch = function(name, rtype)
+      return provider.copy(latest(state)[slot(name, rtype)] or {})
+    end,
 
-  function p.delete(name, type)
-    return p.set(name, type, {}, nil)
-  end
+    write = function(change)
+      updates_tried = updates_tried + 1      -- in this process: a fault of this run, not kept
+      if state.faults.refuse_updates or state.faults.refuse_update_at == updates_tried then
+        return nil, ("[dns.sim] update of zone %s refused (injected fault)"):format(state.zone),
+               "refused"
+      end
+      local new = provider.copy(change.records)
+      for _, record in ipairs(new) do
+        record.name, record.type, record.ttl = provider.bare(change.name), change.type, change.ttl
+      end
+      commit(state, slot(change.name, change.type), new)
+      return true
+    end,
+  }
 
   function p.fault(faults)
     for k, v in pairs(faults) do state.faults[k] = v end
