@@ -29,11 +29,12 @@ typedef struct Options {
   int nsets;
   int yes, json, verbose, quiet, help;
   int detailed_exitcode;   /* plan: 6 when changes are pending */
+  int resumable;           /* history: only the runs resume can take */
   unsigned given;          /* OPTION_* bits of the options given */
   char bad_option[128];    /* what getopt refused, said once the command is known */
 } Options;
 
-enum { OPT_SET = 256, OPT_JSON, OPT_LANG, OPT_ROLLBACK, OPT_AUDIT, OPT_DETAILED };
+enum { OPT_SET = 256, OPT_JSON, OPT_LANG, OPT_ROLLBACK, OPT_AUDIT, OPT_DETAILED, OPT_RESUMABLE };
 
 static const struct option long_options[] = {
   {"inventory", required_argument, NULL, 'i'},
@@ -44,6 +45,7 @@ static const struct option long_options[] = {
   {"rollback", required_argument, NULL, OPT_ROLLBACK},
   {"audit-log", required_argument, NULL, OPT_AUDIT},
   {"detailed-exitcode", no_argument, NULL, OPT_DETAILED},
+  {"resumable", no_argument, NULL, OPT_RESUMABLE},
   {"verbose", no_argument, NULL, 'v'},
   {"quiet", no_argument, NULL, 'q'},
   {"help", no_argument, NULL, 'h'},
@@ -94,6 +96,7 @@ static void parse_option (Options *o, int c) {
     case OPT_ROLLBACK: o->rollback = optarg; o->given |= OPTION_ROLLBACK; break;
     case OPT_AUDIT: o->audit_log = optarg; o->given |= OPTION_AUDIT_LOG; break;
     case OPT_DETAILED: o->detailed_exitcode = 1; o->given |= OPTION_DETAILED_EXITCODE; break;
+    case OPT_RESUMABLE: o->resumable = 1; o->given |= OPTION_RESUMABLE; break;
     case OPT_SET:
       o->given |= OPTION_SET;
       if (o->nsets < MAX_SETS) o->sets[o->nsets++] = optarg;
@@ -198,6 +201,7 @@ static void push_options (lua_State *L, const Options *o) {
   set_flag(L, "verbose", o->verbose);
   set_flag(L, "quiet", o->quiet);
   set_flag(L, "detailed_exitcode", o->detailed_exitcode);
+  set_flag(L, "resumable", o->resumable);
   lua_createtable(L, o->nsets, 0);
   for (int i = 0; i < o->nsets; i++) {
     lua_pushstring(L, o->sets[i]);

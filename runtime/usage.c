@@ -19,6 +19,7 @@ static const char overview[] =
   "  plan RUNBOOK      run every read-only check and show what `run` would change\n"
   "  check RUNBOOK     validate the runbook and the inventory; touches no network\n"
   "  resume JOURNAL    continue a run that was interrupted, from its journal\n"
+  "  history           the past runs of the state directory, newest first\n"
   "  list              list the runbooks found in ./, $RUNBOOK_PATH and the installed ones\n"
   "  repl              interactive Lua prompt with every primitive, for diagnostics\n"
   "  version           print the versions of runbook, Lua and every linked library\n"
@@ -52,6 +53,8 @@ static const OptionText option_texts[] = {
    "      --detailed-exitcode\n"
    "                         exit 0 when nothing is to change, 6 when changes are pending\n"
    "                         (1 and 5 still say what blocks), for scripts and monitoring\n"},
+  {OPTION_RESUMABLE, "--resumable",
+   "      --resumable        only the runs `runbook resume` can take\n"},
 };
 
 static const char every_command_options[] =
@@ -90,6 +93,10 @@ static const char journals[] =
   "$RUNBOOK_STATE_DIR, else $XDG_STATE_HOME/runbook, else ~/.local/state/runbook. The\n"
   "runbook, inventory, --set and --lang of the interrupted run apply unless given again.\n";
 
+static const char journals_kept[] =
+  "Journals are kept in $RUNBOOK_STATE_DIR, else $XDG_STATE_HOME/runbook, else\n"
+  "~/.local/state/runbook.\n";
+
 #define RUN_OPTIONS (OPTION_INVENTORY | OPTION_SET | OPTION_YES | OPTION_JSON | \
                      OPTION_LANG | OPTION_ROLLBACK | OPTION_AUDIT_LOG)
 #define JSON_EVENTS "one JSON object per event on stdout instead of text"
@@ -125,6 +132,15 @@ static const Command commands[] = {
    "Continues an interrupted run from its journal: completed changes are not repeated;\n"
    "a change whose outcome is unknown is settled by its step's check first.\n",
    RUN_OPTIONS, JSON_EVENTS, journals},
+  {"history", "history [options]",
+   "Lists the runs the state directory has journals of, newest first: the runbook, when\n"
+   "it started and who started it, how it ended (done, failed, rolled back, interrupted),\n"
+   "how many changes it left, how long it took, its inventory, and its journal; for a run\n"
+   "`resume` can take, the command that continues it.\n",
+   OPTION_JSON | OPTION_LANG | OPTION_RESUMABLE,
+   "one JSON object per run: journal, runbook, inventory,\n"
+   "                         user, machine, start, duration, result, changes, resumable,\n"
+   "                         step", journals_kept},
   {"list", "list [options]",
    "Lists the runbooks (files that define or extend one) in ./, $RUNBOOK_PATH and the\n"
    "installed runbooks folder, with the first line of each one's description.\n",

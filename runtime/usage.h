@@ -15,6 +15,7 @@
 #define OPTION_ROLLBACK   0x20u
 #define OPTION_AUDIT_LOG  0x40u
 #define OPTION_DETAILED_EXITCODE 0x80u
+#define OPTION_RESUMABLE  0x100u
 
 int usage_known_command (const char *name);
 unsigned usage_options_of (const char *command);

@@ -8,7 +8,7 @@ local write, quote = support.write, support.quote
 
 local COMPLETION = support.root .. "/runtime/completion"
 local BIN_DIR = support.bin:match("^(.*)/[^/]+$")
-local COMMANDS = { "check", "list", "plan", "repl", "resume", "run", "version" }
+local COMMANDS = { "check", "history", "list", "plan", "repl", "resume", "run", "version" }
 
 local scratch, harness          -- the shells' working directory; the test's own files
 before_each(function() scratch, harness = support.tmpdir(), support.tmpdir() end)

@@ -229,6 +229,14 @@ local function changed_parameter(journaled, now)
   end
 end
 
+-- This machine's name, for the journal: who ran what from where (history, report).
+local function machine_name()
+  local file = io.open("/proc/sys/kernel/hostname")
+  local name = file and file:read("l")
+  if file then file:close() end
+  return name
+end
+
 -- The shared path of run and resume.
 local function start(options, definition, resumed)
   i18n.setup(options.lang)
@@ -252,7 +260,8 @@ local function start(options, definition, resumed)
     { event = "start", runbook = fs.realpath(definition.path) or definition.path,
       runbook_id = definition.id, inventory = fs.realpath(session.inventory_path) or
       session.inventory_path, set = options.set, params = session.params, lang = i18n.lang,
-      pid = fs.pid() }
+      pid = fs.pid(), user = output.who ~= "unknown" and output.who or nil,
+      machine = machine_name() }
   local release, err = journal_lib.lock(definition.id, session.target)
   if not release then say.error(err); return EXIT.failed end
   local ok, code = pcall(plan_then_execute, session, journal, header)
@@ -531,6 +540,17 @@ function M.list(options)
       print(("%-28s %s\n%-28s   (%s)"):format(runbook.name, runbook.description, "", runbook.path))
     end
   end
+  return EXIT.done
+end
+
+--- history: the runs of the state directory, newest first (runbook.history); with
+-- --resumable only those `resume` can take; with --json one object per run.
+function M.history(options)
+  i18n.setup(options.lang)
+  local history = require "runbook.history"
+  local runs = history.runs { resumable = options.resumable }
+  if not options.json then history.show(runs); return EXIT.done end
+  for _, run in ipairs(runs) do print(cjson.encode(run)) end
   return EXIT.done
 end
 

@@ -35,11 +35,23 @@ function M.open(path)
   return setmetatable({ path = path }, Journal)
 end
 
+-- The wall clock in seconds with milliseconds: os.time() read once, then the loop's
+-- monotonic clock, so the durations between records of one process are exact (history and
+-- report draw them) and the absolute time is right to the second, as `time` is.
+local anchor_wall, anchor_monotonic
+function M.clock()
+  local now = require("runbook.task.core").now()
+  if not anchor_wall then anchor_wall, anchor_monotonic = os.time(), now end
+  return math.floor((anchor_wall + now - anchor_monotonic) * 1000 + 0.5) / 1000
+end
+
 --- write(record): appended and fsync'd; raises if the disk refuses (a run must not go on
 -- without its journal). No secret reaches the disk: secrets.json redacts every string of
 -- the record before encoding (a JSON-escaped secret would slip past a redaction after it).
+-- Each record has `time` (ISO 8601, UTC) and `t` (M.clock()).
 function Journal:write(record)
   record.time = record.time or os.date("!%Y-%m-%dT%H:%M:%SZ")
+  record.t = record.t or M.clock()
   local line = secrets.json(record) .. "\n"
   local ok, err = fs.append(self.path, line)
   if not ok then error("[journal] " .. i18n.t("journal_failed", err), 0) end
@@ -91,6 +103,7 @@ local function newest_first(dir)
   end)
   return entries
 end
+M.newest_first = newest_first
 
 --- remembered{path=, where=function(data) -> boolean, limit=100} -> data, path | nil, why
 -- What an earlier, successfully finished run remembered: the run of the journal `path`, or

@@ -6,7 +6,7 @@
 
 # The commands (runbook --help).
 _runbook_commands() {
-  echo run plan check resume list repl version
+  echo run plan check resume history list repl version
 }
 
 # The long options command takes (runbook COMMAND --help); tests/completion_spec.lua keeps
@@ -18,6 +18,7 @@ _runbook_options_of() {
     plan) own='--inventory --set --json --lang --detailed-exitcode ' ;;
     check) own='--inventory --set --json --lang ' ;;
     list|version) own='--json ' ;;
+    history) own='--json --lang --resumable ' ;;
     repl) own='--inventory ' ;;
   esac
   echo "$own--verbose --quiet --help"
