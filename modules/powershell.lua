@@ -221,6 +221,102 @@ function M.invocation(script)
   return M.command_line(BOOTSTRAP), table.concat(lines, "\r\n") .. "\r\n"
 end
 
+-- ------------------------------------------------------------- persistent sessions
+-- One PowerShell per host per run: the session's process runs a bootstrap (on its command
+-- line, so no shell reinterprets it) that reads one script per line on stdin, as base64 of
+-- UTF-8, runs it in its own scope and answers one frame line per script:
+--   <boundary> <status> <base64 of the UTF-8 JSON answer>
+-- The boundary is random per session (32 hex digits); whatever a cmdlet writes to the
+-- console around a frame (warnings, progress, Write-Host) is skipped, since nothing but the
+-- bootstrap knows the boundary. Its first line, "<boundary> ready", proves the loop runs:
+-- a host that cannot run it (a forced command, a JEA endpoint in no-language mode) is
+-- served one process per command instead (modules/pssession.lua).
+
+--- session_script(pipeline) -> the script a session runs for one call: wrap's, except that
+-- it leaves its answer in $json and $status (0 results, 1 error record), since an exit
+-- would end the session's process.
+function M.session_script(pipeline)
+  return table.concat({
+    "$ErrorActionPreference = 'Stop'",
+    "$ProgressPreference = 'SilentlyContinue'",
+    "try {",
+    "  $result = @(" .. pipeline .. ")",
+    "  $json = ConvertTo-Json -InputObject $result -Depth 4 -Compress",
+    "  $status = 0",
+    "} catch {",
+    "  $record = [ordered]@{ message = $_.Exception.Message; "
+      .. "category = $_.CategoryInfo.Category.ToString(); "
+      .. "FullyQualifiedErrorId = $_.FullyQualifiedErrorId }",
+    "  $json = ConvertTo-Json -InputObject $record -Compress",
+    "  $status = 1",
+    "}",
+  }, "\n")
+end
+
+--- session_bootstrap(boundary) -> the loop a session's process runs.
+function M.session_bootstrap(boundary)
+  assert(type(boundary) == "string" and boundary:match("^%x+$") and #boundary == 32,
+         "[powershell] a session boundary is 32 hex digits")
+  return table.concat({
+    "$boundary = '" .. boundary .. "'",
+    "[Console]::Out.WriteLine($boundary + ' ready')",
+    "[Console]::Out.Flush()",
+    "while ($true) {",
+    "  $line = [Console]::In.ReadLine()",
+    "  if ($null -eq $line) { break }",
+    "  $status = 1",
+    "  $json = $null",
+    "  try {",
+    "    $text = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($line))",
+    "    $null = . ([scriptblock]::Create($text))",
+    "  } catch {",
+    "    $record = [ordered]@{ message = $_.Exception.Message; "
+      .. "category = $_.CategoryInfo.Category.ToString(); "
+      .. "FullyQualifiedErrorId = $_.FullyQualifiedErrorId }",
+    "    $json = ConvertTo-Json -InputObject $record -Compress",
+    "  }",
+    "  $bytes = [Text.Encoding]::UTF8.GetBytes([string]$json)",
+    "  [Console]::Out.WriteLine($boundary + ' ' + $status + ' ' + "
+      .. "[Convert]::ToBase64String($bytes))",
+    "  [Console]::Out.Flush()",
+    "}",
+  }, "\n")
+end
+
+--- session_command(boundary) -> the command line that starts a session's process.
+function M.session_command(boundary)
+  return "powershell -NoLogo -NoProfile -NonInteractive -EncodedCommand "
+    .. M.base64(M.utf16le(M.session_bootstrap(boundary)))
+end
+
+--- session_boundary(script) -> the boundary when script is exactly a session bootstrap.
+function M.session_boundary(script)
+  local boundary = script:match("^%$boundary = '(%x+)'\n")
+  if boundary and #boundary == 32 and script == M.session_bootstrap(boundary) then
+    return boundary
+  end
+end
+
+--- session_frame(script) -> the line that carries one script into a session.
+function M.session_frame(script)
+  return M.base64(script) .. "\n"
+end
+
+--- find_frame(buffer, boundary, from) -> status, json, next | nil
+-- The first whole frame line in buffer at or after from: its status (0 or 1), its JSON
+-- text and where the buffer goes on after it. Text around frames is noise.
+function M.find_frame(buffer, boundary, from)
+  local start = buffer:find(boundary .. " ", from or 1, true)
+  if not start then return nil end
+  local line_end = buffer:find("\n", start, true)
+  if not line_end then return nil end
+  local line = buffer:sub(start + #boundary + 1, line_end - 1):gsub("\r$", "")
+  local status, encoded = line:match("^(%d+) ([%w+/=]*)$")
+  local json = status and M.unbase64(encoded)
+  if not json then return false, line, line_end + 1 end
+  return tonumber(status), json, line_end + 1
+end
+
 -- JSON nulls become nil, so results read like ordinary Lua tables.
 local function strip_nulls(value)
   if type(value) ~= "table" then return value end

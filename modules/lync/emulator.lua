@@ -91,6 +91,90 @@ function M.save_state(path, state)
   assert(os.rename(temporary, path))
 end
 
+-- --------------------------------------------------------------- costs and counters
+
+--- What an emulated server charges, in seconds of waiting (not CPU): starting a PowerShell
+-- process, and the Lync module's first use in a process. Assumptions, the same for every
+-- tool the bench compares (docs/transports.md, "What the emulated servers cost"):
+-- powershell.exe -NoProfile takes about half a second to start on a server, and importing
+-- the Lync module is reported at 3-30 s; 3 is the low end.
+M.DEFAULT_COSTS = { process_start = 0.5, module_load = 3 }
+
+-- "A,B" -> {process_start = A, module_load = B}; "default" -> M.DEFAULT_COSTS; else nil.
+local function parse_costs(text)
+  text = tostring(text or ""):match("^%s*(.-)%s*$")
+  if text == "default" then
+    return { process_start = M.DEFAULT_COSTS.process_start,
+             module_load = M.DEFAULT_COSTS.module_load }
+  end
+  local start, load = text:match("^([%d.]+)%s*,%s*([%d.]+)$")
+  if not start or not tonumber(start) or not tonumber(load) then return nil end
+  return { process_start = tonumber(start), module_load = tonumber(load) }
+end
+
+--- costs(state_dir) -> {process_start=, module_load=}: $LYNC_EMULATOR_COSTS ("0.5,3" or
+-- "default"), else STATE_DIR/costs (the same text: the lab scripts write
+-- ${LYNC_EMULATOR_COSTS:-default} there, since sshd gives a forced command no environment
+-- of the test's), else nothing (a bare emulator: the local transport). The test suite runs
+-- with "0,0" (tests/support.lua), the bench with the defaults.
+function M.costs(state_dir)
+  local costs = parse_costs(os.getenv("LYNC_EMULATOR_COSTS"))
+  if costs then return costs end
+  local file = state_dir and io.open(state_dir .. "/costs", "rb")
+  if file then
+    costs = parse_costs(file:read("a"))
+    file:close()
+    if costs then return costs end
+  end
+  return { process_start = 0, module_load = 0 }
+end
+
+--- counters_path(state_path) -> the file where the server's counters accumulate: one line
+-- per event ("process", "script", "cmdlet NAME", "session"), appended in one write, so that
+-- concurrent processes of one server never mix their lines.
+function M.counters_path(state_path)
+  return (state_path:gsub("%.json$", "")) .. ".counters"
+end
+
+function M.count(state_path, event)
+  local file = io.open(M.counters_path(state_path), "ab")
+  if not file then return end
+  file:setvbuf("full")
+  file:write(event, "\n")
+  file:close()
+end
+
+--- counters(state_path) -> {processes=, sessions=, scripts=, cmdlets=, by_cmdlet={name=n}}
+function M.counters(state_path)
+  local result = { processes = 0, sessions = 0, scripts = 0, cmdlets = 0, by_cmdlet = {} }
+  local file = io.open(M.counters_path(state_path), "rb")
+  if not file then return result end
+  for line in file:lines() do
+    if line == "process" then result.processes = result.processes + 1
+    elseif line == "session" then result.sessions = result.sessions + 1
+    elseif line == "script" then result.scripts = result.scripts + 1
+    else
+      local name = line:match("^cmdlet (.+)$")
+      if name then
+        result.cmdlets = result.cmdlets + 1
+        result.by_cmdlet[name] = (result.by_cmdlet[name] or 0) + 1
+      end
+    end
+  end
+  file:close()
+  return result
+end
+
+--- start_process(state_path, costs, wait) -> the emulated PowerShell process of one server:
+-- counted, and charged its start (wait(seconds) is how this front end waits).
+function M.start_process(state_path, costs, wait)
+  local process = { state_path = state_path, costs = costs, module_loaded = false,
+                    wait = function(seconds) if seconds > 0 then wait(seconds) end end }
+  M.count(state_path, "process")
+  process.wait(costs.process_start)
+  return process
+end
+
 -- --------------------------------------------------------------- evaluation
 
 local Exit = {}
@@ -132,8 +216,21 @@ local function invoke_expression(context, node)
   return run_statements(context, tree.body, true)
 end
 
+-- What a real server pays for a cmdlet in this process: the Lync module loads on the first
+-- *-Cs* cmdlet a PowerShell process runs (M.costs); every call is counted.
+local function charge_cmdlet(context, name)
+  local process = context.process
+  if not process then return end
+  M.count(process.state_path, "cmdlet " .. name)
+  if name:find("%-Cs") and not process.module_loaded then
+    process.module_loaded = true
+    process.wait(process.costs.module_load)
+  end
+end
+
 local function call_command(context, node)
   if node.name:lower() == "invoke-expression" then return invoke_expression(context, node) end
+  charge_cmdlet(context, node.name)
   local impl = cmdlets.find(node.name)
   if not impl then
     ps_error(("The term '%s' is not recognized as the name of a cmdlet, function, script "
@@ -325,12 +422,15 @@ local function text_of(item)
   return tostring(item)
 end
 
---- run_script(script, state, stdin) -> {stdout=, stderr=, status=}, changed
+--- run_script(script, state, stdin, process) -> {stdout=, stderr=, status=}, changed
 -- stdin: the process's input, a string or a function that reads it (only when the
 -- script asks for $input, as a real process would block on it only then).
-function M.run_script(script, state, stdin)
+-- process (optional): the emulated PowerShell process (M.start_process) that is charged
+-- and counted for the script and its cmdlets.
+function M.run_script(script, state, stdin, process)
+  if process then M.count(process.state_path, "script") end
   local context = { variables = {}, output = {}, state = state, changed = false,
-                    stdin = stdin }
+                    stdin = stdin, process = process }
   local ok, err = pcall(function()
     local tree = psparse.parse(script)
     run_statements(context, tree.body, false)
@@ -338,10 +438,10 @@ function M.run_script(script, state, stdin)
   local lines = {}
   for _, item in ipairs(context.output) do lines[#lines + 1] = text_of(item) end
   local stdout = #lines > 0 and table.concat(lines, "\r\n") .. "\r\n" or ""
-  if ok then return { stdout = stdout, stderr = "", status = 0 }, context.changed end
+  if ok then return { stdout = stdout, stderr = "", status = 0 }, context.changed, context end
   if type(err) == "table" and err.exit then
     return { stdout = stdout, stderr = "", status = math.tointeger(err.code) or 1 },
-           context.changed
+           context.changed, context
   end
   if type(err) == "table" and (err.ps_error or err.parse_error) then
     local text = err.message .. "\r\n"
@@ -349,18 +449,44 @@ function M.run_script(script, state, stdin)
       text = ("%s\r\n    + CategoryInfo          : %s\r\n    + FullyQualifiedErrorId : %s\r\n")
              :format(err.message, err.category, err.id)
     end
-    return { stdout = stdout, stderr = text, status = 1 }, context.changed
+    context.error = err
+    return { stdout = stdout, stderr = text, status = 1 }, context.changed, context
   end
   error(err, 0)   -- a bug in the emulator: let it show
 end
 
---- run_command_line(command_line, state_path, stdin) -> {stdout=, stderr=, status=}
+--- run_session_script(script, state_path, process) -> status, json: one script of a
+-- persistent session (powershell.session_script), against the server's state as it is now
+-- (re-read for every script: a test may change it between two). The answer is what the
+-- script left in $status and $json, or the error record of what it did not catch.
+function M.run_session_script(script, state_path, process)
+  local state = M.load_state(state_path)
+  local result, changed, context = M.run_script(script, state, nil, process)
+  if changed then M.save_state(state_path, state) end
+  local variables = context.variables
+  if variables.json ~= nil and result.status == 0 then
+    return math.tointeger(variables.status) or 1, tostring(variables.json)
+  end
+  local err = context.error or { message = result.stderr, category = "NotSpecified",
+                                 id = "runbook.emulator" }
+  return 1, cjson.encode({ message = err.message, category = err.category or "ParserError",
+                           FullyQualifiedErrorId = err.id or "ParseException" })
+end
+
+--- session_of(command_line) -> the boundary when the command line starts a persistent
+-- session (powershell.session_command), else nil.
+function M.session_of(command_line)
+  local script = decode_command_line(command_line)
+  return script and powershell.session_boundary(script)
+end
+
+--- run_command_line(command_line, state_path, stdin, process) -> {stdout=, stderr=, status=}
 -- Loads the state, runs the script, saves the state if a cmdlet changed it.
-function M.run_command_line(command_line, state_path, stdin)
+function M.run_command_line(command_line, state_path, stdin, process)
   local script, err = decode_command_line(command_line)
   if not script then return { stdout = "", stderr = err .. "\r\n", status = 1 } end
   local state = M.load_state(state_path)
-  local result, changed = M.run_script(script, state, stdin)
+  local result, changed = M.run_script(script, state, stdin, process)
   if changed then M.save_state(state_path, state) end
   return result
 end

@@ -15,7 +15,10 @@
 # (libssh2 1.10 signs RSA with SHA-1, which OpenSSH 9.2 refuses):
 #   WORKDIR/shell_key   runs the command it is given (for the SSH transport tests);
 #   WORKDIR/lync_key    runs tests/lab/lync-emulator instead (the command arrives in
-#                       SSH_ORIGINAL_COMMAND), state in WORKDIR/state/ADDRESS.json;
+#                       SSH_ORIGINAL_COMMAND), state in WORKDIR/state/ADDRESS.json,
+#                       counters in WORKDIR/state/ADDRESS.counters, server costs from
+#                       $LYNC_EMULATOR_COSTS ("0.5,3": process start, Lync module load, s)
+#                       or "default" when unset, written to WORKDIR/state/costs;
 #   WORKDIR/locked_key  the lync key protected by the passphrase "lab passphrase".
 # Prints pid= (the first sshd), pids=, port=, addresses=, user=, shell_key=, lync_key=,
 # locked_key=, known_hosts= (the server's key for every address), state_dir=, host_key=.
@@ -102,6 +105,9 @@ start() {
   [ $# -gt 0 ] || set -- 127.0.22.1
   user=$(id -un)
   mkdir -p /run/sshd "$dir/state" "$dir/authorized_keys"
+  # the emulated servers' costs (lync.emulator.costs): sshd passes the forced command no
+  # environment of ours, so they travel in the state directory
+  printf '%s\n' "${LYNC_EMULATOR_COSTS:-default}" >"$dir/state/costs"
   for type in $host_key_types; do
     ssh-keygen -q -t "$type" -N '' -C lab-host -f "$dir/ssh_host_${type}_key"
   done

@@ -10,7 +10,9 @@
 # One emulator process listens on every ADDRESS (one emulated server each): HTTPS with a
 # certificate of a test CA made here (IP SANs for every ADDRESS and DNS:localhost), or
 # plain HTTP with --http (a listener of a service with AllowUnencrypted=true). Its commands
-# run tests/lab/lync-emulator, state in WORKDIR/state/ADDRESS.json.
+# run tests/lab/lync-emulator, state in WORKDIR/state/ADDRESS.json, counters in
+# WORKDIR/state/ADDRESS.counters, costs from $LYNC_EMULATOR_COSTS or "default" (as
+# tests/lab/sshd.sh does).
 # Prints pid=, port=, addresses=, scheme=, user=, password=, ca_file= (the test CA, PEM),
 # state_dir=, log= (one line per operation and per authentication), control= (JSON the
 # emulator reads at every command: {"delay": SECONDS}), openssl_conf= (default and legacy
@@ -77,6 +79,8 @@ start() {
   fi
   port=$1; shift
   mkdir -p "$dir/state"
+  # the emulated servers' costs (lync.emulator.costs), as tests/lab/sshd.sh writes them
+  printf '%s\n' "${LYNC_EMULATOR_COSTS:-default}" >"$dir/state/costs"
   : >"$dir/wsman.log"
   (unset OPENSSL_CONF; certificates "$@") 2>"$dir/openssl.log" || {
     cat "$dir/openssl.log" >&2
