@@ -40,6 +40,7 @@
 
 #include <curl/curl.h>
 
+#include "buffer.h"
 #include "loop_api.h"
 #include "options.h"
 #include "permit.h"
@@ -75,18 +76,13 @@ struct Multi {
   SocketWatch sockets[MAX_SOCKETS];
 };
 
-typedef struct Growing {
-  char *data;
-  size_t len, cap;
-} Growing;
-
 /* One request: owned by its task (userdata on the task's stack). */
 typedef struct Request {
   CURL *easy;
   Multi *multi;
   Task *task;
   struct curl_slist *headers;
-  Growing body, head;
+  Buffer body, head;
   size_t max_body, max_headers, header_bytes;   /* header_bytes: of every response */
   const char *over_limit;  /* "max_body" or "max_headers" once the response passed it */
   int attached, done;
@@ -97,23 +93,6 @@ typedef struct Request {
 } Request;
 
 
-/* ---------------------------------------------------------------- buffers */
-
-static int grow_append (Growing *g, const char *p, size_t n) {
-  if (g->len + n + 1 > g->cap) {
-    size_t cap = g->cap ? g->cap * 2 : 1024;
-    while (cap < g->len + n + 1) cap *= 2;
-    char *data = realloc(g->data, cap);
-    if (data == NULL) return -1;
-    g->data = data;
-    g->cap = cap;
-  }
-  memcpy(g->data + g->len, p, n);
-  g->len += n;
-  g->data[g->len] = '\0';
-  return 0;
-}
-
 /* Body bytes; past max_body, 0 stops the transfer (curl: CURLE_WRITE_ERROR). */
 static size_t on_body (char *p, size_t size, size_t n, void *userdata) {
   Request *r = (Request *)userdata;
@@ -121,7 +100,7 @@ static size_t on_body (char *p, size_t size, size_t n, void *userdata) {
     r->over_limit = "max_body";
     return 0;
   }
-  return grow_append(&r->body, p, size * n) == 0 ? size * n : 0;
+  return buffer_append_text(&r->body, p, size * n) == 0 ? size * n : 0;
 }
 
 /* Header lines; a new status line (after a redirect, 100 Continue or an auth round) starts
@@ -134,7 +113,7 @@ static size_t on_header (char *p, size_t size, size_t n, void *userdata) {
   }
   r->header_bytes += size * n;
   if (size * n >= 5 && strncmp(p, "HTTP/", 5) == 0) r->head.len = 0;
-  return grow_append(&r->head, p, size * n) == 0 ? size * n : 0;
+  return buffer_append_text(&r->head, p, size * n) == 0 ? size * n : 0;
 }
 
 
@@ -284,14 +263,13 @@ static int request_gc (lua_State *L) {
   r->easy = NULL;
   curl_slist_free_all(r->headers);
   r->headers = NULL;
-  free(r->body.data);
-  free(r->head.data);
-  r->body = r->head = (Growing){ NULL, 0, 0 };
+  buffer_free(&r->body);
+  buffer_free(&r->head);
   return 0;
 }
 
 /* The headers of the final response as {lowercased-name = value}; repeats joined by ", ". */
-static void push_headers (lua_State *L, const Growing *head) {
+static void push_headers (lua_State *L, const Buffer *head) {
   const char *p = head->data ? head->data : "", *end = p + head->len;
   lua_newtable(L);
   while (p < end) {

@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buffer.h"
 #include "loop_api.h"
 #include "options.h"
 #include "permit.h"
@@ -50,8 +51,7 @@ typedef struct Pipe {
   Watch watch;
   Proc *proc;
   int fd;
-  char *data;              /* what was read (stdout, stderr) */
-  size_t len, cap;
+  Buffer read;             /* what was read (stdout, stderr) */
 } Pipe;
 
 struct Proc {
@@ -114,15 +114,10 @@ static void on_output (Loop *loop, Watch *w, int revents) {
   Pipe *pipe = (Pipe *)w->data;
   (void)loop; (void)revents;
   for (;;) {
-    if (pipe->cap - pipe->len < 4096) {
-      size_t cap = pipe->cap ? pipe->cap * 2 : 8192;
-      char *grown = realloc(pipe->data, cap);
-      if (grown == NULL) break;
-      pipe->data = grown;
-      pipe->cap = cap;
-    }
-    ssize_t n = read(pipe->fd, pipe->data + pipe->len, pipe->cap - pipe->len);
-    if (n > 0) pipe->len += (size_t)n;
+    Buffer *b = &pipe->read;
+    if (buffer_reserve(b, 4096) != 0) break;
+    ssize_t n = read(pipe->fd, b->data + b->len, b->cap - b->len);
+    if (n > 0) b->len += (size_t)n;
     else if (n < 0 && errno == EAGAIN) return;
     else break;            /* end of file, or an error: the stream is over */
   }
@@ -154,9 +149,9 @@ static void process_end (Proc *p) {
   close_pipe(p, &p->err);
   if (p->loop) watch_stop(p->loop, &p->timer);
   free(p->input);
-  free(p->out.data);
-  free(p->err.data);
-  p->input = p->out.data = p->err.data = NULL;
+  buffer_free(&p->out.read);
+  buffer_free(&p->err.read);
+  p->input = NULL;
   p->task = NULL;
 }
 
@@ -180,9 +175,9 @@ static int run_continue (lua_State *L, int status, lua_KContext ctx) {
     return 3;
   }
   lua_createtable(L, 0, 3);
-  lua_pushlstring(L, p->out.data ? p->out.data : "", p->out.len);
+  lua_pushlstring(L, p->out.read.data ? p->out.read.data : "", p->out.read.len);
   lua_setfield(L, -2, "stdout");
-  lua_pushlstring(L, p->err.data ? p->err.data : "", p->err.len);
+  lua_pushlstring(L, p->err.read.data ? p->err.read.data : "", p->err.read.len);
   lua_setfield(L, -2, "stderr");
   lua_pushinteger(L, p->status);
   lua_setfield(L, -2, "status");

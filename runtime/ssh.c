@@ -35,6 +35,7 @@
 ** A key of another type than known_hosts holds for the host is a changed key, under every
 ** policy; the handshake asks for the known types first (prefer_known_key_types).
 */
+#include "buffer.h"
 #include "loop_api.h"
 #include "options.h"
 #include "permit.h"
@@ -73,11 +74,6 @@ enum { OP_CONNECT, OP_EXEC, OP_TUNNEL, OP_SEND, OP_RECEIVE, OP_SHUT };
 
 /* What one step of the operation came to. */
 enum { STEP_NEXT, STEP_WAIT, STEP_DONE, STEP_FAIL };
-
-typedef struct Buffer {
-  char *data;
-  size_t len, cap;
-} Buffer;
 
 typedef struct Ssh {
   LIBSSH2_SESSION *session;
@@ -122,24 +118,6 @@ typedef struct Tunnel {
   LIBSSH2_CHANNEL *channel;
   unsigned generation;
 } Tunnel;
-
-static void buffer_free (Buffer *b) {
-  free(b->data);
-  b->data = NULL;
-  b->len = b->cap = 0;
-}
-
-static int buffer_reserve (Buffer *b, size_t more) {
-  if (more > ((size_t)1 << 40) - b->len) return -1;   /* never: more is bounded */
-  if (b->len + more <= b->cap) return 0;
-  size_t cap = b->cap ? b->cap : 4096;
-  while (cap < b->len + more) cap *= 2;
-  char *data = (char *)realloc(b->data, cap);
-  if (data == NULL) return -1;
-  b->data = data;
-  b->cap = cap;
-  return 0;
-}
 
 /* Where this session connects, for messages: host:port. */
 static const char *where (Ssh *s) {

@@ -35,6 +35,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "buffer.h"
+
 #define PARSER_TYPE "runbook.xml.parser"
 #define NS_SEPARATOR '\x01'
 
@@ -49,8 +51,7 @@ typedef struct Parser {
   long long event_at;        /* byte index where the latest event started */
   long long root_end;        /* byte index just after the document element, or -1 */
   size_t max_buffer, max_text;
-  char *text;                /* text since the last tag */
-  size_t text_len, text_cap;
+  Buffer text;               /* text since the last tag */
   const char *error_code;    /* set once the parser has failed: it stays failed */
   char error[200];
 } Parser;
@@ -94,14 +95,14 @@ static void append_event (lua_State *L, Parser *p, int list) {
 }
 
 static void flush_text (lua_State *L, Parser *p, int list) {
-  if (p->text_len == 0) return;
+  if (p->text.len == 0) return;
   lua_createtable(L, 0, 2);
   lua_pushliteral(L, "text");
   lua_setfield(L, -2, "type");
-  lua_pushlstring(L, p->text, p->text_len);
+  lua_pushlstring(L, p->text.data, p->text.len);
   lua_setfield(L, -2, "text");
   append_event(L, p, list);
-  p->text_len = 0;
+  p->text.len = 0;
 }
 
 static void push_attributes (lua_State *L, const XML_Char **attributes) {
@@ -226,24 +227,13 @@ static void on_text (void *data, const XML_Char *s, int len) {
   size_t need;
   if (p->error_code) return;
   mark_event(p);
-  need = p->text_len + (size_t)len;
+  need = p->text.len + (size_t)len;
   if (need > p->max_text) {
     fail(p, "limit", "a text longer than the limit (max_text)");
     return;
   }
-  if (need > p->text_cap) {
-    size_t cap = p->text_cap ? p->text_cap : 256;
-    while (cap < need) cap *= 2;
-    char *grown = (char *)realloc(p->text, cap);
-    if (grown == NULL) {
-      fail(p, "limit", "out of memory for text");
-      return;
-    }
-    p->text = grown;
-    p->text_cap = cap;
-  }
-  memcpy(p->text + p->text_len, s, (size_t)len);
-  p->text_len = need;
+  if (buffer_append(&p->text, s, (size_t)len) != 0)
+    fail(p, "limit", "out of memory for text");
 }
 
 static void on_doctype (void *data, const XML_Char *name, const XML_Char *sysid,
@@ -354,9 +344,7 @@ static int parser_close (lua_State *L) {
   Parser *p = (Parser *)luaL_checkudata(L, 1, PARSER_TYPE);
   if (p->expat) XML_ParserFree(p->expat);
   p->expat = NULL;
-  free(p->text);
-  p->text = NULL;
-  p->text_len = p->text_cap = 0;
+  buffer_free(&p->text);
   return 0;
 }
 
