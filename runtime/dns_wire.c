@@ -14,28 +14,18 @@
 /* ---------------------------------------------------------------- building */
 
 void dnsbuf_init (DnsBuf *b) {
-  b->data = NULL;
-  b->len = b->cap = 0;
+  buffer_init(&b->bytes);
   b->failed = 0;
 }
 
 void dnsbuf_free (DnsBuf *b) {
-  free(b->data);
-  dnsbuf_init(b);
+  buffer_free(&b->bytes);
+  b->failed = 0;
 }
 
 void dnsbuf_bytes (DnsBuf *b, const void *p, size_t n) {
   if (b->failed) return;
-  if (b->len + n > b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 512;
-    while (cap < b->len + n) cap *= 2;
-    unsigned char *data = realloc(b->data, cap);
-    if (data == NULL) { b->failed = 1; return; }
-    b->data = data;
-    b->cap = cap;
-  }
-  if (n) memcpy(b->data + b->len, p, n);
-  b->len += n;
+  if (buffer_append(&b->bytes, p, n) != 0) b->failed = 1;
 }
 
 void dnsbuf_u8 (DnsBuf *b, unsigned v) {

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buffer.h"
+
 #define DNSW_NAME_MAX 1025   /* presentation form of the longest name, with escapes */
 
 enum {
@@ -17,10 +19,14 @@ enum {
 };
 enum { DNSW_IN = 1, DNSW_CLASS_NONE = 254, DNSW_CLASS_ANY = 255 };
 
-/* A message under construction; `failed` is set once when out of memory or a name is bad. */
+/* A message under construction; `failed` is set once when out of memory or a name is bad.
+** Its bytes are the one growable buffer (buffer.h), seen as unsigned octets: the union
+** lets the wire code read b->data as unsigned char while buffer.h grows b->bytes. */
 typedef struct DnsBuf {
-  unsigned char *data;
-  size_t len, cap;
+  union {
+    Buffer bytes;
+    struct { unsigned char *data; size_t len, cap; };
+  };
   int failed;
 } DnsBuf;
 
