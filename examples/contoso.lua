@@ -23,9 +23,12 @@ return {
 
   -- Every Edge pool that can carry XMPP federation, with its PUBLIC Access Edge address
   -- (after NAT, as the Internet sees it): the A record gets this IP, never an FQDN.
+  -- Each pool has its own _xmpp-server._tcp SRV record, with its own priority (lower is
+  -- preferred): srv_target (default dns.xmpp_host), srv_priority (10), srv_weight (0).
   pools = {
     ["edgepool1.contoso.com"] = { public_ip = "198.51.100.10", srv_priority = 10 },
-    ["edgepool2.contoso.com"] = { public_ip = "203.0.113.10", srv_priority = 20 },
+    ["edgepool2.contoso.com"] = { public_ip = "203.0.113.10", srv_priority = 20,
+                                  srv_target = "xmpp2.contoso.com", srv_weight = 0 },
   },
 
   -- The external DNS zone (docs/dns-providers.md).

@@ -144,7 +144,8 @@ local function zone(inventory, lab, zone_file)
   return sim_dns.new { zone = dns.zone, servers = { "ns1", "ns2" }, records = {
     { name = dns.xmpp_host, type = "A", ttl = dns.ttl or 300, address = pool.public_ip },
     { name = "_xmpp-server._tcp." .. inventory.domain, type = "SRV", ttl = dns.ttl or 300,
-      priority = pool.srv_priority or 10, weight = 0, port = 5269, target = dns.xmpp_host },
+      priority = pool.srv_priority or 10, weight = pool.srv_weight or 0, port = 5269,
+      target = pool.srv_target or dns.xmpp_host },
   } }
 end
 

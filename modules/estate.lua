@@ -38,6 +38,13 @@ local IP = "^[%x:%.]+$"
 --- The inventory schema (the runbooks' `inventory =`).
 M.schema = {
   domain = { type = "string", required = true,
+local HOST_NAME = "^%w[%w%-%.]*%.?$"
+
+-- SRV priority and weight are 16-bit numbers (RFC 2782).
+local function srv_number(value)
+  if value >= 0 and value <= 65535 then return true end
+  return false, ("%d is not in 0-65535 (an SRV priority or weight, RFC 2782)"):format(value)
+end
              description = "the SIP domain federated over XMPP, e.g. contoso.com" },
   management = { type = "string", required = true,
                  description = "FQDN of the server where management cmdlets run (a Front End)" },
@@ -47,7 +54,14 @@ M.schema = {
     type = "record", fields = {
       public_ip = { type = "string", pattern = IP,
                     description = "the public IP of the pool's Access Edge (after NAT)" },
-      srv_priority = { type = "integer", description = "priority of the pool's SRV record" },
+      srv_target = { type = "string", pattern = HOST_NAME,
+                     description = "the host name the pool's _xmpp-server._tcp SRV record "
+                       .. "names (default: dns.xmpp_host)" },
+      srv_priority = { type = "integer", check = srv_number,
+                       description = "priority of the pool's SRV record (default 10; lower is "
+                         .. "preferred: give every pool its own)" },
+      srv_weight = { type = "integer", check = srv_number,
+                     description = "weight of the pool's SRV record (default 0)" },
     } } },
   dns = { type = "record", required = true, fields = {
     provider = { type = "string", required = true,

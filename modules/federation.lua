@@ -234,50 +234,92 @@ local function wanted_a(ctx)
   return { { address = ctx.params.public_ip } }, ""
 end
 
-local function wanted_srv(ctx)
-  return { priority = ctx.params.srv_priority, weight = 0, port = XMPP_PORT,
-           target = ctx.inventory.dns.xmpp_host }
+-- ------------------------------------------------------------------ SRV records
+-- One SRV record per Edge pool, each with its own priority (the procedure's introduction):
+-- a pool's record is _xmpp-server._tcp.<domain> SRV <srv_priority> <srv_weight> 5269
+-- <srv_target>, from the pool's inventory entry. pool_srv_verdict decides whether it is
+-- present and right; the failover's SRV step and the readiness audit both ask it, so they
+-- cannot disagree. A record is another pool's when it is exactly that pool's record: such
+-- records, and every record of another name, are never changed.
+
+local function bare_name(name) return (tostring(name):lower():gsub("%.$", "")) end
+
+local function srv_key(r)
+  return ("%d %d %d %s"):format(r.priority, r.weight, r.port, bare_name(r.target))
 end
 
-local function bare_target(record) return (record.target:lower():gsub("%.$", "")) end
+--- pool_srv(ctx, pool) -> the SRV record the pool should have (port 5269)
+local function pool_srv(ctx, pool)
+  local entry = estate.pool(ctx, pool)
+  return { priority = entry.srv_priority or 10, weight = entry.srv_weight or 0,
+           port = XMPP_PORT, target = bare_name(entry.srv_target or ctx.inventory.dns.xmpp_host) }
+end
 
-local function has_srv(records, wanted)
+-- Whether the record is exactly the record of some pool of the inventory but `except`.
+local function other_pools_record(ctx, record, except)
+  for name in pairs(ctx.inventory.pools) do
+    if name ~= except and srv_key(pool_srv(ctx, name)) == srv_key(record) then return name end
+  end
+end
+
+--- pool_srv_verdict(ctx, pool, records) -> right, detail, verdict: whether the pool's SRV
+-- record is among records (target, port, priority and weight all as the inventory says).
+-- verdict = {wanted=, found=, stale={...}}: stale lists the records with the pool's target
+-- and port but another priority or weight that are no other pool's record (what the
+-- failover replaces).
+local function pool_srv_verdict(ctx, pool, records)
+  local wanted = pool_srv(ctx, pool)
+  local verdict = { wanted = wanted, stale = {} }
   for _, record in ipairs(records) do
-    if bare_target(record) == bare_target(wanted) and record.port == wanted.port then
-      return true
+    if srv_key(record) == srv_key(wanted) then verdict.found = record
+    elseif bare_name(record.target) == wanted.target and record.port == wanted.port
+           and not other_pools_record(ctx, record, pool) then
+      verdict.stale[#verdict.stale + 1] = record
     end
   end
-  return false
+  if verdict.found then return true, ("%s: %s"):format(pool, srv_key(wanted)), verdict end
+  if #verdict.stale > 0 then
+    local seen = {}
+    for i, record in ipairs(verdict.stale) do seen[i] = srv_key(record) end
+    return false, ("%s: %s instead of %s (priority or weight differs)"):format(pool,
+      table.concat(seen, ", "), srv_key(wanted)), verdict
+  end
+  return false, ("%s has no SRV record %s"):format(pool, srv_key(wanted)), verdict
 end
 
 local function describe_srv(records)
   local list = {}
-  for i, r in ipairs(records) do list[i] = ("%d %d %d %s"):format(r.priority, r.weight, r.port, r.target) end
+  for i, r in ipairs(records) do list[i] = srv_key(r) end
+  table.sort(list)
   return #list > 0 and table.concat(list, "; ") or "(none)"
 end
 
 -- The same SRV records, whatever their order, case or final dot.
 local function same_srv(a, b)
-  local function keys(records)
-    local list = {}
-    for i, r in ipairs(records) do
-      list[i] = ("%d %d %d %s"):format(r.priority, r.weight, r.port, bare_target(r))
-    end
-    table.sort(list)
-    return table.concat(list, ";")
-  end
-  return keys(a) == keys(b)
+  return describe_srv(a) == describe_srv(b)
 end
 
--- The SRV records wanted: today's plus the new pool's when missing (the standby pools'
--- records stay); when a failback undoes a failover, exactly those that failover found.
+-- The SRV records wanted: today's with the new pool's record made right (its stale records
+-- replaced, every other record kept); when a failback undoes a failover, exactly those that
+-- failover found.
 local function wanted_srvs(ctx, records)
   local undo = undoing(ctx)
-  if undo and type(undo.old_srv) == "table" then return undo.old_srv, true end
-  if has_srv(records, wanted_srv(ctx)) then return records, false end
-  local new = {}
-  for i, record in ipairs(records) do new[i] = record end
-  new[#new + 1] = wanted_srv(ctx)
+  if undo and type(undo.old_srv) == "table" then
+    local list = {}        -- as the journal keeps them: JSON numbers come back as floats
+    for i, r in ipairs(undo.old_srv) do
+      list[i] = { priority = math.tointeger(r.priority), weight = math.tointeger(r.weight),
+                  port = math.tointeger(r.port), target = r.target }
+    end
+    return list, true
+  end
+  local right, _, verdict = pool_srv_verdict(ctx, target(ctx), records)
+  if right then return records, false end
+  local stale, new = {}, {}
+  for _, record in ipairs(verdict.stale) do stale[record] = true end
+  for _, record in ipairs(records) do
+    if not stale[record] then new[#new + 1] = record end
+  end
+  new[#new + 1] = verdict.wanted
   return new, false
 end
 
@@ -414,8 +456,8 @@ M.route_moved, M.forget_route, M.remember, M.undoing = route_moved, forget_route
 M.statuses, M.all_in, M.edges, M.edge_names = statuses, all_in, edges, edge_names
 M.srv_name, M.dns_call, M.route_to_restore = srv_name, dns_call, route_to_restore
 M.addresses, M.shown, M.restore, M.replace, M.wanted_a = addresses, shown, restore, replace, wanted_a
-M.wanted_srv, M.describe_srv, M.same_srv, M.wanted_srvs =
-  wanted_srv, describe_srv, same_srv, wanted_srvs
+M.pool_srv, M.pool_srv_verdict, M.describe_srv, M.same_srv, M.wanted_srvs =
+  pool_srv, pool_srv_verdict, describe_srv, same_srv, wanted_srvs
 M.replicated, M.port_passes, M.answers = replicated, port_passes, answers
 M.AS_BEFORE, M.say = AS_BEFORE, say
 
@@ -444,8 +486,6 @@ function M.params(direction)
     public_ip = { type = "string", required = true, default = pool_field("public_ip"),
                   pattern = "^[%x:%.]+$",
                   description = "the new pool's public Access Edge IP (after NAT), never an FQDN" },
-    srv_priority = { type = "integer", default = pool_field("srv_priority", 10),
-                     description = "priority of the new pool's SRV record" },
     service_timeout = { type = "number", default = 300,
                         description = "seconds the services may take to stop or start" },
     replication_timeout = { type = "number", default = 600,

@@ -3,6 +3,7 @@
 -- It follows the seed's advice (one SRV record per Edge pool, distinct priorities, so that a
 -- failover needs no new record) and checks what a failover will rely on.
 local estate = require "estate"
+local f = require "federation"
 local lync = require "lync"
 local runbook = require "runbook"
 local xmpp = require "xmpp"
@@ -47,20 +48,26 @@ return runbook.define {
       title = { en = "One SRV record per Edge pool, each with its own priority",
                 de = "Ein SRV-Eintrag je Edgepool, jeder mit eigener Priorität",
                 fr = "Un enregistrement SRV par pool Edge, chacun avec sa propre priorité" },
-      guidance = { en = "add an _xmpp-server._tcp SRV record for every Edge pool, distinct priorities" },
-      check = function(ctx)
-        local records, gaps, priorities = srv_records(ctx), {}, {}
+      guidance = { en = "add an _xmpp-server._tcp SRV record for every Edge pool, distinct "
+        .. "priorities, as the inventory's srv_target, srv_priority and srv_weight say" },
+      check = function(ctx)   -- the failover's SRV step asks the same f.pool_srv_verdict
+        local records, gaps, seen, by_priority = srv_records(ctx), {}, {}, {}
         for _, pool in ipairs(pool_names(ctx)) do
-          local ip, found = ctx.inventory.pools[pool].public_ip, nil
-          for _, record in ipairs(records) do
-            if addresses_of(ctx, record.target)[ip] then found = record end
+          local right, detail, verdict = f.pool_srv_verdict(ctx, pool, records)
+          local priority, target = verdict.wanted.priority, verdict.wanted.target
+          if not right then gaps[#gaps + 1] = detail else seen[#seen + 1] = detail end
+          if by_priority[priority] then
+            gaps[#gaps + 1] = ("%s shares priority %d with %s"):format(pool, priority,
+                                                                      by_priority[priority])
           end
-          if not found then gaps[#gaps + 1] = pool .. " has no SRV record"
-          elseif priorities[found.priority] and priorities[found.priority] ~= found then
-            gaps[#gaps + 1] = ("%s shares priority %d"):format(pool, found.priority)
-          else priorities[found.priority] = found end
+          by_priority[priority] = pool
+          local ip = ctx.inventory.pools[pool].public_ip
+          if right and target ~= ctx.inventory.dns.xmpp_host:lower()
+             and ip and not addresses_of(ctx, target)[ip] then
+            gaps[#gaps + 1] = ("%s: %s does not resolve to %s"):format(pool, target, ip)
+          end
         end
-        return #gaps == 0, #gaps == 0 and (#records .. " SRV records") or table.concat(gaps, "; ")
+        return #gaps == 0, #gaps == 0 and table.concat(seen, "; ") or table.concat(gaps, "; ")
       end },
     { id = "route-deployed",
       title = { en = "The XMPP federation route points at a deployed Edge pool",

@@ -163,11 +163,15 @@ return runbook.define {
                 fr = "L’enregistrement DNS SRV _xmpp-server._tcp (port 5269) de la fédération XMPP "
                   .. "correspond au pool de serveurs Edge qui va héberger la fédération XMPP" },
       needs = f.needs.dns,
-      check = function(ctx)
+      check = function(ctx)    -- the readiness audit asks the same f.pool_srv_verdict
         local records = f.dns_call(estate.dns(ctx).get(f.srv_name(ctx), "SRV"))
         local wanted, as_before = f.wanted_srvs(ctx, records)
-        return f.same_srv(records, wanted), f.describe_srv(records), as_before
-          and (f.describe_srv(wanted) .. f.AS_BEFORE) or ("+ " .. f.describe_srv { f.wanted_srv(ctx) })
+        if as_before then
+          return f.same_srv(records, wanted), f.describe_srv(records),
+            f.describe_srv(wanted) .. f.AS_BEFORE
+        end
+        local right, detail = f.pool_srv_verdict(ctx, f.target(ctx), records)
+        return right, right and detail or f.describe_srv(records), f.describe_srv(wanted)
       end,
       run = function(ctx)
         local records = f.dns_call(estate.dns(ctx).get(f.srv_name(ctx), "SRV"))

@@ -513,8 +513,38 @@ describe("xmpp-dr-readiness", function()
   it("lists the missing SRV record of the standby pool and exits 1, changing nothing", function()
     local r = runbook("plan xmpp-dr-readiness")
     assert.equal(1, r.code)
-    assert.matches("edgepool2.contoso.com has no SRV record", r.out)
+    assert.matches("edgepool2.contoso.com has no SRV record 20 0 5269 xmpp.contoso.com", r.out,
+                   1, true)
     assert.matches("✓ 3/4 The Lync services run", r.out)
+  end)
+
+  it("agrees with the failover's SRV step before and after the failover", function()
+    local function verdicts()
+      local failover = runbook("plan xmpp-failover").out
+      local readiness = runbook("plan xmpp-dr-readiness").out
+      local function mark(text, pattern)
+        for _, sign in ipairs { "✓", "~", "✗" } do
+          if text:find(sign .. " " .. pattern, 1, true) then return sign end
+        end
+      end
+      return mark(failover, "6/9 The SRV record"), mark(readiness, "1/4 One SRV"), readiness
+    end
+    local failover, readiness, said = verdicts()
+    assert.equal("~", failover)    -- the new pool's 20 0 5269 record is missing …
+    assert.equal("✗", readiness)   -- … by the same verdict
+    assert.matches("edgepool2.contoso.com has no SRV record 20 0 5269 xmpp.contoso.com", said,
+                   1, true)
+    assert.equal(0, runbook("run xmpp-failover --yes").code)
+    failover, readiness, said = verdicts()
+    assert.equal("✓", failover)
+    assert.equal("✓", readiness, said)
+    local zone = cjson.decode(slurp(lab_dir .. "/dns-zone.json"))
+    local srv = {}
+    for i, r in ipairs(zone.versions[#zone.versions]["_xmpp-server._tcp.contoso.com SRV"]) do
+      srv[i] = ("%d %d %d %s"):format(r.priority, r.weight, r.port, r.target)
+    end
+    table.sort(srv)
+    assert.same({ "10 0 5269 xmpp.contoso.com", "20 0 5269 xmpp.contoso.com" }, srv)
   end)
 
   it("names the firewall when 5269 is filtered from outside", function()
