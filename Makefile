@@ -28,9 +28,9 @@ LUA_LMOD   = $(or $(call lua_var,INSTALL_LMOD),$(PREFIX)/share/lua/5.4)
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 PKGS      = lua5.4 libcares expat
-# libcurl, libssh2 and OpenSSL are linked only into the modules that use them, loaded on
-# first use: linked into the binary they would quadruple start-up time (bench/RESULTS.md).
-LAZY_PKGS = libcurl libssh2 openssl
+# libcurl, libssh2, OpenSSL and GSS-API are linked only into the modules that use them,
+# loaded on first use: linked into the binary they would quadruple start-up time (bench/RESULTS.md).
+LAZY_PKGS = libcurl libssh2 openssl krb5-gssapi
 WARN      = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 # Recursive (=) so that pkg-config runs after `deps` has installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(LAZY_PKGS) libedit)
@@ -52,6 +52,7 @@ MODULES   = ssh
 MODULES  += tsig http
 MODULES  += tls
 MODULES  += process
+MODULES  += gss
 MODULE_SO = $(MODULES:%=build/lib/runbook/%.so)
 ASAN_MODULE_SO = $(MODULES:%=build/asan/lib/runbook/%.so)
 LIB_OBJ   = $(LIB_SRC:runtime/%.c=build/obj/%.o)
@@ -102,6 +103,7 @@ MODULE_LIBS_ssh = libssh2
 MODULE_LIBS_tsig = libcrypto
 MODULE_LIBS_http = libcurl
 MODULE_LIBS_tls = openssl
+MODULE_LIBS_gss = krb5-gssapi krb5 libcrypto
 
 build/lib/runbook/%.so: runtime/%.c $(HEADERS) | build/.deps-build
 	@mkdir -p $(@D)

@@ -14,7 +14,8 @@
 --   winrm address= (default name), port= (5986; 5985 for http), scheme="https"|"http"
 --        (http only when set), auth="ntlm"|"basic"|"kerberos", user=, password=, ca_file=,
 --        timeout= (per HTTP exchange), command_timeout=, operation_timeout=,
---        max_envelope_size= (modules/winrm.lua). One remote shell per command.
+--        max_envelope_size=, allow_unencrypted= (http: unsealed), ccache= (Kerberos)
+--        (modules/winrm.lua). One remote shell per command.
 --   sim  state_file= : the Lync emulator (modules/lync/emulator.lua) in-process.
 --   local powershell= "powershell" (default), "pwsh" or a path the installation lists
 --        (runbook.process.read_programs()), command_timeout= : PowerShell on this machine,
@@ -95,6 +96,7 @@ function transports.winrm(host, command_line, options)
                      scheme = host.scheme, auth = host.auth, user = host.user,
                      password = reveal(host.password, "the WinRM password for " .. name),
                      ca_file = host.ca_file, timeout = host.timeout,
+                     allow_unencrypted = host.allow_unencrypted, ccache = host.ccache,
                      command_timeout = host.command_timeout,
                      operation_timeout = host.operation_timeout,
                      max_envelope_size = host.max_envelope_size },

@@ -26,6 +26,10 @@ local SERVER_FIELDS = {
            description = "WinRM authentication (default ntlm)" },
   ca_file = { type = "string", file = "ca",
               description = "CA certificates for the WinRM listener's certificate" },
+  allow_unencrypted = { type = "boolean", description = "WinRM over http: send messages "
+                        .. "unsealed (only where the service has AllowUnencrypted)" },
+  ccache = { type = "string", description = "WinRM/Kerberos: the credential cache holding the "
+             .. "user's ticket (FILE:/path), when no password is given" },
   operation_timeout = { type = "number", description = "WinRM: seconds one Receive waits" },
   max_envelope_size = { type = "integer", description = "WinRM: MaxEnvelopeSize in bytes" },
   powershell = { type = "list", of = { type = "string" },

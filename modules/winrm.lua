@@ -25,7 +25,9 @@
 local http = require "runbook.http"
 local xml = require "runbook.xml"
 local task = require "runbook.task"
-local ntlm = require "ntlm"
+local gss = require "runbook.gss"
+local secrets = require "runbook.secrets"
+local say = require "runbook.say"
 local powershell = require "powershell"
 
 local M = {}
@@ -49,6 +51,9 @@ local DONE = NS.rsp .. "/CommandState/Done"
 local TERMINATE = NS.rsp .. "/signal/terminate"
 local OPERATION_TIMED_OUT = "2150858793"
 local CLEANUP_TIMEOUT = 5
+local SOAP_TYPE = "application/soap+xml;charset=UTF-8"
+local SEALED_TYPE = 'multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted";'
+                    .. 'boundary="Encrypted Boundary"'
 
 -- A failure this module expects: turned into nil, message, code by run.
 local function fail(code, message)
@@ -155,11 +160,21 @@ end
 -- ------------------------------------------------------------------ HTTP and auth
 
 local function auth_failed(session, offered)
+  local plain = session.url:match("^http:") and not session.seal
   fail("auth", ("authentication failed for user %s on host %s over WinRM/%s: check the user "
                 .. "(HOST\\user for a local account of a workgroup server), the password and "
-                .. "that the account is an administrator there%s"):format(
+                .. "that the account is an administrator there%s%s"):format(
                 session.user, session.host, session.auth_label,
-                offered and (" (the server offers: " .. offered .. ")") or ""))
+                offered and (" (the server offers: " .. offered .. ")") or "",
+                plain and ("; over plain HTTP the service also refuses every unencrypted "
+                           .. "message unless AllowUnencrypted is true (Windows ships it "
+                           .. "false): leave allow_unencrypted out so that runbook seals "
+                           .. "them, or use https") or ""))
+end
+
+local function unencrypted_refused(session)
+  fail("auth", ("WinRM on %s refused a sealed message of user %s right after accepting the "
+                .. "authentication"):format(session.host, session.user))
 end
 
 local function exchange(session, request)
@@ -170,51 +185,126 @@ local function exchange(session, request)
   return response
 end
 
--- The request with an NTLM message in `Authorization: Negotiate`, and body if given.
+-- The request with a GSS token in `Authorization: Negotiate`, and body if given. A token
+-- may carry a ticket: its text is registered with the secrets, so no output shows it.
 local function with_token(request, token, body)
   local copy = {}
   for k, v in pairs(request) do copy[k] = v end
+  local text = powershell.base64(token)
+  secrets.protect(text)
   copy.headers = { ["Content-Type"] = request.headers["Content-Type"],
-                   Authorization = "Negotiate " .. powershell.base64(token) }
+                   Authorization = "Negotiate " .. text }
   copy.body = body or request.body
+  copy.seal = nil
   return copy
 end
 
--- The NTLM handshake inside the Negotiate scheme, on this connection; the second leg
--- carries the request itself.
-local function ntlm_exchange(session, request)
-  local answer = exchange(session, with_token(request, ntlm.negotiate(), ""))
-  local offered = answer.headers["www-authenticate"]
-  local token = answer.status == 401 and (offered or ""):match("Negotiate%s+([%w+/=]+)")
-  if not token then auth_failed(session, offered) end
-  local message, reason = ntlm.authenticate(powershell.unbase64(token) or "", session.user,
-                                            session.password)
-  if not message then fail("protocol", ("WinRM NTLM with %s: %s"):format(session.host, reason)) end
-  local response = exchange(session, with_token(request, message))
-  if response.status == 401 then auth_failed(session) end
-  session.authenticated = true
+-- The next token of the handshake, or the failure in the operator's words.
+local function step(session, context, token)
+  local reply, message, code = context:step(token)
+  if not reply then
+    fail(code, ("WinRM/%s to %s as %s: %s"):format(session.auth_label, session.host,
+                                                  session.user, message))
+  end
+  return reply, message
+end
+
+-- A fresh security context for this connection (runbook.gss: NTLM through gss-ntlmssp,
+-- Kerberos through MIT's GSS-API; the service principal is HTTP/<the server's name>).
+local function new_context(session, binding)
+  return gss.initiator { mech = session.auth, target = "HTTP@" .. session.host,
+                         user = session.user ~= "" and session.user or nil,
+                         password = session.password ~= "" and session.password or nil,
+                         ccache = session.ccache, channel_binding = binding }
+end
+
+-- RFC 5929's tls-server-end-point of the listener's certificate, from a response that
+-- opened the connection (asked with certificate = true).
+local function channel_binding(response)
+  return response.certificate and gss.tls_server_end_point(response.certificate)
+end
+
+-- The Negotiate handshake on this connection (MS-WSMV 3.1.4.1.5). Without sealing its
+-- last leg carries the request; with sealing every leg is empty and the request follows
+-- sealed with the new context. Over HTTPS the token binds to the TLS channel: Kerberos
+-- needs the certificate before its first token (one unauthenticated round trip), NTLM
+-- before its last.
+local function negotiate(session, request)
+  local https, binding = session.url:match("^https:"), nil
+  local body = session.seal and "" or nil
+  if https and session.auth == "kerberos" then
+    local probe = with_token(request, "", "")
+    probe.headers.Authorization, probe.certificate = nil, true
+    binding = channel_binding(exchange(session, probe))
+  end
+  local context = new_context(session, binding)
+  session.context = context
+  local token, established = step(session, context)
+  local first = true
+  while true do
+    local leg = with_token(request, token, body)
+    leg.certificate = https and first or nil
+    local response = exchange(session, leg)
+    local offered = response.headers["www-authenticate"]
+    local reply = (offered or ""):match("Negotiate%s+([%w+/=]+)")
+    reply = reply and powershell.unbase64(reply)
+    if https and first and not binding then
+      binding = channel_binding(response)
+      if binding then context:bind(binding) end
+    end
+    first = false
+    if response.status == 401 then
+      if established or not reply then auth_failed(session, offered) end
+      token, established = step(session, context, reply)
+    else
+      if not established then
+        if not reply then
+          fail("auth", ("WinRM/%s on %s answered without completing the mutual "
+                        .. "authentication"):format(session.auth_label, session.host))
+        end
+        step(session, context, reply)
+      end
+      session.authenticated = true
+      return response
+    end
+  end
+end
+
+-- The request as it goes: sealed with the connection's context where the session seals.
+local function sealed(session, request)
+  if not session.seal then return request end
+  request.seal = session.context
+  request.headers["Content-Type"] = SEALED_TYPE
+  return request
+end
+
+-- One request on the authenticated connection, authenticating it first where needed.
+local function gss_request(session, request)
+  if not session.authenticated then
+    local response = negotiate(session, request)
+    if not session.seal then return response end
+  end
+  local response = exchange(session, sealed(session, request))
+  if response.status == 401 then           -- the server closed the authenticated connection
+    session.authenticated = false
+    request.headers["Content-Type"] = SOAP_TYPE
+    local answer = negotiate(session, request)
+    if not session.seal then return answer end
+    response = exchange(session, sealed(session, request))
+    if response.status == 401 then unencrypted_refused(session) end
+  end
   return response
 end
 
 -- POSTs one envelope; returns the parsed response tree, or the fault as a second result.
 local function post(session, body, timeout)
   local request = { method = "POST", url = session.url, body = body, timeout = timeout,
-                    ca_file = session.ca_file,
-                    headers = { ["Content-Type"] = "application/soap+xml;charset=UTF-8" } }
+                    ca_file = session.ca_file, headers = { ["Content-Type"] = SOAP_TYPE } }
   local response
-  if session.auth == "ntlm" then
-    if not session.authenticated then
-      response = ntlm_exchange(session, request)
-    else
-      response = exchange(session, request)
-      if response.status == 401 then       -- the server closed the authenticated connection
-        session.authenticated = false
-        response = ntlm_exchange(session, request)
-      end
-    end
+  if session.auth ~= "basic" then
+    response = gss_request(session, request)
   else
-    request.auth = session.auth == "kerberos" and "negotiate" or "basic"
-    request.user, request.password = session.user, session.password
+    request.auth, request.user, request.password = "basic", session.user, session.password
     response = exchange(session, request)
     if response.status == 401 then auth_failed(session, response.headers["www-authenticate"]) end
   end
@@ -334,6 +424,16 @@ end
 
 local AUTH_LABEL = { ntlm = "NTLM", basic = "Basic", kerberos = "Kerberos" }
 
+-- allow_unencrypted: said once per host and process, before the first exchange.
+local warned = {}
+local function warn_unencrypted(host)
+  if warned[host] then return end
+  warned[host] = true
+  say.warn(("WinRM to %s over plain HTTP without encryption (allow_unencrypted = true): "
+            .. "the credentials' exchange and every command and result cross the network "
+            .. "readable; leave allow_unencrypted out to seal them"):format(host))
+end
+
 local function new_session(options)
   local scheme = options.scheme or "https"
   assert(scheme == "https" or scheme == "http",
@@ -343,8 +443,16 @@ local function new_session(options)
   local host = options.address or options.name
   assert(host, "[winrm] the host has no address or name")
   local port = options.port or (scheme == "https" and 5986 or 5985)
+  local seal = scheme == "http" and not options.allow_unencrypted
+  if seal and auth == "basic" then
+    error(("[winrm] %s: auth = \"basic\" over plain HTTP cannot seal its messages: use "
+           .. "ntlm or kerberos (sealed, MS-WSMV 2.2.9.1), or https; allow_unencrypted = true "
+           .. "sends the password and every result readable"):format(options.name or host), 0)
+  end
+  if scheme == "http" and not seal then warn_unencrypted(options.name or host) end
   return {
     host = options.name or host, auth = auth, auth_label = AUTH_LABEL[auth],
+    seal = seal, ccache = options.ccache,
     url = ("%s://%s:%d/wsman"):format(scheme, host:find(":", 1, true) and "[" .. host .. "]"
                                       or host, port),
     user = options.user or "", password = options.password or "", ca_file = options.ca_file,

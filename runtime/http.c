@@ -6,8 +6,12 @@
 **
 **   http.request{method=, url=, headers={...}, body=, auth="basic"|"ntlm"|"negotiate",
 **                user=, password=, tls_verify=true, ca_file=, timeout=, follow=false,
-**                max_body=16 MiB, max_headers=256 KiB}
-**       -> {status=, headers={lowercased names}, body=} | nil, message, code
+**                max_body=16 MiB, max_headers=256 KiB, seal=, certificate=false}
+**       -> {status=, headers={lowercased names}, body=, certificate=} | nil, message, code
+**       seal: a runbook.gss context: a non-empty body goes sealed (MS-WSMV 2.2.9.1,
+**       through runtime/gss.h, after the read permit checked the plaintext) and the answer
+**       comes back unsealed, or the request fails when it came unsealed; certificate=true:
+**       the server's certificate as PEM, when this request opened the connection.
 **   http.connection([{read_permit=}]) -> conn   a private pool of at most one connection,
 **       kept alive: conn:request{...} as above, over that one connection (reopened if the
 **       server closed it); conn:close(). For protocols whose authentication belongs to the
@@ -41,6 +45,7 @@
 #include <curl/curl.h>
 
 #include "buffer.h"
+#include "gss.h"
 #include "loop_api.h"
 #include "options.h"
 #include "permit.h"
@@ -322,6 +327,65 @@ static const char *error_hint (CURLcode c) {
   }
 }
 
+/* ---------------------------------------------------------------- sealed bodies */
+
+/* The GSS context of the options' seal field (runbook.gss, MS-WSMV 2.2.9.1), or NULL. */
+static const GssApi *sealing (lua_State *L) {
+  const GssApi *api;
+  if (lua_getfield(L, 1, "seal") == LUA_TNIL) { lua_pop(L, 1); return NULL; }
+  luaL_checkudata(L, -1, GSS_CONTEXT_TYPE);
+  lua_pop(L, 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, GSS_API_KEY);
+  api = (const GssApi *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (api == NULL || api->version != GSS_API_VERSION)
+    luaL_error(L, "http: runbook.gss is not loaded or from another build: rebuild it");
+  return api;
+}
+
+/* Pushes the sealed form of body (the plaintext a read permit checked) and returns it. */
+static const char *seal_body (lua_State *L, const char *body, size_t len, size_t *sealed_len) {
+  const GssApi *api = sealing(L);
+  lua_getfield(L, 1, "seal");
+  int ctx = lua_gettop(L);
+  if (api->seal(L, ctx, body, len) == NULL) lua_error(L);
+  lua_remove(L, ctx);
+  return lua_tolstring(L, -1, sealed_len);
+}
+
+/* Pushes the plaintext of a sealed answer (1), or nil, message, code (0). An answer that
+** should be sealed and is not is refused: anyone on the path could have written it. */
+static int unseal_body (lua_State *L, Request *r) {
+  const GssApi *api = sealing(L);
+  const char *type = NULL;
+  curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &type);
+  if (type == NULL || strncasecmp(type, "multipart/encrypted", 19) != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "http %s: the answer came unencrypted (%s) on a sealed exchange",
+                    r->what, type ? type : "no Content-Type");
+    lua_pushliteral(L, "protocol");
+    return 0;
+  }
+  lua_getfield(L, 1, "seal");
+  int ctx = lua_gettop(L);
+  int n = api->unseal(L, ctx, r->body.data, r->body.len);
+  lua_remove(L, ctx);
+  return n == 1;
+}
+
+/* response.certificate: the server's certificate as PEM, when asked for and libcurl made
+** the handshake for this request (a reused connection has none). */
+static void push_certificate (lua_State *L, Request *r) {
+  struct curl_certinfo *info = NULL;
+  if (curl_easy_getinfo(r->easy, CURLINFO_CERTINFO, &info) != CURLE_OK || info == NULL ||
+      info->num_of_certs < 1) return;
+  for (struct curl_slist *field = info->certinfo[0]; field; field = field->next)
+    if (strncmp(field->data, "Cert:", 5) == 0) {
+      lua_pushstring(L, field->data + 5);
+      lua_setfield(L, -2, "certificate");
+    }
+}
+
 /* nil, message, "limit": the response passed max_body or max_headers. */
 static int limit_failure (lua_State *L, Request *r) {
   int body = strcmp(r->over_limit, "max_body") == 0;
@@ -354,8 +418,13 @@ static int request_results (lua_State *L, Request *r) {
   lua_setfield(L, -2, "status");
   push_headers(L, &r->head);
   lua_setfield(L, -2, "headers");
-  lua_pushlstring(L, r->body.data ? r->body.data : "", r->body.len);
+  if (r->body.len > 0 && sealing(L)) {
+    if (!unseal_body(L, r)) return 3;
+  } else {
+    lua_pushlstring(L, r->body.data ? r->body.data : "", r->body.len);
+  }
   lua_setfield(L, -2, "body");
+  push_certificate(L, r);
   return 1;
 }
 
@@ -572,10 +641,17 @@ static int start_request (lua_State *L, Multi *m) {
     curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
   lua_getfield(L, 1, "body");
   const char *body = lua_tolstring(L, -1, &body_len);
+  if (body && body_len > 0 && sealing(L)) {   /* checked as plaintext, sent sealed */
+    body = seal_body(L, body, body_len, &body_len);
+    lua_replace(L, -2);
+  }
   if (body) {
     curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, body);
   }
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "certificate");
+  if (lua_toboolean(L, -1)) curl_easy_setopt(r->easy, CURLOPT_CERTINFO, 1L);
   lua_pop(L, 1);
   lua_getfield(L, 1, "follow");
   curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, (long)lua_toboolean(L, -1));

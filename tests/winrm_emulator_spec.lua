@@ -191,3 +191,81 @@ describe("the WinRM emulator, as curl sees it", function()
                    .. "because the shell was not found on the server.", r.out, 1, true)
   end)
 end)
+
+-- The service as Windows ships it (HTTP 5985, AllowUnencrypted false, Basic off, Negotiate
+-- on) and an HTTPS listener with CbtHardeningLevel Strict, proven with python3-winrm:
+-- message encryption (MS-WSMV 2.2.9.1) over NTLM is accepted, an unsealed message is not;
+-- the TLS channel binding requests_ntlm sends is accepted, its absence is not.
+describe("the WinRM emulator with Windows' own settings, as python3-winrm sees it", function()
+  local SHIPPED, STRICT = "127.0.23.63", "127.0.23.64"
+  local shipped, strict
+
+  setup(function()
+    shipped = lab.start("winrm", "--shipped", "auto", SHIPPED)
+    strict = lab.start("winrm", "--cbt", "strict", "auto", STRICT)
+  end)
+  teardown(function()
+    lab.stop(shipped)
+    lab.stop(strict)
+  end)
+
+  -- client(instance, address, transport, encryption[, cbt]) -> decoded JSON, exit code
+  local function client(instance, address, transport, encryption, cbt)
+    local url = ("%s://%s:%s/wsman"):format(instance.scheme, address, instance.port)
+    local words = { url, transport, instance.user, instance.password, instance.ca_file,
+                    command_line("Get-CsSite"), 20, "", encryption, cbt or "cbt" }
+    for i, word in ipairs(words) do words[i] = quote(word) end
+    local r = support.sh(("OPENSSL_CONF=%s /usr/bin/python3 tests/lab/winrm_client.py %s")
+                         :format(quote(instance.openssl_conf), table.concat(words, " ")))
+    local ok, result = pcall(cjson.decode, r.out)
+    assert(ok, "winrm_client.py printed no JSON:\n" .. r.out .. r.err)
+    return result, r.code
+  end
+
+  local function log_of(instance) return support.slurp(instance.log) end
+
+  it("runs a command over HTTP with NTLM message encryption, every message sealed", function()
+    local before = #log_of(shipped)
+    local result = client(shipped, SHIPPED, "ntlm", "always")
+    assert.equal(0, result.status, result.error)
+    assert.equal(2, #cjson.decode(result.stdout))
+    local log = log_of(shipped):sub(before + 1)
+    assert.matches("auth ok ntlm administrator", log, 1, true)
+    local _, operations = log:gsub("\n[a-z]+ [%x%-]+", "")
+    local _, sealed = log:gsub("sealed ntlm %d+", "")
+    assert.equal(5, operations)          -- create, command, receive, signal, delete
+    assert.equal(operations, sealed)
+  end)
+
+  it("refuses an unsealed message with 401 (AllowUnencrypted false)", function()
+    local before = #log_of(shipped)
+    local result, code = client(shipped, SHIPPED, "ntlm", "never")
+    assert.equal(1, code)
+    assert.matches("^InvalidCredentialsError", result.error)
+    local log = log_of(shipped):sub(before + 1)
+    assert.matches("auth refused unencrypted", log, 1, true)
+    assert.is_nil(log:find("create", 1, true))
+  end)
+
+  it("neither offers nor accepts Basic over HTTP", function()
+    local before = #log_of(shipped)
+    local result, code = client(shipped, SHIPPED, "basic", "never")
+    assert.equal(1, code)
+    assert.matches("^InvalidCredentialsError", result.error)
+    assert.matches("auth refused basic", log_of(shipped):sub(before + 1), 1, true)
+  end)
+
+  it("accepts NTLM bound to the TLS channel under CbtHardeningLevel Strict", function()
+    local result = client(strict, STRICT, "ntlm", "never")
+    assert.equal(0, result.status, result.error)
+    assert.equal(2, #cjson.decode(result.stdout))
+  end)
+
+  it("refuses NTLM without a channel binding under CbtHardeningLevel Strict", function()
+    local before = #log_of(strict)
+    local result, code = client(strict, STRICT, "ntlm", "never", "nocbt")
+    assert.equal(1, code)
+    assert.matches("^InvalidCredentialsError", result.error)
+    assert.matches("auth failed ntlm administrator", log_of(strict):sub(before + 1), 1, true)
+  end)
+end)

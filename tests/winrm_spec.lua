@@ -128,7 +128,7 @@ describe("winrm", function()
 
   it("speaks plain HTTP only when the scheme says so", function()
     local result = assert(run { address = "127.0.23.71", port = tonumber(plain.port),
-                                scheme = "http", auth = "basic" })
+                                scheme = "http", auth = "basic", allow_unencrypted = true })
     assert.equal(0, result.status)
     local _, _, code = run { address = "127.0.23.71", port = tonumber(plain.port) }
     assert.equal("tls", code)        -- https by default: an http listener is not accepted

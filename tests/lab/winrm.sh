@@ -2,14 +2,17 @@
 # tests/lab/winrm.sh — the WinRM service of Windows servers, emulated on loopback
 # (tests/lab/winrm_emulator.py: WS-Management shell operations, Basic and NTLM).
 #
-#   tests/lab/winrm.sh start WORKDIR [--http] PORT ADDRESS...
+#   tests/lab/winrm.sh start WORKDIR [--http|--shipped] [--cbt LEVEL] PORT ADDRESS...
 #
 # PORT "auto" picks a free port in 20000-39999 (retried when taken, as sshd.sh does).
 #   tests/lab/winrm.sh stop WORKDIR
 #
 # One emulator process listens on every ADDRESS (one emulated server each): HTTPS with a
 # certificate of a test CA made here (IP SANs for every ADDRESS and DNS:localhost), or
-# plain HTTP with --http (a listener of a service with AllowUnencrypted=true). Its commands
+# plain HTTP with --http (a listener of a service with AllowUnencrypted=true), or with
+# --shipped the service as Windows ships it: HTTP, AllowUnencrypted=false, Basic off,
+# Negotiate on (messages must come sealed, MS-WSMV 2.2.9.1). --cbt none|relaxed|strict sets
+# CbtHardeningLevel (default relaxed, as Windows). Its commands
 # run tests/lab/lync-emulator, state in WORKDIR/state/ADDRESS.json, counters in
 # WORKDIR/state/ADDRESS.counters, costs from $LYNC_EMULATOR_COSTS or "default" (as
 # tests/lab/sshd.sh does).
@@ -50,6 +53,7 @@ launch() {
   set -- --port "$port" --user "$user" --password "$password" --state-dir "$dir/state" \
     --log "$dir/wsman.log" --control "$dir/control.json" "$@"
   [ "$scheme" = http ] || set -- --cert "$dir/server.pem" --key "$dir/server.key" "$@"
+  set -- --cbt-hardening "$cbt" --auth "$auth" $unencrypted "$@"
   /usr/bin/python3 -u "$root/tests/lab/winrm_emulator.py" "$@" </dev/null >"$dir/winrm.out" 2>&1 &
   pid=$!
   echo $pid >"$dir/winrm.pid"
@@ -71,10 +75,17 @@ launch() {
 }
 
 start() {
-  scheme=https
-  if [ "${1:-}" = --http ]; then scheme=http; shift; fi
+  scheme=https cbt=relaxed auth=basic,negotiate unencrypted=
+  while :; do
+    case "${1:-}" in
+      --http) scheme=http unencrypted=--allow-unencrypted; shift ;;
+      --shipped) scheme=http auth=negotiate; shift ;;
+      --cbt) cbt=$2; shift 2 ;;
+      *) break ;;
+    esac
+  done
   if [ $# -lt 2 ]; then
-    echo "usage: $0 start WORKDIR [--http] PORT ADDRESS..." >&2
+    echo "usage: $0 start WORKDIR [--http|--shipped] [--cbt LEVEL] PORT ADDRESS..." >&2
     exit 2
   fi
   port=$1; shift
@@ -126,5 +137,6 @@ EOF
 case $verb in
   start) shift 2; start "$@" ;;
   stop) stop ;;
-  *) echo "usage: $0 start WORKDIR [--http] PORT ADDRESS... | stop WORKDIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start WORKDIR [--http|--shipped] [--cbt LEVEL] PORT ADDRESS... |" \
+       "stop WORKDIR" >&2; exit 2 ;;
 esac

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # tests/lab/winrm_client.py ENDPOINT TRANSPORT USER PASSWORD CA_FILE COMMAND_LINE
-#                           [OPERATION_TIMEOUT [MAX_ENVELOPE_SIZE]]
+#                           [OPERATION_TIMEOUT [MAX_ENVELOPE_SIZE [ENCRYPTION [CBT]]]]
 # python3-winrm (pywinrm) as an independent client of the WinRM emulator
 # (tests/winrm_emulator_spec.lua): opens a shell, runs COMMAND_LINE (its first word as the
 # command, the rest as arguments, as pywinrm's run_command takes them), reads the output,
@@ -8,7 +8,9 @@
 # failure {"error": "ExceptionClass: message"} and exit 1.
 # TRANSPORT is basic or ntlm; ntlm needs MD4: run with OPENSSL_CONF set to winrm.sh's
 # openssl_conf. OPERATION_TIMEOUT is in seconds (default 20). MAX_ENVELOPE_SIZE replaces
-# the 153600 bytes pywinrm always asks for.
+# the 153600 bytes pywinrm always asks for (empty: keep it). ENCRYPTION is pywinrm's
+# message_encryption: auto (default: sealed over http, not over https), always or never;
+# CBT "nocbt" keeps requests_ntlm from sending the TLS channel binding.
 import json
 import sys
 
@@ -47,8 +49,12 @@ def main(argv):
         protocol = Protocol(endpoint=endpoint, transport=transport, username=user,
                             password=password, server_cert_validation="validate",
                             ca_trust_path=ca_file, operation_timeout_sec=timeout,
-                            read_timeout_sec=timeout + 10)
-        protocol.max_envelope_size = int(argv[8]) if len(argv) > 8 else None
+                            read_timeout_sec=timeout + 10,
+                            message_encryption=argv[9] if len(argv) > 9 else "auto")
+        protocol.max_envelope_size = int(argv[8]) if len(argv) > 8 and argv[8] else None
+        if len(argv) > 10 and argv[10] == "nocbt":
+            protocol.transport.build_session()
+            protocol.transport.session.auth.send_cbt = False
         result = run(protocol, command_line)
     except Exception as error:
         print(json.dumps({"error": f"{type(error).__name__}: {error}"}))

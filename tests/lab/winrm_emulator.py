@@ -123,6 +123,7 @@ ECHOED = (UNICODE | REQUEST_TARGET | 0x10 | 0x20 | 0x8000 | 0x80000 | 0x2000000
 AV_EOL, AV_NB_COMPUTER, AV_NB_DOMAIN, AV_DNS_COMPUTER, AV_DNS_DOMAIN = 0, 1, 2, 3, 4
 AV_FLAGS, AV_TIMESTAMP, AV_CHANNEL_BINDINGS = 6, 7, 10
 MIC_PROVIDED = 0x2
+SIGN, SEAL, ESS = 0x10, 0x20, 0x80000
 
 
 def av_pairs(pairs):
@@ -167,9 +168,11 @@ def field(message, offset):
     return message[start:start + length]
 
 
-def verify_authenticate(message, negotiate, challenge, password, channel_binding):
-    """-> (user, domain, True when the AUTHENTICATE_MESSAGE's NTLMv2 response proves the
-    password, MS-NLMP 3.3.2). Fields are read by their offsets, so the header may be 64
+def verify_authenticate(message, negotiate, challenge, password, channel_binding,
+                        cbt_required=False):
+    """-> (user, domain, the NtlmSession when the AUTHENTICATE_MESSAGE's NTLMv2 response
+    proves the password (MS-NLMP 3.3.2), else False). Fields are read by their offsets, so
+    the header may be 64
     bytes (no Version), 72 (Version) or 88 (Version and MIC)."""
     if len(message) < 64 or message[:8] != NTLMSSP or struct.unpack_from("<I", message, 8)[0] != 3:
         raise ValueError("not an NTLM AUTHENTICATE_MESSAGE")
@@ -187,21 +190,90 @@ def verify_authenticate(message, negotiate, challenge, password, channel_binding
     binding = pairs.get(AV_CHANNEL_BINDINGS, bytes(16))
     if channel_binding and binding != bytes(16) and binding != channel_binding:
         return user, domain, False
+    if cbt_required and binding != channel_binding:
+        return user, domain, False     # CbtHardeningLevel Strict: the binding must be there
+    exported = exported_session_key(message, hmac_md5(key, proof), flags)
     if struct.unpack("<I", pairs.get(AV_FLAGS, bytes(4)))[0] & MIC_PROVIDED:
-        return user, domain, mic_matches(message, negotiate, challenge, hmac_md5(key, proof), flags)
-    return user, domain, True
+        if not mic_matches(message, negotiate, challenge, exported):
+            return user, domain, False
+    return user, domain, NtlmSession(exported, flags)
 
 
-def mic_matches(message, negotiate, challenge, session_base_key, flags):
+def exported_session_key(message, session_base_key, flags):
+    """The key both sides derive their keys from (MS-NLMP 3.2.5.1.2; NTLMv2: the key
+    exchange key is the session base key)."""
+    if flags & KEY_EXCH and len(field(message, 52)) == 16:
+        return rc4(session_base_key, field(message, 52))
+    return session_base_key
+
+
+def mic_matches(message, negotiate, challenge, exported):
     """The MIC over the three messages, keyed by the exported session key (MS-NLMP 3.1.5.1.2)."""
     fields = [struct.unpack_from("<HHI", message, at) for at in range(12, 60, 8)]
     if min([start for length, _, start in fields if length] or [len(message)]) < 88:
         return False                   # no room for a MIC before the payload
-    exported = session_base_key
-    if flags & KEY_EXCH and len(field(message, 52)) == 16:
-        exported = rc4(session_base_key, field(message, 52))
     zeroed = message[:72] + bytes(16) + message[88:]
     return hmac.compare_digest(hmac_md5(exported, negotiate + challenge + zeroed), message[72:88])
+
+
+class Rc4:
+    """RC4 whose state runs on from message to message, as NTLM's sealing handles do."""
+    def __init__(self, key):
+        self.box, j = list(range(256)), 0
+        for i in range(256):
+            j = (j + self.box[i] + key[i % len(key)]) % 256
+            self.box[i], self.box[j] = self.box[j], self.box[i]
+        self.i = self.j = 0
+
+    def __call__(self, data):
+        out, box = bytearray(), self.box
+        for byte in data:
+            self.i = (self.i + 1) % 256
+            self.j = (self.j + box[self.i]) % 256
+            box[self.i], box[self.j] = box[self.j], box[self.i]
+            out.append(byte ^ box[(box[self.i] + box[self.j]) % 256])
+        return bytes(out)
+
+
+class NtlmSession:
+    """NTLM session security of an authenticated connection, the server's side (MS-NLMP
+    3.4, extended session security, 128-bit keys): unseal what the client sealed, seal the
+    answers. Each direction has its own keys, RC4 state and sequence number."""
+    name = "ntlm"
+
+    def __init__(self, exported, flags):
+        def key(direction, purpose):
+            return hashlib.md5(exported + f"session key to {direction} {purpose} key magic "
+                               "constant\0".encode()).digest()
+        self.flags = flags
+        self.can_seal = bool(flags & SEAL) and bool(flags & ESS)
+        self.client_sign, self.server_sign = key("client-to-server", "signing"), \
+            key("server-to-client", "signing")
+        self.client_seal, self.server_seal = Rc4(key("client-to-server", "sealing")), \
+            Rc4(key("server-to-client", "sealing"))
+        self.client_sequence = self.server_sequence = 0
+
+    def checksum(self, sign_key, handle, sequence, message):
+        digest = hmac_md5(sign_key, struct.pack("<I", sequence) + message)[:8]
+        return handle(digest) if self.flags & KEY_EXCH else digest
+
+    def unseal(self, signature, sealed):
+        """-> the plaintext, or None when the signature does not verify."""
+        message = self.client_seal(sealed)
+        expected = self.checksum(self.client_sign, self.client_seal, self.client_sequence,
+                                 message)
+        wanted = struct.pack("<I", 1) + expected + struct.pack("<I", self.client_sequence)
+        self.client_sequence += 1
+        return message if hmac.compare_digest(signature, wanted) else None
+
+    def seal(self, message):
+        """-> (signature, sealed)"""
+        sealed = self.server_seal(message)
+        checksum = self.checksum(self.server_sign, self.server_seal, self.server_sequence,
+                                 message)
+        signature = struct.pack("<I", 1) + checksum + struct.pack("<I", self.server_sequence)
+        self.server_sequence += 1
+        return signature, sealed
 
 
 def tls_channel_binding(certificate_pem):
@@ -210,6 +282,28 @@ def tls_channel_binding(certificate_pem):
     der = ssl.PEM_cert_to_DER_cert(certificate_pem)
     application = b"tls-server-end-point:" + hashlib.sha256(der).digest()
     return hashlib.md5(struct.pack("<5I", 0, 0, 0, 0, len(application)) + application).digest()
+
+
+# ------------------------------------------------------------------ encrypted messages
+
+ENCRYPTED = "application/HTTP-SPNEGO-session-encrypted"
+BOUNDARY = b"--Encrypted Boundary"
+
+
+def encrypted_parts(body):
+    """-> (declared length, signature, sealed data) of a multipart/encrypted body with one
+    encrypted part (MS-WSMV 2.2.9.1.1); ValueError when it is not one."""
+    head, octets, rest = body.partition(b"\tContent-Type: application/octet-stream\r\n")
+    match = re.search(rb"OriginalContent: type=[^\r]*Length=(\d+)\r\n", head)
+    if not octets or not match or not head.startswith(BOUNDARY + b"\r\n"):
+        raise ValueError("not an encrypted message")
+    if not rest.endswith(BOUNDARY + b"--\r\n"):
+        raise ValueError("no closing boundary")
+    rest = rest[:-len(BOUNDARY + b"--\r\n")]
+    length = struct.unpack_from("<I", rest)[0]
+    if 4 + length > len(rest):
+        raise ValueError("signature out of the message")
+    return int(match.group(1)), rest[4:4 + length], rest[4 + length:]
 
 
 # ------------------------------------------------------------------ faults and envelopes
@@ -422,6 +516,9 @@ class Service:
     """The shells of the emulated host, shared by all its addresses."""
     def __init__(self, options):
         self.user, self.password = options.user, options.password
+        self.allow_unencrypted, self.cbt_hardening = options.allow_unencrypted, \
+            options.cbt_hardening
+        self.auth_schemes = set(options.auth.split(","))
         self.state_dir, self.control = options.state_dir, options.control
         self.max_envelope = options.max_envelope_kb * 1024
         self.log_file = open(options.log, "a", encoding="utf-8")
@@ -620,7 +717,7 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
             self.request.settimeout(self.timeout)
             self.request = self.server.tls.wrap_socket(self.request, server_side=True)
         super().setup()
-        self.ntlm_pending, self.ntlm_user = None, None
+        self.ntlm_pending, self.ntlm_user, self.session = None, None, None
 
     def version_string(self):
         return "Microsoft-HTTPAPI/2.0"
@@ -640,10 +737,50 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
 
     def refuse(self, negotiate_token=None):
         negotiate = "Negotiate" + (" " + negotiate_token if negotiate_token else "")
-        headers = [("WWW-Authenticate", negotiate)]
-        if not negotiate_token:
+        headers = [("WWW-Authenticate", negotiate)] if self.server.accepts("negotiate") else []
+        if not negotiate_token and self.basic_allowed():
             headers.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
         self.answer(401, headers=headers)
+
+    def basic_allowed(self):
+        """Basic is offered where it is on, and over HTTP only with AllowUnencrypted."""
+        return self.server.accepts("basic") and (self.server.tls or
+                                                 self.server.service.allow_unencrypted)
+
+    def answer_sealed(self, status, body):
+        """An answer in the encrypted message format of the request (MS-WSMV 2.2.9.1)."""
+        signature, sealed = self.session.seal(body)
+        payload = (BOUNDARY + b"\r\n\tContent-Type: " + ENCRYPTED.encode() + b"\r\n"
+                   + b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
+                   + str(len(body)).encode() + b"\r\n" + BOUNDARY + b"\r\n"
+                   + b"\tContent-Type: application/octet-stream\r\n"
+                   + struct.pack("<I", len(signature)) + signature + sealed
+                   + BOUNDARY + b"--\r\n")
+        self.send_response(status)
+        self.send_header("Content-Type", f'multipart/encrypted;protocol="{ENCRYPTED}";'
+                                         'boundary="Encrypted Boundary"')
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def unseal(self, body):
+        """The envelope inside an encrypted request, or None (logged) when it is not one
+        this connection's security context sealed."""
+        service = self.server.service
+        try:
+            declared, signature, sealed = encrypted_parts(body)
+        except (ValueError, struct.error):
+            service.log("sealed refused malformed")
+            return None
+        if self.session is None or not self.session.can_seal:
+            service.log("sealed refused no-session")
+            return None
+        plain = self.session.unseal(signature, sealed)
+        if plain is None or len(plain) != declared:
+            service.log("sealed refused signature")
+            return None
+        service.log("sealed", self.session.name, len(plain))
+        return plain
 
     def read_body(self):
         """The request body: Content-Length bytes, chunks, or none (RFC 9112 6.3)."""
@@ -669,7 +806,22 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
         if user is None:
             return
         service = self.server.service
-        if not self.headers.get("Content-Type", "").lower().startswith("application/soap+xml"):
+        content_type = self.headers.get("Content-Type", "").lower()
+        sealed = content_type.startswith("multipart/encrypted")
+        if sealed:
+            if f'protocol="{ENCRYPTED.lower()}"' not in content_type:
+                return self.answer(415)
+            body = self.unseal(body)
+            if body is None:
+                self.close_connection = True
+                return self.answer(400)
+        elif not body:
+            return self.answer(200)    # the empty request that completes authentication
+        elif not self.server.tls and not service.allow_unencrypted:
+            service.log("auth refused unencrypted")       # AllowUnencrypted = false
+            self.session, self.ntlm_user = None, None
+            return self.refuse()
+        elif not content_type.startswith("application/soap+xml"):
             return self.answer(415)
         if len(body) > service.max_envelope:
             service.log("too large", len(body))
@@ -687,6 +839,8 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
                 "An error was encountered inside the plugin. "), None, local), []
         for words in notes:
             service.log(*words)
+        if sealed:
+            return self.answer_sealed(status, response)
         self.answer(status, response)
 
     def refuse_method(self):
@@ -697,9 +851,9 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
         """-> the user name, or None once the 401 went out."""
         scheme, _, token = self.headers.get("Authorization", "").strip().partition(" ")
         scheme = scheme.lower()
-        if scheme == "basic":
+        if scheme == "basic" and self.basic_allowed():
             return self.basic(token.strip())
-        if scheme == "negotiate":
+        if scheme == "negotiate" and self.server.accepts("negotiate"):
             return self.negotiate(token.strip())
         if not scheme and self.ntlm_user:
             return self.ntlm_user
@@ -745,12 +899,13 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
             negotiate, challenge = self.ntlm_pending
             try:
                 user, _, ok = verify_authenticate(message, negotiate, challenge,
-                                                  service.password, self.server.channel_binding)
+                                                  service.password, self.server.channel_binding,
+                                                  self.server.cbt_required())
             except (ValueError, struct.error, UnicodeDecodeError):
                 pass
         self.ntlm_pending = None
         if ok and user.lower() == service.user.lower():
-            self.ntlm_user = service.user
+            self.ntlm_user, self.session = service.user, ok
             service.log("auth ok ntlm", service.user)
             return service.user
         service.log("auth failed ntlm", log_word(user))
@@ -760,8 +915,17 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
 
 class WsmanServer(http.server.ThreadingHTTPServer):
     def __init__(self, address, port, service, tls, channel_binding):
-        self.service, self.tls, self.channel_binding = service, tls, channel_binding
+        self.service, self.tls = service, tls
+        hardening = service.cbt_hardening
+        self.channel_binding = channel_binding if hardening != "none" else None
         super().__init__((address, port), WsmanHandler)
+
+    def accepts(self, scheme):
+        return scheme in self.service.auth_schemes
+
+    def cbt_required(self):
+        """CbtHardeningLevel Strict: over HTTPS, a client must bind its authentication."""
+        return bool(self.tls) and self.service.cbt_hardening == "strict"
 
     def server_bind(self):
         # HTTPServer's own looks the address up in the DNS (getfqdn); there is none here
@@ -784,6 +948,12 @@ def options_from(argv):
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--max-envelope-kb", type=int, default=500)
+    parser.add_argument("--allow-unencrypted", action="store_true",
+                        help="AllowUnencrypted = true: plain SOAP over an HTTP listener")
+    parser.add_argument("--cbt-hardening", choices=("none", "relaxed", "strict"),
+                        default="relaxed", help="CbtHardeningLevel (Windows: Relaxed)")
+    parser.add_argument("--auth", default="basic,negotiate",
+                        help="the schemes the service accepts: basic, negotiate")
     parser.add_argument("addresses", nargs="+")
     return parser.parse_args(argv)
 
