@@ -39,6 +39,8 @@ M.SETTINGS = {
   fail_call = { type = "string",
                 description = "CMDLET@COMPUTER#N: that call of a changing cmdlet fails" },
   fail_update = { type = "integer", description = "the N-th DNS update of the run is refused" },
+  dns_lag = { type = "integer",
+              description = "with lagging-dns: answers ns2 serves the old data for (3)" },
 }
 
 local function check_fault(fault)
@@ -245,7 +247,7 @@ function M.world(inventory)
   end
   local dns = persist(zone(inventory, lab, dir .. "/dns-zone.json"), dir .. "/dns-zone.json")
   if fault == "dns-refused" then dns.fault { refuse_updates = true } end
-  if fault == "lagging-dns" then dns.lag("ns2", 3) end
+  if fault == "lagging-dns" then dns.lag("ns2", tonumber(lab.dns_lag) or 3) end
   if lab.fail_update then dns.fault { refuse_update_at = tonumber(lab.fail_update) } end
   cmdlet.register_transport("lab-unreachable", function(host)
     return nil, ("cannot connect to %s:22: timed out after 5 s (simulated)"):format(host.name),

@@ -12,6 +12,7 @@
 -- server which one its Set-CsSite has (cached per host) and the setters use that one.
 local cmdlet = require "cmdlet"
 local failure = require "runbook.failure"
+local progress = require "runbook.progress"
 local reads = require "runbook.reads"
 local task = require "runbook.task"
 
@@ -201,24 +202,30 @@ end
 
 --- wait_services(host, state, {computer=, names=, timeout=60, interval=1})
 -- Polls until every service (or every named one) is in state ("Running", "Stopped").
+-- (a wait shows its progress: runbook.progress)
 function M.wait_services(host, state, options)
   options = options or {}
   local deadline = now() + (options.timeout or 60)
-  while true do
-    local behind = {}
-    for _, service in ipairs(M.services(host, options)) do
-      if service.Status ~= state then
-        behind[#behind + 1] = ("%s (%s)"):format(service.Name, service.Status)
+  local name = options.computer or host_name(host)
+  return progress.during({ what = "services-" .. state:lower(), host = name, subject = name,
+                           limit = options.timeout or 60 }, function(meter)
+    while true do
+      local behind, shown, services = {}, {}, M.services(host, options)
+      for _, service in ipairs(services) do
+        if service.Status ~= state then
+          behind[#behind + 1] = ("%s (%s)"):format(service.Name, service.Status)
+          shown[#shown + 1] = service.Name .. "=" .. service.Status
+        end
       end
+      meter:update(#services - #behind, #services, table.concat(shown, ", "))
+      if #behind == 0 then return true end
+      if now() >= deadline then
+        error(("[lync] services on %s not %s within %g s: %s"):format(name, state,
+              options.timeout or 60, table.concat(behind, ", ")), 0)
+      end
+      task.sleep(options.interval or 1)
     end
-    if #behind == 0 then return true end
-    if now() >= deadline then
-      error(("[lync] services on %s not %s within %g s: %s"):format(
-            options.computer or host_name(host), state, options.timeout or 60,
-            table.concat(behind, ", ")), 2)
-    end
-    task.sleep(options.interval or 1)
-  end
+  end)
 end
 
 local function change_services(host, verb, state, options)
@@ -278,23 +285,27 @@ function M.wait_until_replicated(host, replicas, options)
     end
   end
   local deadline = now() + (options.timeout or 300)
-  while true do
-    local status, behind = {}, {}
-    for _, replica in ipairs(M.replication_status(host)) do
-      status[replica.ReplicaFqdn:lower()] = replica
+  return progress.during({ what = "cms-replication", host = host_name(host),
+                           limit = options.timeout or 300, total = #replicas }, function(meter)
+    while true do
+      local status, behind = {}, {}
+      for _, replica in ipairs(M.replication_status(host)) do
+        status[replica.ReplicaFqdn:lower()] = replica
+      end
+      for _, fqdn in ipairs(replicas) do
+        local replica = status[fqdn:lower()]
+        if not replica then behind[#behind + 1] = fqdn .. " (not a replica)"
+        elseif not replica.UpToDate then behind[#behind + 1] = fqdn end
+      end
+      meter:update(#replicas - #behind, #replicas, { behind = behind })
+      if #behind == 0 then return true end
+      if now() >= deadline then
+        error(("[lync] CMS replication to %s not up to date within %g s (asked %s)"):format(
+              table.concat(behind, ", "), options.timeout or 300, host_name(host)), 0)
+      end
+      task.sleep(options.interval or 5)
     end
-    for _, fqdn in ipairs(replicas) do
-      local replica = status[fqdn:lower()]
-      if not replica then behind[#behind + 1] = fqdn .. " (not a replica)"
-      elseif not replica.UpToDate then behind[#behind + 1] = fqdn end
-    end
-    if #behind == 0 then return true end
-    if now() >= deadline then
-      error(("[lync] CMS replication to %s not up to date within %g s (asked %s)"):format(
-            table.concat(behind, ", "), options.timeout or 300, host_name(host)), 2)
-    end
-    task.sleep(options.interval or 5)
-  end
+  end)
 end
 
 -- --------------------------------------------------------------- topology

@@ -23,6 +23,8 @@
 -- Without `old`, old_ttl comes only from servers seen still serving other data (nil when
 -- every server had the change at the first look); without `serial`, only the data counts.
 local dns = require "runbook.dns"
+local i18n = require "runbook.i18n"
+local meters = require "runbook.progress"
 local task = require "runbook.task"
 local provider = require "dns.provider"
 
@@ -141,22 +143,44 @@ local function behind(server, status, options)
     and " as wanted" or "")
 end
 
--- Every server's status, polled concurrently until all converged (true) or the deadline.
+-- How many servers converged, and the others as the progress line names them:
+-- "ns2: serial 2" (what it serves), "ns3: no answer".
+local function standing(status)
+  local converged, behind = 0, {}
+  for _, server in ipairs(status) do
+    if server.converged then converged = converged + 1
+    elseif server.last then
+      local name = server.name or server.address
+      behind[#behind + 1] = server.last.error and i18n.t("progress_no_answer", name)
+        or i18n.t("progress_serial", name, tostring(server.last.serial or "?"))
+    end
+  end
+  return converged, behind
+end
+
+-- Every server's status, polled concurrently until all converged (true) or the deadline;
+-- a wait that lasts shows its progress server by server (runbook.progress).
 local function poll_all(servers, options, state, status)
   local progress = options.progress or function() end
   local interval = options.interval or 1
-  return task.timeout(options.deadline or 300, function()
-    task.parallel(servers, function(server, i)
-      while true do
-        local event = check(server, options, state)
-        status[i].attempts = status[i].attempts + 1
-        status[i].serial, status[i].last = event.serial, event
-        progress(event)
-        if event.converged then status[i].converged = true; return end
-        task.sleep(interval)
-      end
+  return meters.during({ what = "dns-propagation", subject = options.name .. " " .. options.type,
+                         limit = options.deadline or 300, total = #servers }, function(meter)
+    return task.timeout(options.deadline or 300, function()
+      task.parallel(servers, function(server, i)
+        while true do
+          local event = check(server, options, state)
+          status[i].attempts = status[i].attempts + 1
+          status[i].serial, status[i].last = event.serial, event
+          progress(event)
+          if event.converged then status[i].converged = true end
+          local converged, behind = standing(status)
+          meter:update(converged, #servers, { behind = behind })
+          if event.converged then return end
+          task.sleep(interval)
+        end
+      end)
+      return true
     end)
-    return true
   end)
 end
 

@@ -11,7 +11,9 @@ local say = require "runbook.say"
 local secrets = require "runbook.secrets"
 
 local M = { json = false, quiet = false, colour = false, simulation = false, audit = nil,
-            step = nil }
+            step = nil, live = false }
+local live = {}          -- the meters of waits on the live line (a terminal), in order
+local live_shown = false -- the live line is on the screen: a line printed clears it first
 
 local codes = { green = "32", yellow = "33", red = "31", bold = "1", dim = "2" }
 
@@ -22,6 +24,8 @@ function M.setup(options)
   M.audit = options.audit_log
   M.simulation = options.simulation and true or false
   M.who = os.getenv("SUDO_USER") or os.getenv("USER") or os.getenv("LOGNAME") or "unknown"
+  M.live = not M.json and not M.quiet and fs.isatty(1)
+  require("runbook.progress").sink = M.progress
 end
 
 local function paint(colour, text)
@@ -31,13 +35,33 @@ end
 M.paint = paint
 
 -- One line of the human view; `always`: also with -q (a command's answer, as plan's verdict).
+local draw_live
+
 local function line(text, always)
   if M.json or (M.quiet and not always) then return end
   if M.simulation then text = paint("yellow", "[sim] ") .. text end
+  if live_shown then io.stdout:write("\r\27[K") end
   io.stdout:write(say.naming_docs(secrets.redact(text)), "\n")
+  live_shown = false
+  if #live > 0 then draw_live() end
   io.stdout:flush()
 end
 M.line = line
+
+-- The live line of the waits going on (a terminal only), cut to the terminal's width.
+function draw_live()
+  local texts = {}
+  for _, meter in ipairs(live) do texts[#texts + 1] = meter:text() end
+  local text = secrets.redact(table.concat(texts, " · "))
+  local width = (tonumber(os.getenv("COLUMNS")) or 100) - (M.simulation and 7 or 0) - 1
+  if utf8.len(text) and utf8.len(text) > width then
+    text = text:sub(1, (utf8.offset(text, width) or #text + 1) - 1)
+  end
+  if M.simulation then text = paint("yellow", "[sim] ") .. text end
+  io.stdout:write("\r\27[K", text)
+  io.stdout:flush()
+  live_shown = true
+end
 
 local function audit(event)
   if not M.audit then return end
@@ -121,6 +145,12 @@ function human.plan_step(e)
       line(("      %s%s → %s"):format(where, describe(host.current), describe(host.desired)))
     end
   end
+end
+
+-- A wait's progress: a line now and then when stdout is no terminal (the live line shows
+-- it on one), and the line that says how it ended.
+function human.progress(e)
+  if e.finished or not M.live then line(paint("dim", "      " .. e.text)) end
 end
 
 function human.step_start(e)
@@ -207,6 +237,45 @@ function M.emit(kind, event)
     human[kind](event)
   end
   audit(event)
+end
+
+local PROGRESS_PERIOD = 10   -- seconds between a wait's lines or events when nothing moves
+
+local function progress_event(meter)
+  return { step = M.step, host = meter.host, what = meter.what, subject = meter.subject,
+    done = meter.done, total = meter.total, limit = meter.limit, text = meter:text(),
+    behind = type(meter.detail) == "table" and #meter.detail.behind > 0 and meter.detail.behind
+      or nil,
+    elapsed = math.floor(meter:elapsed() * 10 + 0.5) / 10,
+    finished = meter.ok ~= nil or nil, ok = meter.ok }
+end
+
+--- progress(meter, phase): runbook.progress's sink. A wait shows once it has lasted a
+-- second: on a terminal in the live line (redrawn each second), and as a "progress" event
+-- (a line without a terminal, JSON with --json, the audit log) when it moves or every
+-- PROGRESS_PERIOD seconds; when it ends, one event says how.
+function M.progress(meter, phase)
+  if phase == "finish" then
+    if not meter.shown then return end
+    for i = #live, 1, -1 do if live[i] == meter then table.remove(live, i) end end
+    if #live == 0 and live_shown and not M.json then
+      io.stdout:write("\r\27[K"); live_shown = false
+    end
+    M.emit("progress", progress_event(meter))
+    return
+  end
+  -- not yet a second; or all there (the finish follows and says so)
+  if meter:elapsed() < 1 or (meter.total > 0 and meter.done >= meter.total) then return end
+  local first, now = not meter.shown, meter:elapsed()
+  meter.shown = true
+  if M.live then
+    if first then live[#live + 1] = meter end
+    draw_live()
+  end
+  if first or meter.done ~= meter.last_done or now - meter.last_event >= PROGRESS_PERIOD then
+    meter.last_done, meter.last_event = meter.done, now
+    M.emit("progress", progress_event(meter))
+  end
 end
 
 --- during(step_id): the step the engine checks, runs or rolls back now (notes name it).
