@@ -15,6 +15,55 @@ local xmpp = require "xmpp"
 
 local M = {}
 
+--- HELP: each helper with its call, what it shows and an example, in the order help()
+-- lists them (runbook.repl's help).
+M.HELP = {
+  { name = "status", usage = "status()",
+    text = "route per site, Edge services, A and SRV on every authoritative server, 5269 "
+      .. "from outside",
+    example = "s = status(); =s.routes.Site1" },
+  { name = "dig", usage = "dig(name [, type])",
+    text = "a name's records (type A unless given) on each of the inventory's DNS servers",
+    example = 'dig("_xmpp-server._tcp.contoso.com", "SRV")' },
+  { name = "port", usage = 'port(host, port [, {from = "inside"}])',
+    text = "open, closed, filtered, unreachable from outside (or inside); names by "
+      .. "the inventory's DNS",
+    example = 'port("xmpp.contoso.com", 5269)' },
+  { name = "probe", usage = "probe([domain])",
+    text = "the XMPP server-to-server probe, stage by stage (docs/verification.md)",
+    example = 'probe("contoso.com")' },
+  { name = "ps", usage = "ps(server, script)",
+    text = "a PowerShell expression (a read) on a server of the inventory, as Lua tables",
+    example = 'ps("fe1.contoso.com", "(Get-CsSite -Identity \'Site2\').Identity")' },
+}
+
+local USAGE = {}
+for _, entry in ipairs(M.HELP) do USAGE[entry.name] = entry end
+
+--- usage_error(message): an error the REPL shows as its one line, without a traceback:
+-- a helper called with what it does not take.
+local function usage_error(helper, expected, got)
+  local entry = USAGE[helper]
+  local text = ("%s: expected %s, got %s — e.g. %s"):format(entry.usage, expected, got,
+    entry.example)
+  error(setmetatable({ text = text }, { __name = "runbook.usage",
+    __tostring = function(e) return e.text end }), 0)
+end
+M.usage_error = usage_error
+
+-- The value as a message shows it: a string quoted, nothing as "nothing".
+local function shown(value)
+  if value == nil then return "nothing" end
+  if type(value) == "string" then return ("%q"):format(value) end
+  return ("%s %s"):format(type(value), tostring(value))
+end
+
+local function need_name(helper, value, what)
+  if type(value) ~= "string" or value == "" then usage_error(helper, what, shown(value)) end
+end
+
+local address_of   -- defined below servers_to_ask, which it uses
+
 -- The DNS servers the helpers ask: the inventory's authoritative list; else the zone's NS,
 -- asked of the inventory's dns.server (each name resolved there too); else its resolver.
 -- Never this machine's resolver unless the inventory says so (dns.system_resolver = true).
@@ -44,6 +93,33 @@ local function servers_to_ask(ctx)
     .. "true)", 0)
 end
 
+-- A query function that asks only the inventory's DNS: in the lab the lab's; else its
+-- resolver; else the first server servers_to_ask names (this machine's resolver only with
+-- dns.system_resolver = true, where servers_to_ask says so).
+local function inventory_query(ctx)
+  if estate.lab_of(ctx) or ctx.inventory.dns.resolver then return estate.query(ctx) end
+  local server, query = servers_to_ask(ctx)[1], estate.query(ctx)
+  return function(args)
+    local with = { server = server.address, port = server.port }
+    for key, value in pairs(args) do with[key] = value end
+    return query(with)
+  end
+end
+
+-- The address port() connects to: an address as given; a server of the inventory at its
+-- address; else the name's A record from the inventory's DNS servers (never this
+-- machine's resolver unless the inventory allows it).
+function address_of(ctx, host)
+  if host:match("^[%d.]+$") or host:find(":", 1, true) then return host end
+  local entry = (ctx.inventory.servers or {})[host]
+  if entry and entry.address then return entry.address end
+  local answer, message = inventory_query(ctx) { name = host, type = "A" }
+  local record = answer and answer.records and answer.records[1]
+  if record and record.address then return record.address end
+  error(("[diagnostics] %s: no A record from the inventory's DNS servers (%s)"):format(host,
+    tostring(message or (answer and answer.rcode) or "no answer")), 0)
+end
+
 -- Whether runbook may contact a server of the topology: the lab's, one the inventory gives
 -- an address, or any when the inventory lets this machine's resolver find it.
 local function reachable_by_inventory(ctx, host)
@@ -58,6 +134,10 @@ end
 --- install(env, ctx): puts the helpers into env (the REPL's globals) for this inventory.
 function M.install(env, ctx)
   function env.dig(name, type)
+    need_name("dig", name, "a name")
+    if type ~= nil and (_G.type(type) ~= "string" or not type:match("^%a+$")) then
+      usage_error("dig", "a record type such as A, AAAA, SRV, NS, SOA or TXT", shown(type))
+    end
     type = (type or "A"):upper()
     local rows, answers = {}, {}
     for _, server in ipairs(servers_to_ask(ctx)) do
@@ -78,15 +158,26 @@ function M.install(env, ctx)
   end
 
   function env.port(host, number, options)
+    need_name("port", host, "a host name or address")
+    if math.type(number) ~= "integer" or number < 1 or number > 65535 then
+      usage_error("port", "a port number (1-65535) after the host", shown(number))
+    end
+    if options ~= nil and (type(options) ~= "table" or (options.from ~= nil
+        and options.from ~= "vantage" and options.from ~= "inside")) then
+      usage_error("port", '{from = "inside"} or {from = "vantage"} as the third argument',
+        shown(options))
+    end
     local from = options and options.from or "vantage"
-    local result = estate.net(ctx, from).connect { host = host, port = number, timeout = 5 }
+    local address = address_of(ctx, host)
+    local result = estate.net(ctx, from).connect { host = address, port = number, timeout = 5 }
     print(("%s:%d from %s: %s"):format(host, number, from == "vantage" and estate.vantage_name(ctx)
       or "inside", result.state))
     return result
   end
 
   function env.probe(domain)
-    local query = estate.query(ctx)
+    if domain ~= nil then need_name("probe", domain, "a domain") end
+    local query = inventory_query(ctx)
     local result = xmpp.probe { domain = domain or ctx.inventory.domain, timeout = 5,
       net = estate.probe_net(ctx), from = estate.probe_from(ctx), ca_file = estate.ca_file(ctx),
       resolver = function(name, type)
@@ -98,6 +189,8 @@ function M.install(env, ctx)
   end
 
   function env.ps(server, script)
+    need_name("ps", server, "a server of the inventory")
+    need_name("ps", script, "a PowerShell expression after the server")
     return cmdlet.evaluate(estate.host(ctx, server), script)
   end
 

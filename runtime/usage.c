@@ -152,7 +152,7 @@ static const Command commands[] = {
    "names inside require \"...\"; a statement may span lines. Ctrl-C cancels the line\n"
    "being typed or running, Ctrl-D leaves. History is kept in ~/.runbook_history.\n"
    "With an inventory the incident helpers status(), dig(), port(), probe(), ps() are\n"
-   "ready (docs/repl.md).\n",
+   "ready; help() lists them with an example each (docs/repl.md).\n",
    OPTION_INVENTORY, NULL, NULL},
   {"version", "version [options]",
    "Prints the version of runbook, of Lua and of every library it links.\n",

@@ -56,4 +56,18 @@ describe("the REPL helpers stay inside the inventory #repl", function()
     assert.matches("the inventory names no DNS server to ask: set dns%.authoritative, dns%.server "
       .. "or dns%.resolver", tostring(err))
   end)
+
+  it("port() resolves a name at the inventory's DNS server, not this machine's", function()
+    local env = helpers { provider = "rfc2136", zone = "contoso.com", xmpp_host = "xmpp.contoso.com",
+                          server = "127.0.53.1", port = 5301 }
+    -- ns1.contoso.com is 127.0.53.1 in the lab's zone only: no resolver of this machine knows it
+    local result, text = printed(function()
+      return env.port("ns1.contoso.com", 5301, { from = "inside" })
+    end)
+    assert.equal("127.0.53.1", result.host, text)
+    local manual = helpers { provider = "manual", zone = "contoso.com", xmpp_host = "xmpp.contoso.com" }
+    local ok, err = pcall(printed, function() return manual.port("ns1.contoso.com", 53) end)
+    assert.is_false(ok)
+    assert.matches("the inventory names no DNS server to ask", tostring(err))
+  end)
 end)

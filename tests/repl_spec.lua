@@ -176,3 +176,64 @@ describe("pretty.format", function()
     assert.equal("{\n  self = <cycle>\n}", pretty.format(t))
   end)
 end)
+
+describe("the REPL's help and the helpers' arguments, on a terminal", function()
+  local scratch
+  before_each(function() scratch = support.tmpdir() end)
+  after_each(function() os.execute("rm -rf " .. support.quote(scratch)) end)
+
+  -- The embedded lab's helpers (no -i): typed through a pseudo-terminal as an operator would.
+  local function session(lines)
+    local steps = { { "expect", "runbook> " } }
+    for _, line in ipairs(lines) do
+      steps[#steps + 1] = { "editing" }
+      steps[#steps + 1] = { "send", line[1] .. "\r" }
+      steps[#steps + 1] = { "expect", line[2] }
+      steps[#steps + 1] = { "expect", "runbook> " }
+    end
+    steps[#steps + 1] = { "editing" }
+    steps[#steps + 1] = { "send", "\4" }
+    return support.sh(("HOME=%s /usr/bin/python3 tests/pty_session.py %s %s repl"):format(
+      support.quote(scratch), support.quote(require("cjson").encode(steps)),
+      support.quote(support.bin))).out
+  end
+
+  it("`help` and `help()` list every helper with a line and an example; `help(dig)` one", function()
+    local transcript = session {
+      { "help", "docs/repl.md" }, { "help()", "docs/repl.md" }, { "help(dig)", "SRV\")" } }
+    assert.not_matches("timeout waiting", transcript)
+    assert.is_nil(transcript:find("nil", 1, true))
+    local _, listed = transcript:gsub("\n  status%(%)\r?\n      route per site", "")
+    assert.equal(2, listed)                       -- once for help, once for help()
+    for _, call in ipairs { "dig%(name %[, type%]%)", "port%(host, port", "probe%(%[domain%]%)",
+                            "ps%(server, script%)" } do
+      assert.matches("\n  " .. call .. "[^\n]*\r?\n      [^\n]+\r?\n      e%.g%. ", transcript)
+    end
+    assert.matches("help%(dig%)\r?\ndig%(name %[, type%]%)\r?\n  a name's records[^\n]*\r?\n"
+      .. '  e%.g%. dig%("_xmpp%-server%._tcp%.contoso%.com", "SRV"%)', transcript)
+    assert.matches("exit=0\n$", transcript)
+  end)
+
+  it("says in one line what a helper expected, without a traceback", function()
+    local transcript = session {
+      { "dig()", "e.g." }, { 'port("xmpp.contoso.com")', "e.g." },
+      { 'port("xmpp.contoso.com", "5269")', "e.g." }, { 'ps("fe1.contoso.com")', "e.g." } }
+    assert.not_matches("timeout waiting", transcript)
+    assert.matches("runbook: dig%(name %[, type%]%): expected a name, got nothing — e%.g%. dig%(",
+      transcript)
+    assert.matches("runbook: port%(host, port %[, {from = \"inside\"}%]%): expected a port number "
+      .. "%(1%-65535%) after the host, got nothing — e%.g%. port%(\"xmpp%.contoso%.com\", 5269%)",
+      transcript)
+    assert.matches('expected a port number %(1%-65535%) after the host, got "5269"', transcript)
+    assert.matches("runbook: ps%(server, script%): expected a PowerShell expression", transcript)
+    assert.is_nil(transcript:find("traceback", 1, true))
+    assert.is_nil(transcript:find("  at ", 1, true))
+    assert.is_nil(transcript:find("diagnostics.lua", 1, true))
+  end)
+
+  it("resolves a name for port() through the inventory's DNS", function()
+    local transcript = session { { '=port("xmpp.contoso.com", 5269).address', '"198.51.100.10"' } }
+    assert.not_matches("timeout waiting", transcript)
+    assert.matches("xmpp%.contoso%.com:5269 from the simulated Internet: open", transcript)
+  end)
+end)

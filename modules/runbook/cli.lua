@@ -547,7 +547,7 @@ end
 -- --resumable only those `resume` can take; with --json one object per run.
 function M.history(options)
   i18n.setup(options.lang)
-  local history = require "runbook.history"
+  local history = require "runbook.history"   -- only this command reads past runs
   local runs = history.runs { resumable = options.resumable }
   if not options.json then history.show(runs); return EXIT.done end
   for _, run in ipairs(runs) do print(cjson.encode(run)) end

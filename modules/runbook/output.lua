@@ -25,7 +25,7 @@ function M.setup(options)
   M.simulation = options.simulation and true or false
   M.who = os.getenv("SUDO_USER") or os.getenv("USER") or os.getenv("LOGNAME") or "unknown"
   M.live = not M.json and not M.quiet and fs.isatty(1)
-  require("runbook.progress").sink = M.progress
+  require("runbook.progress").sink = M.progress   -- progress needs i18n, loaded by then
 end
 
 local function paint(colour, text)

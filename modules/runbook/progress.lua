@@ -19,7 +19,7 @@ local function tell(meter, phase)
   local ok, err = pcall(sink, meter, phase)
   if not ok and not M.sink_failed then
     M.sink_failed = true
-    require("runbook.say").warn("progress: " .. tostring(err))
+    require("runbook.say").warn("progress: " .. tostring(err))   -- seldom: loaded when needed
   end
 end
 

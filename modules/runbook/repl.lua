@@ -23,13 +23,69 @@ local function load_helpers(options)
   end
   local ctx = { inventory = inventory, data = {}, params = {},
                 simulation = simulation or inventory.lab ~= nil }
-  require("diagnostics").install(_G, ctx)
+  local diagnostics = require "diagnostics"   -- a product module: only the REPL wants it
+  diagnostics.install(_G, ctx)
   _G.inventory = inventory
+  M.helpers, M.inventory_path = diagnostics.HELP, path
   if ctx.simulation then say.note("[sim] the embedded lab: every answer is simulated") end
-  say.note(("inventory %s: status(), dig(name, type), port(host, port), probe(), ps(server, script)")
-    :format(path))
+  say.note(("inventory %s: status(), dig(name, type), port(host, port), probe(), "
+    .. "ps(server, script); help() says more"):format(path))
   return 0
 end
+
+-- The text of help(): every helper with a line and an example, then the primitives.
+local function help_text()
+  local lines = {}
+  if M.helpers then
+    lines[1] = ("Incident helpers for %s; each prints a readable answer and returns the "
+      .. "data:"):format(M.inventory_path:match("[^/]+$"))
+    for _, entry in ipairs(M.helpers) do
+      lines[#lines + 1] = "  " .. entry.usage
+      lines[#lines + 1] = "      " .. entry.text
+      lines[#lines + 1] = "      e.g. " .. entry.example
+    end
+  else
+    lines[1] = "No incident helpers: give an inventory (runbook repl -i FILE)."
+  end
+  local names = {}
+  for name in pairs(M.primitive_names()) do names[#names + 1] = name end
+  table.sort(names)
+  lines[#lines + 1] = "Primitives (globals, loaded when first named):"
+  lines[#lines + 1] = "      " .. table.concat(names, ", ")
+  lines[#lines + 1] = "help(dig): one helper; help(dns): a primitive's functions; =expr prints "
+    .. "a value; docs/repl.md"
+  return table.concat(lines, "\n")
+end
+
+-- help(value): one helper's call, line and example; a table's functions; else help().
+local function help_about(value)
+  for _, entry in ipairs(M.helpers or {}) do
+    if rawget(_G, entry.name) == value or entry.name == value then
+      return ("%s\n  %s\n  e.g. %s"):format(entry.usage, entry.text, entry.example)
+    end
+  end
+  if type(value) == "table" then
+    local keys = {}
+    for key, item in pairs(value) do
+      if type(key) == "string" then
+        keys[#keys + 1] = key .. (type(item) == "function" and "()" or "")
+      end
+    end
+    table.sort(keys)
+    return table.concat(keys, ", ")
+  end
+  return "no help for " .. pretty.format(value) .. ": help() lists the helpers"
+end
+
+--- help: the REPL's help, a global. `help`, `=help` and `help()` print the list of
+-- helpers and primitives; `help(dig)` (or help "dig") one helper.
+M.help = setmetatable({}, {
+  __name = "runbook.help",
+  __call = function(_, ...)
+    print(select("#", ...) == 0 and help_text() or help_about((...)))
+  end,
+  __tostring = function() return help_text() end,
+})
 
 -- The directories of package.cpath's templates DIR/?.so: where runbook/NAME.so live.
 local function cpath_dirs()
@@ -73,6 +129,7 @@ end
 function M.setup(options)
   say.setup(options)
   M.install_primitives(_G)
+  _G.help = M.help
   local ok, code = pcall(load_helpers, options)
   if not ok then say.error(tostring(code)); return 2 end
   return code
@@ -89,12 +146,17 @@ local function evaluate(chunk)
   end
   local outcome = table.pack(main:result())
   if not outcome[1] then
-    say.error(tostring(outcome[2]))
+    local err = outcome[2]
+    say.error(tostring(err))
+    local meta = getmetatable(err)
+    if meta and meta.__name == "runbook.usage" then return end   -- its one line says it
     local trace = say.short_traceback(main:traceback())
     if trace then io.stderr:write(trace, "\n") end
     return
   end
-  for i = 2, outcome.n do print(pretty.format(outcome[i])) end
+  for i = 2, outcome.n do
+    if outcome[i] == M.help then M.help() else print(pretty.format(outcome[i])) end
+  end
 end
 
 --- feed(line) -> 1 when the statement needs more lines, else 0.
