@@ -35,6 +35,7 @@
 -- exec, process.run and WinRM's HTTP requests refuse without it (runtime/permit.h).
 local failure = require "runbook.failure"
 local powershell = require "powershell"
+local pssession = require "pssession"
 local reads = require "runbook.reads"
 local task = require "runbook.task"
 
@@ -87,6 +88,21 @@ function transports.ssh(host, command_line, options)
   if result then idle[#idle + 1] = session else session:close() end
   return result, err, code
 end
+
+-- A persistent PowerShell over SSH (modules/pssession.lua): its own connection, one exec
+-- channel running the session's command -> channel, nil, nil, the SSH session.
+local function ssh_open_process(host, command, options)
+  local ssh = require "runbook.ssh"
+  local session, err, code = ssh.session(ssh_options(host))
+  if not session then return nil, err, code end
+  local channel
+  channel, err, code = session:process(command, options)
+  if not channel then session:close(); return nil, err, code end
+  return channel, nil, nil, session
+end
+
+-- Transports that keep one PowerShell per host for the run: name -> opener (pssession).
+local session_openers = { ssh = ssh_open_process }
 
 -- One remote shell per command over WS-Management (modules/winrm.lua).
 function transports.winrm(host, command_line, options)
@@ -159,27 +175,52 @@ function M.register_transport(name, fn)
   transports[name] = fn
 end
 
---- close_all(): closes every pooled SSH connection.
+--- close_all(): closes every persistent PowerShell session and every pooled SSH
+-- connection (at the end of a run, also after Ctrl-C: task.at_exit).
 function M.close_all()
+  pssession.close_all()
   for key, idle in pairs(pools) do
     for _, session in ipairs(idle) do session:close() end
     pools[key] = nil
   end
 end
+task.at_exit(M.close_all)
 
 --- is_mutating(name) -> whether the cmdlet may change something (not on the read allow-list).
 function M.is_mutating(name)
   return not reads.is_read_cmdlet(name)
 end
 
--- While planning or inside a read-only task: the read permit for the command line, or the
--- refusal (raised at the caller of invoke/try/evaluate). Otherwise nil: nothing to prove.
-local function permit_or_refuse(host, label, command_line, stdin)
+-- While planning or inside a read-only task: the read permit for the command line (kind
+-- "powershell"; "powershell-frame" for a script written into a session), or the refusal
+-- (raised at the caller of invoke/try/evaluate). Otherwise nil: nothing to prove.
+local function permit_or_refuse(host, label, kind, command_line, stdin)
   local ok, refusal = pcall(task.check_mutation, ("run %s on %s"):format(label, host_name(host)))
   if ok then return nil end
-  local permit, why = require("runbook.permit").read("powershell", command_line, stdin)
+  local permit, why = require("runbook.permit").read(kind, command_line, stdin)
   if permit then return permit end
   error(("[cmdlet] %s (not a read: %s)"):format(refusal, why), 0)
+end
+
+local function transport_failure(err, code)
+  return nil, { message = err, category = code, transport = true,
+                cause = failure.cause_of_code(code) }
+end
+
+-- Over the host's persistent session when its transport keeps one -> list | nil, record;
+-- nothing (no value) when the host is served one process per command.
+local function run_in_session(host, label, pipeline, options)
+  local opener = session_openers[host.transport or "ssh"]
+  local session = opener and pssession.get(host, opener)
+  if not session then return end
+  local frame = powershell.session_frame(powershell.session_script(pipeline))
+  local read_permit = permit_or_refuse(host, label, "powershell-frame", frame)
+  local result, err, code, ended = session:call(frame, { timeout = (options or {}).timeout,
+                                                         read_permit = read_permit })
+  if result then return powershell.parse(result) end
+  if not ended then return transport_failure(err, code) end
+  pssession.fall_back(host, ended ~= "" and ("the server said: " .. ended)
+                              or "the server ended it at once")
 end
 
 -- Sends a pipeline (PowerShell text built by modules/powershell.lua) and parses the answer.
@@ -190,15 +231,14 @@ local function run(host, label, pipeline, options)
     error(("[cmdlet] transport %q of %s is not available: use ssh, winrm, local or sim")
           :format(tostring(host.transport), host_name(host)), 3)
   end
+  local answer = table.pack(run_in_session(host, label, pipeline, options))
+  if answer.n > 0 then return table.unpack(answer, 1, answer.n) end
   local command_line, stdin = powershell.invocation(powershell.wrap(pipeline))
-  local read_permit = permit_or_refuse(host, label, command_line, stdin)
+  local read_permit = permit_or_refuse(host, label, "powershell", command_line, stdin)
   local result, err, code = transport(host, command_line, { timeout = (options or {}).timeout,
                                                            stdin = stdin,
                                                            read_permit = read_permit })
-  if not result then
-    return nil, { message = err, category = code, transport = true,
-                  cause = failure.cause_of_code(code) }
-  end
+  if not result then return transport_failure(err, code) end
   return powershell.parse(result)
 end
 
@@ -218,11 +258,15 @@ end
 -- failed, {message=, category=<code>, transport=true}.
 function M.try(host, name, parameters, options)
   local pipeline = powershell.command(name, parameters or {})
+  if options and options.project then     -- the output shaped on the server
+    pipeline = require("powershell.projection").pipeline(pipeline, options.project)
+  end
   return run(host, name, pipeline, options)
 end
 
 --- invoke(host, name, parameters, options) -> list of objects; raises on failure.
--- options: timeout= (seconds for the command).
+-- options: timeout= (seconds for the command), project= (the fields of a
+-- powershell.projection: each object shaped into plain data on the server).
 function M.invoke(host, name, parameters, options)
   local results, record = M.try(host, name, parameters, options)
   if not results then M.raise(host, name, record) end

@@ -9,6 +9,8 @@
 **   local r, err, code = s:exec(command, {timeout=, stdin=, read_permit=, max_output=})
 **                                                          -- {stdout=, stderr=, status=}
 **   local t, err, code = s:tunnel(host, port, {timeout=})  -- t:send(s), t:receive(max), t:close()
+**   local p, err, code = s:process(command, {timeout=, read_permit=})
+**                        -- p:send(s, {read_permit=}), p:receive(max), p:stderr(), p:close()
 **
 ** The session is nonblocking: every libssh2 call that answers LIBSSH2_ERROR_EAGAIN parks the
 ** running task on the socket (for the directions libssh2_session_block_directions names) and
@@ -29,13 +31,14 @@
 ** (a peer cannot make runbook hold unbounded output). tunnel:receive returns at most
 ** 1 MiB per call whatever max asks.
 ** Failures return nil, message, code with code "timeout", "refused", "unreachable",
-** "hostkey", "auth", "closed", "limit" or "ssh". The host key is checked against known_hosts:
+** "hostkey", "auth", "closed", "limit" or "protocol". The host key is checked against known_hosts:
 ** unknown or changed keys are refused with the key's SHA256 fingerprint, unless the policy
 ** is "accept-new", which appends unknown keys like OpenSSH's StrictHostKeyChecking=accept-new.
 ** A key of another type than known_hosts holds for the host is a changed key, under every
 ** policy; the handshake asks for the known types first (prefer_known_key_types).
 */
 #include "buffer.h"
+#include "fail.h"
 #include "loop_api.h"
 #include "options.h"
 #include "permit.h"
@@ -68,7 +71,7 @@ enum {
 };
 
 /* What the running operation is. */
-enum { OP_CONNECT, OP_EXEC, OP_TUNNEL, OP_SEND, OP_RECEIVE, OP_SHUT };
+enum { OP_CONNECT, OP_EXEC, OP_TUNNEL, OP_SEND, OP_RECEIVE, OP_SHUT, OP_PROCESS };
 
 #define TUNNEL_TYPE "runbook.ssh.tunnel"
 
@@ -112,11 +115,17 @@ typedef struct Ssh {
   char message[768];
 } Ssh;
 
-/* A direct-tcpip channel: a TCP connection the SSH server opens on our behalf. */
+/* A direct-tcpip channel: a TCP connection the SSH server opens on our behalf; or, from
+** session:process, an exec channel: a command that stays running, fed and read piecemeal. */
+#define PROCESS_STDERR_KEEP 4096   /* what a process channel keeps of its stderr */
 typedef struct Tunnel {
   Ssh *ssh;
   LIBSSH2_CHANNEL *channel;
   unsigned generation;
+  int exec;                /* a process channel: its sends need a permit while planning */
+  int eof_sent;            /* close: the process was told its input ended */
+  size_t err_len;          /* stderr kept (the first bytes: what explains a failure) */
+  char err[PROCESS_STDERR_KEEP];
 } Tunnel;
 
 /* Where this session connects, for messages: host:port. */
@@ -243,7 +252,7 @@ static int step_connecting (Ssh *s) {
     return fail(s, "unreachable", "cannot connect to SSH server %s: %s", where(s),
                 strerror(error));
   s->session = libssh2_session_init();
-  if (s->session == NULL) return fail(s, "ssh", "out of memory starting an SSH session");
+  if (s->session == NULL) return fail(s, "protocol", "out of memory starting an SSH session");
   libssh2_session_set_blocking(s->session, 0);
   prefer_known_key_types(s);
   s->phase = PH_HANDSHAKE;
@@ -460,7 +469,7 @@ static int step_hostkey (Ssh *s) {
   if (key == NULL) return fail(s, "hostkey", "%s sent no host key", where(s));
   fingerprint(s, print, sizeof print);
   LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(s->session);
-  if (kh == NULL) return fail(s, "ssh", "out of memory checking the host key");
+  if (kh == NULL) return fail(s, "protocol", "out of memory checking the host key");
   if (read_known_hosts(s, kh) != 0) {
     libssh2_knownhost_free(kh);
     return fail(s, "hostkey", "cannot read known hosts file %s: %s", s->known_hosts,
@@ -524,7 +533,7 @@ static int auth_next (Ssh *s, int from, const char *how) {
 static int step_agent (Ssh *s) {
   if (s->agent == NULL) {
     s->agent = libssh2_agent_init(s->session);
-    if (s->agent == NULL) return fail(s, "ssh", "out of memory starting the agent client");
+    if (s->agent == NULL) return fail(s, "protocol", "out of memory starting the agent client");
     if (s->agent_socket) libssh2_agent_set_identity_path(s->agent, s->agent_socket);
     if (libssh2_agent_connect(s->agent) != 0 || libssh2_agent_list_identities(s->agent) != 0)
       return auth_next(s, PH_AGENT, "cannot reach ssh-agent: is SSH_AUTH_SOCK set?");
@@ -576,7 +585,7 @@ static int channel_failed (Ssh *s, const char *what) {
   int error = libssh2_session_last_errno(s->session);
   const char *code = (error == LIBSSH2_ERROR_SOCKET_RECV || error == LIBSSH2_ERROR_SOCKET_SEND
                       || error == LIBSSH2_ERROR_SOCKET_DISCONNECT ||
-                      error == LIBSSH2_ERROR_CHANNEL_FAILURE) ? "closed" : "ssh";
+                      error == LIBSSH2_ERROR_CHANNEL_FAILURE) ? "closed" : "protocol";
   return fail(s, code, "SSH %s on %s failed: %s", what, where(s), last_error(s));
 }
 
@@ -700,6 +709,41 @@ static int step_tunnel_open (Ssh *s) {
   return STEP_DONE;
 }
 
+/* session:process: a session channel running the command, kept open for send/receive. */
+static int step_process_open (Ssh *s) {
+  Tunnel *t = s->tunnel;
+  if (!s->connected) start_command_clock(s);
+  if (t->channel == NULL || t->generation != s->generation) {
+    t->channel = libssh2_channel_open_session(s->session);
+    if (t->channel == NULL) {
+      if (libssh2_session_last_errno(s->session) == LIBSSH2_ERROR_EAGAIN) return again(s);
+      return channel_failed(s, "opening a channel");
+    }
+    t->generation = s->generation;
+  }
+  int rc = libssh2_channel_exec(t->channel, s->command);
+  if (rc == LIBSSH2_ERROR_EAGAIN) return again(s);
+  if (rc != 0) return channel_failed(s, "starting the command");
+  s->started = 1;
+  return STEP_DONE;
+}
+
+/* A process channel's stderr, read as it comes so that it never holds the channel's
+** window: the first PROCESS_STDERR_KEEP bytes are kept, the rest dropped. */
+static int drain_stderr (Ssh *s, Tunnel *t) {
+  char chunk[4096];
+  for (;;) {
+    ssize_t n = libssh2_channel_read_ex(t->channel, SSH_EXTENDED_DATA_STDERR, chunk,
+                                        sizeof chunk);
+    if (n == LIBSSH2_ERROR_EAGAIN || n == 0) return 0;
+    if (n < 0) return channel_failed(s, "reading the command's stderr");
+    size_t keep = sizeof t->err - t->err_len;
+    if (keep > (size_t)n) keep = (size_t)n;
+    memcpy(t->err + t->err_len, chunk, keep);
+    t->err_len += keep;
+  }
+}
+
 static int step_send (Ssh *s) {
   while (s->input_off < s->input_len) {
     ssize_t n = libssh2_channel_write(s->tunnel->channel, s->input + s->input_off,
@@ -712,7 +756,8 @@ static int step_send (Ssh *s) {
 }
 
 static int step_receive (Ssh *s) {
-  if (buffer_reserve(&s->out, s->receive_max) != 0) return fail(s, "ssh", "out of memory");
+  if (buffer_reserve(&s->out, s->receive_max) != 0) return fail(s, "protocol", "out of memory");
+  if (s->tunnel->exec && drain_stderr(s, s->tunnel) == STEP_FAIL) return STEP_FAIL;
   ssize_t n = libssh2_channel_read(s->tunnel->channel, s->out.data, s->receive_max);
   if (n == LIBSSH2_ERROR_EAGAIN) {
     if (libssh2_channel_eof(s->tunnel->channel)) n = 0;
@@ -721,6 +766,8 @@ static int step_receive (Ssh *s) {
   if (n < 0) return channel_failed(s, "reading from the tunnel");
   if (n == 0) {
     s->keep_connection = 1;   /* the far end closed this tunnel; the session is fine */
+    if (s->tunnel->exec)
+      return fail(s, "closed", "the command on %s ended (its output is over)", where(s));
     return fail(s, "closed", "the tunnel through %s was closed by the other end", where(s));
   }
   s->out.len = (size_t)n;
@@ -728,6 +775,11 @@ static int step_receive (Ssh *s) {
 }
 
 static int step_shut (Ssh *s) {
+  if (s->tunnel->exec && !s->tunnel->eof_sent) {   /* a process: its input ends first */
+    int rc = libssh2_channel_send_eof(s->tunnel->channel);
+    if (rc == LIBSSH2_ERROR_EAGAIN) return again(s);
+    s->tunnel->eof_sent = 1;
+  }
   int rc = libssh2_channel_free(s->tunnel->channel);
   if (rc == LIBSSH2_ERROR_EAGAIN) return again(s);
   s->tunnel->channel = NULL;
@@ -751,6 +803,7 @@ static int step (Ssh *s) {
         case OP_SEND: return step_send(s);
         case OP_RECEIVE: return step_receive(s);
         case OP_SHUT: return step_shut(s);
+        case OP_PROCESS: return step_process_open(s);
         default: s->connected = 1; return STEP_DONE;
       }
     case PH_EXEC: return step_exec(s);
@@ -771,10 +824,7 @@ static void begin_connect (Ssh *s) {
 }
 
 static int push_failure (lua_State *L, Ssh *s) {
-  luaL_pushfail(L);
-  lua_pushstring(L, s->message);
-  lua_pushstring(L, s->code);
-  return 3;
+  return fail_result(L, s->code, "%s", s->message);
 }
 
 static int push_result (lua_State *L, Ssh *s) {
@@ -782,6 +832,7 @@ static int push_result (lua_State *L, Ssh *s) {
   switch (s->kind) {
     case OP_CONNECT: lua_pushvalue(L, 2); return 1;   /* ssh.session: the userdata */
     case OP_TUNNEL: lua_pushvalue(L, 4); return 1;    /* session:tunnel: the tunnel */
+    case OP_PROCESS: lua_pushvalue(L, 4); return 1;   /* session:process: its channel */
     case OP_SEND: lua_pushboolean(L, 1); return 1;
     case OP_SHUT: return 0;
     case OP_RECEIVE:
@@ -833,6 +884,9 @@ static int timed_out (Ssh *s) {
   if (s->connected && s->kind == OP_TUNNEL)
     return fail(s, "timeout", "%s did not connect to %s:%d within %g s", where(s), s->target,
                 s->target_port, s->command_timeout);
+  if (s->connected && s->tunnel && s->tunnel->exec)
+    return fail(s, "timeout", "the command on %s did not answer within %g s; runbook "
+                "dropped the connection", where(s), s->command_timeout);
   if (s->connected && s->command == NULL)
     return fail(s, "timeout", "the tunnel through %s did not answer within %g s", where(s),
                 s->command_timeout);
@@ -1130,24 +1184,40 @@ static int ssh_tunnel (lua_State *L) {
 static int begin_tunnel_operation (lua_State *L, Tunnel *t, int kind, double timeout) {
   Ssh *s = t->ssh;
   if (t->channel == NULL || t->generation != s->generation || !s->connected) {
-    luaL_pushfail(L);
-    lua_pushliteral(L, "the tunnel is closed");
-    lua_pushliteral(L, "closed");
-    return 3;
+    return fail_result(L, "closed", "the tunnel is closed");
   }
   s->command_timeout = timeout;
   begin_operation(L, s, kind);
+  s->started = 1;   /* an operation on this connection's channel: never re-run on another */
   s->tunnel = t;
   return 0;
 }
 
-/* tunnel:send(data [, {timeout=}]) -> true | nil, message, code */
+/* A process channel's input may change anything: while planning and in a read-only task a
+** send refuses unless the options at index 3 carry a read permit for exactly these bytes. */
+static void send_check_permit (lua_State *L, Tunnel *t, const char *data, size_t len) {
+  char what[400];
+  int permitted = 0;
+  if (!t->exec) return;   /* a tunnel only connects: its bytes are the probe's */
+  if (lua_istable(L, 3)) {
+    lua_getfield(L, 3, "read_permit");
+    permitted = permit_covers(L, -1, data, len, NULL, 0);
+    lua_pop(L, 1);
+  }
+  if (permitted) return;
+  snprintf(what, sizeof what, "write %zu bytes to a command's input over SSH on %s", len,
+           where(t->ssh));
+  loop_check_mutation(L, what);
+}
+
+/* tunnel:send(data [, {timeout=, read_permit=}]) -> true | nil, message, code */
 static int tunnel_send (lua_State *L) {
   Tunnel *t = check_tunnel(L);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
   double timeout = opt_timeout(L, 3);
   task_check_current(L, "tunnel:send");
+  send_check_permit(L, t, data, len);
   int n = begin_tunnel_operation(L, t, OP_SEND, timeout);
   if (n) return n;
   Ssh *s = t->ssh;
@@ -1189,6 +1259,55 @@ static int tunnel_close (lua_State *L) {
   return drive(L, t->ssh);
 }
 
+/* channel:stderr() -> what a process channel's command wrote to stderr so far (its first
+** PROCESS_STDERR_KEEP bytes). */
+static int tunnel_stderr (lua_State *L) {
+  Tunnel *t = check_tunnel(L);
+  lua_pushlstring(L, t->err, t->err_len);
+  return 1;
+}
+
+/* channel:exit_status() -> the process's exit status once the server sent it, else nil. */
+static int tunnel_exit_status (lua_State *L) {
+  Tunnel *t = check_tunnel(L);
+  if (!t->exec || t->channel == NULL || t->generation != t->ssh->generation ||
+      !libssh2_channel_eof(t->channel)) {
+    luaL_pushfail(L);
+    return 1;
+  }
+  lua_pushinteger(L, libssh2_channel_get_exit_status(t->channel));
+  return 1;
+}
+
+/* session:process(command [, {timeout=, read_permit=}]) -> channel | nil, message, code
+** A command that keeps running (a persistent PowerShell): channel:send writes to its stdin,
+** channel:receive reads its stdout as it comes, channel:close ends its input and the
+** channel. Starting it needs a read permit for exactly the command while planning and in
+** a read-only task, and so does every send (for exactly its bytes). */
+static int ssh_process (lua_State *L) {
+  Ssh *s = check_ssh(L);
+  size_t command_len;
+  const char *command = luaL_checklstring(L, 2, &command_len);
+  luaL_argcheck(L, strlen(command) == command_len, 2, "command contains a NUL byte");
+  double timeout = opt_timeout(L, 3);
+  task_check_current(L, "session:process");
+  exec_check_permit(L, s, command, command_len, NULL, 0);
+  lua_settop(L, 3);
+  Tunnel *tunnel = (Tunnel *)lua_newuserdatauv(L, sizeof(Tunnel), 1);
+  memset(tunnel, 0, sizeof *tunnel);
+  tunnel->ssh = s;
+  tunnel->exec = 1;
+  luaL_setmetatable(L, TUNNEL_TYPE);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, 4, 1);   /* the channel keeps its session alive */
+  s->command_timeout = timeout;
+  begin_operation(L, s, OP_PROCESS);
+  s->tunnel = tunnel;
+  s->command = strdup(command);
+  if (s->command == NULL) { operation_reset(s); return luaL_error(L, "ssh: out of memory"); }
+  return drive(L, s);
+}
+
 /* __gc / __close: never parks; the channel is freed with its session. */
 static int tunnel_gc (lua_State *L) {
   Tunnel *t = check_tunnel(L);
@@ -1200,6 +1319,8 @@ static const luaL_Reg tunnel_methods[] = {
   {"send", tunnel_send},
   {"receive", tunnel_receive},
   {"close", tunnel_close},
+  {"stderr", tunnel_stderr},
+  {"exit_status", tunnel_exit_status},
   {NULL, NULL}
 };
 
@@ -1218,6 +1339,7 @@ static const luaL_Reg ssh_functions[] = {
 static const luaL_Reg ssh_methods[] = {
   {"exec", ssh_exec},
   {"tunnel", ssh_tunnel},
+  {"process", ssh_process},
   {"close", ssh_close},
   {"is_connected", ssh_is_connected},
   {NULL, NULL}

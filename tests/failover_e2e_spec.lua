@@ -144,6 +144,7 @@ describe("xmpp-failover against real servers #e2e", function()
 
   it("fails over: dig sees the new A and SRV, the emulators the route and services, "
     .. "Prosody answers, and a second run changes nothing", function()
+    os.execute("rm -f " .. quote(sshd.state_dir) .. "/*.counters")
     local r = runbook("run xmpp-failover --yes")
     assert.equal(0, r.code, r.out .. r.err .. "\nProsody alive: "
       .. tostring(os.execute("kill -0 " .. prosody.pid)) .. "\nProsody's log:\n"
@@ -157,6 +158,17 @@ describe("xmpp-failover against real servers #e2e", function()
       assert.equal("Running", status, name)
     end
     assert.matches("%[%d+/9%] XMPP federation answers", r.out)
+    -- one PowerShell per Windows server for the whole run (issue 15), each session closed
+    for _, address in ipairs { FE, EDGE_A, EDGE_B } do
+      local counted = emulator.counters(sshd.state_dir .. "/" .. address .. ".json")
+      assert.equal(1, counted.processes, address)
+      assert.equal(1, counted.sessions, address)
+    end
+    assert.equal(0, emulator.counters(sshd.state_dir .. "/" .. EDGE_OLD .. ".json").processes)
+    local pattern = quote("[l]ync-emulator " .. sshd.state_dir)
+    local lingering = support.sh(("for i in $(seq 50); do pgrep -f %s >/dev/null || exit 0; "
+      .. "sleep 0.1; done; pgrep -f %s"):format(pattern, pattern))
+    assert.equal("", lingering.out)
     local zone_serial = serial()
     r = runbook("run xmpp-failover --yes")
     assert.equal(0, r.code)

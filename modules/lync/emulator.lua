@@ -217,11 +217,13 @@ local function invoke_expression(context, node)
 end
 
 -- What a real server pays for a cmdlet in this process: the Lync module loads on the first
--- *-Cs* cmdlet a PowerShell process runs (M.costs); every call is counted.
+-- *-Cs* cmdlet a PowerShell process runs (M.costs); every call is counted. state.hang =
+-- "Cmdlet-Name": that cmdlet answers 3 s late (a server that stops answering; tests).
 local function charge_cmdlet(context, name)
   local process = context.process
   if not process then return end
   M.count(process.state_path, "cmdlet " .. name)
+  if context.state.hang == name then process.wait(3) end   -- a server that stops answering
   if name:find("%-Cs") and not process.module_loaded then
     process.module_loaded = true
     process.wait(process.costs.module_load)

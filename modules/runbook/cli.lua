@@ -77,6 +77,7 @@ end
 local function execute(fn, ...)
   local main = core.spawn(fn, ...)
   local finished = core.drive(main)
+  task.run_exit_handlers()   -- sessions kept for the run end here, after Ctrl-C too
   if task.interrupted() then
     say.error(i18n.t("interrupted"))
     return EXIT.interrupted

@@ -17,6 +17,11 @@
 --                        try/catch or exit.
 --                      Both read the script with the tokenizer the Lync emulator uses
 --                      (modules/powershell/parser.lua); what it cannot parse is not a read.
+--   "powershell-session"  the command line of a persistent session's process, exactly as
+--                      powershell.session_command builds it (its loop runs only what it is
+--                      sent, and each script sent needs a permit of its own);
+--   "powershell-frame" one script written into a session: powershell.session_frame of a
+--                      session_script whose pipeline is proven as for "powershell";
 --   "vantage-connect"  the vantage host's own TCP connect probe (modules/vantage.lua).
 -- When in doubt the answer is no: nil and the reason, which the refusal shows.
 local allowed = require "powershell.reads_allowed"
@@ -34,14 +39,17 @@ end
 M.allow = allowed.allow
 
 local HEAD, TAIL = powershell.wrap("\0"):match("^(.-)%z(.*)$")
+local SESSION_HEAD, SESSION_TAIL = powershell.session_script("\0"):match("^(.-)%z(.*)$")
 
--- The pipeline inside powershell.wrap's script, or nil when script is not such a wrap.
-local function pipeline_of(script)
-  if #script < #HEAD + #TAIL or script:sub(1, #HEAD) ~= HEAD
-     or script:sub(-#TAIL) ~= TAIL then
+-- The pipeline inside powershell.wrap's script (or session_script's, with the session's
+-- head and tail), or nil when script is not such a wrap.
+local function pipeline_of(script, head, tail)
+  head, tail = head or HEAD, tail or TAIL
+  if #script < #head + #tail or script:sub(1, #head) ~= head
+     or script:sub(-#tail) ~= tail then
     return nil
   end
-  return script:sub(#HEAD + 1, #script - #TAIL)
+  return script:sub(#head + 1, #script - #tail)
 end
 
 -- The script a PowerShell command line (and stdin) carries, when it is exactly what
@@ -66,6 +74,7 @@ end
 
 local templates = {}   -- cmdlet name (exact) -> {parameter name (exact) -> kind}
 local scripts = {}     -- fixed pipelines -> true
+local projections = {} -- cmdlet name (exact) -> {projection suffix (text) -> true}
 
 -- The kinds a template's parameter may have, and the list kinds they must match.
 local TEMPLATE_KINDS = { string = { text = true, host = true }, strings = { texts = true },
@@ -94,7 +103,9 @@ end
 
 --- template(spec): registers a read a module sends, so verify proves its instances by
 -- construction. spec: {cmdlet = "Get-CsService", parameters = {EdgeServer = "switch",
--- PoolFqdn = "string"}} (kinds: string, strings, switch, integer; any subset may be given)
+-- PoolFqdn = "string"}, project = fields} (kinds: string, strings, switch, integer; any
+-- subset may be given; project: the fields of a powershell.projection the command is
+-- followed by — its text is fixed, so the whole pipeline is compared)
 -- or {script = "(Get-Command -Name 'Set-CsSite').Parameters.Keys"} (that text exactly).
 -- A template never widens the reads: its cmdlet and parameters must be on the list.
 function M.template(spec)
@@ -104,6 +115,10 @@ function M.template(spec)
   local known = templates[spec.cmdlet] or {}
   for parameter, kind in pairs(spec.parameters or {}) do known[parameter] = kind end
   templates[spec.cmdlet] = known
+  if spec.project then    -- the cmdlet's output shaped on the server (powershell.projection)
+    projections[spec.cmdlet] = projections[spec.cmdlet] or {}
+    projections[spec.cmdlet][require("powershell.projection").suffix(spec.project)] = true
+  end
 end
 
 -- The Lua value a literal argument node holds, for a template's kind (nil: it holds none).
@@ -130,10 +145,21 @@ local function value_of(kind, node)
   end
 end
 
--- Whether pipeline is exactly what powershell.command builds for a registered template.
+-- Whether pipeline is exactly what powershell.command builds for a registered template,
+-- alone or followed by one of the projections registered with it.
 local function instance_of_template(pipeline, tree)
   if scripts[pipeline] then return true end
   local node = #tree.body == 1 and tree.body[1]
+  if node and node.kind == "pipeline" and #node.elements == 2
+     and node.elements[1].kind == "command" then
+    local command = node.elements[1]
+    for suffix in pairs(projections[command.name] or {}) do
+      local head = #pipeline > #suffix and pipeline:sub(-#suffix) == suffix
+                   and pipeline:sub(1, #pipeline - #suffix)
+      if head then return instance_of_template(head, { body = { command } }) end
+    end
+    return false
+  end
   local template = node and node.kind == "command" and templates[node.name]
   if not template or #node.positional > 0 then return false end
   local values = {}
@@ -230,12 +256,8 @@ end
 
 local VERIFIERS = {}
 
-function VERIFIERS.powershell(command_line, stdin)
-  local script = script_of(command_line, stdin)
-  local pipeline = script and pipeline_of(script)
-  if not pipeline then
-    return nil, "it is not a script runbook's cmdlet layer built (modules/powershell.lua)"
-  end
+-- Whether the pipeline of a whole script (as built by modules/powershell.lua) only reads.
+local function script_reads(script, pipeline)
   local whole, why = parse(script)   -- the whole script, as the emulator reads it
   if not whole then return nil, why end
   local tree
@@ -246,6 +268,41 @@ function VERIFIERS.powershell(command_line, stdin)
   ok, why = M.powershell_read(pipeline)
   if ok then return true, "list" end
   return nil, why
+end
+
+local NOT_BUILT = "it is not a script runbook's cmdlet layer built (modules/powershell.lua)"
+
+function VERIFIERS.powershell(command_line, stdin)
+  local script = script_of(command_line, stdin)
+  local pipeline = script and pipeline_of(script)
+  if not pipeline then return nil, NOT_BUILT end
+  return script_reads(script, pipeline)
+end
+
+-- A persistent session's process (powershell.session_command): its loop runs only the
+-- scripts written to it, each of which needs a permit of its own ("powershell-frame").
+VERIFIERS["powershell-session"] = function(command_line, stdin)
+  local encoded = command_line:match(
+    "^powershell %-NoLogo %-NoProfile %-NonInteractive %-EncodedCommand ([%w+/=]+)$")
+  local script = encoded and powershell.from_utf16le(powershell.unbase64(encoded) or "\0")
+  local boundary = script and powershell.session_boundary(script)
+  if stdin == nil and boundary and powershell.session_command(boundary) == command_line then
+    return true, "session"
+  end
+  return nil, "it is not the persistent session runbook starts (powershell.session_command)"
+end
+
+-- One script written into a session: exactly powershell.session_frame of a session_script
+-- whose pipeline reads, by a template or by the list.
+VERIFIERS["powershell-frame"] = function(frame, stdin)
+  local script = stdin == nil and frame:match("^([%w+/=]+)\n$") and
+    powershell.unbase64(frame:sub(1, -2))
+  if not script or not utf8.len(script) or powershell.session_frame(script) ~= frame then
+    return nil, NOT_BUILT
+  end
+  local pipeline = pipeline_of(script, SESSION_HEAD, SESSION_TAIL)
+  if not pipeline then return nil, NOT_BUILT end
+  return script_reads(script, pipeline)
 end
 
 VERIFIERS["vantage-connect"] = function(command, stdin)

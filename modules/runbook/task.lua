@@ -45,6 +45,26 @@ function M.shielded(fn, ...)
   return table.unpack(outcome, 2, outcome.n)
 end
 
+local exit_handlers = {}
+
+--- at_exit(fn): fn runs once the command's work ended (run, plan, resume, repl), after
+-- Ctrl-C too, in a task of its own with cancellation held back: for what a module keeps
+-- open for the whole run (persistent PowerShell sessions, pooled connections). fn must
+-- bound its own waits. A module registers once, when it loads.
+function M.at_exit(fn)
+  assert(type(fn) == "function", "task.at_exit: fn must be a function")
+  exit_handlers[#exit_handlers + 1] = fn
+end
+
+--- run_exit_handlers(): the command line calls it when the command's task ended; each
+-- handler's error is dropped (the command's outcome is already decided).
+function M.run_exit_handlers()
+  local closing = core.spawn(function()
+    for _, fn in ipairs(exit_handlers) do M.shielded(pcall, fn) end
+  end)
+  core.drive(closing)
+end
+
 --- read_only(fn, ...) -> fn's results. Runs fn in a read-only child task, where every
 -- primitive that could change a system refuses (a step's hosts, check and verify; the
 -- preflight's provers); raises what fn raised.
