@@ -160,6 +160,13 @@ end
 -- ------------------------------------------------------------------ HTTP and auth
 
 local function auth_failed(session, offered)
+  if session.auth == "kerberos" then
+    fail("auth", ("WinRM on %s refused the Kerberos ticket of %s for HTTP/%s: check that the "
+                  .. "server's clock is within 5 minutes of the KDC's, that HTTP/%s is "
+                  .. "registered to this server (setspn -L <computer>) and its key current, "
+                  .. "and that the account is an administrator there"):format(
+                  session.host, session.user, session.host, session.host))
+  end
   local plain = session.url:match("^http:") and not session.seal
   fail("auth", ("authentication failed for user %s on host %s over WinRM/%s: check the user "
                 .. "(HOST\\user for a local account of a workgroup server), the password and "

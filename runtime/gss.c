@@ -152,8 +152,8 @@ static const char *hint_of (OM_uint32 major, OM_uint32 minor, const char **code)
   *code = "auth";
   if (k == KRB5KRB_AP_ERR_SKEW)
     return "the clocks of this machine, the KDC and the server differ by more than the "
-           "allowed skew (5 minutes by default): set this machine's time from the domain's "
-           "time source (NTP)";
+           "allowed skew (5 minutes by default): check the time of this machine and of the "
+           "server against the domain's time source (w32tm /query /status on Windows)";
   if (k == KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN)
     return "the KDC knows no service principal of that name: connect to the name the server "
            "is registered under (its FQDN, not an address or an alias), or register it "
@@ -161,7 +161,8 @@ static const char *hint_of (OM_uint32 major, OM_uint32 minor, const char **code)
   if (k == KRB5KRB_AP_ERR_TKT_EXPIRED || major == GSS_S_CREDENTIALS_EXPIRED)
     return "the Kerberos ticket has expired: get a new one (kinit) or give a password "
            "reference instead of the ccache";
-  if (k == KRB5KDC_ERR_PREAUTH_FAILED || k == KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN)
+  if (k == KRB5KDC_ERR_PREAUTH_FAILED || k == KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN ||
+      k == KRB5KRB_AP_ERR_BAD_INTEGRITY)
     return "the KDC refused the user or the password: check both (user@REALM)";
   if (k == KRB5KDC_ERR_KEY_EXP)
     return "the user's password has expired: change it in the domain";

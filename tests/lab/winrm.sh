@@ -2,7 +2,8 @@
 # tests/lab/winrm.sh — the WinRM service of Windows servers, emulated on loopback
 # (tests/lab/winrm_emulator.py: WS-Management shell operations, Basic and NTLM).
 #
-#   tests/lab/winrm.sh start WORKDIR [--http|--shipped] [--cbt LEVEL] PORT ADDRESS...
+#   tests/lab/winrm.sh start WORKDIR [--http|--shipped] [--cbt LEVEL] [--kerberos KDC_DIR]
+#                            PORT ADDRESS...
 #
 # PORT "auto" picks a free port in 20000-39999 (retried when taken, as sshd.sh does).
 #   tests/lab/winrm.sh stop WORKDIR
@@ -12,7 +13,9 @@
 # plain HTTP with --http (a listener of a service with AllowUnencrypted=true), or with
 # --shipped the service as Windows ships it: HTTP, AllowUnencrypted=false, Basic off,
 # Negotiate on (messages must come sealed, MS-WSMV 2.2.9.1). --cbt none|relaxed|strict sets
-# CbtHardeningLevel (default relaxed, as Windows). Its commands
+# CbtHardeningLevel (default relaxed, as Windows). --kerberos KDC_WORKDIR (tests/lab/kdc.sh)
+# accepts Kerberos with that realm's HTTP/fe1 keytab; --clock +1h runs the service with a
+# clock that far off (faketime). Its commands
 # run tests/lab/lync-emulator, state in WORKDIR/state/ADDRESS.json, counters in
 # WORKDIR/state/ADDRESS.counters, costs from $LYNC_EMULATOR_COSTS or "default" (as
 # tests/lab/sshd.sh does).
@@ -54,7 +57,15 @@ launch() {
     --log "$dir/wsman.log" --control "$dir/control.json" "$@"
   [ "$scheme" = http ] || set -- --cert "$dir/server.pem" --key "$dir/server.key" "$@"
   set -- --cbt-hardening "$cbt" --auth "$auth" $unencrypted "$@"
-  /usr/bin/python3 -u "$root/tests/lab/winrm_emulator.py" "$@" </dev/null >"$dir/winrm.out" 2>&1 &
+  if [ -n "$kerberos" ]; then
+    set -- --kerberos "$@"
+    export KRB5_CONFIG="$kerberos/krb5.conf" KRB5_KTNAME="FILE:$kerberos/http.keytab"
+  fi
+  set -- /usr/bin/python3 -u "$root/tests/lab/winrm_emulator.py" "$@"
+  # libfaketime preloaded into the emulator itself (faketime(1) would stand between)
+  [ -z "$clock" ] || set -- env FAKETIME="$clock" \
+    LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 "$@"
+  "$@" </dev/null >"$dir/winrm.out" 2>&1 &
   pid=$!
   echo $pid >"$dir/winrm.pid"
   deadline=$(( $(date +%s) + 10 ))
@@ -75,12 +86,14 @@ launch() {
 }
 
 start() {
-  scheme=https cbt=relaxed auth=basic,negotiate unencrypted=
+  scheme=https cbt=relaxed auth=basic,negotiate unencrypted= kerberos= clock=
   while :; do
     case "${1:-}" in
       --http) scheme=http unencrypted=--allow-unencrypted; shift ;;
       --shipped) scheme=http auth=negotiate; shift ;;
       --cbt) cbt=$2; shift 2 ;;
+      --kerberos) kerberos=$2; shift 2 ;;
+      --clock) clock=$2; shift 2 ;;
       *) break ;;
     esac
   done

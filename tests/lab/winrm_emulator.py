@@ -277,11 +277,40 @@ class NtlmSession:
 
 
 def tls_channel_binding(certificate_pem):
-    """MD5 of the gss_channel_bindings_struct of "tls-server-end-point" (RFC 5929) for a
-    certificate signed with SHA-256, the value an NTLM client puts in MsvAvChannelBindings."""
+    """-> (MD5 of the gss_channel_bindings_struct of "tls-server-end-point" (RFC 5929) for a
+    certificate signed with SHA-256, the value an NTLM client puts in MsvAvChannelBindings;
+    the application data itself, what a Kerberos acceptor is given)."""
     der = ssl.PEM_cert_to_DER_cert(certificate_pem)
     application = b"tls-server-end-point:" + hashlib.sha256(der).digest()
-    return hashlib.md5(struct.pack("<5I", 0, 0, 0, 0, len(application)) + application).digest()
+    return (hashlib.md5(struct.pack("<5I", 0, 0, 0, 0, len(application)) + application)
+            .digest(), application)
+
+
+class KerberosSession:
+    """Kerberos session security of an authenticated connection, the server's side: the
+    signature is the GSS wrap token's header (its trailer rotated into it), the data sealed
+    in place — what gss_wrap_iov makes with a HEADER, DATA and PADDING buffer."""
+    name = "kerberos"
+    can_seal = True
+
+    def __init__(self, context):
+        self.context = context
+
+    def unseal(self, signature, sealed):
+        from gssapi.raw import IOV, IOVBufferType, unwrap_iov
+        from gssapi.exceptions import GSSError
+        iov = IOV((IOVBufferType.header, False, signature), sealed, std_layout=False)
+        try:
+            unwrap_iov(self.context, iov)
+        except GSSError:
+            return None
+        return iov[1].value
+
+    def seal(self, message):
+        from gssapi.raw import IOV, IOVBufferType, wrap_iov
+        iov = IOV(IOVBufferType.header, message, IOVBufferType.padding, std_layout=False)
+        wrap_iov(self.context, iov, confidential=True)
+        return iov[0].value, iov[1].value + (iov[2].value or b"")
 
 
 # ------------------------------------------------------------------ encrypted messages
@@ -519,6 +548,7 @@ class Service:
         self.allow_unencrypted, self.cbt_hardening = options.allow_unencrypted, \
             options.cbt_hardening
         self.auth_schemes = set(options.auth.split(","))
+        self.kerberos = options.kerberos
         self.state_dir, self.control = options.state_dir, options.control
         self.max_envelope = options.max_envelope_kb * 1024
         self.log_file = open(options.log, "a", encoding="utf-8")
@@ -718,6 +748,7 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
             self.request = self.server.tls.wrap_socket(self.request, server_side=True)
         super().setup()
         self.ntlm_pending, self.ntlm_user, self.session = None, None, None
+        self.kerberos_pending, self.auth_reply = None, None
 
     def version_string(self):
         return "Microsoft-HTTPAPI/2.0"
@@ -727,6 +758,7 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
 
     def answer(self, status, body=b"", headers=()):
         self.send_response(status)
+        self.send_auth_reply()
         for name, value in headers:
             self.send_header(name, value)
         if body:
@@ -741,6 +773,13 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
         if not negotiate_token and self.basic_allowed():
             headers.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
         self.answer(401, headers=headers)
+
+    def send_auth_reply(self):
+        """The acceptor's last token (Kerberos' AP-REP, mutual authentication) goes with the
+        answer to the request it authenticated, as HTTP.sys sends it."""
+        if self.auth_reply:
+            self.send_header("WWW-Authenticate", "Negotiate " + self.auth_reply)
+            self.auth_reply = None
 
     def basic_allowed(self):
         """Basic is offered where it is on, and over HTTP only with AllowUnencrypted."""
@@ -757,6 +796,7 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
                    + struct.pack("<I", len(signature)) + signature + sealed
                    + BOUNDARY + b"--\r\n")
         self.send_response(status)
+        self.send_auth_reply()
         self.send_header("Content-Type", f'multipart/encrypted;protocol="{ENCRYPTED}";'
                                          'boundary="Encrypted Boundary"')
         self.send_header("Content-Length", str(len(payload)))
@@ -884,6 +924,8 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
         except binascii.Error:
             message = b""
         kind = struct.unpack_from("<I", message, 8)[0] if len(message) >= 12 else 0
+        if not message.startswith(NTLMSSP) and service.kerberos and message:
+            return self.kerberos(message)
         if not message.startswith(NTLMSSP) or kind not in (1, 3):
             service.log("auth refused negotiate")     # SPNEGO: Kerberos, not for this host
             self.refuse()
@@ -913,11 +955,57 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
         return None
 
 
+    def kerberos(self, token):
+        """A Kerberos (or SPNEGO) token, accepted with the service's keytab (KRB5_KTNAME)
+        through MIT's GSS-API; over HTTPS bound to the channel unless CbtHardeningLevel is
+        None (MIT refuses a binding that differs; one the client left out it accepts)."""
+        import gssapi
+        service = self.server.service
+        context = self.kerberos_pending
+        if context is None:
+            bindings = None
+            if self.server.binding_data:
+                bindings = gssapi.raw.ChannelBindings(application_data=self.server.binding_data)
+            context = gssapi.SecurityContext(usage="accept", channel_bindings=bindings)
+        reply, failure = None, None
+        try:
+            reply = context.step(token)
+            complete = context.complete     # a failed step leaves its error for here
+        except gssapi.exceptions.GSSError as error:
+            failure = error
+        encoded = base64.b64encode(reply).decode() if reply else None
+        if failure:
+            # the KRB-ERROR (clock skew, a key that does not match) goes back in the 401,
+            # as SSPI hands it to HTTP.sys: the client's GSS-API reads the reason from it
+            self.kerberos_pending = None
+            reason = failure.gen_message().rpartition("): ")[2].partition(",")[0]
+            service.log("auth failed kerberos", log_word(reason))
+            self.refuse(encoded)
+            return None
+        if not complete:
+            self.kerberos_pending = context
+            self.refuse(encoded)
+            return None
+        self.kerberos_pending = None
+        principal = str(context.initiator_name)
+        if principal.partition("@")[0].lower() != service.user.lower():
+            service.log("auth failed kerberos", log_word(principal))
+            self.refuse()
+            return None
+        self.ntlm_user, self.session, self.auth_reply = service.user, KerberosSession(context), \
+            encoded
+        service.log("auth ok kerberos", principal)
+        return service.user
+
+
 class WsmanServer(http.server.ThreadingHTTPServer):
     def __init__(self, address, port, service, tls, channel_binding):
         self.service, self.tls = service, tls
         hardening = service.cbt_hardening
-        self.channel_binding = channel_binding if hardening != "none" else None
+        self.channel_binding = channel_binding[0] if channel_binding and hardening != "none" \
+            else None
+        self.binding_data = channel_binding[1] if channel_binding and hardening != "none" \
+            else None
         super().__init__((address, port), WsmanHandler)
 
     def accepts(self, scheme):
@@ -952,6 +1040,8 @@ def options_from(argv):
                         help="AllowUnencrypted = true: plain SOAP over an HTTP listener")
     parser.add_argument("--cbt-hardening", choices=("none", "relaxed", "strict"),
                         default="relaxed", help="CbtHardeningLevel (Windows: Relaxed)")
+    parser.add_argument("--kerberos", action="store_true",
+                        help="accept Kerberos in Negotiate (keytab: KRB5_KTNAME)")
     parser.add_argument("--auth", default="basic,negotiate",
                         help="the schemes the service accepts: basic, negotiate")
     parser.add_argument("addresses", nargs="+")

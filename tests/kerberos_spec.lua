@@ -1,0 +1,120 @@
+-- Kerberos for real (issue 17): an MIT KDC on loopback (tests/lab/kdc.sh: realm
+-- RUNBOOK.TEST, HTTP/fe1.runbook.test in a keytab, users with passwords; its krb5.conf
+-- turns off every DNS lookup and names the KDC by address) and the WS-Management emulator
+-- accepting Kerberos with that keytab through MIT's GSS-API. runbook gets its ticket with
+-- the password (no kinit) or from a ccache, and runs a command over HTTP with Kerberos
+-- message encryption and over HTTPS bound to the TLS channel; a clock skew, a service
+-- principal the KDC does not know, an expired ticket and a wrong password each say so.
+-- The client runs in a process of its own (tests/helpers/winrm_call.lua): KRB5_CONFIG.
+-- Addresses: the KDC 127.0.88.1:8800; emulators 127.0.23.75 (HTTP, as shipped), .76
+-- (HTTPS, CbtHardeningLevel Strict), .79 (HTTP, its clock an hour ahead).
+local cjson = require "cjson"
+local lab = require "lab"
+local support = require "support"
+local quote = support.quote
+
+local SHIPPED, STRICT, SKEWED = "127.0.23.75", "127.0.23.76", "127.0.23.79"
+local HOST = "fe1.runbook.test"
+
+describe("WinRM with Kerberos from a real KDC", function()
+  local kdc, shipped, strict, skewed
+
+  setup(function()
+    kdc = lab.start("kdc")
+    shipped = lab.start("winrm", "--shipped", "--kerberos", kdc.dir, "auto", SHIPPED)
+    strict = lab.start("winrm", "--cbt", "strict", "--kerberos", kdc.dir, "auto", STRICT)
+    skewed = lab.start("winrm", "--shipped", "--kerberos", kdc.dir, "--clock", "+1h", "auto",
+                       SKEWED)
+  end)
+  teardown(function()
+    lab.stop(skewed)
+    lab.stop(strict)
+    lab.stop(shipped)
+    lab.stop(kdc)
+  end)
+
+  local so_dir = os.getenv("RUNBOOK_SO_DIR") or "build/lib"
+
+  -- call(instance, address, options, env) -> the helper's JSON, and its whole output
+  local function call(instance, address, options, env)
+    local o = { name = HOST, address = address, port = tonumber(instance.port),
+                scheme = instance.scheme, auth = "kerberos", user = kdc.user,
+                ca_file = instance.ca_file }
+    for k, v in pairs(options or {}) do o[k] = v end
+    local command = ("KRB5_CONFIG=%s LUA_PATH=%s LUA_CPATH=%s %s lua5.4 "
+                     .. "tests/helpers/winrm_call.lua %s"):format(quote(kdc.krb5_conf),
+      quote("modules/?.lua;modules/?/init.lua;tests/?.lua;;"), quote(so_dir .. "/?.so;;"),
+      env or "", quote(cjson.encode(o)))
+    local r = support.sh(command)
+    local ok, result = pcall(cjson.decode, r.out)
+    assert(ok, "winrm_call.lua printed no JSON:\n" .. r.out .. r.err)
+    return result, r.out .. r.err
+  end
+
+  local function with_password(password)
+    return "env WINRM_PASSWORD=" .. quote(password or kdc.password)
+  end
+
+  local function log_of(instance) return support.slurp(instance.log) end
+
+  it("gets a ticket with the password and seals every message over HTTP", function()
+    local before = #log_of(shipped)
+    local result, output = call(shipped, SHIPPED, nil, with_password())
+    assert.equal(0, result.status, result.error)
+    assert.equal("Site:Site1", cjson.decode(result.stdout)[1].Identity)
+    local log = log_of(shipped):sub(before + 1)
+    assert.matches("auth ok kerberos administrator@RUNBOOK.TEST", log, 1, true)
+    local _, operations = log:gsub("\n[a-z]+ [%x%-]+", "")
+    local _, sealed = log:gsub("sealed kerberos %d+", "")
+    assert.is_true(operations >= 5, log)
+    assert.equal(operations, sealed)
+    assert.is_nil(output:find(kdc.password, 1, true))
+  end)
+
+  it("binds to the TLS channel over HTTPS under CbtHardeningLevel Strict", function()
+    local before = #log_of(strict)
+    local result = call(strict, STRICT, nil, with_password())
+    assert.equal(0, result.status, result.error)
+    local log = log_of(strict):sub(before + 1)
+    assert.matches("auth ok kerberos administrator@RUNBOOK.TEST", log, 1, true)
+    assert.is_nil(log:find("sealed", 1, true))
+  end)
+
+  it("takes the ticket from a ccache, and says when it has expired", function()
+    local ccache = "FILE:" .. kdc.ccache_dir .. "/operator-less"
+    local kinit = support.sh(("KRB5_CONFIG=%s KRB5CCNAME=%s kinit %s"):format(
+      quote(kdc.krb5_conf), quote(ccache), quote(kdc.user)), kdc.password .. "\n")
+    assert.equal(0, kinit.code, kinit.err)
+    local result = call(shipped, SHIPPED, { ccache = ccache })
+    assert.equal(0, result.status, result.error)
+    local expired = call(shipped, SHIPPED, { ccache = ccache }, "faketime -f +11h")
+    assert.equal("auth", expired.code)
+    assert.matches("Ticket expired (the Kerberos ticket has expired", expired.error, 1, true)
+    local none = call(shipped, SHIPPED, { ccache = "FILE:" .. kdc.ccache_dir .. "/none" })
+    assert.equal("auth", none.code)
+    assert.matches("there is no ticket for the user", none.error, 1, true)
+  end)
+
+  it("names a clock skew between the server and the KDC", function()
+    local result = call(skewed, SKEWED, nil, with_password())
+    assert.equal("auth", result.code)
+    assert.matches("Clock skew too great (the clocks of this machine, the KDC and the server "
+                   .. "differ", result.error, 1, true)
+    assert.matches("auth failed kerberos Clock_skew_too_great", log_of(skewed), 1, true)
+  end)
+
+  it("names a service principal the KDC does not know", function()
+    local result = call(shipped, SHIPPED, { name = "fe9.runbook.test" }, with_password())
+    assert.equal("auth", result.code)
+    assert.matches("Server not found in Kerberos database (the KDC knows no service principal",
+                   result.error, 1, true)
+  end)
+
+  it("names a wrong password, and never shows it", function()
+    local wrong = "Wr0ng/+=pass"
+    local result, output = call(shipped, SHIPPED, nil, with_password(wrong))
+    assert.equal("auth", result.code)
+    assert.matches("the KDC refused the user or the password", result.error, 1, true)
+    assert.is_nil(output:find(wrong, 1, true))
+  end)
+end)
