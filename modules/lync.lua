@@ -18,17 +18,53 @@ local task = require "runbook.task"
 
 local M = {}
 
+-- What each read keeps of the objects, shaped into plain data on the server
+-- (powershell.projection): enums by name, lists of strings, dates as .NET ticks.
+local PROJECT = {
+  ["Get-CsSite"] = { { "Identity", "Identity" }, { "SiteId", "SiteId", "int" },
+    { "DisplayName", "DisplayName" }, { "Pools", "Pools", "strings" },
+    { "XmppFederationRoute", "XmppFederationRoute" },
+    { "XmppExternalFederationRoute", "XmppExternalFederationRoute" } },
+  ["Get-CsPool"] = { { "Identity", "Identity" }, { "Site", "Site" },
+    { "Services", "Services", "strings" }, { "Computers", "Computers", "strings" } },
+  ["Get-CsService"] = { { "Identity", "Identity" }, { "PoolFqdn", "PoolFqdn" },
+    { "Role", "Role" } },
+  ["Get-CsWindowsService"] = { { "Name", "Name" }, { "DisplayName", "DisplayName" },
+    { "Status", "Status" } },
+  ["Get-CsManagementStoreReplicationStatus"] = { { "ReplicaFqdn", "ReplicaFqdn" },
+    { "UpToDate", "UpToDate", "bool" },
+    { "LastStatusReport", "LastStatusReport.Ticks", "int" },
+    { "LastUpdateCreation", "LastUpdateCreation.Ticks", "int" } },
+}
+
 -- The reads below, registered so that plan and checks prove them by construction
--- (runbook.reads: each call is exactly powershell.command of the cmdlet with these values).
+-- (runbook.reads: each call is exactly powershell.command of the cmdlet with these values,
+-- followed by its projection).
 local ROUTE_PARAMETERS_PROBE = "(Get-Command -Name 'Set-CsSite').Parameters.Keys"
-reads.template { cmdlet = "Get-CsSite", parameters = { Identity = "string" } }
-reads.template { cmdlet = "Get-CsPool", parameters = { Identity = "string" } }
-reads.template { cmdlet = "Get-CsService",
-                 parameters = { EdgeServer = "switch", PoolFqdn = "string" } }
-reads.template { cmdlet = "Get-CsWindowsService", parameters = { ComputerName = "string" } }
-reads.template { cmdlet = "Get-CsManagementStoreReplicationStatus",
-                 parameters = { ReplicaFqdn = "string" } }
+for name, parameters in pairs {
+  ["Get-CsSite"] = { Identity = "string" }, ["Get-CsPool"] = { Identity = "string" },
+  ["Get-CsService"] = { EdgeServer = "switch", PoolFqdn = "string" },
+  ["Get-CsWindowsService"] = { ComputerName = "string" },
+  ["Get-CsManagementStoreReplicationStatus"] = { ReplicaFqdn = "string" },
+} do
+  reads.template { cmdlet = name, parameters = parameters, project = PROJECT[name] }
+end
 reads.template { script = ROUTE_PARAMETERS_PROBE }
+
+-- A read of the Lync cmdlets, its output shaped on the server.
+local function read(host, name, parameters)
+  return cmdlet(host, name, parameters, { project = PROJECT[name] })
+end
+
+local function try_read(host, name, parameters)
+  return cmdlet.try(host, name, parameters, { project = PROJECT[name] })
+end
+
+-- A projected string field: '' is what [string] makes of $null.
+local function present(value)
+  if value == nil or value == "" then return nil end
+  return value
+end
 
 -- monotonic seconds from the loop when the core has them
 local now = require("runbook.task.core").now or os.time
@@ -45,13 +81,13 @@ M.site_identity = site_identity
 
 --- sites(host) -> list of Get-CsSite objects
 function M.sites(host)
-  return cmdlet(host, "Get-CsSite", {})
+  return read(host, "Get-CsSite", {})
 end
 
 --- site(host, name) -> the Get-CsSite object of "Site2" (or of Identity "Site:Site2", which
 -- is asked for as "Site2"); raises if missing.
 function M.site(host, name)
-  local found, record = cmdlet.try(host, "Get-CsSite", { Identity = site_identity(name) })
+  local found, record = try_read(host, "Get-CsSite", { Identity = site_identity(name) })
   if found and found[1] then return found[1] end
   if record and record.transport then cmdlet.raise(host, "Get-CsSite", record) end
   failure.raise("not-found", ("[lync] site '%s' not found on %s%s"):format(name,
@@ -60,11 +96,11 @@ end
 
 --- pools(host) -> list of Get-CsPool objects; pool(host, fqdn) -> one, raises if missing.
 function M.pools(host)
-  return cmdlet(host, "Get-CsPool", {})
+  return read(host, "Get-CsPool", {})
 end
 
 function M.pool(host, fqdn)
-  local found, record = cmdlet.try(host, "Get-CsPool", { Identity = fqdn })
+  local found, record = try_read(host, "Get-CsPool", { Identity = fqdn })
   if found and found[1] then return found[1] end
   if record and record.transport then cmdlet.raise(host, "Get-CsPool", record) end
   failure.raise("not-found", ("[lync] pool '%s' not found on %s%s"):format(fqdn,
@@ -73,7 +109,7 @@ end
 
 --- edge_services(host [, pool_fqdn]) -> Get-CsService -EdgeServer objects
 function M.edge_services(host, pool_fqdn)
-  return cmdlet(host, "Get-CsService", { EdgeServer = true, PoolFqdn = pool_fqdn })
+  return read(host, "Get-CsService", { EdgeServer = true, PoolFqdn = pool_fqdn })
 end
 
 --- edge_servers_of(host, pool_fqdn) -> list of the Edge servers' FQDNs in that pool.
@@ -129,7 +165,7 @@ end
 -- nil), and the parameter name the server uses.
 function M.federation_route(host, site)
   local parameter = M.federation_route_parameter(host)
-  local value = M.site(host, site)[parameter]
+  local value = present(M.site(host, site)[parameter])
   return value and (value:gsub("^[Ee]dge[Ss]erver:", "")) or nil, parameter
 end
 
@@ -150,7 +186,7 @@ function M.set_federation_route(host, site, edge_pool)
   local previous = M.federation_route(host, site)
   cmdlet(host, "Set-CsSite", { Identity = site_identity(site),
                                [change.parameter] = change.value })
-  local now = M.site(host, site)[change.parameter]
+  local now = present(M.site(host, site)[change.parameter])
   if not same_route(now, change.value) then
     error(("[lync] the XMPP federation route of %s on %s is %s after setting it to %s")
           :format(site_identity(site), host_name(host), tostring(now), change.value), 2)
@@ -164,8 +200,8 @@ function M.clear_federation_route(host, site)
   local parameter = M.federation_route_parameter(host)
   cmdlet(host, "Set-CsSite", { Identity = site_identity(site),
                                [parameter] = require("powershell").null })
-  local now = M.site(host, site)[parameter]
-  if now ~= nil and now ~= require("cjson").null then
+  local now = present(M.site(host, site)[parameter])
+  if now ~= nil then
     error(("[lync] the XMPP federation route of %s on %s is still %s after clearing it")
           :format(site_identity(site), host_name(host), tostring(now)), 2)
   end
@@ -184,7 +220,7 @@ end
 --- services(host, {computer=, names=}) -> list of {Name=, DisplayName=, Status="Running"|...}
 function M.services(host, options)
   options = options or {}
-  local list = cmdlet(host, "Get-CsWindowsService", { ComputerName = options.computer })
+  local list = read(host, "Get-CsWindowsService", { ComputerName = options.computer })
   local wanted
   if options.names then
     wanted = {}
@@ -256,17 +292,18 @@ end
 
 -- --------------------------------------------------------------- CMS replication
 
--- "/Date(1700000000000)/" (Windows PowerShell 5.1's DateTime) -> seconds since the epoch.
-local function seconds(value)
-  local ms = type(value) == "string" and value:match("^/Date%((%-?%d+)")
-  return ms and tonumber(ms) / 1000 or value
+-- .NET ticks (100 ns since 0001-01-01, as the projection reads a DateTime) -> seconds since
+-- the epoch; 0 (no date) -> nil.
+local function seconds(ticks)
+  if type(ticks) ~= "number" or ticks == 0 then return nil end
+  return (ticks - 621355968000000000) / 10000000
 end
 
 --- replication_status(host [, fqdn]) -> list of {ReplicaFqdn=, UpToDate=, LastStatusReport=}
 function M.replication_status(host, fqdn)
   local out = {}
-  for _, replica in ipairs(cmdlet(host, "Get-CsManagementStoreReplicationStatus",
-                                  { ReplicaFqdn = fqdn })) do
+  for _, replica in ipairs(read(host, "Get-CsManagementStoreReplicationStatus",
+                                { ReplicaFqdn = fqdn })) do
     out[#out + 1] = { ReplicaFqdn = replica.ReplicaFqdn, UpToDate = replica.UpToDate,
                       LastStatusReport = seconds(replica.LastStatusReport),
                       LastUpdateCreation = seconds(replica.LastUpdateCreation) }
@@ -319,7 +356,7 @@ function M.topology(host)
   for _, site in ipairs(M.sites(host)) do
     local name = site.Identity:gsub("^Site:", "")
     topology.sites[name] = { identity = site.Identity, pools = site.Pools or {},
-                             route = site[parameter] and
+                             route = present(site[parameter]) and
                                      (site[parameter]:gsub("^EdgeServer:", "")) or nil }
   end
   for _, pool in ipairs(M.pools(host)) do

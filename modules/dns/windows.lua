@@ -21,24 +21,48 @@ local reads = require "runbook.reads"
 
 local M = {}
 
+-- What fetch keeps of each record, read on the server (powershell.projection): the
+-- RecordData of a Get-DnsServerResourceRecord result is a CIM instance that ConvertTo-Json
+-- would write without IPv4Address, DomainName or Port (docs/emulator.md), so every field is
+-- turned into a string or a number there. A field the record type lacks reads '' or 0.
+local PROJECT = {
+  { "HostName", "HostName" }, { "RecordType", "RecordType" },
+  { "TimeToLive", "TimeToLive.TotalSeconds", "int" },
+  { "IPv4Address", "RecordData.IPv4Address" }, { "IPv6Address", "RecordData.IPv6Address" },
+  { "DomainName", "RecordData.DomainName" }, { "Port", "RecordData.Port", "int" },
+  { "Priority", "RecordData.Priority", "int" }, { "Weight", "RecordData.Weight", "int" },
+  { "HostNameAlias", "RecordData.HostNameAlias" },
+  { "DescriptiveText", "RecordData.DescriptiveText" },
+}
+
 -- fetch's read, registered so that plan and checks prove it by construction (runbook.reads).
 reads.template { cmdlet = "Get-DnsServerResourceRecord",
                  parameters = { ZoneName = "string", Name = "string", RRType = "string",
-                                ComputerName = "string" } }
+                                ComputerName = "string" }, project = PROJECT }
 
--- A Get-DnsServerResourceRecord object (as JSON) -> a provider record
-local function record_of(name, type, object)
-  local data, ttl = object.RecordData or {}, object.TimeToLive or {}
-  local record = { name = provider.bare(name), type = type,
-                   ttl = math.tointeger(ttl.TotalSeconds) or 3600 }
-  if type == "A" then record.address = (data.IPv4Address or {}).IPAddressToString
-  elseif type == "AAAA" then record.address = (data.IPv6Address or {}).IPAddressToString
-  elseif type == "SRV" then
-    record.target = provider.bare(data.DomainName)
-    record.port, record.priority = math.tointeger(data.Port), math.tointeger(data.Priority)
-    record.weight = math.tointeger(data.Weight)
-  elseif type == "CNAME" then record.target = provider.bare(data.HostNameAlias)
-  else record.text = data.DescriptiveText end
+-- A projected Get-DnsServerResourceRecord object -> a provider record; nil, why when the
+-- object lacks what its type needs (a read that was not projected, or another shape).
+local function record_of(name, rr_type, object)
+  local record = { name = provider.bare(name), type = rr_type,
+                   ttl = math.tointeger(object.TimeToLive) or 3600 }
+  local function text(field)
+    local value = object[field]
+    return type(value) == "string" and value ~= "" and value or nil
+  end
+  if rr_type == "A" then record.address = text("IPv4Address")
+  elseif rr_type == "AAAA" then record.address = text("IPv6Address")
+  elseif rr_type == "SRV" then
+    record.target = text("DomainName") and provider.bare(text("DomainName"))
+    record.port, record.priority = math.tointeger(object.Port), math.tointeger(object.Priority)
+    record.weight = math.tointeger(object.Weight)
+  elseif rr_type == "CNAME" then
+    record.target = text("HostNameAlias") and provider.bare(text("HostNameAlias"))
+  else record.text = object.DescriptiveText end
+  if (rr_type == "A" or rr_type == "AAAA") and not record.address
+     or (rr_type == "SRV" or rr_type == "CNAME") and not record.target then
+    return nil, ("the %s record of %s came without its data"):format(rr_type,
+      provider.bare(name))
+  end
   return record
 end
 
@@ -113,14 +137,22 @@ function M.new(config)
 
   local function fetch(name, type)
     local objects, record = cmdlet.try(host, "Get-DnsServerResourceRecord", {
-      ZoneName = zone, Name = relative(name), RRType = type, ComputerName = config.computer })
+      ZoneName = zone, Name = relative(name), RRType = type, ComputerName = config.computer },
+      { project = PROJECT })
     if not objects then
       if tostring(record and record.FullyQualifiedErrorId):find("9714", 1, true) then return {} end
       return nil, ("[dns.windows] reading %s %s from %s failed: %s"):format(provider.bare(name),
         type, tostring(host.name), tostring(record and record.message)), "windows"
     end
     local records = {}
-    for i, object in ipairs(objects) do records[i] = record_of(name, type, object) end
+    for i, object in ipairs(objects) do
+      local why
+      records[i], why = record_of(name, type, object)
+      if not records[i] then
+        return nil, ("[dns.windows] reading %s %s from %s: %s"):format(provider.bare(name),
+          type, tostring(host.name), why), "windows"
+      end
+    end
     return records
   end
 

@@ -68,6 +68,8 @@ function M.edge_services()
     { "RTCMEDIARELAY", "Lync Server Audio/Video Edge" },
     { "RTCMRAUTH", "Lync Server Audio/Video Authentication" },
     { "RTCSRV", "Lync Server Access Edge" },
+    { "RTCCLSAGT", "Lync Server Centralized Logging Service Agent" },
+    { "RTCXMPPTGWPX", "Lync Server XMPP Translating Gateway Proxy" },
   } do
     list[#list + 1] = { Name = pair[1], DisplayName = pair[2], Status = "Running" }
   end
@@ -196,6 +198,8 @@ local evaluate, run_statements
 local function member(object, name)
   if type(object) ~= "table" then return nil end
   if object.__keys and name == "Keys" then return object.__keys end
+  local special = cmdlets.special_member(object, name)
+  if special ~= nil then return special end
   local value = object[name]
   if value == nil then   -- PowerShell member names are case-insensitive
     for key, item in pairs(object) do
@@ -250,9 +254,33 @@ local function call_command(context, node)
   return impl(context, named, positional, node.name)
 end
 
+-- ForEach-Object { … } after a pipe: the block once per input object, as $_.
+local function for_each(context, command, inputs)
+  local block = command.positional[1] or command.named.Process
+  if command.name:lower() ~= "foreach-object" or #command.positional + #command.order ~= 1
+     or not block or block.kind ~= "scriptblock" then
+    ps_error(("The emulator takes only ForEach-Object { … } after a pipe, not %s.")
+             :format(command.name), "NotImplemented", "EmulatorPipeline")
+  end
+  local results, saved = {}, context.variables["_"]
+  for _, item in ipairs(inputs) do
+    context.variables["_"] = item
+    for _, out in ipairs(run_statements(context, block.body, true)) do
+      results[#results + 1] = out
+    end
+  end
+  context.variables["_"] = saved
+  return results
+end
+
 -- Output of one statement: a list of objects (a command may write several).
 local function outputs(context, node)
   if node.kind == "command" then return call_command(context, node) end
+  if node.kind == "pipeline" then
+    local items = outputs(context, node.elements[1])
+    for i = 2, #node.elements do items = for_each(context, node.elements[i], items) end
+    return items
+  end
   local value = evaluate(context, node)
   if value == nil then return {} end
   return { value }
@@ -342,7 +370,9 @@ function evaluate(context, node)
     list.__array = true
     return list
   elseif kind == "cast" then
-    return evaluate(context, node.value)
+    return cmdlets.cast(node.type, evaluate(context, node.value))
+  elseif kind == "scriptblock" then
+    return { __scriptblock = node }
   elseif kind == "member" then
     return member(evaluate(context, node.object), node.name)
   elseif kind == "static" then

@@ -28,20 +28,138 @@ local function array(list)
   return a
 end
 
+-- --------------------------------------------------------------- values
+-- Values as Windows PowerShell 5.1 holds them, so that ConvertTo-Json writes what it writes
+-- on a real server and a cast ([string], [long]) gives what PowerShell's conversions give
+-- (docs/emulator.md names the source of each):
+--   enum(type, number, name)  an enum (ServiceControllerStatus): JSON its number, [string]
+--                        its name
+--   date(seconds)        a DateTime: JSON "\/Date(ms)\/", .Ticks, [string] M/d/yyyy h:mm:ss tt
+--   cim(class, list)     a CIM instance (the DnsServer module's records): its properties when
+--                        it is an item of the output, {CimClass, CimInstanceProperties,
+--                        CimSystemProperties} when it is a property of another object
+--   text(text, list)     an object whose ToString() is text (an IPAddress, a Lync Computer)
+
+function M.enum(type, number, name) return { __enum = type, __value = number, __name = name } end
+function M.date(seconds) return { __date = seconds } end
+
+function M.cim(class, list)
+  local o = object(list)
+  o.__cim = class
+  return o
+end
+
+function M.text(text, list)
+  local o = object(list or {})
+  o.__text = text
+  return o
+end
+
+local EPOCH_TICKS = 621355968000000000      -- DateTime(1970, 1, 1).Ticks
+
+local function date_text(seconds)          -- en-US, as [string] of a DateTime writes it
+  local t = os.date("!*t", math.floor(seconds))
+  local hour = t.hour % 12 == 0 and 12 or t.hour % 12
+  return ("%d/%d/%d %d:%02d:%02d %s"):format(t.month, t.day, t.year, hour, t.min, t.sec,
+                                             t.hour < 12 and "AM" or "PM")
+end
+
+--- to_string(value) -> the text PowerShell's [string] conversion gives
+function M.to_string(value)
+  if value == nil or value == cjson.null then return "" end
+  local kind = type(value)
+  if kind == "string" then return value end
+  if kind == "boolean" then return value and "True" or "False" end
+  if kind == "number" then
+    return math.type(value) == "integer" and tostring(value) or ("%.15g"):format(value)
+  end
+  if value.__enum then return value.__name or tostring(value.__value) end
+  if value.__date then return date_text(value.__date) end
+  if value.__text then return value.__text end
+  if value.__cim then return value.__cim end
+  if value.__array then
+    local parts = {}
+    for i, item in ipairs(value) do parts[i] = M.to_string(item) end
+    return table.concat(parts, " ")              -- $OFS
+  end
+  return "System.Collections.Hashtable"
+end
+
+local function to_integer(value)
+  if type(value) == "table" and value.__enum then return value.__value end
+  if value == nil or value == cjson.null then return 0 end
+  if value == true then return 1 elseif value == false then return 0 end
+  local number = tonumber(value)
+  if not number then
+    error({ ps_error = true, message = ('Cannot convert value "%s" to type "System.Int64".')
+      :format(M.to_string(value)), category = "InvalidArgument",
+      id = "InvalidCastFromStringToInteger" }, 0)
+  end
+  return math.tointeger(number) or math.floor(number + 0.5)
+end
+
+--- cast(type_name, value) -> the value converted as [type_name] converts it
+function M.cast(type_name, value)
+  local name = type_name:lower():gsub("^system%.", "")
+  if name == "string" then return M.to_string(value) end
+  if name == "string[]" then
+    local list = { __array = true }
+    if value == nil or value == cjson.null then return list end
+    local items = type(value) == "table" and value.__array and value or { value }
+    for i, item in ipairs(items) do list[i] = M.to_string(item) end
+    return list
+  end
+  if name == "long" or name == "int" or name == "int32" or name == "int64" then
+    return to_integer(value)
+  end
+  if name == "bool" or name == "boolean" then
+    return not (value == nil or value == cjson.null or value == false or value == 0
+                or value == "")
+  end
+  return value                                      -- [pscustomobject], [ordered]: as is
+end
+
+--- member(value, name) -> what value.Name is for the emulator's special values (nil: none)
+function M.special_member(value, name)
+  if value.__date and name:lower() == "ticks" then
+    return EPOCH_TICKS + math.floor(value.__date * 10000000)
+  end
+  if value.__enum and name:lower() == "value__" then return value.__value end
+end
+
 -- --------------------------------------------------------------- ConvertTo-Json
 
-local function encode(value, out)
+-- A CIM instance nested in another object: ConvertTo-Json sees the .NET CimInstance, not
+-- PowerShell's adapted view (PowerShell/PowerShell#24554): its CimClass, its properties as
+-- CimProperty objects (written by their ToString() past the depth) and its system
+-- properties. The adapted members (IPv4Address, DomainName, Port …) are not there.
+local function raw_cim(value)
+  local properties = { __array = true }
+  for _, key in ipairs(value.__order) do
+    properties[#properties + 1] = ("%s = %s"):format(key, M.to_string(value[key]))
+  end
+  return object { "CimClass", "ROOT/Microsoft/Windows/DNS:" .. value.__cim,
+                  "CimInstanceProperties", properties,
+                  "CimSystemProperties", object { "Namespace", "root/Microsoft/Windows/DNS",
+                    "ServerName", "", "ClassName", value.__cim, "Path", cjson.null } }
+end
+
+local function encode(value, out, depth)
   local kind = type(value)
   if value == nil or value == cjson.null then out[#out + 1] = "null"
   elseif kind == "boolean" then out[#out + 1] = value and "true" or "false"
   elseif kind == "number" then
     out[#out + 1] = math.type(value) == "integer" and tostring(value) or ("%.17g"):format(value)
   elseif kind == "string" then out[#out + 1] = cjson.encode(value)
+  elseif value.__enum then out[#out + 1] = tostring(value.__value)
+  elseif value.__date then
+    out[#out + 1] = cjson.encode(("/Date(%d)/"):format(math.floor(value.__date * 1000)))
+  elseif value.__cim and depth > 1 then encode(raw_cim(value), out, depth)
   elseif value.__array then
     out[#out + 1] = "["
     for i, item in ipairs(value) do
       if i > 1 then out[#out + 1] = "," end
-      encode(item, out)
+      encode(item, out, depth)       -- the items of an array are at the array's depth
     end
     out[#out + 1] = "]"
   else
@@ -57,7 +175,7 @@ local function encode(value, out)
     for i, key in ipairs(keys) do
       if i > 1 then out[#out + 1] = "," end
       out[#out + 1] = cjson.encode(key) .. ":"
-      encode(value[key], out)
+      encode(value[key], out, depth + 1)
     end
     out[#out + 1] = "}"
   end
@@ -65,7 +183,7 @@ end
 
 function M.to_json(value)
   local out = {}
-  encode(value, out)
+  encode(value, out, 1)
   return table.concat(out)
 end
 
@@ -212,9 +330,15 @@ local function set_site(context, args)
   return {}
 end
 
+-- A pool's Computers are objects ("an array of objects representing each computer in the
+-- pool", Get-CsPool.md, Example 2); their properties are not documented (docs/emulator.md).
 local function pool_object(pool)
+  local computers = {}
+  for i, fqdn in ipairs(pool.Computers or {}) do
+    computers[i] = M.text(fqdn, { "Fqdn", fqdn, "Pool", pool.Identity })
+  end
   return object { "Identity", pool.Identity, "Services", array(pool.Services),
-                  "Computers", array(pool.Computers), "Fqdn", pool.Identity,
+                  "Computers", array(computers), "Fqdn", pool.Identity,
                   "Site", pool.Site }
 end
 
@@ -283,7 +407,9 @@ end
 local function get_windows_service(context, args)
   local list = {}
   for i, service in ipairs((services_of(context, args))) do
-    local fields = { "Status", STATUS[service.Status] or 1, "Name", service.Name,
+    local status = STATUS[service.Status] and service.Status or "Stopped"
+    local fields = { "Status", M.enum("System.ServiceProcess.ServiceControllerStatus",
+                                      STATUS[status], status), "Name", service.Name,
                      "DisplayName", service.DisplayName }
     if not args.ExcludeActivityLevel then
       fields[#fields + 1], fields[#fields + 2] = "ActivityLevel", service.ActivityLevel or ""
@@ -314,7 +440,7 @@ end
 
 -- --------------------------------------------------------------- CMS replication
 
-local function date(seconds) return ("/Date(%d)/"):format(math.floor(seconds * 1000)) end
+local function date(seconds) return M.date(seconds) end
 
 local function replicas_of(context, args)
   local list = {}
@@ -442,7 +568,8 @@ for _, s in ipairs {
        { positional = { "InputObject" }, builtin = true }),
 } do SPECS[s.name:lower()] = s end
 for _, s in ipairs(require("lync.emulator_dns").specs(spec, with, SHOULD,
-    { ps_error = ps_error, object = object, array = array })) do
+    { ps_error = ps_error, object = object, array = array, cim = M.cim, text = M.text,
+      enum = M.enum })) do
   SPECS[s.name:lower()] = s
 end
 

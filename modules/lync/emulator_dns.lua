@@ -1,11 +1,14 @@
 --- lync.emulator_dns — the DnsServer module cmdlets the `windows` DNS provider uses, over
 -- an emulated Windows DNS Server's zones (state.dns_zones), for the tests: the Windows side
 -- is the only side runbook emulates. Output follows Get-DnsServerResourceRecord's
--- CimInstance as ConvertTo-Json writes it (HostName, RecordType, TimeToLive as a TimeSpan,
--- RecordData per type); errors follow the module's WIN32 codes (9714 not found, 9711 exists).
+-- CimInstance (HostName, RecordType, TimeToLive as a TimeSpan, RecordData a CIM instance
+-- per type, which ConvertTo-Json writes without its adapted properties: docs/emulator.md);
+-- errors follow the module's WIN32 codes (9714 not found, 9711 exists).
 local M = {}
 
-local kit   -- ps_error, object, array: given by lync.emulator_cmdlets
+local cjson = require "cjson"
+
+local kit   -- ps_error, object, array, cim, text, enum: given by lync.emulator_cmdlets
 
 
 local function zone_of(context, args)
@@ -39,23 +42,35 @@ local function seconds_of(value)
   return tonumber(d) * 86400 + tonumber(h) * 3600 + tonumber(m) * 60 + tonumber(s)
 end
 
+-- An IPAddress: ToString() gives the address; AddressFamily is an enum.
+local function ip_address(address, family)
+  return kit.text(address, { "Address", family == 2 and 0 or cjson.null,
+    "AddressFamily", kit.enum("System.Net.Sockets.AddressFamily", family,
+                              family == 2 and "InterNetwork" or "InterNetworkV6"),
+    "IPAddressToString", address })
+end
+
+-- RecordData: a CIM instance of the record type's class (DnsServerResourceRecordA, …).
 local function record_data(record)
   local d = record.data
-  if record.type == "A" or record.type == "AAAA" then
-    local field = record.type == "A" and "IPv4Address" or "IPv6Address"
-    return kit.object { field, kit.object { "IPAddressToString", d.address } }
+  if record.type == "A" then
+    return kit.cim("DnsServerResourceRecordA", { "IPv4Address", ip_address(d.address, 2) })
+  elseif record.type == "AAAA" then
+    return kit.cim("DnsServerResourceRecordAAAA", { "IPv6Address", ip_address(d.address, 23) })
   elseif record.type == "SRV" then
-    return kit.object { "DomainName", d.target .. ".", "Port", d.port, "Priority", d.priority,
-                        "Weight", d.weight }
+    return kit.cim("DnsServerResourceRecordSrv", { "DomainName", d.target .. ".", "Port", d.port,
+                   "Priority", d.priority, "Weight", d.weight })
   elseif record.type == "CNAME" then
-    return kit.object { "HostNameAlias", d.target .. "." }
+    return kit.cim("DnsServerResourceRecordCName", { "HostNameAlias", d.target .. "." })
   end
-  return kit.object { "DescriptiveText", d.text }
+  return kit.cim("DnsServerResourceRecordTxt", { "DescriptiveText", d.text })
 end
 
 local function shown(record)
-  return kit.object { "HostName", record.name, "RecordType", record.type, "Type", 1,
-    "RecordClass", "IN", "TimeToLive", time_span(record.ttl), "RecordData", record_data(record) }
+  return kit.cim("DnsServerResourceRecord", { "DistinguishedName", cjson.null,
+    "HostName", record.name, "RecordClass", "IN", "RecordData", record_data(record),
+    "RecordType", record.type, "Timestamp", cjson.null, "TimeToLive", time_span(record.ttl),
+    "Type", 1 })
 end
 
 function M.get(context, args)

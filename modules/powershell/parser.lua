@@ -5,24 +5,26 @@
 -- script the generator should never produce. The grammar:
 --   script    := statements
 --   statement := 'try' block 'catch' block | 'exit' [pipeline] | $var '=' pipeline | pipeline
---   pipeline  := command | expr
+--   pipeline  := element { '|' command }      element := command | expr
 --   command   := word { -Param[:] [arg] | arg }     (each after whitespace; -Param: glued)
 --   expr      := postfix { ',' postfix }  postfix := primary { '.' Name [ args ] }
 --   primary   := 'string' | number | $var | @( statements ) | @{ key = expr; ... }
---              | ( pipeline ) | [type] primary | [type] '::' Name [ args ] | '-join' postfix
---              | word (a bareword, as a command's argument only)
+--              | ( pipeline ) | [type] postfix | [type] '::' Name [ args ] | '-join' postfix
+--              | { statements } (a script block) | word (a bareword, as an argument only)
 --   args      := '(' [ expr ] ')'
 -- The command name is the whole word PowerShell scans in command mode: `Get-X'\y'` names
 -- the command Get-X\y. try, catch and exit are keywords in any case, as in PowerShell. The
 -- static members and -join serve the bootstrap that reads a long script from stdin
--- (modules/powershell.lua). Pipes, script blocks, $() and the rest are not in the grammar.
+-- (modules/powershell.lua). Pipelines and script blocks carry the projections runbook's reads
+-- end with (`Get-X | ForEach-Object { [pscustomobject]@{ … } }`, modules/powershell/
+-- projection.lua); $(), operators and the rest are not in the grammar.
 local tokenizer = require "powershell.tokenizer"
 
 local fail = tokenizer.fail
 
 local M = {}
 
-local ENDS = { sep = true, ["}"] = true, [")"] = true, eof = true }
+local ENDS = { sep = true, ["}"] = true, [")"] = true, ["|"] = true, eof = true }
 
 local function shown(token)
   return tostring(token.value or token.kind)
@@ -105,7 +107,11 @@ function M.parse(text)
         at = next_at
         return { kind = "static", type = token.value, name = name }
       end
-      return { kind = "cast", type = token.value, value = primary("expression") }
+      return { kind = "cast", type = token.value, value = postfix("expression") }
+    elseif kind == "{" then
+      local body = statements("}")
+      expect("}", "statement")
+      return { kind = "scriptblock", body = body }
     elseif (kind == "param" or kind == "operator") and token.value:lower() == "join" then
       return { kind = "join", value = postfix("expression") }
     end
@@ -193,9 +199,26 @@ function M.parse(text)
     return node
   end
 
-  function pipeline()
+  local function element()
     if peek("statement").kind == "word" then return command() end
     return expr("statement")
+  end
+
+  function pipeline()
+    local first = element()
+    if peek("argument").kind ~= "|" then return first end
+    local elements = { first }
+    while peek("argument").kind == "|" do
+      take("argument")
+      while peek("statement").kind == "sep" and peek("statement").value == "\n" do
+        take("statement")
+      end
+      if peek("statement").kind ~= "word" then
+        fail("a command was expected after '|'", peek("statement").pos)
+      end
+      elements[#elements + 1] = command()
+    end
+    return { kind = "pipeline", elements = elements }
   end
 
   local function keyword(token)

@@ -14,7 +14,7 @@
 --
 -- Whatever could mean something this tokenizer does not model is a ParserError, never a
 -- guess: double-quoted and here-strings, `$` or a backtick inside a word, comments, the
--- call operator, pipes and redirections, and every control or Unicode space character
+-- call operator, || and redirections, and every control or Unicode space character
 -- outside a string. A newline is LF, CR or CRLF (language spec §2.2.2): a lone CR ends a
 -- statement. PowerShell takes U+0085, U+2028, U+2029 and the other Unicode spaces for
 -- whitespace; here they are refused, like vertical tab, form feed, NUL and the other
@@ -190,6 +190,9 @@ end
 
 scanners["["] = function(text, i, mode)
   local name, next_i = text:match("^%[([%a][%w%.]*)%]()", i)
+  if not name then                                  -- an array type: [string[]]
+    name, next_i = text:match("^%[([%a][%w%.]*%[%])%]()", i)
+  end
   if mode == "argument" or not name then
     fail("a type name like [ordered] was expected", i)
   end
@@ -219,7 +222,6 @@ local REFUSED = {
   ["#"] = "comments are not supported",
   ["<"] = "comments and redirections are not supported",
   [">"] = "redirections are not supported",
-  ["|"] = "pipelines are not supported",
   ["&"] = "the call operator & and && are not supported",
   ["`"] = "backtick escapes are not supported",
   ["."] = "dot-sourcing and words that begin with a dot are not supported",
@@ -238,6 +240,10 @@ local function scan_at(text, i, mode)
     fail(("the character %s outside a string is not supported"):format(describe(c)), i)
   end
   if c:match("[(){},]") then return c, c, i + 1 end
+  if c == "|" then
+    if text:sub(i + 1, i + 1) == "|" then fail("the chain operator || is not supported", i) end
+    return "|", "|", i + 1
+  end
   if REFUSED[c] then fail(REFUSED[c], i) end
   if scanners[c] then return scanners[c](text, i, mode) end
   if c:match("%d") then return "number", read_number(text, i) end
@@ -248,7 +254,7 @@ end
 --- scan(text, i, mode) -> token {kind=, value=, pos=, next=, spaced=, bare=, quoted=}
 -- The token after any spaces and tabs from byte i; spaced says whether there were some.
 -- kinds: sep (value "\n" or ";"), string, word, number, variable, param, param:, operator,
--- type, ( ) { } , = @( @{, eof.
+-- type, ( ) { } , | = @( @{, eof.
 function M.scan(text, i, mode)
   local start = text:match("^[ \t]*()", i)
   local kind, value, next_i, extra = scan_at(text, start, mode)
