@@ -25,6 +25,8 @@ typedef struct Options {
   const char *lang;
   const char *rollback;
   const char *audit_log;
+  const char *output;      /* report: -o FILE */
+  const char *format;      /* report: html or md */
   const char *sets[MAX_SETS];
   int nsets;
   int yes, json, verbose, quiet, help;
@@ -34,7 +36,8 @@ typedef struct Options {
   char bad_option[128];    /* what getopt refused, said once the command is known */
 } Options;
 
-enum { OPT_SET = 256, OPT_JSON, OPT_LANG, OPT_ROLLBACK, OPT_AUDIT, OPT_DETAILED, OPT_RESUMABLE };
+enum { OPT_SET = 256, OPT_JSON, OPT_LANG, OPT_ROLLBACK, OPT_AUDIT, OPT_DETAILED, OPT_RESUMABLE,
+       OPT_FORMAT };
 
 static const struct option long_options[] = {
   {"inventory", required_argument, NULL, 'i'},
@@ -46,6 +49,8 @@ static const struct option long_options[] = {
   {"audit-log", required_argument, NULL, OPT_AUDIT},
   {"detailed-exitcode", no_argument, NULL, OPT_DETAILED},
   {"resumable", no_argument, NULL, OPT_RESUMABLE},
+  {"output", required_argument, NULL, 'o'},
+  {"format", required_argument, NULL, OPT_FORMAT},
   {"verbose", no_argument, NULL, 'v'},
   {"quiet", no_argument, NULL, 'q'},
   {"help", no_argument, NULL, 'h'},
@@ -69,11 +74,14 @@ static int one_of (const char *value, const char *const choices[]) {
 static int check_values (Options *o) {
   static const char *const langs[] = {"en", "de", "fr", NULL};
   static const char *const rollbacks[] = {"ask", "auto", "never", NULL};
+  static const char *const formats[] = {"html", "md", NULL};
   if (o->lang && !one_of(o->lang, langs))
     return usage_error(o->command, "--lang '%s': expected en, de or fr", o->lang);
   if (o->rollback && !one_of(o->rollback, rollbacks))
     return usage_error(o->command, "--rollback '%s': expected ask, auto or never",
                        o->rollback);
+  if (o->format && !one_of(o->format, formats))
+    return usage_error(o->command, "--format '%s': expected html or md", o->format);
   for (int i = 0; i < o->nsets; i++) {
     const char *eq = strchr(o->sets[i], '=');
     if (eq == NULL || eq == o->sets[i])
@@ -97,6 +105,8 @@ static void parse_option (Options *o, int c) {
     case OPT_AUDIT: o->audit_log = optarg; o->given |= OPTION_AUDIT_LOG; break;
     case OPT_DETAILED: o->detailed_exitcode = 1; o->given |= OPTION_DETAILED_EXITCODE; break;
     case OPT_RESUMABLE: o->resumable = 1; o->given |= OPTION_RESUMABLE; break;
+    case 'o': o->output = optarg; o->given |= OPTION_OUTPUT; break;
+    case OPT_FORMAT: o->format = optarg; o->given |= OPTION_FORMAT; break;
     case OPT_SET:
       o->given |= OPTION_SET;
       if (o->nsets < MAX_SETS) o->sets[o->nsets++] = optarg;
@@ -131,7 +141,7 @@ static void refuse_option (Options *o, int c, const char *word) {
 static int parse (Options *o, int argc, char **argv) {
   int c;
   opterr = 0;                                            /* refuse_option says it once */
-  while ((c = getopt_long(argc, argv, ":i:yvqh", long_options, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":i:o:yvqh", long_options, NULL)) != -1) {
     if (c == '?' || c == ':') refuse_option(o, c, argv[optind - 1]);
     else parse_option(o, c);
   }
@@ -156,7 +166,8 @@ static int parse (Options *o, int argc, char **argv) {
 
 static int check_argument (const Options *o) {
   int wants = strcmp(o->command, "run") == 0 || strcmp(o->command, "plan") == 0 ||
-              strcmp(o->command, "check") == 0 || strcmp(o->command, "resume") == 0;
+              strcmp(o->command, "check") == 0 || strcmp(o->command, "resume") == 0 ||
+              strcmp(o->command, "report") == 0;
   if (wants && o->argument == NULL)
     return usage_error(o->command, "%s needs an argument", o->command);
   if (!wants && o->argument != NULL)
@@ -196,6 +207,8 @@ static void push_options (lua_State *L, const Options *o) {
   set_string(L, "lang", o->lang);
   set_string(L, "rollback", o->rollback);
   set_string(L, "audit_log", o->audit_log);
+  set_string(L, "output", o->output);
+  set_string(L, "format", o->format);
   set_flag(L, "yes", o->yes);
   set_flag(L, "json", o->json);
   set_flag(L, "verbose", o->verbose);

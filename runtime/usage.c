@@ -20,6 +20,7 @@ static const char overview[] =
   "  check RUNBOOK     validate the runbook and the inventory; touches no network\n"
   "  resume JOURNAL    continue a run that was interrupted, from its journal\n"
   "  history           the past runs of the state directory, newest first\n"
+  "  report JOURNAL    the run as a page people read: HTML, or Markdown for a ticket\n"
   "  list              list the runbooks found in ./, $RUNBOOK_PATH and the installed ones\n"
   "  repl              interactive Lua prompt with every primitive, for diagnostics\n"
   "  version           print the versions of runbook, Lua and every linked library\n"
@@ -53,6 +54,10 @@ static const OptionText option_texts[] = {
    "      --detailed-exitcode\n"
    "                         exit 0 when nothing is to change, 6 when changes are pending\n"
    "                         (1 and 5 still say what blocks), for scripts and monitoring\n"},
+  {OPTION_OUTPUT, "--output",
+   "  -o, --output FILE      write to FILE (whole, through a temporary file), not stdout\n"},
+  {OPTION_FORMAT, "--format",
+   "      --format html|md   a self-contained HTML page (default), or Markdown for a ticket\n"},
   {OPTION_RESUMABLE, "--resumable",
    "      --resumable        only the runs `runbook resume` can take\n"},
 };
@@ -141,6 +146,13 @@ static const Command commands[] = {
    "one JSON object per run: journal, runbook, inventory,\n"
    "                         user, machine, start, duration, result, changes, resumable,\n"
    "                         step", journals_kept},
+  {"report", "report [options] JOURNAL",
+   "Turns a run's journal into a report people read: the runbook, inventory, operator,\n"
+   "start and end; a timeline of steps x hosts; what each step's check saw before; what\n"
+   "changed, before -> after per host, with durations; the final verification's evidence;\n"
+   "rollbacks; what was left different. For finished, failed, rolled-back and\n"
+   "interrupted runs. The HTML page needs no network and no script, and prints as it is.\n",
+   OPTION_OUTPUT | OPTION_FORMAT | OPTION_LANG, NULL, journals_kept},
   {"list", "list [options]",
    "Lists the runbooks (files that define or extend one) in ./, $RUNBOOK_PATH and the\n"
    "installed runbooks folder, with the first line of each one's description.\n",

@@ -16,6 +16,8 @@
 #define OPTION_AUDIT_LOG  0x40u
 #define OPTION_DETAILED_EXITCODE 0x80u
 #define OPTION_RESUMABLE  0x100u
+#define OPTION_OUTPUT     0x200u
+#define OPTION_FORMAT     0x400u
 
 int usage_known_command (const char *name);
 unsigned usage_options_of (const char *command);

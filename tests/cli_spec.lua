@@ -32,15 +32,15 @@ describe("help", function()
   it("documents every command and the exit codes in `runbook --help`", function()
     local r = runbook("--help")
     assert.equal(0, r.code)
-    for _, command in ipairs { "run", "plan", "check", "resume", "history", "list", "repl",
-                               "version" } do
+    for _, command in ipairs { "run", "plan", "check", "resume", "history", "report", "list",
+                               "repl", "version" } do
       assert.matches("\n  " .. command .. " ", r.out)
     end
     assert.matches("4  interrupted", r.out)
   end)
 
-  for _, command in ipairs { "run", "plan", "check", "resume", "history", "list", "repl",
-                             "version" } do
+  for _, command in ipairs { "run", "plan", "check", "resume", "history", "report", "list",
+                             "repl", "version" } do
     it("has `runbook " .. command .. " --help`", function()
       local r = runbook(command .. " --help")
       assert.equal(0, r.code)
@@ -61,6 +61,7 @@ describe("help", function()
     check = { "--inventory", "--set", "--json", "--lang" },
     list = { "--json" }, repl = { "--inventory" }, version = { "--json" },
     history = { "--json", "--lang", "--resumable" },
+    report = { "--lang", "--output", "--format" },
   }
   for command, options in pairs(takes) do
     it("lists in `runbook " .. command .. " --help` exactly the options it takes", function()

@@ -8,7 +8,8 @@ local write, quote = support.write, support.quote
 
 local COMPLETION = support.root .. "/runtime/completion"
 local BIN_DIR = support.bin:match("^(.*)/[^/]+$")
-local COMMANDS = { "check", "history", "list", "plan", "repl", "resume", "run", "version" }
+local COMMANDS = { "check", "history", "list", "plan", "repl", "report", "resume", "run",
+                   "version" }
 
 local scratch, harness          -- the shells' working directory; the test's own files
 before_each(function() scratch, harness = support.tmpdir(), support.tmpdir() end)
@@ -139,7 +140,7 @@ describe("bash completion", function()
     end
     assert.same(sorted(listed), sorted(bash_complete { "runbook", "" }))
     assert.same(COMMANDS, sorted(listed))
-    assert.same({ "resume", "repl" }, bash_complete { "runbook", "re" })
+    assert.same({ "resume", "report", "repl" }, bash_complete { "runbook", "re" })
   end)
 
   for _, command in ipairs(COMMANDS) do

@@ -554,7 +554,9 @@ describe("secrets", function()
   -- without `\/` for `/`) and as Lua's %q writes it.
   local function forms_of(secret)
     local json = cjson.encode(secret):sub(2, -2)
-    return { secret, json, (json:gsub("\\/", "/")), ("%q"):format(secret):sub(2, -2) }
+    local html = secret:gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;",
+      ['"'] = "&quot;", ["'"] = "&#39;" })
+    return { secret, json, (json:gsub("\\/", "/")), ("%q"):format(secret):sub(2, -2), html }
   end
 
   it("never shows an env: or file: secret with / + = \" \\ in any form, anywhere", function()
@@ -578,7 +580,12 @@ describe("secrets", function()
     end
     assert.same({ "authenticating with <redacted> and <redacted>" }, notes)
     local everything = human.out .. human.err .. json.out .. json.err .. slurp(audit)
-    for _, path in ipairs(journals()) do everything = everything .. slurp(path) end
+    for _, path in ipairs(journals()) do     -- the journals, and the reports made of them
+      local html, md = drill("report " .. quote(path)), drill("report --format md " .. quote(path))
+      assert.equal(0, html.code, html.err)
+      assert.matches("<redacted>", md.out)
+      everything = everything .. slurp(path) .. html.out .. md.out
+    end
     assert.matches('"credentials"', everything)   -- the journal's data record is there
     for _, secret in ipairs { env_secret, file_secret } do
       for _, form in ipairs(forms_of(secret)) do

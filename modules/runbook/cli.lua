@@ -199,6 +199,8 @@ local function plan_then_execute(session, journal, header)
   end
   session.journal = journal
   journal:write(header)
+  journal:write { event = "plan", steps = entries }    -- the report's "before"
+  require("runbook.output").recorder = function(record) journal:write(record) end   -- (lazy)
   output.emit("journal", { path = journal.path, resumed = header.event == "resume" })
   session.heartbeat = lease.renew          -- each step pushes the lease's expiry on
   local ok, code = pcall(engine.execute, session)
@@ -552,6 +554,38 @@ function M.history(options)
   local runs = history.runs { resumable = options.resumable }
   if not options.json then history.show(runs); return EXIT.done end
   for _, run in ipairs(runs) do print(cjson.encode(run)) end
+  return EXIT.done
+end
+
+-- Writes text to path through a temporary file renamed over it: a reader never sees half a
+-- report. -> true | nil, message
+local function write_whole(path, text)
+  local temporary = path .. ".tmp" .. fs.pid()
+  local file, err = io.open(temporary, "wb")
+  if not file then return nil, err end
+  local ok, write_err = file:write(text)
+  file:close()
+  if ok then ok, write_err = os.rename(temporary, path) end
+  if not ok then os.remove(temporary); return nil, write_err end
+  return true
+end
+M.write_whole = write_whole
+
+--- report JOURNAL: the run as a page people read (runbook.report): HTML, or Markdown
+-- with --format md; on stdout, or in the file -o names (written whole). In the journal's
+-- language unless --lang says.
+function M.report(options)
+  local records, err = journal_lib.read(options.argument)
+  if not records then say.error(("%s: %s"):format(options.argument, err)); return EXIT.usage end
+  i18n.setup(options.lang or (records[1] or {}).lang)
+  local report = require "runbook.report"    -- only this command draws reports
+  local model, why = report.model(records, options.argument)
+  if not model then say.error(why); return EXIT.usage end
+  local page = require("runbook.report_page")[options.format == "md" and "markdown" or "html"](model)
+  if not options.output then io.stdout:write(page); return EXIT.done end
+  local ok, write_err = write_whole(options.output, page)
+  if not ok then say.error(i18n.t("report_write_failed", options.output, write_err)); return EXIT.failed end
+  say.note(i18n.t("report_written", options.output))
   return EXIT.done
 end
 

@@ -68,7 +68,10 @@ local function result_of(records, header)
     elseif record.event == "failed" then failed = true
     end
   end
-  local last = records[#records]
+  local last                -- the last record of the run's own (not a "shown" one)
+  for i = #records, 1, -1 do
+    if records[i].event ~= "shown" then last = records[i]; break end
+  end
   if last.event == "interrupted" then return "interrupted" end
   if last.event == "declined" then return "declined" end
   if still_running(header.pid) then return "running" end

@@ -225,10 +225,27 @@ function human.summary(e)
   if e.resume then line(labelled(i18n.t("resume_hint"), "runbook resume " .. e.resume)) end
 end
 
---- emit(kind, fields): one event to the chosen view and to the audit log. A step_start
--- makes its step the one later notes belong to.
+-- The events a run's journal keeps too (as "shown" records, for runbook.report): what the
+-- operator saw of the steps, from the first change on.
+local RECORDED = { step_start = true, host_done = true, step_done = true, note = true,
+                   rollback = true, summary = true, progress = true }
+
+-- Into the journal (M.recorder, set once it exists): a copy, its kind as `kind`; a wait's
+-- progress only when it ends.
+local function record(kind, event)
+  if not (M.recorder and RECORDED[kind]) or (kind == "progress" and not event.finished) then
+    return
+  end
+  local copy = { event = "shown", kind = kind }
+  for key, value in pairs(event) do if key ~= "event" then copy[key] = value end end
+  M.recorder(copy)
+end
+
+--- emit(kind, fields): one event to the chosen view, to the audit log and, during a run, to
+-- its journal. A step_start makes its step the one later notes belong to.
 function M.emit(kind, event)
   event.event = kind
+  record(kind, event)
   if kind == "step_start" then M.step = event.id end
   if M.json then
     io.stdout:write(secrets.json(event), "\n")

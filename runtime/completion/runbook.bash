@@ -6,7 +6,7 @@
 
 # The commands (runbook --help).
 _runbook_commands() {
-  echo run plan check resume history list repl version
+  echo run plan check resume history report list repl version
 }
 
 # The long options command takes (runbook COMMAND --help); tests/completion_spec.lua keeps
@@ -19,6 +19,7 @@ _runbook_options_of() {
     check) own='--inventory --set --json --lang ' ;;
     list|version) own='--json ' ;;
     history) own='--json --lang --resumable ' ;;
+    report) own='--output --format --lang ' ;;
     repl) own='--inventory ' ;;
   esac
   echo "$own--verbose --quiet --help"
@@ -27,7 +28,7 @@ _runbook_options_of() {
 # Whether $1 is an option whose value is the next word.
 _runbook_takes_value() {
   case $1 in
-    -i|--inventory|--set|--lang|--rollback|--audit-log) return 0 ;;
+    -i|--inventory|--set|--lang|--rollback|--audit-log|-o|--output|--format) return 0 ;;
   esac
   return 1
 }
@@ -127,7 +128,8 @@ _runbook_add_values_of() {
   local word
   case $1 in
     -i|--inventory) _runbook_add_files "$2" '*.lua' ;;
-    --audit-log) _runbook_add_files "$2" ;;
+    --audit-log|-o|--output) _runbook_add_files "$2" ;;
+    --format) for word in html md; do candidates+=("$prefix$word"); done ;;
     --lang) for word in en de fr; do candidates+=("$prefix$word"); done ;;
     --rollback) for word in ask auto never; do candidates+=("$prefix$word"); done ;;
     --set) _runbook_add_set_words "$2" ;;
@@ -147,7 +149,7 @@ _runbook_add_positional_words() {
         _runbook_add_asked runbooks list
         [[ $typed == */* ]] && _runbook_add_files "$typed" '*.lua'
         ;;
-      resume)
+      resume|report)
         compopt -o filenames 2>/dev/null
         _runbook_add_asked journals list
         [[ $typed == */* ]] && _runbook_add_files "$typed" '*.jsonl'
