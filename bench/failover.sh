@@ -6,16 +6,25 @@
 # each run from the same reset state, in one run. Prints a Markdown table: median wall
 # time, the ratio to 2 servers, Ansible's ratio, and runbook's CPU time / wall time (an
 # upper bound of the engine's share: it also counts libssh2's cryptography).
-# Goal (issue 7): engine overhead under 5% of wall time; 32 servers within 1.5x of 2.
+# Issue 15: the emulated servers charge what real ones cost (LYNC_EMULATOR_COSTS, default
+# "default": 0.5 s per PowerShell process start, 3 s for the Lync module's first use in a
+# process; docs/transports.md) and sit behind the lab's delay relay (DELAY_MS each way,
+# default 10: 20 ms RTT) for both tools; per run the emulators' counters give the PowerShell
+# processes started and the scripts run (all servers; the Front End and the busiest Edge
+# server, whose scripts are the critical path's round trips), and runbook's peak RSS.
+# The floor: one session start per host, in parallel (START + LOAD), plus the critical
+# path's scripts x RTT (the servers' own work is ~0 in the emulator).
 set -eu
 cd "$(dirname "$0")/.."
 runs=${RUNS:-3}
 work=$(mktemp -d /tmp/runbook-bench-failover.XXXXXX)
 export USER="${USER:-$(id -un)}"
+delay=${DELAY_MS:-10}
 addresses="127.0.24.1"
 for i in $(seq 11 42) $(seq 111 142); do addresses="$addresses 127.0.24.$i"; done
-mkdir -p "$work/sshd" "$work/named" "$work/prosody" "$work/state"
+mkdir -p "$work/sshd" "$work/named" "$work/prosody" "$work/state" "$work/relay"
 cleanup() {
+  tests/lab/delay_relay.sh stop "$work/relay" || true
   tests/lab/sshd.sh stop "$work/sshd" || true
   tests/lab/named.sh stop "$work/named" || true
   tests/lab/prosody.sh stop "$work/prosody" || true
@@ -29,9 +38,18 @@ tests/lab/prosody.sh start "$work/prosody" 127.0.24.250 >"$work/prosody.env"
 get() { sed -n "s/^$2=//p" "$work/$1.env"; }
 port=$(get sshd port); state_dir=$(get sshd state_dir); dns_key=$(get named key)
 chmod 600 "$dns_key"
+# every emulated Windows server behind the relay: 127.0.25.X forwards to 127.0.24.X
+pairs=""
+for address in $addresses; do pairs="$pairs ${address%.*.*}.25.${address##*.}:$port=$address:$port"; done
+# shellcheck disable=SC2086
+tests/lab/delay_relay.sh start "$work/relay" "$delay" $pairs >"$work/relay.env"
+sed 's/^\[127\.0\.24\./[127.0.25./' "$work/sshd/known_hosts" >"$work/known_hosts"
+export BENCH_CLIENT_PREFIX=127.0.25
+costs=$(cat "$state_dir/costs")
 export RUNBOOK_STATE_DIR=$work/state
 export ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=False ANSIBLE_SSH_USETTY=False
-export ANSIBLE_SSH_ARGS="-o ControlMaster=no -o UserKnownHostsFile=$work/sshd/known_hosts -o StrictHostKeyChecking=yes"
+export ANSIBLE_SSH_ARGS="-o ControlMaster=no -o UserKnownHostsFile=$work/known_hosts -o StrictHostKeyChecking=yes"
+export ANSIBLE_PIPELINING=True   # (raw tasks send no module: nothing for it to pipeline)
 export ANSIBLE_LOCAL_TEMP=$work/ansible-tmp ANSIBLE_PYTHON_INTERPRETER=auto_silent
 
 # reset N: every emulated server back to the topology, the zone back to before the failover
@@ -41,32 +59,55 @@ reset() {
     | nsupdate -k "$dns_key"
 }
 
-# timed LABEL COMMAND...: appends "LABEL wall user sys"; the command must succeed
+# counted N: "processes scripts fe_scripts busiest_edge_scripts" from the emulators' counters
+counted() {
+  lua5.4 - "$state_dir" "$(cat "$work/addresses-$1")" <<'LUA'
+package.path = "modules/?.lua;" .. package.path
+local emulator = require "lync.emulator"
+local processes, scripts, fe, edge = 0, 0, 0, 0
+for address in arg[2]:gmatch("%S+") do
+  local c = emulator.counters(arg[1] .. "/" .. address .. ".json")
+  processes, scripts = processes + c.processes, scripts + c.scripts
+  if address == "127.0.24.1" then fe = c.scripts elseif c.scripts > edge then edge = c.scripts end
+end
+print(processes, scripts, fe, edge)
+LUA
+}
+
+# timed LABEL N COMMAND...: appends "LABEL N wall user sys rss_kb processes scripts fe edge";
+# the command must succeed
 timed() {
-  label=$1; shift
-  /usr/bin/time -f "%e %U %S" -o "$work/time" "$@" >"$work/last.log" 2>&1 \
+  label=$1; n=$2; shift 2
+  rm -f "$state_dir"/*.counters
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" >"$work/last.log" 2>&1 \
     || { tail -30 "$work/last.log" >&2; exit 1; }
-  echo "$label $(cat "$work/time")" >>"$work/times"
+  echo "$label $n $(cat "$work/time") $(counted "$n")" >>"$work/times"
 }
 
 for n in 2 8 32; do
   lua5.4 bench/failover_setup.lua "$n" "$work" "$state_dir" "$port" "$work/sshd/lync_key" \
-    "$work/sshd/known_hosts" 127.0.24.53 5391 "$dns_key" "$(get prosody ca_file)"
+    "$work/known_hosts" 127.0.24.53 5391 "$dns_key" "$(get prosody ca_file)"
   for run in $(seq 1 "$runs"); do
     reset "$n"
-    timed "runbook $n" ./runbook run xmpp-failover --yes -q -i "$work/inv-$n.lua"
+    timed runbook "$n" ./runbook run xmpp-failover --yes -q -i "$work/inv-$n.lua"
     reset "$n"
-    timed "ansible $n" ansible-playbook -i "$work/hosts-$n.ini" -f "$n" "$work/play-$n.yml"
+    timed ansible "$n" ansible-playbook -i "$work/hosts-$n.ini" -f "$((n + 1))" \
+      "$work/play-$n.yml"
   done
 done
 
-lua5.4 - "$work/times" <<'LUA'
+echo "costs (process start, Lync module load, s): $costs; RTT $((2 * delay)) ms; runs $runs"
+echo
+lua5.4 - "$work/times" "$costs" "$delay" <<'LUA'
 local samples = {}
 for line in io.lines(arg[1]) do
-  local tool, n, wall, user, sys = line:match("(%S+) (%d+) (%S+) (%S+) (%S+)")
+  local tool, n, wall, user, sys, rss, processes, scripts, fe, edge = line:match(
+    "(%S+) (%d+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)")
   local key = tool .. n
   samples[key] = samples[key] or {}
-  table.insert(samples[key], { wall = tonumber(wall), cpu = tonumber(user) + tonumber(sys) })
+  table.insert(samples[key], { wall = tonumber(wall), cpu = tonumber(user) + tonumber(sys),
+    rss = tonumber(rss) / 1024, processes = tonumber(processes), scripts = tonumber(scripts),
+    critical = tonumber(fe) + tonumber(edge) })
 end
 local function median(list, field)
   local values = {}
@@ -74,13 +115,27 @@ local function median(list, field)
   table.sort(values)
   return values[(#values + 1) // 2]
 end
-print("| Edge servers per pool | runbook | ratio to 2 | runbook CPU / wall | ansible-playbook | ansible / runbook |")
-print("|---|---|---|---|---|---|")
-local base = median(samples.runbook2, "wall")
+local start, load = arg[2]:match("([%d.]+),([%d.]+)")
+if arg[2] == "default" then start, load = 0.5, 3 end
+local rtt = 2 * tonumber(arg[3]) / 1000
+print("| Edge servers per pool | tool | wall | ratio to 2 | PowerShell processes | scripts "
+  .. "(all / critical path) | floor | wall / floor | CPU / wall | peak RSS |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for _, tool in ipairs { "runbook", "ansible" } do
+  local base = median(samples[tool .. "2"], "wall")
+  for _, n in ipairs { 2, 8, 32 } do
+    local list = samples[tool .. n]
+    local wall, critical = median(list, "wall"), median(list, "critical")
+    -- the same work for both tools: runbook's critical path, one session start per host
+    local floor = start + load + median(samples["runbook" .. n], "critical") * rtt
+    print(("| %d | %s | %.2f s | %.2f× | %d | %d / %d | %.2f s | %.2f× | %.1f%% | %.1f MB |")
+      :format(n, tool, wall, wall / base, median(list, "processes"), median(list, "scripts"),
+              critical, floor, wall / floor, 100 * median(list, "cpu") / wall,
+              median(list, "rss")))
+  end
+end
 for _, n in ipairs { 2, 8, 32 } do
-  local ours, theirs = samples["runbook" .. n], samples["ansible" .. n]
-  local wall = median(ours, "wall")
-  print(("| %d | %.2f s | %.2f× | %.0f%% | %.2f s | %.1f× |"):format(n, wall, wall / base,
-    100 * median(ours, "cpu") / wall, median(theirs, "wall"), median(theirs, "wall") / wall))
+  print(("runbook / ansible at %d: %.3f"):format(n, median(samples["runbook" .. n], "wall")
+    / median(samples["ansible" .. n], "wall")))
 end
 LUA

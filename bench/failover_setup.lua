@@ -16,6 +16,12 @@ local NEW_IP, OLD_IP, FE = "127.0.24.250", "127.0.24.251", "127.0.24.1"
 local SERVICES = { "RTCDATAPROXY", "RTCMEDIARELAY", "RTCMRAUTH", "RTCSRV" }
 
 local function address(pool, i) return ("127.0.24.%d"):format(pool * 100 + i - 100 + 10) end
+-- where the clients connect: the server's own address, or its delay relay's
+-- ($BENCH_CLIENT_PREFIX, e.g. 127.0.25: the relay of 127.0.24.11 is 127.0.25.11)
+local CLIENT_PREFIX = os.getenv("BENCH_CLIENT_PREFIX") or "127.0.24"
+local function client(server_address)
+  return (server_address:gsub("^127%.0%.24%.", CLIENT_PREFIX .. "."))
+end
 local function fqdn(pool, i) return ("edge%d-%02d.contoso.com"):format(pool, i) end
 
 local function write(path, text)
@@ -26,12 +32,13 @@ end
 
 -- the topology and the per-address state seed
 local lab = { sites = { Site1 = { route = "edgepool1.contoso.com" }, Site2 = {} }, pools = {} }
-local servers = { ('    ["fe1.contoso.com"] = { address = %q },'):format(FE) }
+local servers = { ('    ["fe1.contoso.com"] = { address = %q },'):format(client(FE)) }
 for pool = 1, 2 do
   local list = {}
   for i = 1, n do
     list[i] = fqdn(pool, i)
-    servers[#servers + 1] = ('    [%q] = { address = %q },'):format(fqdn(pool, i), address(pool, i))
+    servers[#servers + 1] = ('    [%q] = { address = %q },'):format(fqdn(pool, i),
+      client(address(pool, i)))
   end
   lab.pools[("edgepool%d.contoso.com"):format(pool)] = { site = "Site" .. pool, servers = list }
 end
@@ -66,9 +73,9 @@ return {
 local function line(name, parameters)
   return ps.command_line(ps.wrap(ps.command(name, parameters)))
 end
-local hosts = { "[fe]", ("fe1 ansible_host=%s"):format(FE), "[edge]" }
+local hosts = { "[fe]", ("fe1 ansible_host=%s"):format(client(FE)), "[edge]" }
 for i = 1, n do
-  local vars = { ("%s ansible_host=%s"):format(fqdn(2, i), address(2, i)) }
+  local vars = { ("%s ansible_host=%s"):format(fqdn(2, i), client(address(2, i))) }
   for _, service in ipairs(SERVICES) do
     vars[#vars + 1] = ("stop_%s='%s'"):format(service, line("Stop-CsWindowsService",
       { Name = service, ComputerName = fqdn(2, i) }))

@@ -84,7 +84,7 @@ function Session:open()
   local found, read_err, read_code = self:read_until(function(buffer)
     local at = buffer:find(ready, 1, true)
     return at and at + #ready or nil
-  end, self.host.timeout or 30)
+  end, self.host.command_timeout or 60)   -- a process start: a command's time, not a login's
   if not found then
     local said = channel:stderr():match("^%s*([^\r\n]*)") or ""
     self:drop()

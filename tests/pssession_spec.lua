@@ -17,7 +17,7 @@ local server
 local function host(address)
   return { name = "fe-" .. address, transport = "ssh", address = address,
            port = tonumber(server.port), user = server.user, key_file = server.lync_key,
-           known_hosts = server.known_hosts, timeout = 10, command_timeout = 20 }
+           known_hosts = server.known_hosts, timeout = 60, command_timeout = 60 }
 end
 
 local function state_path(address) return server.state_dir .. "/" .. address .. ".json" end
