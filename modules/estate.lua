@@ -38,10 +38,6 @@ local SERVER_FIELDS = {
 }
 
 local IP = "^[%x:%.]+$"
-
---- The inventory schema (the runbooks' `inventory =`).
-M.schema = {
-  domain = { type = "string", required = true,
 local HOST_NAME = "^%w[%w%-%.]*%.?$"
 
 -- SRV priority and weight are 16-bit numbers (RFC 2782).
@@ -49,6 +45,10 @@ local function srv_number(value)
   if value >= 0 and value <= 65535 then return true end
   return false, ("%d is not in 0-65535 (an SRV priority or weight, RFC 2782)"):format(value)
 end
+
+--- The inventory schema (the runbooks' `inventory =`).
+M.schema = {
+  domain = { type = "string", required = true,
              description = "the SIP domain federated over XMPP, e.g. contoso.com" },
   management = { type = "string", required = true,
                  description = "FQDN of the server where management cmdlets run (a Front End)" },
@@ -108,6 +108,8 @@ end
   } },
   failover = { type = "record", fields = {
     from_pool = { type = "string" }, to_pool = { type = "string" },
+    mode = { type = "string", values = { "dead-pool", "planned" },
+             description = "the default mode: dead-pool (the old pool failed) or planned" },
   } },
 }
 

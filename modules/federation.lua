@@ -141,7 +141,102 @@ local function all_in(map, state, except)
   return #behind == 0, #behind == 0 and ("all " .. state) or table.concat(behind, ", ")
 end
 
-local function edges(ctx) return estate.edge_servers(ctx, target(ctx)) end
+-- ------------------------------------------------------------------ modes, exclusions
+-- Two modes, chosen per run (--set mode=…), journaled with the run's parameters and shown in
+-- the plan: "dead-pool" (the old pool failed: nothing of it is asked) and "planned" (the old
+-- pool still runs: its XMPP proxy service is stopped first, so that partners stop reaching
+-- it, and started again on rollback). --set exclude=FQDN[,FQDN] leaves named Edge servers
+-- out of this run: the one way a preflight blocker for a dead server is waived.
+
+local function mode(ctx) return ctx.params.mode or "dead-pool" end
+
+-- The names --set exclude gave, lower-case, as a set (empty: none).
+local function excluded(ctx)
+  local set = {}
+  for name in tostring(ctx.params.exclude or ""):gmatch("[^,%s]+") do set[name:lower()] = true end
+  return set
+end
+
+-- The Edge servers of a pool that this run works on: those the topology lists, minus the
+-- excluded ones. None left is an error, never a vacuous "all done".
+local function pool_edges(ctx, pool)
+  local skip, kept = excluded(ctx), {}
+  for _, host in ipairs(estate.edge_servers(ctx, pool)) do
+    if not skip[host.name:lower()] then kept[#kept + 1] = host end
+  end
+  if #kept == 0 then
+    error(("[federation] every Edge server of %s is excluded from this run (--set exclude): "
+      .. "nothing would carry federation"):format(pool), 0)
+  end
+  return kept
+end
+
+local function edges(ctx) return pool_edges(ctx, target(ctx)) end
+
+-- What the plan says of the run's mode and exclusions (for the first step's evidence).
+local function mode_note(ctx)
+  local names = {}
+  for name in pairs(excluded(ctx)) do names[#names + 1] = name end
+  table.sort(names)
+  local text = ("mode %s"):format(mode(ctx))
+  if #names > 0 then text = text .. "; excluded for this run: " .. table.concat(names, ", ") end
+  return text
+end
+
+-- The old pool's XMPP proxy services (planned mode), by a display name with "XMPP": the
+-- service name is not documented where runbook could source it (docs/emulator.md).
+local function xmpp_services(host)
+  local list = {}
+  for _, service in ipairs(lync.services(host, { computer = host.name })) do
+    if tostring(service.DisplayName):find("XMPP", 1, true) then list[#list + 1] = service end
+  end
+  if #list == 0 then
+    error(("[federation] %s runs no service whose display name names XMPP: is it an Edge "
+      .. "server with XMPP federation?"):format(host.name), 0)
+  end
+  return list
+end
+
+-- Planned mode, the old pool: whether every XMPP proxy service is stopped, and what runs.
+local function old_xmpp_stopped(ctx)
+  if mode(ctx) ~= "planned" then
+    return { ok = true, saw = "mode dead-pool: the old pool failed and is not asked; "
+      .. "--set mode=planned stops its XMPP proxy first" }
+  end
+  local running, seen = {}, {}
+  for _, host in ipairs(pool_edges(ctx, ctx.params.from_pool)) do
+    for _, service in ipairs(xmpp_services(host)) do
+      seen[#seen + 1] = ("%s: %s=%s"):format(host.name, service.Name, service.Status)
+      if service.Status ~= "Stopped" then running[#running + 1] = host.name end
+    end
+  end
+  return { ok = #running == 0, saw = table.concat(seen, "; "),
+           want = "the old pool's XMPP proxy Stopped (mode planned)" }
+end
+
+local function stop_old_xmpp(ctx)
+  for _, host in ipairs(pool_edges(ctx, ctx.params.from_pool)) do
+    local names = {}
+    for _, service in ipairs(xmpp_services(host)) do
+      if service.Status ~= "Stopped" then names[#names + 1] = service.Name end
+    end
+    if #names > 0 then
+      ctx.remember("old_xmpp_stopped." .. host.name, names)   -- what rollback starts again
+      lync.stop_services(host, { computer = host.name, names = names,
+        timeout = ctx.params.service_timeout, interval = poll(ctx, 1) })
+    end
+  end
+end
+
+local function start_old_xmpp(ctx)
+  for _, host in ipairs(estate.edge_servers(ctx, ctx.params.from_pool)) do
+    local names = ctx.data["old_xmpp_stopped." .. host.name]
+    if names then
+      lync.start_services(host, { computer = host.name, names = names,
+        timeout = ctx.params.service_timeout, interval = poll(ctx, 1) })
+    end
+  end
+end
 
 local function edge_names(ctx)
   local names = {}
@@ -416,6 +511,16 @@ local function edges_need(ctx)
   return needs
 end
 
+-- Planned mode also needs the old pool's Edge servers (but the excluded ones).
+local function old_edges_need(ctx)
+  if mode(ctx) ~= "planned" then return {} end
+  local needs = {}
+  for i, host in ipairs(pool_edges(ctx, ctx.params.from_pool)) do
+    needs[i] = capabilities.windows(host, SERVICE_CMDLETS)
+  end
+  return needs
+end
+
 local function cms_need(cmdlets)
   return function(ctx) return { capabilities.windows(cms(ctx), cmdlets) } end
 end
@@ -444,6 +549,7 @@ M.lease = lease
 
 M.needs = {
   edges = edges_need,
+  old_edges = old_edges_need,
   route = cms_need { "Get-CsSite", "Set-CsSite", "Get-CsPool" },
   replication = cms_need { "Get-CsManagementStoreReplicationStatus",
                            "Invoke-CsManagementStoreReplication" },
@@ -454,6 +560,9 @@ M.needs = {
 M.poll, M.target, M.cms, M.site_of, M.bare_route = poll, target, cms, site_of, bare_route
 M.route_moved, M.forget_route, M.remember, M.undoing = route_moved, forget_route, remember, undoing
 M.statuses, M.all_in, M.edges, M.edge_names = statuses, all_in, edges, edge_names
+M.mode, M.excluded, M.mode_note = mode, excluded, mode_note
+M.old_xmpp_stopped, M.stop_old_xmpp, M.start_old_xmpp = old_xmpp_stopped, stop_old_xmpp,
+  start_old_xmpp
 M.srv_name, M.dns_call, M.route_to_restore = srv_name, dns_call, route_to_restore
 M.addresses, M.shown, M.restore, M.replace, M.wanted_a = addresses, shown, restore, replace, wanted_a
 M.pool_srv, M.pool_srv_verdict, M.describe_srv, M.same_srv, M.wanted_srvs =
@@ -486,6 +595,14 @@ function M.params(direction)
     public_ip = { type = "string", required = true, default = pool_field("public_ip"),
                   pattern = "^[%x:%.]+$",
                   description = "the new pool's public Access Edge IP (after NAT), never an FQDN" },
+    mode = { type = "string", default = function(inventory)
+               return (inventory.failover or {}).mode or "dead-pool" end,
+             values = { "dead-pool", "planned" },
+             description = "dead-pool: the pool we leave failed and is not asked; planned: it "
+               .. "runs, and its XMPP proxy is stopped first" },
+    exclude = { type = "string", pattern = "^[%w%.%-,]*$",
+                description = "Edge servers this run leaves out (FQDN[,FQDN]): the one way a "
+                  .. "dead server's preflight blocker is waived" },
     service_timeout = { type = "number", default = 300,
                         description = "seconds the services may take to stop or start" },
     replication_timeout = { type = "number", default = 600,

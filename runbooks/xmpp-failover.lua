@@ -56,8 +56,21 @@ return runbook.define {
         if not ok and failure.cause(servers) ~= "not-found" then error(servers, 0) end
         if not ok then return false, tostring(servers) end
         if #servers == 0 then return false, f.target(ctx) .. " has no Edge server" end
-        return true, ("%s: %s"):format(f.target(ctx), table.concat(servers, ", "))
+        f.edges(ctx)        -- an exclusion that leaves no Edge server fails here, in the plan
+        return true, ("%s: %s (%s)"):format(f.target(ctx), table.concat(servers, ", "),
+                                            f.mode_note(ctx))
       end },
+
+    { id = "old-pool-xmpp",
+      title = { en = "Planned maintenance: stop the XMPP proxy on the old pool's Edge servers",
+                de = "Geplante Wartung: den XMPP-Proxy auf den Edgeservern des alten Pools "
+                  .. "beenden",
+                fr = "Maintenance planifiée : arrêter le proxy XMPP des serveurs Edge de "
+                  .. "l’ancien pool" },
+      needs = f.needs.old_edges,
+      check = f.old_xmpp_stopped,     -- mode dead-pool: holds, saying the old pool is not asked
+      run = f.stop_old_xmpp,
+      rollback = f.start_old_xmpp },
 
     { id = "stop-services",
       title = { en = "Stop-CsWindowsService on every Edge server of the new pool",

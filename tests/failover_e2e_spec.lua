@@ -157,7 +157,7 @@ describe("xmpp-failover against real servers #e2e", function()
     for name, status in pairs(edge_services(EDGE_A, "edge2a.contoso.com")) do
       assert.equal("Running", status, name)
     end
-    assert.matches("%[%d+/9%] XMPP federation answers", r.out)
+    assert.matches("%[%d+/10%] XMPP federation answers", r.out)
     -- one PowerShell per Windows server for the whole run (issue 15), each session closed
     for _, address in ipairs { FE, EDGE_A, EDGE_B } do
       local counted = emulator.counters(sshd.state_dir .. "/" .. address .. ".json")
@@ -264,7 +264,7 @@ describe("xmpp-failover against real servers #e2e", function()
         assert.equal("Running", status, edge[2] .. " " .. name)
       end
     end
-    assert.matches("%[%d+/10%] XMPP federation answers", r.out)
+    assert.matches("%[%d+/11%] XMPP federation answers", r.out)
     local zone_serial = serial()
     assert.matches("nothing to change", runbook("run xmpp-failback --yes").out)
     assert.equal(zone_serial, serial())
@@ -382,7 +382,7 @@ describe("xmpp-failover against real servers #e2e", function()
         perimeter.port, perimeter.user, perimeter.shell_key, perimeter.known_hosts) })
     local r = runbook("run xmpp-failover --yes --rollback auto")
     assert.equal(1, r.code, r.out .. r.err)
-    assert.matches("%[%d+/9%] Port 5269 of the new Edge pool is open externally", r.out)
+    assert.matches("%[%d+/10%] Port 5269 of the new Edge pool is open externally", r.out)
     assert.matches("10%.253%.0%.1:5269 from vantage host rbe%-vp: filtered", r.out)
     assert.matches("a firewall drops the traffic", r.out)
     assert.is_nil(site2_route())

@@ -298,7 +298,10 @@ describe("kill -9 during the failover, then resume", function()
       it(("killed %s %s: resume ends failed over, no change applied twice"):format(
           step.id, said[moment]), function()
         seed_zone()
-        local r = runbook("run --yes " .. quote(support.crash_hook(scratch, step.id, moment)))
+        -- the old pool's step changes something only in planned mode (issue 18, gap 7)
+        local mode = step.id == "old-pool-xmpp" and "--set mode=planned " or ""
+        local r = runbook("run --yes " .. mode .. quote(support.crash_hook(scratch, step.id,
+                                                                          moment)))
         assert.equal(137, r.code, r.out .. r.err)
         local intents, outcomes = journaled(step.id)
         if moment == "boundary" then
@@ -379,7 +382,7 @@ describe("examples/custom-failover.lua", function()
       quote(notes), book)
     r = runbook(args)
     assert.equal(0, r.code, r.out)
-    assert.matches("%[11/11%] Tell the service desk", r.out)
+    assert.matches("%[12/12%] Tell the service desk", r.out)
     assert.equal("CHG-4711: XMPP federation now on edgepool2.contoso.com\n", slurp(notes))
     assert_failed_over()
     r = runbook(args)
@@ -424,9 +427,9 @@ describe("examples/custom-failover.lua", function()
     local r = runbook(("run --yes --set ticket=CHG-4711 --set notify_file=%s %s"):format(
       quote(notes), book), "RUNBOOK_PATH=" .. quote(release))
     assert.equal(0, r.code, r.out .. r.err)
-    assert.matches("%[2/12%] Announce the maintenance window", r.out)
-    assert.matches("%[3/12%] A change ticket authorises the failover", r.out)
-    assert.matches("%[12/12%] Tell the service desk", r.out)
+    assert.matches("%[3/13%] Announce the maintenance window", r.out)
+    assert.matches("%[4/13%] A change ticket authorises the failover", r.out)
+    assert.matches("%[13/13%] Tell the service desk", r.out)
     assert.truthy(io.open(marker), "the shipped runbook's new step ran")
     assert.equal("CHG-4711: XMPP federation now on edgepool2.contoso.com\n", slurp(notes))
     assert_failed_over()
@@ -509,6 +512,64 @@ describe("an organization's check on a precondition step", function()
   end)
 end)
 
+describe("planned maintenance and a dead pool (issue 18, gap 7)", function()
+  local function start_params()
+    for _, event in ipairs(journal_events()) do
+      if event.event == "start" then return event.params end
+    end
+  end
+
+  it("dead-pool mode asks nothing of the old pool, and says so in the plan", function()
+    local r = runbook("plan xmpp-failover")
+    assert.matches("(mode dead-pool)", r.out, 1, true)
+    assert.matches("mode dead-pool: the old pool failed and is not asked", r.out, 1, true)
+  end)
+
+  it("planned mode stops the old pool's XMPP proxy first, journaled, and keeps it stopped",
+    function()
+    local plan = runbook("plan xmpp-failover --set mode=planned")
+    assert.matches("~ 2/10 Planned maintenance[^\n]*will change\n[^\n]*edge1a%.contoso%.com: "
+      .. "RTCXMPPTGWPX=Running", plan.out)
+    local r = runbook("run xmpp-failover --yes --set mode=planned")
+    assert.equal(0, r.code, r.out .. r.err)
+    for _, edge in ipairs { "edge1a.contoso.com", "edge1b.contoso.com" } do
+      assert.equal("Stopped", services(edge).RTCXMPPTGWPX)
+      assert.equal("Running", services(edge).RTCSRV)         -- only the XMPP proxy
+    end
+    assert_failed_over()
+    assert.equal("planned", start_params().mode)
+  end)
+
+  it("planned mode's rollback starts the old pool's XMPP proxy again", function()
+    local r = runbook("run xmpp-failover --yes --rollback auto --set mode=planned "
+      .. "--set lab.fault=stuck-service")
+    assert.equal(1, r.code, r.out)
+    assert.equal("Running", services("edge1a.contoso.com").RTCXMPPTGWPX)
+    assert.equal("Running", services("edge1b.contoso.com").RTCXMPPTGWPX)
+  end)
+
+  it("a dead Edge server blocks the run until this run excludes it by name", function()
+    local blocked = runbook("run xmpp-failover --yes --set lab.fault=unreachable-edge")
+    assert.equal(5, blocked.code, blocked.out)
+    local r = runbook("run xmpp-failover --yes --set lab.fault=unreachable-edge "
+      .. "--set exclude=edge2a.contoso.com")
+    assert.equal(0, r.code, r.out .. r.err)
+    assert.matches("excluded for this run: edge2a.contoso.com", r.out, 1, true)
+    assert.equal("EdgeServer:edgepool2.contoso.com", site_route("Site2"))
+    assert.equal("edge2a.contoso.com", start_params().exclude)
+    for name, status in pairs(services("edge2a.contoso.com")) do   -- never touched
+      assert.equal("Running", status, name)
+    end
+    assert.is_nil((lync_state().applied or {})["Stop-CsWindowsService edge2a.contoso.com RTCSRV"])
+  end)
+
+  it("refuses to exclude every Edge server of the new pool", function()
+    local r = runbook("plan xmpp-failover --set exclude=edge2a.contoso.com,edge2b.contoso.com")
+    assert.are_not.equal(0, r.code)
+    assert.matches("every Edge server of edgepool2%.contoso%.com is excluded", r.out .. r.err)
+  end)
+end)
+
 describe("xmpp-dr-readiness", function()
   it("lists the missing SRV record of the standby pool and exits 1, changing nothing", function()
     local r = runbook("plan xmpp-dr-readiness")
@@ -527,7 +588,7 @@ describe("xmpp-dr-readiness", function()
           if text:find(sign .. " " .. pattern, 1, true) then return sign end
         end
       end
-      return mark(failover, "6/9 The SRV record"), mark(readiness, "1/4 One SRV"), readiness
+      return mark(failover, "7/10 The SRV record"), mark(readiness, "1/4 One SRV"), readiness
     end
     local failover, readiness, said = verdicts()
     assert.equal("~", failover)    -- the new pool's 20 0 5269 record is missing …

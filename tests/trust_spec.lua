@@ -36,8 +36,8 @@ local function a_record()
   return zone.versions[#zone.versions]["xmpp.contoso.com A"][1].address
 end
 
-local ALL_RUNNING = "REPLICA=Running RTCDATAPROXY=Running RTCMEDIARELAY=Running "
-  .. "RTCMRAUTH=Running RTCSRV=Running"
+local ALL_RUNNING = "REPLICA=Running RTCCLSAGT=Running RTCDATAPROXY=Running "
+  .. "RTCMEDIARELAY=Running RTCMRAUTH=Running RTCSRV=Running RTCXMPPTGWPX=Running"
 
 before_each(function()
   scratch = support.tmpdir()
@@ -102,7 +102,7 @@ describe("no vacuous truth #trust", function()
   it("an Edge server that reports no services is neither all stopped nor all running", function()
     local plan = runbook("plan xmpp-failover --set lab.fault=no-services")
     assert.equal(1, plan.code, plan.out .. plan.err)
-    assert.matches("2/9 .* edge2a%.contoso%.com reports no Lync services: is it an Edge server "
+    assert.matches("3/10 .* edge2a%.contoso%.com reports no Lync services: is it an Edge server "
       .. "of this pool%?", plan.out)
     assert.is_nil(plan.out:find("all Stopped", 1, true))
   end)
@@ -124,7 +124,7 @@ describe("failures named by their real cause #trust", function()
     local plan = runbook_with("plan xmpp-failover -i " .. quote(scratch .. "/northwind.lua"),
       "RB_PW=x unshare -n sh -c 'ip link set lo up; exec \"$0\" \"$@\"'")
     assert.equal(5, plan.code, plan.out .. plan.err)
-    local first = plan.out:match("[^\n]*1/9[^\n]*")
+    local first = plan.out:match("[^\n]*1/10[^\n]*")
     assert.matches("could not run Get%-CsPool on fe1%.northwind%.test: .*%(name%-resolution%)",
       first)
     assert.is_nil(plan.out:find("deploy the Edge pool", 1, true), plan.out)
@@ -207,11 +207,11 @@ end)
 describe("evidence, not 'skipped' #trust", function()
   it("shows what the final check saw, and plans no change for services that run", function()
     local plan = runbook("plan xmpp-failover")
-    assert.is_nil(plan.out:find("8/9 [^\n]* — will change"), plan.out)
-    assert.matches("8/9 [^\n]* checked again after the earlier steps: all Running now", plan.out)
+    assert.is_nil(plan.out:find("9/10 [^\n]* — will change"), plan.out)
+    assert.matches("9/10 [^\n]* checked again after the earlier steps: all Running now", plan.out)
     local run = runbook("run xmpp-failover --yes")
     assert.equal(0, run.code, run.out .. run.err)
-    assert.matches("%[9/9%][^\n]*\n[^\n]*already holds, as the check saw:\n[^\n]*federation "
+    assert.matches("%[10/10%][^\n]*\n[^\n]*already holds, as the check saw:\n[^\n]*federation "
       .. "answers: contoso%.com → 203%.0%.113%.10:5269 open", run.out)
     lab_dir = scratch .. "/lab-json"            -- a fresh lab for the same run in --json
     os.execute("mkdir -p " .. quote(lab_dir))
