@@ -27,6 +27,7 @@ typedef struct Options {
   const char *audit_log;
   const char *output;      /* report: -o FILE */
   const char *format;      /* report: html or md */
+  const char *metrics;     /* run: --metrics FILE */
   const char *sets[MAX_SETS];
   int nsets;
   int yes, json, verbose, quiet, help;
@@ -37,7 +38,7 @@ typedef struct Options {
 } Options;
 
 enum { OPT_SET = 256, OPT_JSON, OPT_LANG, OPT_ROLLBACK, OPT_AUDIT, OPT_DETAILED, OPT_RESUMABLE,
-       OPT_FORMAT };
+       OPT_FORMAT, OPT_METRICS };
 
 static const struct option long_options[] = {
   {"inventory", required_argument, NULL, 'i'},
@@ -51,6 +52,7 @@ static const struct option long_options[] = {
   {"resumable", no_argument, NULL, OPT_RESUMABLE},
   {"output", required_argument, NULL, 'o'},
   {"format", required_argument, NULL, OPT_FORMAT},
+  {"metrics", required_argument, NULL, OPT_METRICS},
   {"verbose", no_argument, NULL, 'v'},
   {"quiet", no_argument, NULL, 'q'},
   {"help", no_argument, NULL, 'h'},
@@ -107,6 +109,7 @@ static void parse_option (Options *o, int c) {
     case OPT_RESUMABLE: o->resumable = 1; o->given |= OPTION_RESUMABLE; break;
     case 'o': o->output = optarg; o->given |= OPTION_OUTPUT; break;
     case OPT_FORMAT: o->format = optarg; o->given |= OPTION_FORMAT; break;
+    case OPT_METRICS: o->metrics = optarg; o->given |= OPTION_METRICS; break;
     case OPT_SET:
       o->given |= OPTION_SET;
       if (o->nsets < MAX_SETS) o->sets[o->nsets++] = optarg;
@@ -209,6 +212,7 @@ static void push_options (lua_State *L, const Options *o) {
   set_string(L, "audit_log", o->audit_log);
   set_string(L, "output", o->output);
   set_string(L, "format", o->format);
+  set_string(L, "metrics", o->metrics);
   set_flag(L, "yes", o->yes);
   set_flag(L, "json", o->json);
   set_flag(L, "verbose", o->verbose);

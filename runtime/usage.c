@@ -58,6 +58,9 @@ static const OptionText option_texts[] = {
    "  -o, --output FILE      write to FILE (whole, through a temporary file), not stdout\n"},
   {OPTION_FORMAT, "--format",
    "      --format html|md   a self-contained HTML page (default), or Markdown for a ticket\n"},
+  {OPTION_METRICS, "--metrics",
+   "      --metrics FILE     the checks' verdicts as gauges for node_exporter's textfile\n"
+   "                         collector, written whole (docs/metrics.md)\n"},
   {OPTION_RESUMABLE, "--resumable",
    "      --resumable        only the runs `runbook resume` can take\n"},
 };
@@ -121,7 +124,7 @@ static const Command commands[] = {
    "without --yes), then carries out every step whose check does not already hold.\n"
    "Every change is journaled; an interrupted run can be continued with `resume`.\n"
    "Without an inventory the embedded lab simulation is used, and every screen says so.\n",
-   RUN_OPTIONS, JSON_EVENTS, finding},
+   RUN_OPTIONS | OPTION_METRICS, JSON_EVENTS, finding},
   {"plan", "plan [options] RUNBOOK",
    "Runs every read-only check and prints, step by step and host by host, what `run`\n"
    "would change (current -> desired). Changes nothing: mutating primitives refuse to\n"

@@ -18,6 +18,7 @@
 #define OPTION_RESUMABLE  0x100u
 #define OPTION_OUTPUT     0x200u
 #define OPTION_FORMAT     0x400u
+#define OPTION_METRICS    0x800u
 
 int usage_known_command (const char *name);
 unsigned usage_options_of (const char *command);

@@ -56,7 +56,9 @@ describe("help", function()
   -- The options each command's --help lists (beyond -v, -q, -h); the others it refuses.
   local ALL = { "--inventory", "--set", "--yes", "--json", "--lang", "--rollback", "--audit-log" }
   local takes = {
-    run = ALL, resume = ALL,
+    run = { "--inventory", "--set", "--yes", "--json", "--lang", "--rollback", "--audit-log",
+            "--metrics" },
+    resume = ALL,
     plan = { "--inventory", "--set", "--json", "--lang", "--detailed-exitcode" },
     check = { "--inventory", "--set", "--json", "--lang" },
     list = { "--json" }, repl = { "--inventory" }, version = { "--json" },

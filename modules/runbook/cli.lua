@@ -164,14 +164,25 @@ local function release_own_lease(session)
   if lease and lease.release_own then require("runbook.task").shielded(lease.release_own) end
 end
 
+-- --metrics FILE: the plan's verdicts as gauges (runbook.metrics), written whole; a file
+-- that cannot be written is said, and the run goes on.
+local function write_metrics(session, entries, blockers, started, begun)
+  local metrics = require "runbook.metrics"   -- only runs that were asked for it
+  local text = metrics.text(session.definition.id, entries, blockers, started, core.now() - begun)
+  local ok, err = metrics.write(session.options.metrics, text)
+  if not ok then say.error(i18n.t("metrics_failed", session.options.metrics, tostring(err))) end
+end
+
 -- After the lock is taken: plan, confirm, execute. The journal is named only once it
 -- exists, after the confirmation.
 local function plan_then_execute(session, journal, header)
   output.emit("run_start", { runbook = session.definition.id,
     title = session.definition.title or session.definition.id,
     inventory = session.inventory_path, simulation = session.simulation })
+  local started, begun = os.time(), core.now()
   local entries, blocked = engine.plan(session)
   local blockers = engine.preflight(session, entries)
+  if session.options.metrics then write_metrics(session, entries, blockers, started, begun) end
   if blocked or #blockers > 0 then
     local step, reason = first_blocked(entries)
     local code = engine.blocked_code(entries, blockers)

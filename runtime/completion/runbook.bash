@@ -14,7 +14,8 @@ _runbook_commands() {
 _runbook_options_of() {
   local own=''
   case $1 in
-    run|resume) own='--inventory --set --yes --json --lang --rollback --audit-log ' ;;
+    run) own='--inventory --set --yes --json --lang --rollback --audit-log --metrics ' ;;
+    resume) own='--inventory --set --yes --json --lang --rollback --audit-log ' ;;
     plan) own='--inventory --set --json --lang --detailed-exitcode ' ;;
     check) own='--inventory --set --json --lang ' ;;
     list|version) own='--json ' ;;
@@ -28,7 +29,8 @@ _runbook_options_of() {
 # Whether $1 is an option whose value is the next word.
 _runbook_takes_value() {
   case $1 in
-    -i|--inventory|--set|--lang|--rollback|--audit-log|-o|--output|--format) return 0 ;;
+    -i|--inventory|--set|--lang|--rollback|--audit-log|-o|--output|--format|--metrics)
+      return 0 ;;
   esac
   return 1
 }
@@ -128,7 +130,7 @@ _runbook_add_values_of() {
   local word
   case $1 in
     -i|--inventory) _runbook_add_files "$2" '*.lua' ;;
-    --audit-log|-o|--output) _runbook_add_files "$2" ;;
+    --audit-log|-o|--output|--metrics) _runbook_add_files "$2" ;;
     --format) for word in html md; do candidates+=("$prefix$word"); done ;;
     --lang) for word in en de fr; do candidates+=("$prefix$word"); done ;;
     --rollback) for word in ask auto never; do candidates+=("$prefix$word"); done ;;
