@@ -27,6 +27,7 @@
 #include <lauxlib.h>
 
 #include "dns_wire.h"
+#include "fail.h"
 #include "options.h"
 #include "loop.h"
 
@@ -413,11 +414,8 @@ static void on_answer (void *arg, int status, int timeouts, unsigned char *abuf,
   if (q->task) task_wake(q->task, LOOP_WOKEN);
 }
 
-static int query_failure (lua_State *L, const Query *q, const char *what, const char *code) {
-  lua_pushnil(L);
-  lua_pushfstring(L, "dns query %s %s to %s %s", q->name, q->type, q->where, what);
-  lua_pushstring(L, code);
-  return 3;
+static int query_failure (lua_State *L, const Query *q, const char *what, const char *cause) {
+  return fail_result(L, cause, "dns query %s %s to %s %s", q->name, q->type, q->where, what);
 }
 
 /* The results of a finished query (its box frees it: pushing them may raise). */
@@ -443,7 +441,7 @@ static int query_results (lua_State *L, Query *q) {
     n = query_failure(L, q, "was refused (nothing listens on that port?)", "refused");
   } else {
     snprintf(what, sizeof what, "failed: %s", ares_strerror(q->status));
-    n = query_failure(L, q, what, q->status == ARES_EBADNAME ? "badname" : "failed");
+    n = query_failure(L, q, what, q->status == ARES_EBADNAME ? "name-resolution" : "protocol");
   }
   return n;
 }

@@ -30,6 +30,7 @@
 #include <lauxlib.h>
 
 #include "dns_wire.h"
+#include "fail.h"
 #include "options.h"
 #include "loop.h"
 #include "tsig.h"
@@ -415,18 +416,13 @@ static int update_failure (lua_State *L, Exchange *ex, unsigned rcode) {
   size_t i = 0;
   for (; name[i] && i < sizeof lower - 1; i++) lower[i] = (char)tolower((unsigned char)name[i]);
   lower[i] = '\0';
-  lua_pushnil(L);
-  lua_pushfstring(L, "dns update of zone %s at %s: answered %s: %s", ex->zone, ex->where,
-                  name, dnsw_update_explanation(rcode));
-  lua_pushstring(L, name == number ? "unexpected" : lower);
-  return 3;
+  return fail_result(L, name == number ? "unexpected" : lower,
+                     "dns update of zone %s at %s: answered %s: %s", ex->zone, ex->where,
+                     name, dnsw_update_explanation(rcode));
 }
 
-static int update_error (lua_State *L, Exchange *ex, const char *what, const char *code) {
-  lua_pushnil(L);
-  lua_pushfstring(L, "dns update of zone %s at %s: %s", ex->zone, ex->where, what);
-  lua_pushstring(L, code);
-  return 3;
+static int update_error (lua_State *L, Exchange *ex, const char *what, const char *cause) {
+  return fail_result(L, cause, "dns update of zone %s at %s: %s", ex->zone, ex->where, what);
 }
 
 static int start_tcp (lua_State *L, Exchange *ex, lua_KContext ctx);
@@ -465,14 +461,14 @@ static int update_continue (lua_State *L, int status, lua_KContext ctx) {
       return update_error(L, ex, what, "timeout");
     }
     if (send(ex->fd, ex->message.data, ex->message.len, 0) < 0 && errno != ECONNREFUSED)
-      return update_error(L, ex, strerror(errno), "failed");
+      return update_error(L, ex, strerror(errno), fail_cause_of_errno(errno));
     return task_wait_fd(L, ex->fd, POLLIN, ex->timeout, ctx, update_continue);
   }
   ssize_t n = recv(ex->fd, reply, sizeof reply, 0);
   if (n < 0 && errno == ECONNREFUSED)
     return update_error(L, ex, "refused: nothing listens on that port", "refused");
   if (n < 0 && errno != EAGAIN && errno != EINTR)
-    return update_error(L, ex, strerror(errno), "failed");
+    return update_error(L, ex, strerror(errno), fail_cause_of_errno(errno));
   if (n < 12 || dnsw_u16(reply) != ex->id || !(reply[2] & 0x80))   /* not our reply */
     return task_wait_fd(L, ex->fd, POLLIN, ex->timeout, ctx, update_continue);
   return update_reply(L, ex, reply, (size_t)n, ctx);
@@ -491,8 +487,7 @@ static int tcp_continue (lua_State *L, int status, lua_KContext ctx) {
     int err = 0;
     socklen_t err_len = sizeof err;
     getsockopt(ex->fd, SOL_SOCKET, SO_ERROR, &err, &err_len);
-    if (err) return update_error(L, ex, strerror(err), err == ECONNREFUSED ? "refused"
-                                                                           : "failed");
+    if (err) return update_error(L, ex, strerror(err), fail_cause_of_errno(err));
     ex->state = TCP_WRITING;
     ex->tcp_done = 0;
   }
@@ -546,7 +541,7 @@ static int start_tcp (lua_State *L, Exchange *ex, lua_KContext ctx) {
     return luaL_error(L, "dns.update: out of memory");
   ex->state = TCP_CONNECTING;
   if (open_socket(L, ex, SOCK_STREAM) != 0 && errno != EINPROGRESS)
-    return update_error(L, ex, strerror(errno), errno == ECONNREFUSED ? "refused" : "failed");
+    return update_error(L, ex, strerror(errno), fail_cause_of_errno(errno));
   return task_wait_fd(L, ex->fd, POLLOUT, ex->timeout, ctx, tcp_continue);
 }
 
@@ -650,7 +645,7 @@ static int dns_update (lua_State *L) {
     return luaL_error(L, "dns.update: cannot connect a socket to %s: %s", ex->where,
                       strerror(errno));
   if (send(ex->fd, b->data, b->len, 0) < 0)
-    return update_error(L, ex, strerror(errno), errno == ECONNREFUSED ? "refused" : "failed");
+    return update_error(L, ex, strerror(errno), fail_cause_of_errno(errno));
   return task_wait_fd(L, ex->fd, POLLIN, ex->timeout, 2, update_continue);
 }
 

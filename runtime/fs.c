@@ -19,14 +19,13 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "fail.h"
 #include "loop.h"
 
 static int fail (lua_State *L, const char *what, const char *path) {
   int err = errno;
-  luaL_pushfail(L);
-  lua_pushfstring(L, "%s %s: %s", what, path, strerror(err));
-  lua_pushstring(L, err == ENOENT ? "missing" : err == EACCES ? "denied" : "io");
-  return 3;
+  return fail_result(L, err == ENOENT ? "missing" : err == EACCES ? "denied" : "io",
+                     "%s %s: %s", what, path, strerror(err));
 }
 
 /* fs.list(dir) -> sorted list of names (without . and ..) | nil, message, code */

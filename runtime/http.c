@@ -30,7 +30,8 @@
 ** responses of the request together: redirects, authentication rounds); past either the
 ** transfer stops and the request fails with code "limit". libcurl itself refuses more than
 ** 300 KiB of headers, so max_headers goes no higher.
-** code: "timeout", "refused", "resolve", "tls", "closed", "limit", "failed". Messages carry
+** code: "timeout", "refused", "name-resolution", "tls", "closed", "limit", "protocol"
+** (causes of modules/runbook/failure.lua). Messages carry
 ** the method and URL without any user:password part, never a password or header value.
 */
 #include <ctype.h>
@@ -45,6 +46,7 @@
 #include <curl/curl.h>
 
 #include "buffer.h"
+#include "fail.h"
 #include "gss.h"
 #include "loop_api.h"
 #include "options.h"
@@ -308,11 +310,11 @@ static const char *error_code (CURLcode c) {
   switch (c) {
     case CURLE_OPERATION_TIMEDOUT: return "timeout";
     case CURLE_COULDNT_CONNECT: return "refused";
-    case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_RESOLVE_PROXY: return "resolve";
+    case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_RESOLVE_PROXY: return "name-resolution";
     case CURLE_PEER_FAILED_VERIFICATION: case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CACERT_BADFILE: case CURLE_SSL_CERTPROBLEM: return "tls";
     case CURLE_GOT_NOTHING: case CURLE_RECV_ERROR: case CURLE_SEND_ERROR: return "closed";
-    default: return "failed";
+    default: return "protocol";
   }
 }
 
@@ -391,13 +393,10 @@ static int limit_failure (lua_State *L, Request *r) {
   int body = strcmp(r->over_limit, "max_body") == 0;
   char limit[32];
   options_size_text(body ? r->max_body : r->max_headers, limit, sizeof limit);
-  lua_pushnil(L);
-  lua_pushfstring(L, "http %s: the response's %s passed the limit of %s (%s): runbook "
-                  "stopped reading it; if the server really sends that much, raise the "
-                  "request's %s option (bytes)", r->what, body ? "body" : "headers", limit,
-                  r->over_limit, r->over_limit);
-  lua_pushliteral(L, "limit");
-  return 3;
+  return fail_result(L, "limit", "http %s: the response's %s passed the limit of %s (%s): "
+                     "runbook stopped reading it; if the server really sends that much, raise "
+                     "the request's %s option (bytes)", r->what, body ? "body" : "headers",
+                     limit, r->over_limit, r->over_limit);
 }
 
 static int request_results (lua_State *L, Request *r) {
@@ -405,12 +404,9 @@ static int request_results (lua_State *L, Request *r) {
   if (r->result == CURLE_FILESIZE_EXCEEDED) r->over_limit = "max_body";  /* Content-Length */
   if (r->over_limit) return limit_failure(L, r);
   if (r->result != CURLE_OK) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "http %s failed: %s: %s", r->what,
-                    r->error[0] ? r->error : curl_easy_strerror(r->result),
-                    error_hint(r->result));
-    lua_pushstring(L, error_code(r->result));
-    return 3;
+    return fail_result(L, error_code(r->result), "http %s failed: %s: %s", r->what,
+                       r->error[0] ? r->error : curl_easy_strerror(r->result),
+                       error_hint(r->result));
   }
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
   lua_createtable(L, 0, 3);

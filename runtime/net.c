@@ -34,6 +34,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "fail.h"
 #include "loop.h"
 
 #define SOCKET_TYPE "runbook.socket"
@@ -303,10 +304,8 @@ static void set_string (lua_State *L, const char *key, const char *value) {
 
 static int connect_failed (lua_State *L, Socket *s, int err) {
   socket_close_fd(s);
-  luaL_pushfail(L);
-  lua_pushfstring(L, "net: connect to %s:%d failed: %s", s->address, s->port, strerror(err));
-  lua_pushliteral(L, "io");
-  return 3;
+  return fail_result(L, fail_cause_of_errno(err), "net: connect to %s:%d failed: %s",
+                     s->address, s->port, strerror(err));
 }
 
 /* Pushes the result of a connect: the state table (connect) or the socket (open). */
@@ -320,11 +319,8 @@ static int connect_result (lua_State *L, Socket *s, const Outcome *o, int openin
   }
   socket_close_fd(s);
   if (opening) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "net: cannot connect to %s:%d: port %s (%s)", s->address, s->port,
-                    o->state, o->reason);
-    lua_pushstring(L, code_of(o));
-    return 3;
+    return fail_result(L, code_of(o), "net: cannot connect to %s:%d: port %s (%s)",
+                       s->address, s->port, o->state, o->reason);
   }
   lua_createtable(L, 0, 6);
   set_string(L, "state", o->state);
@@ -412,17 +408,12 @@ static int net_open (lua_State *L) {
 }
 
 static int fail_timeout (lua_State *L, Socket *s, const char *what) {
-  luaL_pushfail(L);
-  lua_pushfstring(L, "net: %s %s:%d timed out", what, s->address, s->port);
-  lua_pushliteral(L, "timeout");
-  return 3;
+  return fail_result(L, "timeout", "net: %s %s:%d timed out", what, s->address, s->port);
 }
 
 static int fail_errno (lua_State *L, Socket *s, const char *what, int err) {
-  luaL_pushfail(L);
-  lua_pushfstring(L, "net: %s %s:%d failed: %s", what, s->address, s->port, strerror(err));
-  lua_pushstring(L, err == ECONNRESET || err == EPIPE ? "closed" : "io");
-  return 3;
+  return fail_result(L, fail_cause_of_errno(err), "net: %s %s:%d failed: %s", what,
+                     s->address, s->port, strerror(err));
 }
 
 /* The body of :send after each wait; ctx is the number of bytes already sent. */
@@ -476,10 +467,8 @@ static int receive_more (lua_State *L, int status, lua_KContext ctx) {
     luaL_pushresultsize(&b, 0);
     lua_pop(L, 1);
     if (n == 0) {
-      luaL_pushfail(L);
-      lua_pushfstring(L, "net: %s:%d closed the connection", s->address, s->port);
-      lua_pushliteral(L, "closed");
-      return 3;
+      return fail_result(L, "closed", "net: %s:%d closed the connection", s->address,
+                         s->port);
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {

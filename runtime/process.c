@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "buffer.h"
+#include "fail.h"
 #include "loop_api.h"
 #include "options.h"
 #include "permit.h"
@@ -168,11 +169,8 @@ static int run_continue (lua_State *L, int status, lua_KContext ctx) {
   if (!finished(p)) return task_park(L, -1, ctx, run_continue);
   p->task = NULL;
   if (p->timed_out) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "process: the program did not finish within its timeout and was "
-                       "killed");
-    lua_pushliteral(L, "timeout");
-    return 3;
+    return fail_result(L, "timeout", "process: the program did not finish within its "
+                       "timeout and was killed");
   }
   lua_createtable(L, 0, 3);
   lua_pushlstring(L, p->out.read.data ? p->out.read.data : "", p->out.read.len);
@@ -387,10 +385,8 @@ static int process_run (lua_State *L) {
   }
   int rc = spawn(p, argv);
   if (rc != 0) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "process: cannot start %s: %s", argv[0], strerror(rc));
-    lua_pushliteral(L, "spawn");
-    return 3;
+    return fail_result(L, rc == ENOENT ? "missing" : rc == EACCES ? "denied" : "io",
+                       "process: cannot start %s: %s", argv[0], strerror(rc));
   }
   if (watch_fd(p->loop, &p->out.watch, p->out.fd, POLLIN) != 0 ||
       watch_fd(p->loop, &p->err.watch, p->err.fd, POLLIN) != 0 ||

@@ -1,4 +1,3 @@
-#include "loop_api.h"
 /*
 ** tls.c — runbook.tls (loaded on first use: OpenSSL): TLS over a connected stream, for
 ** STARTTLS probes.
@@ -40,6 +39,9 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+
+#include "fail.h"
+#include "loop_api.h"
 
 #define STREAM_TYPE "runbook.tls"
 #define RECEIVE_MAX (1 << 20)
@@ -154,18 +156,13 @@ static int fail (lua_State *L, Stream *s, const char *what, const char *code) {
              X509_verify_cert_error_string(SSL_get_verify_result(s->ssl)));
     code = "verify";
   }
-  luaL_pushfail(L);
-  lua_pushfstring(L, "tls: %s %s failed%s%s", what, s->peer, reason[0] ? ": " : "", reason);
-  lua_pushstring(L, code);
-  return 3;
+  return fail_result(L, code, "tls: %s %s failed%s%s", what, s->peer, reason[0] ? ": " : "",
+                     reason);
 }
 
 static int closed (lua_State *L, Stream *s, const char *what) {
   ERR_clear_error();
-  luaL_pushfail(L);
-  lua_pushfstring(L, "tls: %s closed the connection (during %s)", s->peer, what);
-  lua_pushliteral(L, "closed");
-  return 3;
+  return fail_result(L, "closed", "tls: %s closed the connection (during %s)", s->peer, what);
 }
 
 /* A socket's send_records failed (errno). */
@@ -195,10 +192,7 @@ static int timed_out (lua_State *L, int status) {
 }
 
 static int fail_timeout (lua_State *L, Stream *s, const char *what) {
-  luaL_pushfail(L);
-  lua_pushfstring(L, "tls: %s %s timed out", what, s->peer);
-  lua_pushliteral(L, "timeout");
-  return 3;
+  return fail_result(L, "timeout", "tls: %s %s timed out", what, s->peer);
 }
 
 /* ------------------------------------------------ over a transport object (memory BIOs) */
@@ -627,10 +621,7 @@ static int tls_read_certificate (lua_State *L) {
   }
   ERR_clear_error();
   if (cert == NULL) {
-    luaL_pushfail(L);
-    lua_pushliteral(L, "tls: not a certificate (DER or PEM X.509)");
-    lua_pushliteral(L, "malformed");
-    return 3;
+    return fail_result(L, "malformed", "tls: not a certificate (DER or PEM X.509)");
   }
   lua_createtable(L, 0, 7);
   push_certificate_names(L, cert);

@@ -36,6 +36,7 @@
 #include <lauxlib.h>
 
 #include "buffer.h"
+#include "fail.h"
 
 #define PARSER_TYPE "runbook.xml.parser"
 #define NS_SEPARATOR '\x01'
@@ -249,10 +250,7 @@ static Parser *check_parser (lua_State *L) {
 }
 
 static int push_error (lua_State *L, Parser *p) {
-  luaL_pushfail(L);
-  lua_pushstring(L, p->error);
-  lua_pushstring(L, p->error_code);
-  return 3;
+  return fail_result(L, p->error_code, "%s", p->error);
 }
 
 /* Where the first character XML 1.0 forbids is (a C0 control but tab, LF and CR), or len.

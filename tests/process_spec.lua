@@ -61,7 +61,7 @@ describe("process.run #c", function()
   it("says when a program cannot start", function()
     local r, message, code = run { "/nonexistent/powershell" }
     assert.is_nil(r)
-    assert.equal("spawn", code)
+    assert.equal("missing", code)
     assert.matches("cannot start /nonexistent/powershell: No such file", message, 1, true)
   end)
 

@@ -157,7 +157,7 @@ describe("port states and the XMPP probe from an SSH vantage host #net #netns", 
       for i, result in ipairs(results) do
         if result.state ~= expected[i] or result.from ~= "vantage host vp" then
           wrong = wrong + 1
-          print("WRONG", result.address, result.port, result.state, expected[i])
+          print("WRONG", result.address, result.port, result.state, expected[i], result.detail)
         end
       end
       local stats = vantage.stats()
