@@ -1,11 +1,13 @@
 #!/bin/sh
 # tests/run.sh — every test, as `make test` runs it:
-#   1. the busted specs against the normal build (./runbook and build/lib/runbook.so);
-#   2. the same specs again against the AddressSanitizer + UBSan build (build/asan/),
-#      with leak detection in every runbook process they start (tests/support.lua), but
-#      the packaging spec (#deb). One after the other: run at once on two cores, the
-#      emulated Windows servers' commands outlived their timeouts;
-#   C unit tests (tests/unit/) run with each: build/unit/tests, build/asan/unit/tests;
+#   0. make lint: luacheck and the layering check (counted as one test);
+#   1. every busted spec twice — against the normal build (./runbook, build/lib/runbook.so)
+#      and against the AddressSanitizer + UBSan build (build/asan/) — as jobs on
+#      $TEST_JOBS workers (default 2, one per core), longest first by the last run's times
+#      (build/test-times): most specs wait on servers and timeouts rather than compute.
+#      tests/run-spec.sh runs one; the same spec never runs twice at once, and specs that
+#      share lab servers take their lab lock (tests/lab_lock.lua);
+#   2. the C unit tests (tests/unit/) of each build;
 #   3. the fuzz targets (libFuzzer + ASan + UBSan) for $FUZZ_SECONDS each (default 20):
 #      the DNS message parser, the XMPP stream parser with certificate-name checks, and
 #      the certificate reader (DER, names extracted by runtime/tls.c, RFC 6125 matching);
@@ -15,27 +17,30 @@ cd "$(dirname "$0")/.."
 
 passed=0
 failed=0
-# busted under Lua 5.4 whatever /usr/bin/lua points to: installing lua-check (luacheck runs
-# on Lua 5.1) makes lua5.1 the best `lua` alternative, and runbook.so is built for 5.4.
-busted=$(command -v busted)
 
-# run_suite NAME EXCLUDED_TAGS [env assignments...]: busted with TAP output; counts ok /
-# not ok. The sanitizer suite leaves out the specs that test no C of ours (packaging).
-run_suite() {
-  name=$1; excluded=$2; shift 2
-  log=build/test-$name.log
-  echo "== $name"
-  env "$@" lua5.4 "$busted" -o TAP --exclude-tags="$excluded" tests/ >"$log" 2>&1
-  count_tap "$name" "$log" $?
-}
+echo "== lint"
+if make -s lint >build/lint.log 2>&1; then
+  echo "   lint: clean"
+  passed=$((passed + 1))
+else
+  sed 's/^/  /' build/lint.log
+  echo "   lint failed"
+  failed=$((failed + 1))
+fi
 
-# run_unit NAME BINARY [env assignments...]: the C unit tests, TAP output like busted's.
-run_unit() {
-  name=$1; binary=$2; shift 2
-  log=build/test-$name.log
-  echo "== $name"
-  env "$@" timeout 300 "$binary" >"$log" 2>&1
-  count_tap "$name" "$log" $?
+# The jobs, "SUITE SPEC" per line: the sanitizer suite's longest first, then the normal
+# suite's, by the last run's wall times (a spec without one counts as long). Suite after
+# suite, so that a spec's two runs are far apart: they would wait for each other.
+times=build/test-times
+[ -f "$times" ] || times=tests/expected-times
+jobs() {
+  for suite in sanitizers normal; do
+    for spec in tests/*_spec.lua; do
+      time=$(awk -v s="$suite" -v f="$spec" '$2 == s && $3 == f { t = int($1) }
+        END { print t == "" ? 100000 : t }' "$times" 2>/dev/null || echo 100000)
+      echo "$time $suite $spec"
+    done | sort -rn -k1,1 | cut -d' ' -f2-
+  done
 }
 
 # count_tap NAME LOG STATUS: adds the log's ok / not ok lines to the totals.
@@ -43,28 +48,42 @@ count_tap() {
   name=$1; log=$2; status=$3
   ok=$(grep -ac '^ok ' "$log")
   not_ok=$(grep -ac '^not ok ' "$log")
-  grep -av '^ok ' "$log" | grep -av '^1\.\.' | sed 's/^/  /'
+  if [ "$not_ok" -gt 0 ] || [ "$status" -ne 0 ]; then
+    grep -av '^ok ' "$log" | grep -av '^1\.\.' | sed 's/^/  /'
+  fi
   if [ "$status" -ne 0 ] && [ "$not_ok" -eq 0 ]; then
     echo "  $name exited $status without a failing test: see $log"
     not_ok=1
   fi
-  echo "   $name: $ok passed, $not_ok failed"
   passed=$((passed + ok))
   failed=$((failed + not_ok))
 }
 
-run_suite normal none
-run_unit unit build/unit/tests
+rm -rf build/tap
+mkdir -p build/tap
+echo "== specs: normal and sanitizers, ${TEST_JOBS:-2} at a time"
+jobs | xargs -P "${TEST_JOBS:-2}" -L 1 tests/run-spec.sh
+for suite in normal sanitizers; do
+  before_ok=$passed; before_failed=$failed
+  for log in build/tap/$suite/*.log; do
+    count_tap "$suite $(basename "$log" .log)" "$log" "$(cat "${log%.log}.status")"
+  done
+  echo "   $suite: $((passed - before_ok)) passed, $((failed - before_failed)) failed"
+done
+cp build/tap/times build/test-times
 
-asan_runtime="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
-run_suite sanitizers deb \
-  LD_PRELOAD="$asan_runtime" \
-  ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 \
-  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  RUNBOOK_SO_DIR=build/asan/lib \
-  RUNBOOK_BIN="$PWD/build/asan/runbook" \
-  RUNBOOK_HOME="$PWD" \
-  RUNBOOK_CHILD_ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+# run_unit NAME BINARY [env assignments...]: the C unit tests, TAP output like busted's.
+run_unit() {
+  name=$1; binary=$2; shift 2
+  log=build/test-$name.log
+  echo "== $name"
+  env "$@" timeout 300 "$binary" >"$log" 2>&1
+  before_ok=$passed; before_failed=$failed
+  count_tap "$name" "$log" $?
+  echo "   $name: $((passed - before_ok)) passed, $((failed - before_failed)) failed"
+}
+
+run_unit unit build/unit/tests
 run_unit unit-sanitizers build/asan/unit/tests UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 # run_fuzz NAME SCRIPT: one bounded fuzzing run; a crash or a build failure fails it.
