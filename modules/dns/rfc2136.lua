@@ -41,36 +41,24 @@ function M.new(config)
     secrets.protect(key.secret)   -- the key file is redacted whole; the key alone must be too
   end
   if config.key_file then key = assert(dns_key.read(config.key_file)) end
-  local remember, recall = provider.memory()
-  local p = { kind = "rfc2136", zone = zone }
-
   local function where() return ("%s:%s"):format(server, config.port or 53) end
-
-  function p.get(name, type)
-    local answer, message, code = dns.query { name = name, type = type, server = server,
-      port = config.port, timeout = config.timeout, tries = config.tries }
-    if not answer then return nil, "[dns.rfc2136] " .. message, code end
-    local records = provider.only(answer.records, name, type)
-    remember(name, type, records)
-    return records
-  end
 
   -- One update old -> new with old as its prerequisite: only the records that differ are
   -- deleted and added, unless the TTL changes (an RRset has one TTL: it is rewritten).
-  local function change(name, type, old, new, ttl)
-    local prerequisite = { name = name, type = type, records = old }
-    if #old == 0 then prerequisite = { name = name, type = type, exists = false } end
-    local removed, added = provider.changes(type, old, new)
+  local function update(name, rtype, old, new, ttl)
+    local prerequisite = { name = name, type = rtype, records = old }
+    if #old == 0 then prerequisite = { name = name, type = rtype, exists = false } end
+    local removed, added = provider.changes(rtype, old, new)
     local changes = {}
     if #old > 0 and #new > 0 and old[1].ttl ~= ttl then
       removed, added = {}, new
-      changes[1] = { op = "delete_rrset", name = name, type = type }
+      changes[1] = { op = "delete_rrset", name = name, type = rtype }
     end
     for _, record in ipairs(removed) do
-      changes[#changes + 1] = with(record, { op = "delete_record", name = name, type = type })
+      changes[#changes + 1] = with(record, { op = "delete_record", name = name, type = rtype })
     end
     for _, record in ipairs(added) do
-      changes[#changes + 1] = with(record, { op = "add", name = name, type = type, ttl = ttl })
+      changes[#changes + 1] = with(record, { op = "add", name = name, type = rtype, ttl = ttl })
     end
     local result, message, code = dns.update { server = server, port = config.port,
       zone = zone, key = key, timeout = config.timeout, tries = config.tries,
@@ -78,30 +66,24 @@ function M.new(config)
     if result then return true end
     if CONFLICT[code] then
       return nil, ("[dns.rfc2136] %s %s at %s changed since it was read; read it again and "
-                   .. "decide (%s)"):format(name, type, where(), message), "conflict"
+                   .. "decide (%s)"):format(name, rtype, where(), message), "conflict"
     end
     return nil, "[dns.rfc2136] " .. message, code
   end
 
-  function p.set(name, type, records, ttl)
-    local old = recall(name, type)
-    if not old then
-      local message, code
-      old, message, code = p.get(name, type)
-      if not old then return nil, message, code end
-    end
-    local prepared, unchanged = provider.prepare(zone, name, type, records, ttl, old)
-    if not prepared then return unchanged end
-    local diff
-    ttl, diff = prepared.ttl, prepared.diff
-    local ok, message, code = change(name, type, old, records, ttl)
-    if not ok then return nil, message, code end
-    return provider.changed(remember, name, type, records, ttl, old, diff)
-  end
-
-  function p.delete(name, type)
-    return p.set(name, type, {}, nil)
-  end
+  -- The update carries its own prerequisite (the values read): atomic, no re-read.
+  local p = provider.new {
+    label = "dns.rfc2136", kind = "rfc2136", zone = zone, atomic = true,
+    fetch = function(name, rtype)
+      local answer, message, code = dns.query { name = name, type = rtype, server = server,
+        port = config.port, timeout = config.timeout, tries = config.tries }
+      if not answer then return nil, "[dns.rfc2136] " .. message, code end
+      return provider.only(answer.records, name, rtype)
+    end,
+    write = function(change)
+      return update(change.name, change.type, change.old, change.records, change.ttl)
+    end,
+  }
 
   -- Proves the key without changing the zone (runbook.preflight): an UPDATE holding only
   -- the prerequisite "the zone's SOA exists" (RFC 2136 §2.4.1), signed, changes nothing;
