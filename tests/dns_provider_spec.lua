@@ -460,7 +460,7 @@ describe("dns provider windows, one cmdlet at a time #dns", function()
       return p.set(SRV, "SRV", records)
     end)
     assert.is_nil(result)
-    assert.equal("windows", code)
+    assert.equal("command", code)
     assert.matches("add 40 0 5269 edge4.contoso.com SRV on dns1.contoso.com failed after 1 "
                    .. "of 2 changes: the connection was reset", message, 1, true)
     assert.matches("now holds: " .. PRIMARY .. ", " .. STANDBY

@@ -126,8 +126,7 @@ function M.new(config)
   assert(type(config) == "table", "[dns.windows] new(config): config must be a table")
   local zone = provider.bare(assert(config.zone, "[dns.windows] config.zone is required"))
   local host = assert(config.host, "[dns.windows] config.host (an inventory host) is required")
-  local remember, recall = provider.memory()
-  local p = { kind = "windows", zone = zone }
+  local p   -- the provider, made by the template below
 
   local function relative(name)
     local bare = provider.bare(name)
@@ -142,7 +141,7 @@ function M.new(config)
     if not objects then
       if tostring(record and record.FullyQualifiedErrorId):find("9714", 1, true) then return {} end
       return nil, ("[dns.windows] reading %s %s from %s failed: %s"):format(provider.bare(name),
-        type, tostring(host.name), tostring(record and record.message)), "windows"
+        type, tostring(host.name), tostring(record and record.message)), "command"
     end
     local records = {}
     for i, object in ipairs(objects) do
@@ -150,16 +149,10 @@ function M.new(config)
       records[i], why = record_of(name, type, object)
       if not records[i] then
         return nil, ("[dns.windows] reading %s %s from %s: %s"):format(provider.bare(name),
-          type, tostring(host.name), why), "windows"
+          type, tostring(host.name), why), "command"
       end
     end
     return records
-  end
-
-  function p.get(name, type)
-    local records, message, code = fetch(name, type:upper())
-    if records then remember(name, type:upper(), records) end
-    return records and provider.copy(records), message, code
   end
 
   -- The cmdlet and parameters of one step (built for all steps before any runs: a record
@@ -189,7 +182,7 @@ function M.new(config)
       step.verb, provider.key(type, step.record), type, tostring(host.name), done, #steps,
       tostring(record and record.message), tostring(record and record.category),
       provider.bare(name), type, now and (#held > 0 and table.concat(held, ", ") or "nothing")
-      or "(could not read it back)"), "windows"
+      or "(could not read it back)"), "command"
   end
 
   local function write(name, type, old, records, ttl)
@@ -202,30 +195,19 @@ function M.new(config)
     return true
   end
 
-  function p.set(name, type, records, ttl)
-    type = type:upper()
-    local change, message, code = provider.begin("dns.windows", zone, recall, p.get, fetch, name, type,
-                                                 records, ttl)
-    if not change then return nil, message, code end
-    if change.answer then return change.answer end
-    local ok
-    ok, message, code = write(name, type, change.old, records, change.ttl)
-    if not ok then return nil, message, code end
-    return provider.changed(remember, name, type, records, change.ttl, change.old, change.diff)
-  end
-
-  -- Proves the login to the DNS server and the zone with a read (runbook.preflight).
-  function p.prove()
-    local records, message, code = p.get(zone, "SOA")
-    if not records then return nil, message, code end
-    return true, ("%s answers for zone %s (write permission not proven)"):format(
-      tostring(host.name), zone)
-  end
-
-  function p.delete(name, type)
-    return p.set(name, type, {}, nil)
-  end
-
+  p = provider.new {
+    label = "dns.windows", kind = "windows", zone = zone, fetch = fetch,
+    write = function(change)
+      return write(change.name, change.type, change.old, change.records, change.ttl)
+    end,
+    -- Proves the login to the DNS server and the zone with a read (runbook.preflight).
+    prove = function()
+      local records, message, code = p.get(zone, "SOA")
+      if not records then return nil, message, code end
+      return true, ("%s answers for zone %s (write permission not proven)"):format(
+        tostring(host.name), zone)
+    end,
+  }
   return p
 end
 
