@@ -137,23 +137,6 @@ function M.still_as_read(label, fetch, zone, name, type, old)
     label, bare(name), type, zone), "conflict"
 end
 
---- begin(label, zone, recall, get, fetch, name, type, records, ttl)
---   -> {old=, ttl=, diff=} | {answer=} | nil, message, code
--- How set() begins in a provider without atomic prerequisites: the RRset as last read
--- (previous), the TTL and diff (prepare: refused while planning), then a fresh read that
--- must still match (still_as_read). {answer=} when there is nothing to change: set()
--- returns that answer.
-function M.begin(label, zone, recall, get, fetch, name, type, records, ttl)
-  local old, message, code = M.previous(recall, get, name, type)
-  if not old then return nil, message, code end
-  local prepared, unchanged = M.prepare(zone, name, type, records, ttl, old)
-  if not prepared then return { answer = unchanged } end
-  local fresh
-  fresh, message, code = M.still_as_read(label, fetch, zone, name, type, old)
-  if not fresh then return nil, message, code end
-  return { old = old, ttl = prepared.ttl, diff = prepared.diff }
-end
-
 --- changed(remember, name, type, records, ttl, old, diff) -> set()'s answer after a change,
 -- remembering the new RRset as the next change's prerequisite.
 function M.changed(remember, name, type, records, ttl, old, diff)
