@@ -4,6 +4,7 @@
 -- Secrets are references only (env:NAME, file:PATH with mode 0600, prompt, agent).
 return {
   domain = "contoso.com",                  -- the SIP domain federated over XMPP
+  sip_domains = { "contoso.com", "fabrikam.com" },   -- each gets the pools' SRV records
   management = "fe1.contoso.com",          -- a Front End where the Cs* cmdlets run
 
   -- How to reach the servers (docs/transports.md). Pool membership is discovered from the
@@ -28,7 +29,8 @@ return {
   pools = {
     ["edgepool1.contoso.com"] = { public_ip = "198.51.100.10", srv_priority = 10 },
     ["edgepool2.contoso.com"] = { public_ip = "203.0.113.10", srv_priority = 20,
-                                  srv_target = "xmpp2.contoso.com", srv_weight = 0 },
+                                  srv_target = "xmpp2.contoso.com", srv_weight = 0,
+                                  public_ipv6 = "2001:db8:2::10" },   -- the AAAA, if any
   },
 
   -- The external DNS zone (docs/dns-providers.md).

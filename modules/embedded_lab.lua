@@ -143,12 +143,22 @@ local function zone(inventory, lab, zone_file)
   end
   local from = (inventory.failover or {}).from_pool or sorted_pools(lab)[1]
   local pool, dns = inventory.pools[from], inventory.dns
-  return sim_dns.new { zone = dns.zone, servers = { "ns1", "ns2" }, records = {
-    { name = dns.xmpp_host, type = "A", ttl = dns.ttl or 300, address = pool.public_ip },
-    { name = "_xmpp-server._tcp." .. inventory.domain, type = "SRV", ttl = dns.ttl or 300,
-      priority = pool.srv_priority or 10, weight = pool.srv_weight or 0, port = 5269,
-      target = pool.srv_target or dns.xmpp_host },
-  } }
+  local records = {
+    { name = dns.xmpp_host, type = "A", ttl = dns.ttl or 300, address = pool.public_ip } }
+  if pool.public_ipv6 then
+    records[2] = { name = dns.xmpp_host, type = "AAAA", ttl = dns.ttl or 300,
+                   address = pool.public_ipv6 }
+  end
+  local domains = { inventory.domain }             -- every SIP domain has the pool's SRV
+  for _, domain in ipairs(inventory.sip_domains or {}) do
+    if domain ~= inventory.domain then domains[#domains + 1] = domain end
+  end
+  for _, domain in ipairs(domains) do
+    records[#records + 1] = { name = "_xmpp-server._tcp." .. domain, type = "SRV",
+      ttl = dns.ttl or 300, priority = pool.srv_priority or 10, weight = pool.srv_weight or 0,
+      port = 5269, target = pool.srv_target or dns.xmpp_host }
+  end
+  return sim_dns.new { zone = dns.zone, servers = { "ns1", "ns2" }, records = records }
 end
 
 local function is_running(service)

@@ -50,6 +50,9 @@ end
 M.schema = {
   domain = { type = "string", required = true,
              description = "the SIP domain federated over XMPP, e.g. contoso.com" },
+  sip_domains = { type = "list", of = { type = "string", pattern = HOST_NAME },
+                  description = "every SIP domain federated over XMPP, each with its own "
+                    .. "_xmpp-server._tcp SRV records (default: { domain })" },
   management = { type = "string", required = true,
                  description = "FQDN of the server where management cmdlets run (a Front End)" },
   server_defaults = { type = "record", fields = SERVER_FIELDS },
@@ -58,6 +61,9 @@ M.schema = {
     type = "record", fields = {
       public_ip = { type = "string", pattern = IP,
                     description = "the public IP of the pool's Access Edge (after NAT)" },
+      public_ipv6 = { type = "string", pattern = "^[%x:]+$",
+                      description = "the public IPv6 address of the pool's Access Edge, if it "
+                        .. "has one: the AAAA record of dns.xmpp_host" },
       srv_target = { type = "string", pattern = HOST_NAME,
                      description = "the host name the pool's _xmpp-server._tcp SRV record "
                        .. "names (default: dns.xmpp_host)" },
@@ -162,24 +168,54 @@ function M.pool(ctx, fqdn)
   return pool
 end
 
---- dns(ctx) -> the DNS provider of the zone (modules/dns/provider.lua's interface)
-function M.dns(ctx)
-  if ctx.data.dns then return ctx.data.dns end
+--- sip_domains(ctx) -> every SIP domain federated over XMPP, `domain` first
+function M.sip_domains(ctx)
+  local list, seen = { ctx.inventory.domain }, { [ctx.inventory.domain:lower()] = true }
+  for _, domain in ipairs(ctx.inventory.sip_domains or {}) do
+    if not seen[domain:lower()] then list[#list + 1] = domain; seen[domain:lower()] = true end
+  end
+  return list
+end
+
+--- zone_of(ctx, name) -> the zone a name is changed in: dns.zone when the name is in it,
+-- else the SIP domain that holds it (a SIP domain outside dns.zone is a zone of its own,
+-- served by the same server with the same key).
+function M.zone_of(ctx, name)
+  local bare, zone = name:lower():gsub("%.$", ""), ctx.inventory.dns.zone:lower()
+  if ctx.inventory.dns.provider == "sim" then return ctx.inventory.dns.zone end  -- one zone
+  if bare == zone or bare:sub(-#zone - 1) == "." .. zone then return ctx.inventory.dns.zone end
+  for _, domain in ipairs(M.sip_domains(ctx)) do
+    local d = domain:lower()
+    if bare == d or bare:sub(-#d - 1) == "." .. d then return domain end
+  end
+  return ctx.inventory.dns.zone
+end
+
+--- dns(ctx [, zone]) -> the DNS provider of the zone (modules/dns/provider.lua's interface);
+-- default dns.zone.
+function M.dns(ctx, zone)
   local config, lab = ctx.inventory.dns, lab_of(ctx)
+  zone = zone or config.zone
+  ctx.data.dns_by_zone = ctx.data.dns_by_zone or {}
+  if zone == config.zone and ctx.data.dns then return ctx.data.dns end
+  if ctx.data.dns_by_zone[zone] then return ctx.data.dns_by_zone[zone] end
+  local provider
   if config.provider == "sim" then
     assert(lab, "[estate] dns.provider = 'sim' works only in the embedded lab")
-    ctx.data.dns = lab.dns
+    provider = lab.dns                 -- the lab's one simulated server holds every zone
   elseif config.provider == "windows" then
     assert(config.server, "[estate] dns.provider = 'windows' needs dns.server: the FQDN of "
       .. "the Windows DNS server, whose transport comes from servers/server_defaults")
-    ctx.data.dns = require("dns.windows").new { zone = config.zone, host = M.host(ctx, config.server) }
+    provider = require("dns.windows").new { zone = zone, host = M.host(ctx, config.server) }
   else
-    local settings = { zone = config.zone, server = config.server, port = config.port,
+    local settings = { zone = zone, server = config.server, port = config.port,
       key = config.key, api_url = config.api_url, api_key = config.api_key,
       server_id = config.server_id }
-    ctx.data.dns = require("dns." .. config.provider).new(settings)
+    provider = require("dns." .. config.provider).new(settings)
   end
-  return ctx.data.dns
+  ctx.data.dns_by_zone[zone] = provider
+  if zone == config.zone then ctx.data.dns = provider end
+  return provider
 end
 
 --- query(ctx) -> a dns.query-shaped function (the lab's zone in the lab)

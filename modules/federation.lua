@@ -244,21 +244,31 @@ local function edge_names(ctx)
   return names
 end
 
-local function srv_name(ctx) return "_xmpp-server._tcp." .. ctx.inventory.domain end
+-- The SRV name of a SIP domain (default: the inventory's domain).
+local function srv_name(ctx, domain)
+  return "_xmpp-server._tcp." .. (domain or ctx.inventory.domain)
+end
 
 local function dns_call(ok, message)
   if not ok then error("[federation] " .. tostring(message), 0) end
   return ok
 end
 
+-- The SRV records of a SIP domain, from the zone that holds them.
+local function srv_records(ctx, domain)
+  local name = srv_name(ctx, domain)
+  return dns_call(estate.dns(ctx, estate.zone_of(ctx, name)).get(name, "SRV"))
+end
+
 -- Waits until every authoritative server answers with the records and the primary's SOA
 -- serial after the change (when the provider tells it), with progress; then says how long
 -- resolvers may still hand out the RRset as it was before (old).
 local function wait_propagation(ctx, name, type, records, old)
-  local dns, provider = ctx.inventory.dns, estate.dns(ctx)
+  local dns, zone = ctx.inventory.dns, estate.zone_of(ctx, name)
+  local provider = estate.dns(ctx, zone)
   local serial = provider.serial and dns_call(provider.serial()) or nil
   local result, message = propagation.wait {
-    zone = dns.zone, name = name, type = type, records = records, old = old, serial = serial,
+    zone = zone, name = name, type = type, records = records, old = old, serial = serial,
     servers = estate.authoritative(ctx), query = estate.query(ctx),
     deadline = dns.propagation_timeout or 300, interval = poll(ctx, 2),
     progress = function(event)
@@ -301,7 +311,7 @@ end
 
 -- Puts an RRset back as it was (none: deletes it), without waiting: rollbacks.
 local function restore(ctx, name, type, records)
-  local dns = estate.dns(ctx)
+  local dns = estate.dns(ctx, estate.zone_of(ctx, name))
   dns.get(name, type)                 -- the provider compares against what it read last
   if #records == 0 then dns_call(dns.delete(name, type))
   else dns_call(dns.set(name, type, records, ctx.inventory.dns.ttl)) end
@@ -310,7 +320,7 @@ end
 -- Replaces an RRset read just before (none: deletes it), then waits until every
 -- authoritative server serves it.
 local function replace(ctx, name, type, records)
-  local dns = estate.dns(ctx)
+  local dns = estate.dns(ctx, estate.zone_of(ctx, name))
   local change
   if #records == 0 then change = dns_call(dns.delete(name, type))
   else change = dns_call(dns.set(name, type, records, ctx.inventory.dns.ttl)) end
@@ -327,6 +337,19 @@ local function wanted_a(ctx)
     return list, AS_BEFORE
   end
   return { { address = ctx.params.public_ip } }, ""
+end
+
+-- The AAAA record wanted: the new pool's public IPv6 address, or none when it has none (an
+-- AAAA left on the old pool would send IPv6 partners there); a failback's as found.
+local function wanted_aaaa(ctx)
+  local undo = undoing(ctx)
+  if undo and type(undo.old_aaaa) == "table" then
+    local list = {}
+    for i, record in ipairs(undo.old_aaaa) do list[i] = { address = record.address } end
+    return list, AS_BEFORE
+  end
+  local ipv6 = estate.pool(ctx, target(ctx)).public_ipv6
+  return ipv6 and { { address = ipv6:lower() } } or {}, ""
 end
 
 -- ------------------------------------------------------------------ SRV records
@@ -397,11 +420,13 @@ end
 -- The SRV records wanted: today's with the new pool's record made right (its stale records
 -- replaced, every other record kept); when a failback undoes a failover, exactly those that
 -- failover found.
-local function wanted_srvs(ctx, records)
+local function wanted_srvs(ctx, records, domain)
   local undo = undoing(ctx)
-  if undo and type(undo.old_srv) == "table" then
+  local old = undo and (undo["old_srv." .. (domain or ctx.inventory.domain)]
+                        or (domain or ctx.inventory.domain) == ctx.inventory.domain and undo.old_srv)
+  if type(old) == "table" then
     local list = {}        -- as the journal keeps them: JSON numbers come back as floats
-    for i, r in ipairs(undo.old_srv) do
+    for i, r in ipairs(old) do
       list[i] = { priority = math.tointeger(r.priority), weight = math.tointeger(r.weight),
                   port = math.tointeger(r.port), target = r.target }
     end
@@ -564,6 +589,17 @@ M.mode, M.excluded, M.mode_note = mode, excluded, mode_note
 M.old_xmpp_stopped, M.stop_old_xmpp, M.start_old_xmpp = old_xmpp_stopped, stop_old_xmpp,
   start_old_xmpp
 M.srv_name, M.dns_call, M.route_to_restore = srv_name, dns_call, route_to_restore
+M.srv_records, M.wanted_aaaa = srv_records, wanted_aaaa
+
+--- sip_domains(ctx) -> every SIP domain federated over XMPP (the SRV step's hosts)
+function M.sip_domains(ctx) return estate.sip_domains(ctx) end
+
+--- address_records(ctx) -> the A and the AAAA records of dns.xmpp_host
+function M.address_records(ctx)
+  local name = ctx.inventory.dns.xmpp_host
+  local dns = estate.dns(ctx, estate.zone_of(ctx, name))
+  return dns_call(dns.get(name, "A")), dns_call(dns.get(name, "AAAA"))
+end
 M.addresses, M.shown, M.restore, M.replace, M.wanted_a = addresses, shown, restore, replace, wanted_a
 M.pool_srv, M.pool_srv_verdict, M.describe_srv, M.same_srv, M.wanted_srvs =
   pool_srv, pool_srv_verdict, describe_srv, same_srv, wanted_srvs

@@ -15,12 +15,6 @@ local function pool_names(ctx)
   return names
 end
 
-local function srv_records(ctx)
-  local records, message = estate.dns(ctx).get("_xmpp-server._tcp." .. ctx.inventory.domain, "SRV")
-  if not records then error("[readiness] " .. tostring(message), 0) end
-  return records
-end
-
 -- The addresses an SRV target resolves to (from the zone itself).
 local function addresses_of(ctx, target)
   local records = estate.dns(ctx).get(target, "A") or {}
@@ -50,15 +44,17 @@ return runbook.define {
                 fr = "Un enregistrement SRV par pool Edge, chacun avec sa propre priorité" },
       guidance = { en = "add an _xmpp-server._tcp SRV record for every Edge pool, distinct "
         .. "priorities, as the inventory's srv_target, srv_priority and srv_weight say" },
-      check = function(ctx)   -- the failover's SRV step asks the same f.pool_srv_verdict
-        local records, gaps, seen, by_priority = srv_records(ctx), {}, {}, {}
+      hosts = f.sip_domains,   -- every SIP domain federated over XMPP
+      check = function(ctx, domain)  -- the failover's SRV step asks the same pool_srv_verdict
+        local records, gaps, seen, by_priority = f.srv_records(ctx, domain), {}, {}, {}
         for _, pool in ipairs(pool_names(ctx)) do
           local right, detail, verdict = f.pool_srv_verdict(ctx, pool, records)
           local priority, target = verdict.wanted.priority, verdict.wanted.target
+          detail = domain .. ": " .. detail
           if not right then gaps[#gaps + 1] = detail else seen[#seen + 1] = detail end
           if by_priority[priority] then
-            gaps[#gaps + 1] = ("%s shares priority %d with %s"):format(pool, priority,
-                                                                      by_priority[priority])
+            gaps[#gaps + 1] = ("%s: %s shares priority %d with %s"):format(domain, pool,
+                                                                priority, by_priority[priority])
           end
           by_priority[priority] = pool
           local ip = ctx.inventory.pools[pool].public_ip

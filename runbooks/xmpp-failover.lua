@@ -150,17 +150,25 @@ return runbook.define {
                 fr = "Sur le serveur DNS externe, modifier l’enregistrement DNS A afin que la "
                   .. "fédération XMPP pointe vers le nouveau pool" },
       needs = f.needs.dns,
-      check = function(ctx)
+      check = function(ctx)    -- and the AAAA record: the new pool's public IPv6, or none
         local name = ctx.inventory.dns.xmpp_host
-        local records = f.dns_call(estate.dns(ctx).get(name, "A"))
+        local a, aaaa = f.address_records(ctx)
         local wanted, why = f.wanted_a(ctx)
-        return f.addresses(records) == f.addresses(wanted),
-          ("%s A %s"):format(name, f.shown(records)), ("%s A %s%s"):format(name, f.shown(wanted), why)
+        local wanted6 = f.wanted_aaaa(ctx)
+        local six = (#aaaa > 0 or #wanted6 > 0)
+        return f.addresses(a) == f.addresses(wanted) and f.addresses(aaaa) == f.addresses(wanted6),
+          ("%s A %s"):format(name, f.shown(a)) .. (six and ", AAAA " .. f.shown(aaaa) or ""),
+          ("%s A %s"):format(name, f.shown(wanted)) .. (six and ", AAAA " .. f.shown(wanted6)
+                                                           or "") .. why
       end,
       run = function(ctx)
         local name = ctx.inventory.dns.xmpp_host
-        f.remember(ctx, "old_a", f.dns_call(estate.dns(ctx).get(name, "A")))
+        local a, aaaa = f.address_records(ctx)
+        f.remember(ctx, "old_a", a)
+        f.remember(ctx, "old_aaaa", aaaa)
         f.replace(ctx, name, "A", (f.wanted_a(ctx)))
+        local wanted6 = f.wanted_aaaa(ctx)
+        if f.addresses(aaaa) ~= f.addresses(wanted6) then f.replace(ctx, name, "AAAA", wanted6) end
       end,
       rollback = function(ctx)
         local old = ctx.data.old_a
@@ -168,6 +176,9 @@ return runbook.define {
           old = { { address = estate.pool(ctx, ctx.params.from_pool).public_ip } }
         end
         if old then f.restore(ctx, ctx.inventory.dns.xmpp_host, "A", old) end
+        if ctx.data.old_aaaa then
+          f.restore(ctx, ctx.inventory.dns.xmpp_host, "AAAA", ctx.data.old_aaaa)
+        end
       end },
 
     { id = "dns-srv-record",
@@ -175,10 +186,11 @@ return runbook.define {
                 de = "Der DNS-SRV-Eintrag _xmpp-server._tcp (Port 5269) wird in den neuen Edgepool aufgelöst",
                 fr = "L’enregistrement DNS SRV _xmpp-server._tcp (port 5269) de la fédération XMPP "
                   .. "correspond au pool de serveurs Edge qui va héberger la fédération XMPP" },
+      hosts = f.sip_domains,    -- every SIP domain federated over XMPP has its own
       needs = f.needs.dns,
-      check = function(ctx)    -- the readiness audit asks the same f.pool_srv_verdict
-        local records = f.dns_call(estate.dns(ctx).get(f.srv_name(ctx), "SRV"))
-        local wanted, as_before = f.wanted_srvs(ctx, records)
+      check = function(ctx, domain)    -- the readiness audit asks the same f.pool_srv_verdict
+        local records = f.srv_records(ctx, domain)
+        local wanted, as_before = f.wanted_srvs(ctx, records, domain)
         if as_before then
           return f.same_srv(records, wanted), f.describe_srv(records),
             f.describe_srv(wanted) .. f.AS_BEFORE
@@ -186,13 +198,14 @@ return runbook.define {
         local right, detail = f.pool_srv_verdict(ctx, f.target(ctx), records)
         return right, right and detail or f.describe_srv(records), f.describe_srv(wanted)
       end,
-      run = function(ctx)
-        local records = f.dns_call(estate.dns(ctx).get(f.srv_name(ctx), "SRV"))
-        f.remember(ctx, "old_srv", records)        -- the standby pools' records stay
-        f.replace(ctx, f.srv_name(ctx), "SRV", (f.wanted_srvs(ctx, records)))
+      run = function(ctx, domain)
+        local records = f.srv_records(ctx, domain)
+        f.remember(ctx, "old_srv." .. domain, records)     -- the standby pools' records stay
+        f.replace(ctx, f.srv_name(ctx, domain), "SRV", (f.wanted_srvs(ctx, records, domain)))
       end,
-      rollback = function(ctx)
-        if ctx.data.old_srv then f.restore(ctx, f.srv_name(ctx), "SRV", ctx.data.old_srv) end
+      rollback = function(ctx, domain)
+        local old = ctx.data["old_srv." .. domain]
+        if old then f.restore(ctx, f.srv_name(ctx, domain), "SRV", old) end
       end },
 
     { id = "port-5269",

@@ -570,6 +570,57 @@ describe("planned maintenance and a dead pool (issue 18, gap 7)", function()
   end)
 end)
 
+describe("every SIP domain, and IPv6 (issue 18, gap 3)", function()
+  -- the lab's inventory with a second SIP domain and public IPv6 addresses
+  local function inventory()
+    local text = slurp(support.root .. "/examples/lab.lua")
+      :gsub('  domain = "contoso.com",', '  domain = "contoso.com",\n  sip_domains = { '
+        .. '"contoso.com", "fabrikam.com" },', 1)
+      :gsub('public_ip = "198.51.100.10", srv_priority = 10 }',
+            'public_ip = "198.51.100.10", srv_priority = 10, public_ipv6 = "2001:db8::10" }', 1)
+      :gsub('public_ip = "203.0.113.10", srv_priority = 20 }',
+            'public_ip = "203.0.113.10", srv_priority = 20, public_ipv6 = "2001:DB8::20" }', 1)
+    return support.write(scratch .. "/two-domains.lua", text)
+  end
+
+  local function rrset(key)
+    local zone = cjson.decode(slurp(lab_dir .. "/dns-zone.json"))
+    local list = {}
+    for i, r in ipairs(zone.versions[#zone.versions][key] or {}) do
+      list[i] = r.address or ("%d %d %d %s"):format(r.priority, r.weight, r.port, r.target)
+    end
+    table.sort(list)
+    return table.concat(list, ", ")
+  end
+
+  it("gives every SIP domain the new pool's SRV record and moves the AAAA with the A",
+    function()
+    local path = inventory()
+    local before = runbook("plan xmpp-dr-readiness -i " .. quote(path))
+    assert.matches("fabrikam.com: edgepool2.contoso.com has no SRV record", before.out, 1, true)
+    local r = runbook("run xmpp-failover --yes -i " .. quote(path))
+    assert.equal(0, r.code, r.out .. r.err)
+    for _, domain in ipairs { "contoso.com", "fabrikam.com" } do
+      assert.equal("10 0 5269 xmpp.contoso.com, 20 0 5269 xmpp.contoso.com",
+                   rrset("_xmpp-server._tcp." .. domain .. " SRV"))
+    end
+    assert.equal("203.0.113.10", rrset("xmpp.contoso.com A"))
+    assert.equal("2001:db8::20", rrset("xmpp.contoso.com AAAA"))
+    local after = runbook("plan xmpp-dr-readiness -i " .. quote(path))
+    assert.matches("✓ 1/4 One SRV record per Edge pool", after.out, 1, true)
+  end)
+
+  it("rolls the AAAA and every domain's SRV back with the A", function()
+    local path = inventory()
+    local r = runbook("run xmpp-failover --yes --rollback auto --set lab.fault=filtered-port -i "
+      .. quote(path))
+    assert.equal(1, r.code, r.out)
+    assert.equal("198.51.100.10", rrset("xmpp.contoso.com A"))
+    assert.equal("2001:db8::10", rrset("xmpp.contoso.com AAAA"))
+    assert.equal("10 0 5269 xmpp.contoso.com", rrset("_xmpp-server._tcp.fabrikam.com SRV"))
+  end)
+end)
+
 describe("xmpp-dr-readiness", function()
   it("lists the missing SRV record of the standby pool and exits 1, changing nothing", function()
     local r = runbook("plan xmpp-dr-readiness")
@@ -593,8 +644,8 @@ describe("xmpp-dr-readiness", function()
     local failover, readiness, said = verdicts()
     assert.equal("~", failover)    -- the new pool's 20 0 5269 record is missing …
     assert.equal("✗", readiness)   -- … by the same verdict
-    assert.matches("edgepool2.contoso.com has no SRV record 20 0 5269 xmpp.contoso.com", said,
-                   1, true)
+    assert.matches("contoso.com: edgepool2.contoso.com has no SRV record 20 0 5269 "
+                   .. "xmpp.contoso.com", said, 1, true)
     assert.equal(0, runbook("run xmpp-failover --yes").code)
     failover, readiness, said = verdicts()
     assert.equal("✓", failover)
