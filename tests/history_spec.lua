@@ -53,7 +53,8 @@ describe("runbook history", function()
     assert.is_true(done.duration > 0 and done.duration < 60)
     for _, run in ipairs(runs) do assert.is_false(run.resumable) end
     local text = runbook("history").out
-    assert.matches("xmpp%-failover  done +" .. outcomes .. " changes +[%d.]+ s  lab%.lua by alice\n",
+    assert.matches("xmpp%-failover  done +" .. outcomes
+      .. " changes +[%d.]+ s  lab%.lua by alice\n",
       text)
     assert.matches("failed, rolled back %(stop%-services%)  0 changes", text)
     assert.matches("\n    " .. scratch:gsub("%p", "%%%0") .. "/state/xmpp%-failover%-", text)

@@ -68,9 +68,8 @@ describe("progress of a wait without a terminal", function()
   it("shows the services of each host it waits for", function()
     local r = runbook("run --yes waits")
     assert.equal(1, r.code)
-    assert.matches("waiting for the services of edge2a%.contoso%.com: 0/5 stopped %(REPLICA="
-      .. "Running, RTCDATAPROXY=Running, RTCMEDIARELAY=Running, RTCMRAUTH=Running, "
-      .. "RTCSRV=Running%) %(1 s of 2%.5 s%)\n", r.out)
+    assert.matches("waiting for the services of edge2a%.contoso%.com: 0/%d+ stopped %(REPLICA="
+      .. "Running, RTCDATAPROXY=Running, [^)]*RTCSRV=Running[^)]*%) %(1 s of 2%.5 s%)\n", r.out)
   end)
 
   it("says nothing of a wait shorter than a second", function()

@@ -85,7 +85,8 @@ describe("runbook report", function()
   end)
 
   it("renders a failed run rolled back, in German: the failure, each rollback", function()
-    assert.equal(1, runbook("run --yes -q --rollback auto --set lab.fault=stuck-replication "
+    assert.equal(1, runbook("run --yes -q --lang de --rollback auto "
+      .. "--set lab.fault=stuck-replication "
       .. "--set replication_timeout=2 xmpp-failover").code)
     local page = scratch .. "/failed.html"
     assert.equal(0, report(the_journal(), "--lang de -o " .. quote(page)).code)

@@ -326,17 +326,17 @@ function M.execute(session)
     local ok, status, err = pcall(execute_step, session, number, step)
     if not ok then status, err = nil, status end
     if err == "cancelled" or task.interrupted() then
-      session.journal:write { event = "interrupted", step = step.id }
       output.emit("summary", { ok = false, interrupted = true, resume = session.journal.path,
         step = step.id, changed = counts.changed, skipped = counts.skipped, failed = 0,
         duration = core.now() - started })
+      session.journal:write { event = "interrupted", step = step.id }   -- the last record
       return EXIT.interrupted
     end
     if err == "declined" then
-      session.journal:write { event = "declined", step = step.id }
       output.emit("summary", { ok = false, declined = true, resume = session.journal.path,
         step = step.id, changed = counts.changed, skipped = counts.skipped, failed = 0,
         duration = core.now() - started })
+      session.journal:write { event = "declined", step = step.id }      -- the last record
       return EXIT.declined
     end
     if not status then
@@ -351,9 +351,11 @@ function M.execute(session)
     end
     counts[status] = counts[status] + 1
   end
-  session.journal:write { event = "finish", ok = true }
+  -- the summary first: its record in the journal (runbook.report) comes before "finish",
+  -- which stays the journal's last record
   output.emit("summary", { ok = true, changed = counts.changed, skipped = counts.skipped,
                            failed = 0, duration = core.now() - started })
+  session.journal:write { event = "finish", ok = true }
   return EXIT.done
 end
 

@@ -41,13 +41,30 @@ local function still_running(pid)
   return name == "runbook" and pid ~= fs.pid()
 end
 
--- The changes a run left: outcomes of changing steps (ok, or half-done) not rolled back.
+-- What the run's summary (its "shown" record) lists as left changed: set of step|host, or
+-- nil when the journal has no summary (killed, or written before summaries were kept).
+local function summary_left(records)
+  for i = #records, 1, -1 do
+    local record = records[i]
+    if record.event == "shown" and record.kind == "summary" then
+      local keys = {}
+      for _, left in ipairs(record.left or {}) do
+        keys[left.step .. "|" .. (left.host or "")] = true
+      end
+      return keys
+    end
+  end
+end
+
+-- The changes a run left: outcomes not rolled back — done ones, and half-done ones (a
+-- failed outcome) that the summary lists as left or, without a summary, all of them (a
+-- step that only waits has a failed outcome and nothing to leave: the summary knows).
 local function changes_left(records)
-  local left, count = {}, 0
+  local left, count, listed = {}, 0, summary_left(records)
   for _, record in ipairs(records) do
     local key = record.step and (record.step .. "|" .. (record.host or ""))
     if record.event == "outcome" then
-      left[key] = true
+      left[key] = record.ok or not listed or listed[key] or nil
     elseif record.event == "rolled_back" and record.ok then
       left[key] = nil
     end
