@@ -39,6 +39,10 @@ local function seed_zone()
     .. "update delete edge1.contoso.com A\nupdate add edge1.contoso.com 300 A %s\n"
     .. "update delete xmpp.contoso.com A\nupdate delete _xmpp-server._tcp.contoso.com SRV\n"
     .. "update add _xmpp-server._tcp.contoso.com 300 SRV 10 0 5269 edge1.contoso.com.\n"
+    .. "update delete _xmpp-server._tcp.im.contoso.com SRV\n"
+    .. "update add _xmpp-server._tcp.im.contoso.com 300 SRV 10 0 5269 edge1.contoso.com.\n"
+    .. "update delete _xmpp-server._tcp.other.contoso.com SRV\n"
+    .. "update add _xmpp-server._tcp.other.contoso.com 300 SRV 5 0 5269 edge9.contoso.com.\n"
     .. "update delete _runbook-lease.contoso.com TXT\n"
     .. "send\nEOF"):format(quote(named.key), named.address, named.port, OLD_IP))
   assert(r.code == 0, r.err)
@@ -59,13 +63,15 @@ local function inventory_text(options)
   return ([[
 return {
   domain = "contoso.com",
+  sip_domains = { "contoso.com", "im.contoso.com" },
   management = "fe1.contoso.com",
   server_defaults = %s,
   servers = {
 %s
   },
   pools = {
-    ["edgepool1.contoso.com"] = { public_ip = %q, srv_priority = 10 },
+    ["edgepool1.contoso.com"] = { public_ip = %q, srv_priority = 10,
+                                  srv_target = "edge1.contoso.com" },
     ["edgepool2.contoso.com"] = { public_ip = %q, srv_priority = 20 },
   },
   dns = { provider = "rfc2136", zone = "contoso.com", xmpp_host = "xmpp.contoso.com", ttl = 60,
@@ -89,6 +95,27 @@ end
 
 local function dig(name, type)
   return support.sh(("dig @%s -p %s +short %s %s"):format(named.address, named.port, name, type)).out
+end
+
+-- An SRV RRset as dig prints it, sorted.
+local function srv_set(name)
+  local list = {}
+  for line in dig(name, "SRV"):gmatch("[^\n]+") do list[#list + 1] = line end
+  table.sort(list)
+  return list
+end
+
+-- What the failover's SRV step and the readiness audit's SRV step say, from their plans:
+-- ✓ or ~ / ✗ (issue 18: they use one verdict and must agree).
+local function srv_verdicts()
+  local function mark(text, pattern)
+    for _, sign in ipairs { "✓", "~", "✗" } do
+      if text:find(sign .. " " .. pattern, 1, true) then return sign end
+    end
+  end
+  local failover = runbook("plan xmpp-failover").out
+  local readiness = runbook("plan xmpp-dr-readiness").out
+  return mark(failover, "7/10 The SRV record"), mark(readiness, "1/4 One SRV"), readiness
 end
 
 local function fe_state() return cjson.decode(slurp(sshd.state_dir .. "/" .. FE .. ".json")) end
@@ -144,15 +171,23 @@ describe("xmpp-failover against real servers #e2e", function()
 
   it("fails over: dig sees the new A and SRV, the emulators the route and services, "
     .. "Prosody answers, and a second run changes nothing", function()
+    local failover_says, readiness_says, said = srv_verdicts()
+    assert.same({ "~", "✗" }, { failover_says, readiness_says }, said)   -- both: missing
+    assert.matches("im.contoso.com: edgepool2.contoso.com has no SRV record 20 0 5269 "
+                   .. "xmpp.contoso.com", said, 1, true)
     os.execute("rm -f " .. quote(sshd.state_dir) .. "/*.counters")
     local r = runbook("run xmpp-failover --yes")
     assert.equal(0, r.code, r.out .. r.err .. "\nProsody alive: "
       .. tostring(os.execute("kill -0 " .. prosody.pid)) .. "\nProsody's log:\n"
       .. slurp(prosody.dir .. "/prosody.log"):sub(-2000))
     assert.equal(NEW_IP .. "\n", dig("xmpp.contoso.com", "A"))
-    local srv = dig("_xmpp-server._tcp.contoso.com", "SRV")
-    assert.matches("20 0 5269 xmpp.contoso.com.", srv)
-    assert.matches("10 0 5269 edge1.contoso.com.", srv)      -- the standby's record stays
+    -- every SIP domain: exactly the old pool's record (priority 10, kept) and the new pool's
+    -- (priority 20, added); another name's record untouched (issue 18, gaps 2 and 3)
+    for _, domain in ipairs { "contoso.com", "im.contoso.com" } do
+      assert.same({ "10 0 5269 edge1.contoso.com.", "20 0 5269 xmpp.contoso.com." },
+                  srv_set("_xmpp-server._tcp." .. domain), domain)
+    end
+    assert.same({ "5 0 5269 edge9.contoso.com." }, srv_set("_xmpp-server._tcp.other.contoso.com"))
     assert.equal("EdgeServer:edgepool2.contoso.com", site2_route())
     for name, status in pairs(edge_services(EDGE_A, "edge2a.contoso.com")) do
       assert.equal("Running", status, name)
@@ -174,6 +209,8 @@ describe("xmpp-failover against real servers #e2e", function()
     assert.equal(0, r.code)
     assert.matches("nothing to change", r.out)
     assert.equal(zone_serial, serial())
+    failover_says, readiness_says, said = srv_verdicts()
+    assert.same({ "✓", "✓" }, { failover_says, readiness_says }, said)   -- both: right
   end)
 
   it("stops at step 2 when a service refuses to stop, and rollback restarts the others", function()

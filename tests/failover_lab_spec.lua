@@ -294,7 +294,9 @@ describe("kill -9 during the failover, then resume", function()
     ["all-hosts"] = "right after its last Edge server's change",
     ["boundary"] = "at the step boundary, after its outcome" }
   for _, step in ipairs(dofile("runbooks/xmpp-failover.lua").steps) do
-    for _, moment in ipairs(step.run and moments[step.hosts and "fan_out" or "single"] or {}) do
+    -- the SRV step fans out over the SIP domains: the lab has one (gap 3's test has two)
+    local fans = step.hosts and step.id ~= "dns-srv-record"
+    for _, moment in ipairs(step.run and moments[fans and "fan_out" or "single"] or {}) do
       it(("killed %s %s: resume ends failed over, no change applied twice"):format(
           step.id, said[moment]), function()
         seed_zone()
