@@ -80,6 +80,8 @@ M.schema = {
     xmpp_host = { type = "string", required = true,
                   description = "the A record XMPP federation uses (the SRV target)" },
     ttl = { type = "integer" },
+    ttl_threshold = { type = "integer", description = "seconds: the readiness audit reports "
+      .. "an XMPP A, AAAA or SRV record whose TTL is longer (e.g. 300)" },
     server = { type = "string", description = "primary server for reads and updates" },
     port = { type = "integer" },
     key = { type = "credential", description = "TSIG key file (tsig-keygen format)" },

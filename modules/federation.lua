@@ -591,6 +591,26 @@ M.old_xmpp_stopped, M.stop_old_xmpp, M.start_old_xmpp = old_xmpp_stopped, stop_o
 M.srv_name, M.dns_call, M.route_to_restore = srv_name, dns_call, route_to_restore
 M.srv_records, M.wanted_aaaa = srv_records, wanted_aaaa
 
+--- other_sites_note(ctx) -> "" or what the plan says of the other sites whose XMPP
+-- federation route still names the pool we leave: the procedure sets only the new pool's
+-- site, so their users' XMPP traffic keeps going to that pool (issue 18, gap 4).
+function M.other_sites_note(ctx)
+  local leaving = bare_route(ctx.params.from_pool)
+  if not leaving then return "" end
+  local topology, still = lync.topology(cms(ctx)), {}
+  for name, site in pairs(topology.sites) do
+    if name:lower() ~= site_of(ctx):lower() and bare_route(site.route) == leaving then
+      still[#still + 1] = name
+    end
+  end
+  if #still == 0 then return "" end
+  table.sort(still)
+  return ("; %s still route%s XMPP to %s, the pool we leave (the procedure sets only %s: "
+    .. "Set-CsSite -Identity %s -%s … moves %s too)"):format(table.concat(still, ", "),
+    #still == 1 and "s" or "", ctx.params.from_pool, site_of(ctx), still[1],
+    topology.route_parameter, #still == 1 and "it" or "them")
+end
+
 --- sip_domains(ctx) -> every SIP domain federated over XMPP (the SRV step's hosts)
 function M.sip_domains(ctx) return estate.sip_domains(ctx) end
 

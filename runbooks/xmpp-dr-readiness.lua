@@ -65,6 +65,37 @@ return runbook.define {
         end
         return #gaps == 0, #gaps == 0 and table.concat(seen, "; ") or table.concat(gaps, "; ")
       end },
+    { id = "ttl",
+      title = { en = "Partners keep the old XMPP A and SRV answers no longer than the inventory "
+                  .. "allows",
+                de = "Partner behalten die alten XMPP-A- und -SRV-Antworten nicht länger als "
+                  .. "erlaubt",
+                fr = "Les partenaires ne gardent les anciennes réponses A et SRV XMPP pas plus "
+                  .. "longtemps que permis" },
+      guidance = { en = "lower the TTL of these records to dns.ttl_threshold seconds or less "
+        .. "now: after a failover, resolvers hand out the old answer for up to the old TTL" },
+      check = function(ctx)
+        local threshold, seen, over = ctx.inventory.dns.ttl_threshold, {}, {}
+        local a, aaaa = f.address_records(ctx)
+        local sets = { { ctx.inventory.dns.xmpp_host .. " A", a },
+                       { ctx.inventory.dns.xmpp_host .. " AAAA", aaaa } }
+        for _, domain in ipairs(f.sip_domains(ctx)) do
+          sets[#sets + 1] = { f.srv_name(ctx, domain) .. " SRV", f.srv_records(ctx, domain) }
+        end
+        for _, set in ipairs(sets) do
+          local ttl = set[2][1] and set[2][1].ttl
+          if ttl then
+            seen[#seen + 1] = ("%s %d s"):format(set[1], ttl)
+            if threshold and ttl > threshold then
+              over[#over + 1] = ("%s has TTL %d s, over %d s"):format(set[1], ttl, threshold)
+            end
+          end
+        end
+        if not threshold then
+          return true, table.concat(seen, ", ") .. " (no dns.ttl_threshold set: not compared)"
+        end
+        return #over == 0, #over == 0 and table.concat(seen, ", ") or table.concat(over, "; ")
+      end },
     { id = "route-deployed",
       title = { en = "The XMPP federation route points at a deployed Edge pool",
                 de = "Die XMPP-Verbundroute zeigt auf einen bereitgestellten Edgepool",

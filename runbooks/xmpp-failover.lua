@@ -106,12 +106,14 @@ return runbook.define {
                 fr = "Set-CsSite : faire pointer à nouveau l’itinéraire de fédération XMPP vers le "
                   .. "nouveau pool" },
       needs = f.needs.route,
-      check = function(ctx)
+      check = function(ctx)    -- and names the other sites that still route to the old pool
         local site = f.site_of(ctx)
         local current, parameter = lync.federation_route(f.cms(ctx), site)
-        if f.bare_route(current) == f.target(ctx):lower() then return true, current end
+        local others = f.other_sites_note(ctx)
+        if f.bare_route(current) == f.target(ctx):lower() then return true, current .. others end
         local change = lync.route_change(f.cms(ctx), site, f.target(ctx))
-        return false, ("%s -%s %s"):format(site, parameter, current or "(none)"), change.command
+        return false, ("%s -%s %s"):format(site, parameter, current or "(none)") .. others,
+          change.command
       end,
       run = function(ctx)
         f.forget_route(ctx)

@@ -609,7 +609,7 @@ describe("every SIP domain, and IPv6 (issue 18, gap 3)", function()
     assert.equal("203.0.113.10", rrset("xmpp.contoso.com A"))
     assert.equal("2001:db8::20", rrset("xmpp.contoso.com AAAA"))
     local after = runbook("plan xmpp-dr-readiness -i " .. quote(path))
-    assert.matches("✓ 1/4 One SRV record per Edge pool", after.out, 1, true)
+    assert.matches("✓ 1/5 One SRV record per Edge pool", after.out, 1, true)
   end)
 
   it("rolls the AAAA and every domain's SRV back with the A", function()
@@ -623,13 +623,35 @@ describe("every SIP domain, and IPv6 (issue 18, gap 3)", function()
   end)
 end)
 
+describe("other sites, TTLs (issue 18, gaps 4 and 12)", function()
+  it("names in the plan the other site that still routes XMPP to the pool we leave", function()
+    local r = runbook("plan xmpp-failover")
+    assert.matches("Site1 still routes XMPP to edgepool1.contoso.com, the pool we leave", r.out,
+                   1, true)
+    assert.equal(0, runbook("run xmpp-failover --yes").code)
+    assert.matches("Site1 still routes XMPP to edgepool1.contoso.com",
+                   runbook("plan xmpp-failover").out, 1, true)   -- still true after it
+  end)
+
+  it("reports the XMPP records whose TTL is over the inventory's threshold", function()
+    local path = support.write(scratch .. "/ttl.lua", (slurp(support.root .. "/examples/lab.lua")
+      :gsub('xmpp_host = "xmpp.contoso.com", ttl = 300 }',
+            'xmpp_host = "xmpp.contoso.com", ttl = 300, ttl_threshold = 120 }', 1)))
+    local r = runbook("plan xmpp-dr-readiness -i " .. quote(path))
+    assert.equal(1, r.code, r.out)
+    assert.matches("xmpp.contoso.com A has TTL 300 s, over 120 s", r.out, 1, true)
+    assert.matches("_xmpp-server._tcp.contoso.com SRV has TTL 300 s, over 120 s", r.out, 1, true)
+    assert.matches("✓ 2/5 Partners keep", runbook("plan xmpp-dr-readiness").out, 1, true)
+  end)
+end)
+
 describe("xmpp-dr-readiness", function()
   it("lists the missing SRV record of the standby pool and exits 1, changing nothing", function()
     local r = runbook("plan xmpp-dr-readiness")
     assert.equal(1, r.code)
     assert.matches("edgepool2.contoso.com has no SRV record 20 0 5269 xmpp.contoso.com", r.out,
                    1, true)
-    assert.matches("✓ 3/4 The Lync services run", r.out)
+    assert.matches("✓ 4/5 The Lync services run", r.out)
   end)
 
   it("agrees with the failover's SRV step before and after the failover", function()
@@ -641,7 +663,7 @@ describe("xmpp-dr-readiness", function()
           if text:find(sign .. " " .. pattern, 1, true) then return sign end
         end
       end
-      return mark(failover, "7/10 The SRV record"), mark(readiness, "1/4 One SRV"), readiness
+      return mark(failover, "7/10 The SRV record"), mark(readiness, "1/5 One SRV"), readiness
     end
     local failover, readiness, said = verdicts()
     assert.equal("~", failover)    -- the new pool's 20 0 5269 record is missing …
