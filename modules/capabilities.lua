@@ -13,7 +13,7 @@ local cmdlet = require "cmdlet"
 local estate = require "estate"
 local failure = require "runbook.failure"
 local preflight = require "runbook.preflight"
-local reads = require "runbook.reads"
+local reads = require "powershell.reads"
 
 local M = {}
 

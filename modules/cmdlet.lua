@@ -36,7 +36,7 @@
 local failure = require "runbook.failure"
 local powershell = require "powershell"
 local pssession = require "pssession"
-local reads = require "runbook.reads"
+local reads = require "powershell.reads"
 local task = require "runbook.task"
 
 local M = {}

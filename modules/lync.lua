@@ -13,7 +13,7 @@
 local cmdlet = require "cmdlet"
 local failure = require "runbook.failure"
 local progress = require "runbook.progress"
-local reads = require "runbook.reads"
+local reads = require "powershell.reads"
 local task = require "runbook.task"
 
 local M = {}

@@ -27,6 +27,7 @@
 -- served one process per command from then on: get() returns nil for it, and -v says why.
 local powershell = require "powershell"
 local reads = require "runbook.reads"
+require "powershell.reads"   -- registers the "powershell-frame" verifier this module asks
 local say = require "runbook.say"
 local task = require "runbook.task"
 

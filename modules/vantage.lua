@@ -24,6 +24,7 @@
 -- Conventions: states are results; a vantage host that cannot be reached or refuses to
 -- forward raises "[vantage] ...".
 local core = require "runbook.task.core"
+local reads = require "runbook.reads"
 
 local M = {}
 
@@ -147,6 +148,16 @@ function M.connect_command(address, port, timeout)
   assert(tostring(address):match("^[%x%.:]+$"), "[vantage] the probe takes an IP address")
   return ("python3 -c '%s' %s %d %g"):format(CONNECT_PY, address, port, timeout)
 end
+
+-- The probe is a read (runbook.reads): exactly connect_command's text, with no stdin.
+reads.register("vantage-connect", function(command, stdin)
+  local host, port, timeout = command:match(" ([%x%.:]+) (%d+) ([%d%.]+)$")
+  if stdin == nil and host and
+     command == M.connect_command(host, tonumber(port), tonumber(timeout)) then
+    return true, "probe"
+  end
+  return nil, "it is not the vantage host's connect probe"
+end)
 
 -- After an immediate "connect failed": state, reason, detail from the vantage host itself.
 local function ask_host(session, target, timeout)

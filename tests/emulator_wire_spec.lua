@@ -7,7 +7,7 @@ local cmdlet = require "cmdlet"
 local emulator = require "lync.emulator"
 local lync = require "lync"
 local powershell = require "powershell"
-local reads = require "runbook.reads"
+local reads = require "powershell.reads"
 local support = require "support"
 local task = require "runbook.task"
 

@@ -291,7 +291,7 @@ end)
 
 describe("runbook.reads", function()
   local powershell = require "powershell"
-  local reads = require "runbook.reads"
+  local reads = require "powershell.reads"
 
   local function command_line_of(pipeline)
     return powershell.invocation(powershell.wrap(pipeline))
@@ -363,6 +363,7 @@ describe("read permits", function()
     local dir = support.tmpdir()
     local script = write(dir .. "/permits.lua", ([[
       local powershell = require "powershell"
+      require "powershell.reads"      -- registers the "powershell" verifier with runbook.reads
       local permit = require "runbook.permit"
       local process = require "runbook.process"
       require("runbook.task.core").enter_plan_mode()

@@ -1,4 +1,4 @@
--- A differential corpus for the read classifier (modules/runbook/reads.lua) and the parser
+-- A differential corpus for the read classifier (modules/powershell/reads.lua) and the parser
 -- it shares with the Lync emulator (modules/powershell/tokenizer.lua, parser.lua): a read and
 -- a change combined through every separator, quote, comment, string and parameter construct,
 -- each with the verdict PowerShell's own reading calls for. Every group names the part of the
@@ -9,7 +9,7 @@
 local emulator = require "lync.emulator"
 local parser = require "powershell.parser"
 local powershell = require "powershell"
-local reads = require "runbook.reads"
+local reads = require "powershell.reads"
 
 local READ = "Get-CsSite -Identity 'Site2'"
 local CHANGE = "Set-CsSite -Identity 'Site2' -Description 'moved'"   -- the emulator knows it

@@ -1,11 +1,11 @@
--- modules/runbook/reads.lua and modules/powershell/reads_allowed.lua: every read runbook's own
+-- modules/powershell/reads.lua and modules/powershell/reads_allowed.lua: every read runbook's own
 -- code sends is proven (by its registered template), reads are an allow-list of cmdlets and
 -- parameters with literal values, and an organization extends the list with a reason.
 -- The PowerShell corner cases (separators, quotes, comments) are in
 -- tests/ps_classifier_corpus_spec.lua.
 local emulator = require "lync.emulator"
 local powershell = require "powershell"
-local reads = require "runbook.reads"
+local reads = require "powershell.reads"
 local support = require "support"
 local quote, write = support.quote, support.write
 
@@ -282,7 +282,7 @@ end)
 
 describe("an organization's read in a runbook", function()
   local BOOK = [[
-local reads = require "runbook.reads"
+local reads = require "powershell.reads"
 local cmdlet = require "cmdlet"
 reads.allow("Get-CsUser", { reason = "the users step counts the users homed on the pool",
                             parameters = { Identity = "text" } })

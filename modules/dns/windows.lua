@@ -17,7 +17,7 @@
 -- When a cmdlet fails midway the error says what was done and what the RRset holds now.
 local cmdlet = require "cmdlet"
 local provider = require "dns.provider"
-local reads = require "runbook.reads"
+local reads = require "powershell.reads"
 
 local M = {}
 

@@ -1,8 +1,9 @@
---- runbook.reads — what runbook can prove to be a read. While planning and inside a read-only
--- task (a step's hosts, check, verify) every primitive that can change a system refuses,
+--- powershell.reads — what runbook can prove to be a PowerShell read, registered with
+-- runbook.reads (the engine's registry of read verifiers, which knows no PowerShell). While
+-- planning and inside a read-only task every primitive that can change a system refuses,
 -- unless its caller shows a read permit for what it sends; runtime/permit.c mints one only
--- when verify() says yes here. The proof comes from the command itself, never from a
--- caller's word:
+-- when the verifier of its kind says yes. The proof comes from the command itself, never
+-- from a caller's word. This module registers:
 --   "powershell"       the command line (and stdin) is exactly what modules/powershell.lua
 --                      builds for a script, the script is its wrap() of one pipeline, and the
 --                      pipeline is either
@@ -21,9 +22,10 @@
 --                      powershell.session_command builds it (its loop runs only what it is
 --                      sent, and each script sent needs a permit of its own);
 --   "powershell-frame" one script written into a session: powershell.session_frame of a
---                      session_script whose pipeline is proven as for "powershell";
---   "vantage-connect"  the vantage host's own TCP connect probe (modules/vantage.lua).
+--                      session_script whose pipeline is proven as for "powershell".
+-- (vantage registers "vantage-connect", the vantage host's TCP probe, itself.)
 -- When in doubt the answer is no: nil and the reason, which the refusal shows.
+local registry = require "runbook.reads"
 local allowed = require "powershell.reads_allowed"
 local parser = require "powershell.parser"
 local powershell = require "powershell"
@@ -305,22 +307,9 @@ VERIFIERS["powershell-frame"] = function(frame, stdin)
   return script_reads(script, pipeline)
 end
 
-VERIFIERS["vantage-connect"] = function(command, stdin)
-  local host, port, timeout = command:match(" ([%x%.:]+) (%d+) ([%d%.]+)$")
-  local vantage = require "vantage"
-  if stdin == nil and host and
-     command == vantage.connect_command(host, tonumber(port), tonumber(timeout)) then
-    return true, "probe"
-  end
-  return nil, "it is not the vantage host's connect probe"
-end
+for kind, verifier in pairs(VERIFIERS) do registry.register(kind, verifier) end
 
---- verify(kind, command, stdin) -> true, how | nil, reason. Called by runtime/permit.c only;
--- how says which proof held: "template", "list" (the classifier) or "probe".
-function M.verify(kind, command, stdin)
-  local verifier = VERIFIERS[kind]
-  if not verifier then return nil, ("runbook knows no read of kind %q"):format(tostring(kind)) end
-  return verifier(command, stdin)
-end
+--- verify(kind, command, stdin): runbook.reads.verify, for callers that hold this module.
+M.verify = registry.verify
 
 return M

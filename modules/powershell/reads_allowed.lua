@@ -1,5 +1,5 @@
 --- powershell.reads_allowed — the PowerShell cmdlets runbook accepts as reads while planning
--- and inside a step's check (modules/runbook/reads.lua), and the parameters each may take.
+-- and inside a step's check (modules/powershell/reads.lua), and the parameters each may take.
 --
 -- Reads are an allow-list, not a verb: Test-ComputerSecureChannel -Repair repairs,
 -- Test-CsIM signs users in and sends messages, Get-Content '\\host\share\x' authenticates to

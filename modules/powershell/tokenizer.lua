@@ -1,5 +1,5 @@
 --- powershell.tokenizer — PowerShell's tokenizer, for the part of the language runbook sends
--- (modules/powershell.lua) and reads (modules/runbook/reads.lua, the Lync emulator).
+-- (modules/powershell.lua) and reads (modules/powershell/reads.lua, the Lync emulator).
 --
 -- Written from the PowerShell language specification (chapter 2, lexical structure) and
 -- PowerShell's own tokenizer (tokenizer.cs: NextToken, ScanIdentifier, ScanParameter,
