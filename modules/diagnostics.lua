@@ -236,4 +236,6 @@ function M.install(env, ctx)
   end
 end
 
+require("runbook.repl").register { help = M.HELP, install = M.install }
+
 return M

@@ -11,8 +11,22 @@ local pretty = require "runbook.pretty"
 local M = {}
 local pending = nil      -- source of a statement still incomplete
 
--- With an inventory (-i, $RUNBOOK_INVENTORY, else the embedded lab), the incident helpers
--- of modules/diagnostics.lua become globals: status(), dig(), port(), probe(), ps().
+-- Incident helpers register here: {help = {{name=, usage=, text=, example=}, ...},
+-- install = function(env, ctx)}. The REPL knows no product: with an inventory it loads
+-- the plug-ins named in PLUGINS, which register themselves (modules/diagnostics.lua:
+-- status(), dig(), port(), probe(), ps()). An organization may append its own module.
+M.PLUGINS = { "diagnostics" }
+local helper_sets = {}
+
+--- register(set): a plug-in's helpers, installed into the REPL's globals with an inventory.
+function M.register(set)
+  assert(type(set) == "table" and type(set.install) == "function",
+         "[repl] register{help = list, install = function(env, ctx)}")
+  helper_sets[#helper_sets + 1] = set
+end
+
+-- With an inventory (-i, $RUNBOOK_INVENTORY, else the embedded lab), every registered
+-- helper set is installed as globals.
 local function load_helpers(options)
   local session_lib = require "runbook.session"
   local path, simulation = session_lib.inventory_path(options)
@@ -23,10 +37,14 @@ local function load_helpers(options)
   end
   local ctx = { inventory = inventory, data = {}, params = {},
                 simulation = simulation or inventory.lab ~= nil }
-  local diagnostics = require "diagnostics"   -- a product module: only the REPL wants it
-  diagnostics.install(_G, ctx)
+  for _, name in ipairs(M.PLUGINS) do require(name) end   -- they register themselves
+  M.helpers = {}
+  for _, set in ipairs(helper_sets) do
+    set.install(_G, ctx)
+    for _, entry in ipairs(set.help or {}) do M.helpers[#M.helpers + 1] = entry end
+  end
   _G.inventory = inventory
-  M.helpers, M.inventory_path = diagnostics.HELP, path
+  M.inventory_path = path
   if ctx.simulation then say.note("[sim] the embedded lab: every answer is simulated") end
   say.note(("inventory %s: status(), dig(name, type), port(host, port), probe(), "
     .. "ps(server, script); help() says more"):format(path))
