@@ -14,7 +14,9 @@
 -- server refuses updates), lagging-dns (a secondary serves the old data for a while),
 -- filtered-port (the perimeter firewall drops 5269), old-parameter (Set-CsSite has the
 -- procedure's -XmppExternalFederationRoute instead of the reference's -XmppFederationRoute),
--- no-services (an Edge server of the pool reports no Lync service at all).
+-- no-services (an Edge server of the pool reports no Lync service at all), no-xmpp-partner
+-- (Get-CsXmppAllowedPartner lists none), expired-certificate (the Access Edge certificate
+-- expired yesterday), sfb-2019 (the servers run Skype for Business Server 2019).
 -- One call can be made to fail, for the fault matrix (tests/fault_matrix_spec.lua):
 --   --set lab.fail_call=Stop-CsWindowsService@edge2a.contoso.com#2   the 2nd call of that
 --     changing cmdlet on that computer (#N alone: any computer) fails, changing nothing;
@@ -28,7 +30,8 @@ local sim_dns = require "dns.sim"
 local M = {}
 
 M.FAULTS = { "none", "stuck-service", "unreachable-edge", "stuck-replication", "access-denied",
-             "dns-refused", "lagging-dns", "filtered-port", "old-parameter", "no-services" }
+             "dns-refused", "lagging-dns", "filtered-port", "old-parameter", "no-services",
+             "no-xmpp-partner", "expired-certificate", "sfb-2019" }
 
 --- SETTINGS: the keys of an inventory's `lab` table that this module reads, as schema
 -- nodes (shell completion offers them; the inventory schema leaves `lab` free-form).
@@ -80,6 +83,13 @@ local function lync_state(inventory, lab)
       Services = { "EdgeServer:" .. pool }, Computers = def.servers }
     for _, server in ipairs(def.servers) do computers[#computers + 1] = server end
   end
+  local names = { "sip." .. inventory.domain }          -- the Access Edge certificate names
+  for _, domain in ipairs(inventory.sip_domains or { inventory.domain }) do
+    names[#names + 1] = domain
+  end
+  names[#names + 1] = inventory.domain
+  state.certificates = { { Use = "AccessEdgeExternal", Subject = "CN=" .. names[1],
+                           AlternativeNames = names, NotAfter = os.time() + 365 * 86400 } }
   for _, computer in ipairs(computers) do
     state.services[computer] = emulator.edge_services()
     state.replicas[#state.replicas + 1] = { ReplicaFqdn = computer, UpToDate = true,
@@ -120,6 +130,13 @@ local function apply_lync_fault(state, fault, target)
     state.route_parameter = "XmppExternalFederationRoute"
   elseif fault == "no-services" then
     state.services[target] = {}
+  elseif fault == "no-xmpp-partner" then
+    state.xmpp_partners = {}
+  elseif fault == "expired-certificate" then
+    state.certificates = { { Use = "AccessEdgeExternal", Subject = "CN=sip.contoso.com",
+      AlternativeNames = { "sip.contoso.com", "contoso.com" }, NotAfter = os.time() - 86400 } }
+  elseif fault == "sfb-2019" then
+    state.version = "Skype for Business Server 2019 (7.0.2046.0): Volume license key installed."
   end
 end
 

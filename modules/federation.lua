@@ -422,8 +422,9 @@ end
 -- failover found.
 local function wanted_srvs(ctx, records, domain)
   local undo = undoing(ctx)
-  local old = undo and (undo["old_srv." .. (domain or ctx.inventory.domain)]
-                        or (domain or ctx.inventory.domain) == ctx.inventory.domain and undo.old_srv)
+  domain = domain or ctx.inventory.domain
+  local old = undo and (undo["old_srv." .. domain]            -- an older journal: old_srv
+                        or domain == ctx.inventory.domain and undo.old_srv)
   if type(old) == "table" then
     local list = {}        -- as the journal keeps them: JSON numbers come back as floats
     for i, r in ipairs(old) do
@@ -591,6 +592,59 @@ M.old_xmpp_stopped, M.stop_old_xmpp, M.start_old_xmpp = old_xmpp_stopped, stop_o
 M.srv_name, M.dns_call, M.route_to_restore = srv_name, dns_call, route_to_restore
 M.srv_records, M.wanted_aaaa = srv_records, wanted_aaaa
 
+--- prerequisites(ctx, pool) -> holds, detail: what XMPP federation needs of the estate and
+-- of the pool's Edge servers (issue 18, gap 5): an XMPP allowed partner, federation allowed
+-- on the Access Edge, no Skype for Business Server 2019 (which has no XMPP federation), and
+-- an Access Edge external certificate on each Edge server that names every SIP domain and
+-- is valid for params.certificate_days (default 30) more days.
+function M.prerequisites(ctx, pool)
+  local gaps, seen = {}, {}
+  local partners = lync.xmpp_partners(cms(ctx))
+  if #partners == 0 then
+    gaps[#gaps + 1] = "Get-CsXmppAllowedPartner lists no partner: no XMPP partner may federate "
+      .. "(New-CsXmppAllowedPartner adds one)"
+  else seen[#seen + 1] = "partners: " .. table.concat(partners, ", ") end
+  if not lync.federation_allowed(cms(ctx)) then
+    gaps[#gaps + 1] = "Get-CsAccessEdgeConfiguration: AllowFederatedUsers is False, and XMPP "
+      .. "federation needs it"
+  end
+  local days = (ctx.params or {}).certificate_days or 30
+  for _, host in ipairs(pool_edges(ctx, pool)) do
+    local version = lync.server_version(host)
+    if not version.product then
+      gaps[#gaps + 1] = ("%s: its version is unknown (Get-CsServerVersion: %s)"):format(
+        host.name, version.text)
+    elseif version.major >= 7 then
+      gaps[#gaps + 1] = ("%s runs %s, which has no XMPP federation: it cannot host it"):format(
+        host.name, version.product)
+    end
+    local certs = lync.certificates(host, "AccessEdgeExternal")
+    if #certs == 0 then
+      gaps[#gaps + 1] = host.name .. " has no AccessEdgeExternal certificate (Get-CsCertificate)"
+    end
+    for _, cert in ipairs(certs) do
+      local names = { [tostring(cert.Subject):match("CN=([^,]+)") or ""] = true }
+      for _, name in ipairs(cert.AlternativeNames or {}) do names[name:lower()] = true end
+      for _, domain in ipairs(estate.sip_domains(ctx)) do
+        if not names[domain:lower()] then
+          gaps[#gaps + 1] = ("%s: the Access Edge certificate %s does not name %s, which "
+            .. "partners ask for"):format(host.name, tostring(cert.Subject), domain)
+        end
+      end
+      local left = cert.NotAfter and (cert.NotAfter - os.time()) / 86400
+      if not left or left < days then
+        gaps[#gaps + 1] = ("%s: the Access Edge certificate %s expires %s"):format(host.name,
+          tostring(cert.Subject), left and (left < 0 and "has expired" or
+          ("in %d days (under %d)"):format(math.floor(left), days)) or "at an unknown date")
+      end
+    end
+    seen[#seen + 1] = ("%s: %s, %d Access Edge certificate(s)"):format(host.name,
+      version.product or "?", #certs)
+  end
+  if #gaps > 0 then return false, table.concat(gaps, "; ") end
+  return true, table.concat(seen, "; ")
+end
+
 --- other_sites_note(ctx) -> "" or what the plan says of the other sites whose XMPP
 -- federation route still names the pool we leave: the procedure sets only the new pool's
 -- site, so their users' XMPP traffic keeps going to that pool (issue 18, gap 4).
@@ -659,6 +713,8 @@ function M.params(direction)
     exclude = { type = "string", pattern = "^[%w%.%-,]*$",
                 description = "Edge servers this run leaves out (FQDN[,FQDN]): the one way a "
                   .. "dead server's preflight blocker is waived" },
+    certificate_days = { type = "integer", default = 30,
+      description = "days the Access Edge certificate must stay valid (prerequisites)" },
     service_timeout = { type = "number", default = 300,
                         description = "seconds the services may take to stop or start" },
     replication_timeout = { type = "number", default = 600,

@@ -35,6 +35,12 @@ local PROJECT = {
     { "UpToDate", "UpToDate", "bool" },
     { "LastStatusReport", "LastStatusReport.Ticks", "int" },
     { "LastUpdateCreation", "LastUpdateCreation.Ticks", "int" } },
+  ["Get-CsXmppAllowedPartner"] = { { "Identity", "Identity" } },
+  ["Get-CsAccessEdgeConfiguration"] = { { "Identity", "Identity" },
+    { "AllowFederatedUsers", "AllowFederatedUsers", "bool" } },
+  ["Get-CsCertificate"] = { { "Use", "Use" }, { "Subject", "Subject" },
+    { "AlternativeNames", "AlternativeNames", "strings" },
+    { "NotAfter", "NotAfter.Ticks", "int" }, { "Thumbprint", "Thumbprint" } },
 }
 
 -- The reads below, registered so that plan and checks prove them by construction
@@ -46,6 +52,8 @@ for name, parameters in pairs {
   ["Get-CsService"] = { EdgeServer = "switch", PoolFqdn = "string" },
   ["Get-CsWindowsService"] = { ComputerName = "string" },
   ["Get-CsManagementStoreReplicationStatus"] = { ReplicaFqdn = "string" },
+  ["Get-CsXmppAllowedPartner"] = {}, ["Get-CsAccessEdgeConfiguration"] = {},
+  ["Get-CsCertificate"] = { Type = "strings" }, ["Get-CsServerVersion"] = {},
 } do
   reads.template { cmdlet = name, parameters = parameters, project = PROJECT[name] }
 end
@@ -343,6 +351,45 @@ function M.wait_until_replicated(host, replicas, options)
       task.sleep(options.interval or 5)
     end
   end)
+end
+
+-- --------------------------------------------------------------- XMPP prerequisites
+
+--- xmpp_partners(host) -> the Identities of the XMPP allowed partners (Get-CsXmppAllowedPartner)
+function M.xmpp_partners(host)
+  local list = {}
+  for i, partner in ipairs(read(host, "Get-CsXmppAllowedPartner", {})) do
+    list[i] = partner.Identity
+  end
+  return list
+end
+
+--- federation_allowed(host) -> Get-CsAccessEdgeConfiguration's AllowFederatedUsers (global)
+function M.federation_allowed(host)
+  local config = read(host, "Get-CsAccessEdgeConfiguration", {})[1]
+  return config ~= nil and config.AllowFederatedUsers == true
+end
+
+--- certificates(host, use) -> the Lync certificates of that computer for a use
+-- ("AccessEdgeExternal"): {Use=, Subject=, AlternativeNames={...}, NotAfter=seconds}
+function M.certificates(host, use)
+  local list = {}
+  for i, cert in ipairs(read(host, "Get-CsCertificate", { Type = { use } })) do
+    cert.NotAfter = seconds(cert.NotAfter)
+    list[i] = cert
+  end
+  return list
+end
+
+-- The products by major version (Get-CsServerVersion returns the base version, "5.0.8308").
+local PRODUCTS = { [5] = "Lync Server 2013", [6] = "Skype for Business Server 2015",
+                   [7] = "Skype for Business Server 2019" }
+
+--- server_version(host) -> {text=, major=, product=} of that computer (Get-CsServerVersion)
+function M.server_version(host)
+  local text = tostring(cmdlet(host, "Get-CsServerVersion", {})[1] or "")
+  local major = tonumber(text:match("%((%d+)%.%d+%.%d+") or text:match("(%d+)%.%d+%.%d+"))
+  return { text = text, major = major, product = major and PRODUCTS[major] }
 end
 
 -- --------------------------------------------------------------- topology

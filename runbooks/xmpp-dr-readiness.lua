@@ -96,6 +96,16 @@ return runbook.define {
         end
         return #over == 0, #over == 0 and table.concat(seen, ", ") or table.concat(over, "; ")
       end },
+    { id = "prerequisites",
+      title = { en = "Every pool can host XMPP federation: partners, federation, version, "
+                  .. "certificates",
+                de = "Jeder Pool kann den XMPP-Verbund hosten: Partner, Verbund, Version, "
+                  .. "Zertifikate",
+                fr = "Chaque pool peut héberger la fédération XMPP : partenaires, fédération, "
+                  .. "version, certificats" },
+      guidance = { en = "docs/inventory.md, \"Prerequisites\", says what each finding needs" },
+      hosts = function(ctx) return pool_names(ctx) end,
+      check = function(ctx, pool) return f.prerequisites(ctx, pool) end },
     { id = "route-deployed",
       title = { en = "The XMPP federation route points at a deployed Edge pool",
                 de = "Die XMPP-Verbundroute zeigt auf einen bereitgestellten Edgepool",

@@ -44,7 +44,8 @@ return runbook.define {
                 de = "Der Edgepool, in dem jetzt der XMPP-Verbund gehostet wird, ist bereitgestellt",
                 fr = "Le pool de serveurs Edge qui va héberger la fédération XMPP est déployé" },
       guidance = {
-        en = "deploy the Edge pool first (Deploying External User Access in Lync Server 2013)",
+        en = "deploy the Edge pool first (Deploying External User Access in Lync Server 2013); "
+          .. "a prerequisite the check names is docs/inventory.md's \"Prerequisites\"",
         de = "stellen Sie den Edgepool zuerst bereit (Bereitstellen des Zugriffs durch externe "
           .. "Benutzer in Lync Server 2013)",
         fr = "déployez d’abord le pool (Deploying External User Access in Lync Server 2013)" },
@@ -57,8 +58,11 @@ return runbook.define {
         if not ok then return false, tostring(servers) end
         if #servers == 0 then return false, f.target(ctx) .. " has no Edge server" end
         f.edges(ctx)        -- an exclusion that leaves no Edge server fails here, in the plan
-        return true, ("%s: %s (%s)"):format(f.target(ctx), table.concat(servers, ", "),
-                                            f.mode_note(ctx))
+        -- and can host XMPP federation: partners, federation, version, certificates
+        local ready, detail = f.prerequisites(ctx, f.target(ctx))
+        if not ready then return false, detail end
+        return true, ("%s: %s (%s); %s"):format(f.target(ctx), table.concat(servers, ", "),
+                                                f.mode_note(ctx), detail)
       end },
 
     { id = "old-pool-xmpp",

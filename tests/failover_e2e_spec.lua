@@ -26,8 +26,8 @@ local TOPOLOGY = {
 
 -- Every emulated server starts from the same topology (each answers from its own file).
 local function seed_servers(state_dir)
-  local state = embedded_lab.lync_state({ domain = "contoso.com", management = "fe1.contoso.com" },
-    TOPOLOGY)
+  local state = embedded_lab.lync_state({ domain = "contoso.com", management = "fe1.contoso.com",
+    sip_domains = { "contoso.com", "im.contoso.com" } }, TOPOLOGY)
   for _, address in ipairs { FE, EDGE_OLD, EDGE_A, EDGE_B } do
     emulator.save_state((state_dir or sshd.state_dir) .. "/" .. address .. ".json", state)
   end
@@ -115,7 +115,7 @@ local function srv_verdicts()
   end
   local failover = runbook("plan xmpp-failover").out
   local readiness = runbook("plan xmpp-dr-readiness").out
-  return mark(failover, "7/10 The SRV record"), mark(readiness, "1/5 One SRV"), readiness
+  return mark(failover, "7/10 The SRV record"), mark(readiness, "1/6 One SRV"), readiness
 end
 
 local function fe_state() return cjson.decode(slurp(sshd.state_dir .. "/" .. FE .. ".json")) end

@@ -609,7 +609,7 @@ describe("every SIP domain, and IPv6 (issue 18, gap 3)", function()
     assert.equal("203.0.113.10", rrset("xmpp.contoso.com A"))
     assert.equal("2001:db8::20", rrset("xmpp.contoso.com AAAA"))
     local after = runbook("plan xmpp-dr-readiness -i " .. quote(path))
-    assert.matches("✓ 1/5 One SRV record per Edge pool", after.out, 1, true)
+    assert.matches("✓ 1/6 One SRV record per Edge pool", after.out, 1, true)
   end)
 
   it("rolls the AAAA and every domain's SRV back with the A", function()
@@ -641,7 +641,36 @@ describe("other sites, TTLs (issue 18, gaps 4 and 12)", function()
     assert.equal(1, r.code, r.out)
     assert.matches("xmpp.contoso.com A has TTL 300 s, over 120 s", r.out, 1, true)
     assert.matches("_xmpp-server._tcp.contoso.com SRV has TTL 300 s, over 120 s", r.out, 1, true)
-    assert.matches("✓ 2/5 Partners keep", runbook("plan xmpp-dr-readiness").out, 1, true)
+    assert.matches("✓ 2/6 Partners keep", runbook("plan xmpp-dr-readiness").out, 1, true)
+  end)
+end)
+
+describe("XMPP prerequisites (issue 18, gap 5)", function()
+  for _, case in ipairs {
+    { "no-xmpp-partner", "Get%-CsXmppAllowedPartner lists no partner" },
+    { "expired-certificate", "edge2a%.contoso%.com: the Access Edge certificate CN=sip%.contoso"
+      .. "%.com expires has expired" },
+    { "sfb-2019", "edge2a%.contoso%.com runs Skype for Business Server 2019, which has no XMPP "
+      .. "federation: it cannot host it" },
+  } do
+    it("refuses the failover before any change, and the audit names it: " .. case[1], function()
+      local r = runbook("run xmpp-failover --yes --set lab.fault=" .. case[1])
+      assert.equal(1, r.code, r.out)
+      assert.matches(case[2], r.out)
+      assert.is_nil(site_route("Site2"))
+      assert.equal("198.51.100.10", a_record())
+      local audit = runbook("plan xmpp-dr-readiness --set lab.fault=" .. case[1])
+      assert.matches(case[2], audit.out)
+    end)
+  end
+
+  it("refuses a certificate that does not name every SIP domain", function()
+    assert.equal(0, runbook("plan xmpp-failover").code)     -- the lab's files, then its cert:
+    local state = cjson.decode(slurp(lab_dir .. "/lync-state.json"))
+    state.certificates[1].AlternativeNames = { "sip.contoso.com" }
+    support.write(lab_dir .. "/lync-state.json", cjson.encode(state))
+    local r = runbook("plan xmpp-failover")
+    assert.matches("does not name contoso.com, which partners ask for", r.out, 1, true)
   end)
 end)
 
@@ -651,7 +680,7 @@ describe("xmpp-dr-readiness", function()
     assert.equal(1, r.code)
     assert.matches("edgepool2.contoso.com has no SRV record 20 0 5269 xmpp.contoso.com", r.out,
                    1, true)
-    assert.matches("✓ 4/5 The Lync services run", r.out)
+    assert.matches("✓ 5/6 The Lync services run", r.out)
   end)
 
   it("agrees with the failover's SRV step before and after the failover", function()
@@ -663,7 +692,7 @@ describe("xmpp-dr-readiness", function()
           if text:find(sign .. " " .. pattern, 1, true) then return sign end
         end
       end
-      return mark(failover, "7/10 The SRV record"), mark(readiness, "1/5 One SRV"), readiness
+      return mark(failover, "7/10 The SRV record"), mark(readiness, "1/6 One SRV"), readiness
     end
     local failover, readiness, said = verdicts()
     assert.equal("~", failover)    -- the new pool's 20 0 5269 record is missing …

@@ -65,7 +65,8 @@ describe("the SRV verdict of a pool", function()
 
   it("never takes another pool's exact record for the pool's stale one", function()
     local pools = {
-      ["edgepool1.contoso.com"] = { srv_priority = 10 }, ["edgepool2.contoso.com"] = { srv_priority = 20 } }
+      ["edgepool1.contoso.com"] = { srv_priority = 10 },
+      ["edgepool2.contoso.com"] = { srv_priority = 20 } }
     local ctx = ctx_of(pools)
     local _, detail, verdict = f.pool_srv_verdict(ctx, "edgepool2.contoso.com",
                                                   { srv(10, 0, "xmpp.contoso.com") })

@@ -481,6 +481,63 @@ local function invoke_replication(context, args)
   return {}
 end
 
+-- --------------------------------------------------------------- XMPP prerequisites
+-- Defaults when a state names none: one allowed partner, federation allowed, Lync 2013, an
+-- Access Edge certificate for contoso.com valid for a year from now.
+
+local XMPP_PARTNER_CLASS =
+  "Microsoft.Rtc.Management.WritableConfig.Settings.XmppFederation.GetXmppAllowedPartnerCmdlet"
+
+local function xmpp_partners(context, args)
+  local list = {}
+  for _, partner in ipairs(context.state.xmpp_partners or { { Identity = "jabber.example" } }) do
+    if args.Identity == nil or partner.Identity:lower() == tostring(args.Identity):lower() then
+      list[#list + 1] = object { "Identity", partner.Identity, "Domain", partner.Identity,
+        "PartnerType", M.enum("PartnerType", 0, partner.PartnerType or "Federated") }
+    end
+  end
+  if args.Identity ~= nil and #list == 0 then
+    ps_error(('Cannot get "XmppAllowedPartner" "%s" because it does not exist.'):format(
+      args.Identity), "ObjectNotFound", "ItemNotFound," .. XMPP_PARTNER_CLASS)
+  end
+  return list
+end
+
+local function access_edge_configuration(context)
+  local config = context.state.access_edge or {}
+  local allowed = config.AllowFederatedUsers
+  if allowed == nil then allowed = true end
+  return { object { "Identity", "Global", "AllowFederatedUsers", allowed,
+                    "AllowOutsideUsers", config.AllowOutsideUsers ~= false,
+                    "EnablePartnerDiscovery", config.EnablePartnerDiscovery == true } }
+end
+
+local function certificates(context, args)
+  local clock = context.state.clock or 0
+  local list = {}
+  for _, cert in ipairs(context.state.certificates or { { Use = "AccessEdgeExternal",
+      Subject = "CN=sip.contoso.com", AlternativeNames = { "sip.contoso.com", "contoso.com",
+      "xmpp.contoso.com" }, NotAfter = os.time() + 365 * 86400 } }) do
+    local types = type(args.Type) == "table" and args.Type or { args.Type }
+    local wanted = args.Type == nil
+    for _, t in ipairs(types) do wanted = wanted or tostring(t):lower() == cert.Use:lower() end
+    if wanted then
+      list[#list + 1] = object { "Issuer", cert.Issuer or "CN=Contoso Issuing CA",
+        "NotAfter", M.date(cert.NotAfter), "NotBefore", M.date(cert.NotBefore or clock - 86400),
+        "SerialNumber", cert.SerialNumber or "1A2B", "Subject", cert.Subject,
+        "AlternativeNames", array(cert.AlternativeNames),
+        "Thumbprint", cert.Thumbprint or "0123456789ABCDEF0123456789ABCDEF01234567",
+        "Use", M.enum("CertType", 0, cert.Use) }
+    end
+  end
+  return list
+end
+
+local function server_version(context)
+  return { context.state.version
+    or "Microsoft Lync Server 2013 (5.0.8308.0): Volume license key installed." }
+end
+
 -- --------------------------------------------------------------- the table
 
 local SPECS
@@ -560,6 +617,16 @@ for _, s in ipairs {
   spec("Invoke-CsManagementStoreReplication",
        "Microsoft.Rtc.Management.Xds.InvokeReplicationCmdlet",
        with({ "ReplicaFqdn" }, SHOULD), invoke_replication, { mutates = true }),
+  spec("Get-CsXmppAllowedPartner", XMPP_PARTNER_CLASS,
+       { "Identity", "Filter", "LocalStore" }, xmpp_partners, { positional = { "Identity" } }),
+  spec("Get-CsAccessEdgeConfiguration",
+       "Microsoft.Rtc.Management.WritableConfig.Policy.Edge.GetAccessEdgeConfigurationCmdlet",
+       { "Identity", "Filter", "LocalStore" }, access_edge_configuration,
+       { positional = { "Identity" } }),
+  spec("Get-CsCertificate", "Microsoft.Rtc.Management.Deployment.GetCertificateCmdlet",
+       { "Type", "NetportId", "Report", "Identity" }, certificates),
+  spec("Get-CsServerVersion", "Microsoft.Rtc.Management.Deployment.GetServerVersionCmdlet",
+       {}, server_version),
   spec("Get-Command", "Microsoft.PowerShell.Commands.GetCommandCommand",
        { "Name", "Module", "CommandType" }, get_command,
        { positional = { "Name" }, builtin = true }),

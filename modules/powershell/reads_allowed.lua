@@ -51,6 +51,15 @@ M.BUILT_IN = {
   ["Get-DnsServerResourceRecord"] = {
     reason = "modules/dns/windows.lua: get; -ComputerName is the DNS server the inventory names",
     parameters = { ZoneName = "text", Name = "text", RRType = "text", ComputerName = "host" } },
+  ["Get-CsXmppAllowedPartner"] = { reason = "modules/lync.lua: xmpp_partners (prerequisites)",
+                                   parameters = { Identity = "text" } },
+  ["Get-CsAccessEdgeConfiguration"] = {
+    reason = "modules/lync.lua: access_edge_configuration (prerequisites)",
+    parameters = { Identity = "text" } },
+  ["Get-CsCertificate"] = { reason = "modules/lync.lua: certificates of the local computer "
+                              .. "(prerequisites)", parameters = { Type = "texts" } },
+  ["Get-CsServerVersion"] = { reason = "modules/lync.lua: server_version of the local computer "
+                                .. "(prerequisites)", parameters = {} },
 }
 
 -- Cmdlets an organization cannot add: a read verb, and yet every call changes something,
