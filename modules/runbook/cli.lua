@@ -108,12 +108,18 @@ local function setup_output(session, options)
                  audit_log = options.audit_log or session.inventory.audit_log }
 end
 
+--- is_definition(value): whether a runbook file's top level returned a runbook definition
+-- (runbook.define's); without the runbook library loaded nothing can be one.
+function M.is_definition(value)
+  local library = package.loaded["runbook"]   -- a definition needs it: a plain script does not
+  return library ~= nil and library.is_definition(value)
+end
+
 -- Runs the runbook file's top level (inside the task): its definition, or nil and the
 -- exit code of a plain script (which has done its work by now).
 local function definition_of(chunk, path)
   local result = chunk()
-  local library = package.loaded["runbook"]   -- a definition needs it: a plain script does not
-  if not (library and library.is_definition(result)) then
+  if not M.is_definition(result) then
     return nil, math.type(result) == "integer" and result or EXIT.done
   end
   result.path = path
@@ -608,7 +614,8 @@ function M.main(options)
   say.setup(options)
   local completing = os.getenv("_RUNBOOK_COMPLETE")
   if completing and completing ~= "" then
-    return require("runbook.complete").answer(completing, options)
+    -- loaded on first use: a plain script starts as fast as lua5.4 (bench/startup.sh)
+    return require("runbook.complete").answer(completing, options, M)
   end
   return M[options.command](options)
 end

@@ -10,7 +10,7 @@
 -- entries are the inventory's to name). No network, no inventory, no secret is read: the
 -- runbook's top level runs as `check` runs it, in plan mode, and only for a file that
 -- defines a runbook (cli.runbook_text), never for a plain script.
-local cli = require "runbook.cli"
+local cli    -- runbook.cli, handed over by answer(): it requires this module
 local core = require "runbook.task.core"
 local fs = require "runbook.fs"
 local i18n = require "runbook.i18n"
@@ -77,7 +77,7 @@ local function with_definition_of(argument, with_definition)
   core.enter_plan_mode()
   return cli.execute(function()
     local definition = chunk()
-    if require("runbook").is_definition(definition) then with_definition(definition) end
+    if cli.is_definition(definition) then with_definition(definition) end
   end)
 end
 
@@ -160,8 +160,10 @@ local function offer_set_values(definition, key)
   for _, value in ipairs(values or {}) do offer(tostring(value)) end
 end
 
---- answer(what, options) -> exit code: prints the candidates for what (see the header).
-function M.answer(what, options)
+--- answer(what, options, cli) -> exit code: prints the candidates for what (see the
+-- header); cli is runbook.cli, whose finders (runbooks, journals) it uses.
+function M.answer(what, options, cli_module)
+  cli = cli_module
   i18n.setup(options.lang)
   if what == "runbooks" then
     offer_runbooks()
