@@ -16,7 +16,8 @@
 -- procedure's -XmppExternalFederationRoute instead of the reference's -XmppFederationRoute),
 -- no-services (an Edge server of the pool reports no Lync service at all), no-xmpp-partner
 -- (Get-CsXmppAllowedPartner lists none), expired-certificate (the Access Edge certificate
--- expired yesterday), sfb-2019 (the servers run Skype for Business Server 2019).
+-- expired yesterday), sfb-2019 (the servers run Skype for Business Server 2019), cms-down
+-- (no Central Management Store master answers).
 -- One call can be made to fail, for the fault matrix (tests/fault_matrix_spec.lua):
 --   --set lab.fail_call=Stop-CsWindowsService@edge2a.contoso.com#2   the 2nd call of that
 --     changing cmdlet on that computer (#N alone: any computer) fails, changing nothing;
@@ -31,7 +32,7 @@ local M = {}
 
 M.FAULTS = { "none", "stuck-service", "unreachable-edge", "stuck-replication", "access-denied",
              "dns-refused", "lagging-dns", "filtered-port", "old-parameter", "no-services",
-             "no-xmpp-partner", "expired-certificate", "sfb-2019" }
+             "no-xmpp-partner", "expired-certificate", "sfb-2019", "cms-down" }
 
 --- SETTINGS: the keys of an inventory's `lab` table that this module reads, as schema
 -- nodes (shell completion offers them; the inventory schema leaves `lab` free-form).
@@ -135,6 +136,8 @@ local function apply_lync_fault(state, fault, target)
   elseif fault == "expired-certificate" then
     state.certificates = { { Use = "AccessEdgeExternal", Subject = "CN=sip.contoso.com",
       AlternativeNames = { "sip.contoso.com", "contoso.com" }, NotAfter = os.time() - 86400 } }
+  elseif fault == "cms-down" then
+    state.cms = { ActiveMasterFqdn = cjson.null }
   elseif fault == "sfb-2019" then
     state.version = "Skype for Business Server 2019 (7.0.2046.0): Volume license key installed."
   end

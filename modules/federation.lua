@@ -645,6 +645,30 @@ function M.prerequisites(ctx, pool)
   return true, table.concat(seen, "; ")
 end
 
+--- cms_master(ctx) -> holds, detail: the Central Management Store's master answers, and
+-- where it is. None answering blocks the run: Set-CsSite could not write, and Microsoft's
+-- pool failover page says to fail the Central Management Server over first
+-- (Invoke-CsManagementServerFailover). A master in the site of the pool we leave is named.
+function M.cms_master(ctx)
+  local master = lync.cms_master(cms(ctx))
+  if not master then
+    return false, "no Central Management Store master answers (Get-CsManagementStoreReplication"
+      .. "Status -CentralManagementStoreStatus: ActiveMasterFqdn empty): Set-CsSite cannot write;"
+      .. " fail the Central Management Server over first (Invoke-CsManagementServerFailover)"
+  end
+  local ok, pool = pcall(lync.pool, cms(ctx), master)
+  local site = ok and pool.Site and pool.Site:gsub("^[Ss]ite:", "") or "?"
+  local detail = ("CMS master %s in %s"):format(master, site)
+  local from = ctx.params.from_pool and pcall(lync.pool, cms(ctx), ctx.params.from_pool)
+    and lync.pool(cms(ctx), ctx.params.from_pool).Site
+  if from and site:lower() == from:gsub("^[Ss]ite:", ""):lower() then
+    detail = detail .. (" (the site of %s, the pool we leave: if that site is down, fail the "
+      .. "Central Management Server over first with Invoke-CsManagementServerFailover)")
+      :format(ctx.params.from_pool)
+  end
+  return true, detail
+end
+
 --- other_sites_note(ctx) -> "" or what the plan says of the other sites whose XMPP
 -- federation route still names the pool we leave: the procedure sets only the new pool's
 -- site, so their users' XMPP traffic keeps going to that pool (issue 18, gap 4).

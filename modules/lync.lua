@@ -36,6 +36,8 @@ local PROJECT = {
     { "LastStatusReport", "LastStatusReport.Ticks", "int" },
     { "LastUpdateCreation", "LastUpdateCreation.Ticks", "int" } },
   ["Get-CsXmppAllowedPartner"] = { { "Identity", "Identity" } },
+  CmsStatus = { { "ActiveMasterFqdn", "ActiveMasterFqdn" },
+    { "ActiveFileTransferAgents", "ActiveFileTransferAgents", "strings" } },
   ["Get-CsAccessEdgeConfiguration"] = { { "Identity", "Identity" },
     { "AllowFederatedUsers", "AllowFederatedUsers", "bool" } },
   ["Get-CsCertificate"] = { { "Use", "Use" }, { "Subject", "Subject" },
@@ -57,6 +59,9 @@ for name, parameters in pairs {
 } do
   reads.template { cmdlet = name, parameters = parameters, project = PROJECT[name] }
 end
+reads.template { cmdlet = "Get-CsManagementStoreReplicationStatus",
+                 parameters = { CentralManagementStoreStatus = "switch" },
+                 project = PROJECT.CmsStatus }
 reads.template { script = ROUTE_PARAMETERS_PROBE }
 
 -- A read of the Lync cmdlets, its output shaped on the server.
@@ -379,6 +384,15 @@ function M.certificates(host, use)
     list[i] = cert
   end
   return list
+end
+
+--- cms_master(host) -> the FQDN of the Central Management Store's active master, or nil
+-- when none answers (Get-CsManagementStoreReplicationStatus -CentralManagementStoreStatus)
+function M.cms_master(host)
+  local status = cmdlet(host, "Get-CsManagementStoreReplicationStatus",
+    { CentralManagementStoreStatus = true }, { project = PROJECT.CmsStatus })[1] or {}
+  local master = status.ActiveMasterFqdn
+  return master ~= nil and master ~= "" and master or nil
 end
 
 -- The products by major version (Get-CsServerVersion returns the base version, "5.0.8308").

@@ -105,7 +105,11 @@ return runbook.define {
                   .. "version, certificats" },
       guidance = { en = "docs/inventory.md, \"Prerequisites\", says what each finding needs" },
       hosts = function(ctx) return pool_names(ctx) end,
-      check = function(ctx, pool) return f.prerequisites(ctx, pool) end },
+      check = function(ctx, pool)
+        local ready, detail = f.prerequisites(ctx, pool)
+        local answers, where = f.cms_master(ctx)      -- the CMS master, wherever it is
+        return ready and answers, detail .. "; " .. where
+      end },
     { id = "route-deployed",
       title = { en = "The XMPP federation route points at a deployed Edge pool",
                 de = "Die XMPP-Verbundroute zeigt auf einen bereitgestellten Edgepool",

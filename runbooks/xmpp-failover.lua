@@ -61,6 +61,9 @@ return runbook.define {
         -- and can host XMPP federation: partners, federation, version, certificates
         local ready, detail = f.prerequisites(ctx, f.target(ctx))
         if not ready then return false, detail end
+        local answers, where = f.cms_master(ctx)        -- Set-CsSite needs the CMS master
+        if not answers then return false, where end
+        detail = detail .. "; " .. where
         return true, ("%s: %s (%s); %s"):format(f.target(ctx), table.concat(servers, ", "),
                                                 f.mode_note(ctx), detail)
       end },

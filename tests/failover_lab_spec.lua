@@ -652,6 +652,8 @@ describe("XMPP prerequisites (issue 18, gap 5)", function()
       .. "%.com expires has expired" },
     { "sfb-2019", "edge2a%.contoso%.com runs Skype for Business Server 2019, which has no XMPP "
       .. "federation: it cannot host it" },
+    { "cms-down", "no Central Management Store master answers .*fail the Central Management "
+      .. "Server over first %(Invoke%-CsManagementServerFailover%)" },   -- gap 11
   } do
     it("refuses the failover before any change, and the audit names it: " .. case[1], function()
       local r = runbook("run xmpp-failover --yes --set lab.fault=" .. case[1])
@@ -663,6 +665,12 @@ describe("XMPP prerequisites (issue 18, gap 5)", function()
       assert.matches(case[2], audit.out)
     end)
   end
+
+  it("says where the CMS master is, and that it is in the site of the pool we leave", function()
+    local r = runbook("plan xmpp-failover")
+    assert.matches("CMS master fepool.contoso.com in Site1 (the site of edgepool1.contoso.com, "
+      .. "the pool we leave", r.out, 1, true)
+  end)
 
   it("refuses a certificate that does not name every SIP domain", function()
     assert.equal(0, runbook("plan xmpp-failover").code)     -- the lab's files, then its cert:

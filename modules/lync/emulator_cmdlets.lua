@@ -452,8 +452,28 @@ local function replicas_of(context, args)
   return list
 end
 
+-- -CentralManagementStoreStatus: where the CMS master is ("both ActiveMasterFQDN and
+-- ActiveFileTransferAgents … pointing to the FQDN of CMS_Pool; if they are empty, the Central
+-- Management Server is not available", Microsoft's pool failover page for Lync 2013).
+local function cms_status(state)
+  local cms = state.cms or {}
+  local master = cms.ActiveMasterFqdn
+  if master == nil then
+    for _, pool in ipairs(state.pools) do
+      for _, service in ipairs(pool.Services) do
+        if service:match("^Registrar:") and not master then master = pool.Identity end
+      end
+    end
+  end
+  if master == cjson.null then master = nil end
+  return { object { "ActiveMasterFqdn", master or cjson.null,
+    "ActiveFileTransferAgents", array(master and (cms.ActiveFileTransferAgents or { master }) or {}),
+    "ActiveReplicas", array {} } }
+end
+
 -- Each poll brings a stale replica one step closer to reporting the latest change.
 local function get_replication_status(context, args)
+  if args.CentralManagementStoreStatus then return cms_status(context.state) end
   local state, list = context.state, {}
   for _, replica in ipairs(replicas_of(context, args)) do
     if not replica.UpToDate and not replica.stuck then

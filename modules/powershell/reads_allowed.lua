@@ -47,7 +47,7 @@ M.BUILT_IN = {
                                parameters = { ComputerName = "host", Name = "texts" } },
   ["Get-CsManagementStoreReplicationStatus"] = {
     reason = "modules/lync.lua: replication_status, wait_until_replicated",
-    parameters = { ReplicaFqdn = "text" } },
+    parameters = { ReplicaFqdn = "text", CentralManagementStoreStatus = "switch" } },
   ["Get-DnsServerResourceRecord"] = {
     reason = "modules/dns/windows.lua: get; -ComputerName is the DNS server the inventory names",
     parameters = { ZoneName = "text", Name = "text", RRType = "text", ComputerName = "host" } },
