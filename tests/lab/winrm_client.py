@@ -10,8 +10,10 @@
 # openssl_conf. OPERATION_TIMEOUT is in seconds (default 20). MAX_ENVELOPE_SIZE replaces
 # the 153600 bytes pywinrm always asks for (empty: keep it). ENCRYPTION is pywinrm's
 # message_encryption: auto (default: sealed over http, not over https), always or never;
-# CBT "nocbt" keeps requests_ntlm from sending the TLS channel binding.
+# CBT "nocbt" keeps requests_ntlm from sending the TLS channel binding. TRANSPORT kerberos
+# (requests_kerberos) takes its ticket from KRB5CCNAME, for HTTP/$KERBEROS_HOST.
 import json
+import os
 import sys
 
 import winrm.protocol
@@ -46,11 +48,14 @@ def main(argv):
     endpoint, transport, user, password, ca_file, command_line = argv[1:7]
     timeout = int(argv[7]) if len(argv) > 7 else 20
     try:
+        extra = {}
+        if transport == "kerberos":    # the ticket from KRB5CCNAME, for HTTP/<KERBEROS_HOST>
+            extra["kerberos_hostname_override"] = os.environ["KERBEROS_HOST"]
         protocol = Protocol(endpoint=endpoint, transport=transport, username=user,
                             password=password, server_cert_validation="validate",
                             ca_trust_path=ca_file, operation_timeout_sec=timeout,
                             read_timeout_sec=timeout + 10,
-                            message_encryption=argv[9] if len(argv) > 9 else "auto")
+                            message_encryption=argv[9] if len(argv) > 9 else "auto", **extra)
         protocol.max_envelope_size = int(argv[8]) if len(argv) > 8 and argv[8] else None
         if len(argv) > 10 and argv[10] == "nocbt":
             protocol.transport.build_session()
