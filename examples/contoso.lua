@@ -6,6 +6,7 @@ return {
   domain = "contoso.com",                  -- the SIP domain federated over XMPP
   sip_domains = { "contoso.com", "fabrikam.com" },   -- each gets the pools' SRV records
   management = "fe1.contoso.com",          -- a Front End where the Cs* cmdlets run
+  management_export = "D:\\RunbookExports", -- there: Export-CsConfiguration before Set-CsSite
 
   -- How to reach the servers (docs/transports.md). Pool membership is discovered from the
   -- topology (Get-CsPool), so only what differs from the defaults is listed.

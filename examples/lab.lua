@@ -4,6 +4,7 @@
 return {
   domain = "contoso.com",
   management = "fe1.contoso.com",
+  management_export = "D:\\RunbookExports",   -- Export-CsConfiguration before Set-CsSite
   servers = {
     ["edge1a.contoso.com"] = { internal_address = "10.0.1.11" },
     ["edge1b.contoso.com"] = { internal_address = "10.0.1.12" },

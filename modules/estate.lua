@@ -55,6 +55,9 @@ M.schema = {
                     .. "_xmpp-server._tcp SRV records (default: { domain })" },
   management = { type = "string", required = true,
                  description = "FQDN of the server where management cmdlets run (a Front End)" },
+  management_export = { type = "string", description = "a directory on the management server "
+    .. "where the failover exports the configuration (Export-CsConfiguration) before it "
+    .. "changes the topology, e.g. D:\\RunbookExports" },
   server_defaults = { type = "record", fields = SERVER_FIELDS },
   servers = { type = "map", of = { type = "record", fields = SERVER_FIELDS } },
   pools = { type = "map", required = true, description = "the Edge pools, by FQDN", of = {
@@ -123,6 +126,7 @@ M.schema = {
 
 local function lab_of(ctx)
   if ctx.inventory.lab == nil then return nil end
+  -- the lab plug-in: only an inventory with a lab table loads it
   ctx.data.lab = ctx.data.lab or require("embedded_lab").world(ctx.inventory)
   return ctx.data.lab
 end
@@ -208,6 +212,7 @@ function M.dns(ctx, zone)
   elseif config.provider == "windows" then
     assert(config.server, "[estate] dns.provider = 'windows' needs dns.server: the FQDN of "
       .. "the Windows DNS server, whose transport comes from servers/server_defaults")
+    -- loaded on first use: only dns.provider = 'windows' needs it
     provider = require("dns.windows").new { zone = zone, host = M.host(ctx, config.server) }
   else
     local settings = { zone = zone, server = config.server, port = config.port,
@@ -224,6 +229,7 @@ end
 function M.query(ctx)
   local lab = lab_of(ctx)
   if lab then return lab.dns.query end
+  -- loaded on first use: the lab answers DNS without it
   local query, resolver = require("runbook.dns").query, ctx.inventory.dns.resolver
   if not resolver then return query end
   return function(args)
@@ -255,6 +261,7 @@ local function ssh_vantage(ctx)
   if not ctx.data.vantage then
     local host = { name = vantage.name or vantage.address }
     for key, value in pairs(vantage) do host[key] = value end
+    -- loaded on first use: only an SSH vantage host needs it
     ctx.data.vantage = require("vantage").new(host)
   end
   return ctx.data.vantage
@@ -264,6 +271,7 @@ function M.net(ctx, from)
   local lab = lab_of(ctx)
   if lab then return lab.net(from) end
   if from == "vantage" and ssh_vantage(ctx) then return ssh_vantage(ctx) end
+  -- loaded on first use: the lab's network stands in for it
   return require "runbook.net"
 end
 

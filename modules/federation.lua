@@ -3,6 +3,7 @@
 -- The steps themselves, Microsoft's procedure with its omissions put right, are in
 -- runbooks/xmpp-failover.lua (xmpp-failback extends it); this module keeps them short.
 local capabilities = require "capabilities"
+local cmdlet = require "cmdlet"
 local estate = require "estate"
 local i18n = require "runbook.i18n"
 local journal = require "runbook.journal"
@@ -557,7 +558,9 @@ local function lease(ctx)
   local provider = estate.dns(ctx)
   if provider.kind == "manual" then return nil end
   if not ctx.data.lease then
+    -- loaded on first use: only runs that change DNS take a lease
     ctx.data.lease = require("lease").new(provider, "_runbook-lease." .. ctx.inventory.dns.zone,
+      -- loaded on first use: only the lease's holder needs the pid
       { run = ctx.run_id or ctx.runbook.id, pid = require("runbook.fs").pid() })
   end
   return ctx.data.lease
@@ -576,7 +579,11 @@ M.lease = lease
 M.needs = {
   edges = edges_need,
   old_edges = old_edges_need,
-  route = cms_need { "Get-CsSite", "Set-CsSite", "Get-CsPool" },
+  route = function(ctx)      -- and Export-CsConfiguration when the inventory asks for it
+    local cmdlets = { "Get-CsSite", "Set-CsSite", "Get-CsPool" }
+    if ctx.inventory.management_export then cmdlets[4] = "Export-CsConfiguration" end
+    return cms_need(cmdlets)(ctx)
+  end,
   replication = cms_need { "Get-CsManagementStoreReplicationStatus",
                            "Invoke-CsManagementStoreReplication" },
   dns = dns_need,
@@ -667,6 +674,39 @@ function M.cms_master(ctx)
       :format(ctx.params.from_pool)
   end
   return true, detail
+end
+
+-- Export-CsConfiguration before the topology changes (issue 18, gap 8): to the directory on
+-- the management server the inventory names (management_export), one file per run.
+local function export_path(ctx)
+  local dir = ctx.inventory.management_export
+  if not dir then return nil end
+  return ("%s\\%s.zip"):format(dir:gsub("[\\/]+$", ""),
+                                 ctx.run_id or (ctx.runbook.id .. "-<this run>"))
+end
+
+--- export_plan(ctx) -> what the plan says comes before Set-CsSite
+function M.export_plan(ctx)
+  local path = export_path(ctx)
+  if not path then
+    return "(no management_export in the inventory: the configuration is not exported) "
+  end
+  return ("Export-CsConfiguration -FileName %s, then "):format(path)
+end
+
+--- export_configuration(ctx): exports the CMS configuration, journals the file, and warns
+-- that a later Topology Builder publish may put the old route back.
+function M.export_configuration(ctx)
+  local path = export_path(ctx)
+  if not path then
+    return ctx.note("the configuration was not exported: the inventory names no "
+      .. "management_export directory")
+  end
+  cmdlet(cms(ctx), "Export-CsConfiguration", { FileName = path })
+  ctx.remember("configuration_export", { host = cms(ctx).name, file = path })
+  ctx.note(("configuration exported to %s on %s (Import-CsConfiguration -FileName restores "
+    .. "it); a later Topology Builder publish may overwrite the route set here"):format(path,
+    cms(ctx).name))
 end
 
 --- other_sites_note(ctx) -> "" or what the plan says of the other sites whose XMPP

@@ -120,10 +120,11 @@ return runbook.define {
         if f.bare_route(current) == f.target(ctx):lower() then return true, current .. others end
         local change = lync.route_change(f.cms(ctx), site, f.target(ctx))
         return false, ("%s -%s %s"):format(site, parameter, current or "(none)") .. others,
-          change.command
+          f.export_plan(ctx) .. change.command
       end,
       run = function(ctx)
         f.forget_route(ctx)
+        f.export_configuration(ctx)       -- before the topology changes, journaled
         local previous = lync.federation_route(f.cms(ctx), f.site_of(ctx))
         f.remember(ctx, "route_site", f.site_of(ctx))
         f.remember(ctx, "previous_route", previous or false)   -- false: there was none

@@ -682,6 +682,30 @@ describe("XMPP prerequisites (issue 18, gap 5)", function()
   end)
 end)
 
+describe("the configuration exported before the topology changes (issue 18, gap 8)", function()
+  it("exports to the inventory's directory, journals the file and warns of Topology Builder",
+    function()
+    local plan = runbook("plan xmpp-failover")
+    assert.matches("Export-CsConfiguration -FileName D:\\RunbookExports\\", plan.out, 1, true)
+    local r = runbook("run xmpp-failover --yes")
+    assert.equal(0, r.code, r.out)
+    local exports = lync_state().exports
+    assert.equal(1, #exports)
+    assert.matches("^D:\\RunbookExports\\xmpp%-failover%-.*%.zip$", exports[1].file)
+    assert.matches("a later Topology Builder publish may overwrite the route", r.out, 1, true)
+    local journaled, at, route_at
+    for i, event in ipairs(journal_events()) do
+      if event.event == "data" and event.key == "configuration_export" then
+        journaled, at = event.value.file, i
+      end
+      if event.event == "data" and event.key == "previous_route" then route_at = i end
+    end
+    assert.equal(exports[1].file, journaled)
+    assert.is_true(at < route_at)           -- exported before the route step changes anything
+    assert.is_nil(runbook("run xmpp-failover --yes").out:find("configuration exported"))
+  end)
+end)
+
 describe("xmpp-dr-readiness", function()
   it("lists the missing SRV record of the standby pool and exits 1, changing nothing", function()
     local r = runbook("plan xmpp-dr-readiness")

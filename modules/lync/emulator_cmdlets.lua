@@ -300,6 +300,15 @@ local function get_site(context, args)
   return { site_object(context.state, site) }
 end
 
+-- Export-CsConfiguration -FileName: the exports are kept in the state (what the tests read).
+local function export_configuration(context, args)
+  local state = context.state
+  state.exports = state.exports or {}
+  state.exports[#state.exports + 1] = { file = tostring(args.FileName), clock = state.clock }
+  context.changed = true
+  return {}
+end
+
 local function set_site(context, args)
   local state = context.state
   local site = find_site(state, args.Identity)
@@ -647,6 +656,9 @@ for _, s in ipairs {
        { "Type", "NetportId", "Report", "Identity" }, certificates),
   spec("Get-CsServerVersion", "Microsoft.Rtc.Management.Deployment.GetServerVersionCmdlet",
        {}, server_version),
+  spec("Export-CsConfiguration", "Microsoft.Rtc.Management.Xds.ExportConfigurationCmdlet",
+       { "FileName", "LocalStore", "AsBytes" }, export_configuration,
+       { mandatory = { "FileName" }, mutates = true }),
   spec("Get-Command", "Microsoft.PowerShell.Commands.GetCommandCommand",
        { "Name", "Module", "CommandType" }, get_command,
        { positional = { "Name" }, builtin = true }),
