@@ -102,6 +102,7 @@ describe("winrm with Windows' own settings", function()
   it("checks a read permit against the plaintext and sends it sealed, in a read-only task",
      function()
     local permit = require "runbook.permit"
+    require "powershell.reads"             -- registers the "powershell" kind of read
     local set_line = powershell.command_line(powershell.wrap(powershell.command("Set-CsSite",
       { Identity = "Site2", Description = "changed in a check" })))
     local read = assert(permit.read("powershell", GET_SITES))
