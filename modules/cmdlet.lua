@@ -52,6 +52,7 @@ local pools = {}   -- ssh: user, address, port and identity options -> idle sess
 -- Secret; its value is revealed only here, where it is handed to libssh2.
 local function reveal(reference, label)
   if reference == nil then return nil end
+  -- loaded on first use: only hosts with credentials need it
   local secrets = require "runbook.secrets"
   return secrets.resolve(reference, label):reveal()
 end
@@ -68,6 +69,7 @@ end
 
 -- Runs a command line over SSH on a pooled session (opened on first use).
 function transports.ssh(host, command_line, options)
+  -- loaded on first use: libssh2 (docs/architecture.md)
   local ssh = require "runbook.ssh"
   local o = ssh_options(host)
   local key = table.concat({ tostring(o.user), o.host, o.port, tostring(o.key_file),
@@ -92,6 +94,7 @@ end
 -- A persistent PowerShell over SSH (modules/pssession.lua): its own connection, one exec
 -- channel running the session's command -> channel, nil, nil, the SSH session.
 local function ssh_open_process(host, command, options)
+  -- loaded on first use: libssh2 (docs/architecture.md)
   local ssh = require "runbook.ssh"
   local session, err, code = ssh.session(ssh_options(host))
   if not session then return nil, err, code end
@@ -106,6 +109,7 @@ local session_openers = { ssh = ssh_open_process }
 
 -- One remote shell per command over WS-Management (modules/winrm.lua).
 function transports.winrm(host, command_line, options)
+  -- loaded on first use: libcurl and GSS-API (docs/architecture.md)
   local winrm = require "winrm"
   local name = host_name(host)
   return winrm.run({ name = name, address = host.address or host.name, port = host.port,
@@ -147,6 +151,7 @@ end
 -- PowerShell on this machine (runbook on the management server itself): the command line's
 -- words after "powershell" go to the chosen program, started without any shell.
 transports["local"] = function(host, command_line, options)
+  -- loaded on first use: a C module of its own (docs/architecture.md)
   local process = require "runbook.process"
   local argv = { local_program(host, process) }
   local first = true
@@ -160,6 +165,7 @@ end
 
 -- The Lync emulator in this process: same script, same parser, no network.
 function transports.sim(host, command_line, options)
+  -- the lab's emulator: only the sim transport, in the embedded lab
   local emulator = require "lync.emulator"
   assert(host.state_file, "[cmdlet] sim host " .. tostring(host.name) .. " has no state_file")
   return emulator.run_command_line(command_line, host.state_file, options.stdin)
@@ -197,6 +203,7 @@ end
 local function permit_or_refuse(host, label, kind, command_line, stdin)
   local ok, refusal = pcall(task.check_mutation, ("run %s on %s"):format(label, host_name(host)))
   if ok then return nil end
+  -- loaded on first use: only reads while planning need a permit
   local permit, why = require("runbook.permit").read(kind, command_line, stdin)
   if permit then return permit end
   error(("[cmdlet] %s (not a read: %s)"):format(refusal, why), 0)
@@ -259,6 +266,7 @@ end
 function M.try(host, name, parameters, options)
   local pipeline = powershell.command(name, parameters or {})
   if options and options.project then     -- the output shaped on the server
+    -- loaded on first use: only projected reads need it
     pipeline = require("powershell.projection").pipeline(pipeline, options.project)
   end
   return run(host, name, pipeline, options)

@@ -212,6 +212,7 @@ end
 function M.clear_federation_route(host, site)
   local parameter = M.federation_route_parameter(host)
   cmdlet(host, "Set-CsSite", { Identity = site_identity(site),
+                               -- loaded on first use: only clearing a route needs $null
                                [parameter] = require("powershell").null })
   local now = present(M.site(host, site)[parameter])
   if now ~= nil then

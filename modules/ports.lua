@@ -20,6 +20,7 @@ end
 
 -- The default resolver: runbook.dns, A then AAAA.
 local function dns_resolver(options)
+  -- loaded on first use: callers may bring their own resolver
   local dns = require "runbook.dns"
   return function(name, rtype)
     local answer, message = dns.query { name = name, type = rtype, timeout = options.timeout,
@@ -69,6 +70,7 @@ end
 function M.check(targets, options)
   options = options or {}
   if type(targets) ~= "table" then error("[ports] check expects a list of {host=, port=}", 2) end
+  -- loaded on first use: callers may bring their own net (vantage)
   local net = options.net or require "runbook.net"
   local function run()
     local expanded = expand(targets, options)

@@ -50,6 +50,7 @@ end
 -- when the proof fails: the C side then refuses, naming what it was asked to send).
 local function permit_while_read_only(kind, text)
   if pcall(task.check_mutation, "write to a PowerShell session") then return nil end
+  -- loaded on first use: only reads while planning need a permit
   return (require("runbook.permit").read(kind, text))
 end
 

@@ -55,11 +55,13 @@ end
 
 -- A pool of at most max SSH sessions to one host: acquire() -> session, release(session).
 local function pool_of(host, name, max)
+  -- loaded on first use: libssh2 (docs/architecture.md)
   local ssh = require "runbook.ssh"
   local idle, waiting, pool = {}, {}, { count = 0, logins = 0, peak = 0 }
   local function open()
     pool.count, pool.logins = pool.count + 1, pool.logins + 1
     pool.peak = math.max(pool.peak, pool.count)
+    -- loaded on first use: cmdlet's SSH options of an inventory host
     ssh_config_of = ssh_config_of or require("cmdlet").ssh_options
     local ok, session, message = pcall(ssh.session, ssh_config_of(host))
     if ok and session then return session end
@@ -131,6 +133,7 @@ except OSError:
 
 -- The state the vantage host's own connect came to, from what CONNECT_PY printed.
 local function read_connect(output)
+  -- loaded on first use: only reading the probe's errno needs it
   local net = require "runbook.net"
   local origin, kind, code, sender = output:match("icmp (%d) (%d+) (%d+) (%S+)")
   if origin then
@@ -166,6 +169,7 @@ local function ask_host(session, target, timeout)
   end
   local command = M.connect_command(target.host, target.port, timeout)
   local run, message = session:exec(command, { timeout = timeout + 10,
+    -- loaded on first use: only the probe while planning needs it
     read_permit = require("runbook.permit").read("vantage-connect", command) })
   if not run then return "unknown", "connect-failed", "asking failed: " .. tostring(message) end
   local state, reason = read_connect(run.stdout)
@@ -223,6 +227,7 @@ function Stream:receive(max, options) return self.tunnel:receive(max, options) e
 function Stream:peer() return self.host, self.port end
 
 function Stream:starttls(options)
+  -- loaded on first use: OpenSSL (docs/architecture.md)
   return require("runbook.tls").wrap(self, options)
 end
 

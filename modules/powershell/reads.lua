@@ -119,6 +119,7 @@ function M.template(spec)
   templates[spec.cmdlet] = known
   if spec.project then    -- the cmdlet's output shaped on the server (powershell.projection)
     projections[spec.cmdlet] = projections[spec.cmdlet] or {}
+    -- loaded on first use: only projected templates need it
     projections[spec.cmdlet][require("powershell.projection").suffix(spec.project)] = true
   end
 end

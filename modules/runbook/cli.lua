@@ -167,7 +167,7 @@ end
 local function release_own_lease(session)
   local make = session.definition.lease
   local lease = make and make(session.ctx)
-  if lease and lease.release_own then require("runbook.task").shielded(lease.release_own) end
+  if lease and lease.release_own then task.shielded(lease.release_own) end
 end
 
 -- --metrics FILE: the plan's verdicts as gauges (runbook.metrics), written whole; a file
@@ -388,8 +388,9 @@ function M.check(options)
   end
   core.enter_plan_mode()
   return execute(function()
-    local ok, verdict = true, nil
+    local verdict
     if options.json then
+      local ok
       ok, verdict = pcall(check_definition, chunk, path, options)
       if not ok then
         verdict = { ok = false, problems = { tostring(verdict) }, code = EXIT.failed }
@@ -405,6 +406,7 @@ end
 --- version --json: one object {runbook = "x.y.z", libraries = {Lua = "5.4.6", ...}}. The
 -- text form is printed by runtime/main.c, which loads no module for it.
 function M.version()
+  -- loaded on first use: a plain script starts without it (bench/startup.sh)
   local rows = require "runbook.version"
   local libraries = {}
   for i = 2, #rows do libraries[rows[i][1]] = rows[i][2] end
@@ -598,6 +600,7 @@ function M.report(options)
   local report = require "runbook.report"    -- only this command draws reports
   local model, why = report.model(records, options.argument)
   if not model then say.error(why); return EXIT.usage end
+  -- loaded on first use: a plain script starts without it (bench/startup.sh)
   local page = require("runbook.report_page")[options.format == "md" and "markdown" or "html"](model)
   if not options.output then io.stdout:write(page); return EXIT.done end
   local ok, write_err = write_whole(options.output, page)

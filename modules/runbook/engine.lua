@@ -2,10 +2,11 @@
 -- check (read-only, in tasks marked read-only so no primitive can change anything),
 -- then run, then verify; every change journaled before and after (fsync'd); steps whose
 -- check holds are skipped; a failure stops the run and may roll completed steps back.
+local fs = require "runbook.fs"
+local say = require "runbook.say"
 local core = require "runbook.task.core"
 local failure = require "runbook.failure"
 local i18n = require "runbook.i18n"
-local journal_lib = require "runbook.journal"
 local output = require "runbook.output"
 local preflight_lib = require "runbook.preflight"
 local task = require "runbook.task"
@@ -19,7 +20,7 @@ M.EXIT = EXIT
 -- raised it (kept with -v), which says nothing about what to do.
 local function clean(err)
   local text = tostring(err)
-  if require("runbook.say").verbose then return text end
+  if say.verbose then return text end
   -- anywhere (a check may quote an error), but only the product's own sources: the
   -- file:line of the operator's own runbook is theirs to act on
   return (text:gsub("[^%s:]*/modules/[^%s:]+%.lua:%d+: ", "")
@@ -229,8 +230,8 @@ local function execute_step(session, number, step)
   for _, result in pairs(results) do changed = changed or result == "changed" end
   local duration = (core.now()) - started
   if #failures > 0 then
-    for _, failure in ipairs(failures) do
-      if failure.error == "cancelled" then error("cancelled", 0) end
+    for _, failed in ipairs(failures) do
+      if failed.error == "cancelled" then error("cancelled", 0) end
     end
     local first = failures[1]
     local message = (step.hosts and (host_name(first.item) .. ": ") or "") .. clean(first.error)
@@ -248,7 +249,7 @@ end
 local function rollback_mode(session)
   local mode = session.options.rollback
   if mode then return mode end
-  return (require("runbook.fs").isatty(0) and not session.options.json) and "ask" or "never"
+  return (fs.isatty(0) and not session.options.json) and "ask" or "never"
 end
 
 -- A resumed run knows the hosts of the interrupted one by name: find the inventory entry.

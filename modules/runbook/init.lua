@@ -27,6 +27,9 @@
 --   failover:insert_before("stop-services", { id = "notify", … })
 --   failover:add_check("port-5269", { before = function(ctx) return ok, why end })
 --   return failover
+local cli = require "runbook.cli"
+local i18n = require "runbook.i18n"
+local schema = require "runbook.schema"
 local t = require("runbook.i18n").t
 
 local M = {}
@@ -75,7 +78,6 @@ end
 -- key is the runbook author's error, said when the runbook is defined (at the line of its
 -- runbook.define call, unless `return runbook.define {…}` left no line: a tail call).
 local function check_declarations(definition)
-  local schema = require "runbook.schema"
   local tail_called = debug.getinfo(2, "t").istailcall
   local function refuse(message)
     error(("[runbook] %s: %s"):format(definition.id or "runbook", message), tail_called and 0 or 4)
@@ -161,7 +163,6 @@ function Runbook:add_check(id, extra)
       if (step.run and not holds) or (not step.run and holds) then
         local ok, message = extra.before(ctx, host)
         if not ok then
-          local i18n = require "runbook.i18n"
           error(i18n.t("precheck_failed", id, message or i18n.t("no_reason")), 0)
         end
       end
@@ -185,7 +186,6 @@ end
 
 --- extend(name) -> a copy of the shipped runbook `name`, to adapt and return.
 function M.extend(name)
-  local cli = require "runbook.cli"
   local path, err = cli.find_runbook(name)
   if not path then error("[runbook] extend: " .. err, 2) end
   local chunk, syntax = loadfile(path, "t")

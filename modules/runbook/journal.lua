@@ -2,6 +2,7 @@
 -- line fsync'd before the engine goes on: an intent before every change, its outcome
 -- after. `runbook resume` reads it back. Also the lock (flock) that keeps two runs of the same
 -- runbook off the same target.
+local core = require "runbook.task.core"
 local cjson = require "cjson"
 local fs = require "runbook.fs"
 local i18n = require "runbook.i18n"
@@ -40,7 +41,7 @@ end
 -- report draw them) and the absolute time is right to the second, as `time` is.
 local anchor_wall, anchor_monotonic
 function M.clock()
-  local now = require("runbook.task.core").now()
+  local now = core.now()
   if not anchor_wall then anchor_wall, anchor_monotonic = os.time(), now end
   return math.floor((anchor_wall + now - anchor_monotonic) * 1000 + 0.5) / 1000
 end

@@ -2,6 +2,7 @@
 -- A line is compiled as an expression first, then as a statement (like lua.c); an
 -- incomplete statement waits for more lines. What compiles runs as a task inside the
 -- event loop, so every primitive works at the prompt; results are pretty-printed.
+local session_lib = require "runbook.session"
 local core = require "runbook.task.core"
 local fs = require "runbook.fs"
 local host = require "runbook.host"
@@ -28,7 +29,6 @@ end
 -- With an inventory (-i, $RUNBOOK_INVENTORY, else the embedded lab), every registered
 -- helper set is installed as globals.
 local function load_helpers(options)
-  local session_lib = require "runbook.session"
   local path, simulation = session_lib.inventory_path(options)
   local inventory, err = session_lib.load_inventory(path)
   if not inventory then

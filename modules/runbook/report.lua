@@ -5,6 +5,7 @@
 -- here as SVG; markdown(model) the same for a change ticket. Words come from the catalogue
 -- (runbook.i18n). Secrets never reach a journal (runbook.secrets redacts before writing),
 -- and what is shown passes secrets.redact once more.
+local cjson = require "cjson"
 local history = require "runbook.history"
 local i18n = require "runbook.i18n"
 local secrets = require "runbook.secrets"
@@ -110,7 +111,7 @@ end
 local function text(value)
   if value == nil then return "" end
   if type(value) == "table" then
-    local ok, encoded = pcall(require("cjson").encode, value)
+    local ok, encoded = pcall(cjson.encode, value)
     return secrets.redact(ok and encoded or tostring(value))
   end
   return secrets.redact(tostring(value))

@@ -2,6 +2,7 @@
 -- runbook definition, the inventory (data only, validated against its schema, problems
 -- reported as file:line with the key and what was expected), and the parameters
 -- (--set, then the inventory's params, then the runbook's defaults).
+local files = require "runbook.files"
 local datalines = require "runbook.datalines"
 local host = require "runbook.host"
 local i18n = require "runbook.i18n"
@@ -185,7 +186,6 @@ end
 -- Every file the inventory names (a field declared with `file = KIND`) exists, can be
 -- read and holds that kind: said by `check`, before any traffic (runbook.files).
 local function probe_files(inventory, inventory_node, report)
-  local files = require "runbook.files"
   schema.each(inventory, inventory_node, function(value, node, where)
     if not node.file or type(value) ~= "string" then return end
     local ok, message = files.probe(value, node.file)
