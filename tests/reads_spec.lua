@@ -30,7 +30,8 @@ local function pipeline_of(command_line, stdin)
 end
 
 -- What shipped code sends that changes things: the rest must be reads.
-local CHANGES = { set = true, stop = true, start = true, invoke = true, add = true, remove = true }
+local CHANGES = { set = true, stop = true, start = true, invoke = true, add = true, remove = true,
+                  export = true }   -- Export-CsConfiguration writes a file (issue 18)
 
 local function is_change(pipeline)
   local verb = pipeline:match("^(%a+)%-")
