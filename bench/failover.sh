@@ -13,7 +13,9 @@
 # processes started and the scripts run (all servers; the Front End and the busiest Edge
 # server, whose scripts are the critical path's round trips), and runbook's peak RSS.
 # The floor: one session start per host, in parallel (START + LOAD), plus the critical
-# path's scripts x RTT (the servers' own work is ~0 in the emulator).
+# path's scripts x RTT (the servers' own work is ~0 in the emulator). SIZES="2 8 32" and
+# SKIP_ANSIBLE=1 narrow a run; the table then shows what was measured. KEEP_TIMES=FILE keeps
+# the raw samples.
 set -eu
 cd "$(dirname "$0")/.."
 runs=${RUNS:-3}
@@ -24,6 +26,7 @@ addresses="127.0.24.1"
 for i in $(seq 11 42) $(seq 111 142); do addresses="$addresses 127.0.24.$i"; done
 mkdir -p "$work/sshd" "$work/named" "$work/prosody" "$work/state" "$work/relay"
 cleanup() {
+  [ -z "${KEEP_TIMES:-}" ] || cp "$work/times" "$KEEP_TIMES" 2>/dev/null || true
   tests/lab/delay_relay.sh stop "$work/relay" || true
   tests/lab/sshd.sh stop "$work/sshd" || true
   tests/lab/named.sh stop "$work/named" || true
@@ -70,7 +73,7 @@ for address in arg[2]:gmatch("%S+") do
   processes, scripts = processes + c.processes, scripts + c.scripts
   if address == "127.0.24.1" then fe = c.scripts elseif c.scripts > edge then edge = c.scripts end
 end
-print(processes, scripts, fe, edge)
+print(("%d %d %d %d"):format(processes, scripts, fe, edge))
 LUA
 }
 
@@ -84,12 +87,13 @@ timed() {
   echo "$label $n $(cat "$work/time") $(counted "$n")" >>"$work/times"
 }
 
-for n in 2 8 32; do
+for n in ${SIZES:-2 8 32}; do
   lua5.4 bench/failover_setup.lua "$n" "$work" "$state_dir" "$port" "$work/sshd/lync_key" \
     "$work/known_hosts" 127.0.24.53 5391 "$dns_key" "$(get prosody ca_file)"
   for run in $(seq 1 "$runs"); do
     reset "$n"
     timed runbook "$n" ./runbook run xmpp-failover --yes -q -i "$work/inv-$n.lua"
+    [ -z "${SKIP_ANSIBLE:-}" ] || continue
     reset "$n"
     timed ansible "$n" ansible-playbook -i "$work/hosts-$n.ini" -f "$((n + 1))" \
       "$work/play-$n.yml"
@@ -122,9 +126,10 @@ print("| Edge servers per pool | tool | wall | ratio to 2 | PowerShell processes
   .. "(all / critical path) | floor | wall / floor | CPU / wall | peak RSS |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 for _, tool in ipairs { "runbook", "ansible" } do
-  local base = median(samples[tool .. "2"], "wall")
+  local base = samples[tool .. "2"] and median(samples[tool .. "2"], "wall") or 0 / 0
   for _, n in ipairs { 2, 8, 32 } do
     local list = samples[tool .. n]
+    if not list or not samples["runbook" .. n] then goto next end
     local wall, critical = median(list, "wall"), median(list, "critical")
     -- the same work for both tools: runbook's critical path, one session start per host
     local floor = start + load + median(samples["runbook" .. n], "critical") * rtt
@@ -132,10 +137,13 @@ for _, tool in ipairs { "runbook", "ansible" } do
       :format(n, tool, wall, wall / base, median(list, "processes"), median(list, "scripts"),
               critical, floor, wall / floor, 100 * median(list, "cpu") / wall,
               median(list, "rss")))
+    ::next::
   end
 end
 for _, n in ipairs { 2, 8, 32 } do
+  if not samples["ansible" .. n] then goto skip end
   print(("runbook / ansible at %d: %.3f"):format(n, median(samples["runbook" .. n], "wall")
     / median(samples["ansible" .. n], "wall")))
+  ::skip::
 end
 LUA

@@ -105,7 +105,7 @@ tasks[#tasks + 1] = { "edge", "Get-CsWindowsService", "raw: '{{ status }}'" }
 tasks[#tasks + 1] = { "fe", "Get-Command Set-CsSite", "raw: " ..
   ps.command_line(ps.wrap("(Get-Command -Name 'Set-CsSite').Parameters.Keys")) }
 tasks[#tasks + 1] = { "fe", "Set-CsSite", "raw: " .. line("Set-CsSite",
-  { Identity = "Site:Site2", XmppFederationRoute = "EdgeServer:edgepool2.contoso.com" }) }
+  { Identity = "Site2", XmppFederationRoute = "EdgeServer:edgepool2.contoso.com" }) }
 tasks[#tasks + 1] = { "edge", "Invoke-CsManagementStoreReplication", "raw: '{{ replicate }}'" }
 tasks[#tasks + 1] = { "fe", "Get-CsManagementStoreReplicationStatus", "raw: " ..
   line("Get-CsManagementStoreReplicationStatus", {}) }
