@@ -1,6 +1,6 @@
 -- runbook.fs (runtime/fs.c): the run lock (flock), absolute paths, and appends that make the
 -- new file's name durable. The lock is tested in this process and between processes that
--- race for it; the journal's use of it in engine_spec.lua.
+-- race for it; the journal's use of it in engine_resume_spec.lua.
 local fs = require "runbook.fs"
 local support = require "support"
 local quote, write, slurp = support.quote, support.write, support.slurp
