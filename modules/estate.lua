@@ -55,6 +55,9 @@ M.schema = {
                     .. "_xmpp-server._tcp SRV records (default: { domain })" },
   management = { type = "string", required = true,
                  description = "FQDN of the server where management cmdlets run (a Front End)" },
+  xmpp_partner_host = { type = "string", pattern = HOST_NAME, description = "an XMPP "
+    .. "partner's server the Access Edge must reach on 5269 outbound (the readiness audit asks "
+    .. "each Edge server to connect there)" },
   management_export = { type = "string", description = "a directory on the management server "
     .. "where the failover exports the configuration (Export-CsConfiguration) before it "
     .. "changes the topology, e.g. D:\\RunbookExports" },

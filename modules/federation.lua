@@ -709,6 +709,37 @@ function M.export_configuration(ctx)
     cms(ctx).name))
 end
 
+--- ports_from_servers(ctx, pool) -> holds, detail: the ports Microsoft's port summary for
+-- XMPP federation needs, each tried from where its traffic starts (Test-NetConnection on
+-- the server): 23456 from the Front End to each Edge server's internal interface, 5269
+-- outbound from each Edge server to the inventory's xmpp_partner_host.
+function M.ports_from_servers(ctx, pool)
+  local seen, failed, tried = {}, {}, 0
+  local partner = ctx.inventory.xmpp_partner_host
+  for _, host in ipairs(pool_edges(ctx, pool)) do
+    local checks = {}
+    if host.internal_address then
+      checks[#checks + 1] = { cms(ctx), host.internal_address, GATEWAY_PORT }
+    end
+    if partner then checks[#checks + 1] = { host, partner, XMPP_PORT } end
+    for _, check in ipairs(checks) do
+      local from, target, port = table.unpack(check)
+      local ok = lync.tcp_test(from, target, port)
+      tried = tried + 1
+      local text = ("%s → %s:%d %s"):format(from.name, target, port, ok and "connects" or
+                                            "fails")
+      if ok then seen[#seen + 1] = text else failed[#failed + 1] = text end
+    end
+  end
+  if tried == 0 then
+    return false, ("nothing to try for %s: give its Edge servers' internal_address and "
+      .. "xmpp_partner_host in the inventory"):format(pool)
+  end
+  if not partner then seen[#seen + 1] = "outbound 5269 not tried: no xmpp_partner_host" end
+  if #failed > 0 then return false, table.concat(failed, "; ") end
+  return true, table.concat(seen, "; ")
+end
+
 --- other_sites_note(ctx) -> "" or what the plan says of the other sites whose XMPP
 -- federation route still names the pool we leave: the procedure sets only the new pool's
 -- site, so their users' XMPP traffic keeps going to that pool (issue 18, gap 4).

@@ -36,6 +36,8 @@ local PROJECT = {
     { "LastStatusReport", "LastStatusReport.Ticks", "int" },
     { "LastUpdateCreation", "LastUpdateCreation.Ticks", "int" } },
   ["Get-CsXmppAllowedPartner"] = { { "Identity", "Identity" } },
+  ["Test-NetConnection"] = { { "RemoteAddress", "RemoteAddress" },
+    { "TcpTestSucceeded", "TcpTestSucceeded", "bool" } },
   CmsStatus = { { "ActiveMasterFqdn", "ActiveMasterFqdn" },
     { "ActiveFileTransferAgents", "ActiveFileTransferAgents", "strings" } },
   ["Get-CsAccessEdgeConfiguration"] = { { "Identity", "Identity" },
@@ -56,6 +58,7 @@ for name, parameters in pairs {
   ["Get-CsManagementStoreReplicationStatus"] = { ReplicaFqdn = "string" },
   ["Get-CsXmppAllowedPartner"] = {}, ["Get-CsAccessEdgeConfiguration"] = {},
   ["Get-CsCertificate"] = { Type = "strings" }, ["Get-CsServerVersion"] = {},
+  ["Test-NetConnection"] = { ComputerName = "string", Port = "integer" },
 } do
   reads.template { cmdlet = name, parameters = parameters, project = PROJECT[name] }
 end
@@ -394,6 +397,14 @@ function M.cms_master(host)
     { CentralManagementStoreStatus = true }, { project = PROJECT.CmsStatus })[1] or {}
   local master = status.ActiveMasterFqdn
   return master ~= nil and master ~= "" and master or nil
+end
+
+--- tcp_test(host, target, port) -> succeeded, remote address: a TCP connect made by the
+-- server itself (Test-NetConnection -ComputerName -Port), so that a port is checked from where
+-- the traffic starts: 23456 from the Front End, 5269 outbound from the Access Edge.
+function M.tcp_test(host, target, port)
+  local result = read(host, "Test-NetConnection", { ComputerName = target, Port = port })[1]
+  return result ~= nil and result.TcpTestSucceeded == true, result and result.RemoteAddress
 end
 
 -- The products by major version (Get-CsServerVersion returns the base version, "5.0.8308").

@@ -135,6 +135,14 @@ return runbook.define {
         end
         return #stopped == 0, #stopped == 0 and "all running" or ("stopped: " .. table.concat(stopped, ", "))
       end },
+    { id = "ports-from-servers",
+      title = { en = "The ports XMPP federation needs open from where the traffic starts",
+                de = "Die Ports des XMPP-Verbunds sind von dort offen, wo der Verkehr beginnt",
+                fr = "Les ports de la fédération XMPP sont ouverts depuis l’origine du trafic" },
+      guidance = { en = "open the firewall: 23456 (MTLS) from the Front End to the Edge's "
+        .. "internal interface, 5269 outbound from the Access Edge (the port summary for XMPP)" },
+      hosts = function(ctx) return pool_names(ctx) end,
+      check = function(ctx, pool) return f.ports_from_servers(ctx, pool) end },
     { id = "federation-each-pool",
       title = { en = "Each pool answers XMPP on 5269 from outside, with a certificate for the domain",
                 de = "Jeder Pool antwortet extern auf 5269 mit einem Zertifikat für die Domäne",

@@ -609,7 +609,7 @@ describe("every SIP domain, and IPv6 (issue 18, gap 3)", function()
     assert.equal("203.0.113.10", rrset("xmpp.contoso.com A"))
     assert.equal("2001:db8::20", rrset("xmpp.contoso.com AAAA"))
     local after = runbook("plan xmpp-dr-readiness -i " .. quote(path))
-    assert.matches("✓ 1/6 One SRV record per Edge pool", after.out, 1, true)
+    assert.matches("✓ 1/7 One SRV record per Edge pool", after.out, 1, true)
   end)
 
   it("rolls the AAAA and every domain's SRV back with the A", function()
@@ -641,7 +641,7 @@ describe("other sites, TTLs (issue 18, gaps 4 and 12)", function()
     assert.equal(1, r.code, r.out)
     assert.matches("xmpp.contoso.com A has TTL 300 s, over 120 s", r.out, 1, true)
     assert.matches("_xmpp-server._tcp.contoso.com SRV has TTL 300 s, over 120 s", r.out, 1, true)
-    assert.matches("✓ 2/6 Partners keep", runbook("plan xmpp-dr-readiness").out, 1, true)
+    assert.matches("✓ 2/7 Partners keep", runbook("plan xmpp-dr-readiness").out, 1, true)
   end)
 end)
 
@@ -706,13 +706,33 @@ describe("the configuration exported before the topology changes (issue 18, gap 
   end)
 end)
 
+describe("ports tried from where the traffic starts (issue 18, gap 6)", function()
+  it("asks the Front End for 23456 and each Edge server for outbound 5269", function()
+    local path = support.write(scratch .. "/partner.lua", (slurp(support.root
+      .. "/examples/lab.lua"):gsub('  management = "fe1.contoso.com",', '  management = '
+      .. '"fe1.contoso.com",\n  xmpp_partner_host = "xmpp.jabber.example",', 1)))
+    assert.equal(0, runbook("plan xmpp-failover -i " .. quote(path)).code)   -- the lab's files
+    local state = lync_state()
+    state.unreachable = { "10.0.2.12:23456", "xmpp.jabber.example:5269" }
+    support.write(lab_dir .. "/lync-state.json", cjson.encode(state))
+    local r = runbook("plan xmpp-dr-readiness -i " .. quote(path))
+    assert.equal(1, r.code, r.out)
+    assert.matches("fe1.contoso.com → 10.0.2.12:23456 fails", r.out, 1, true)
+    assert.matches("edge2a.contoso.com → xmpp.jabber.example:5269 fails", r.out, 1, true)
+    state.unreachable = {}
+    support.write(lab_dir .. "/lync-state.json", cjson.encode(state))
+    r = runbook("plan xmpp-dr-readiness -i " .. quote(path))
+    assert.matches("edge2a.contoso.com → xmpp.jabber.example:5269 connects", r.out, 1, true)
+  end)
+end)
+
 describe("xmpp-dr-readiness", function()
   it("lists the missing SRV record of the standby pool and exits 1, changing nothing", function()
     local r = runbook("plan xmpp-dr-readiness")
     assert.equal(1, r.code)
     assert.matches("edgepool2.contoso.com has no SRV record 20 0 5269 xmpp.contoso.com", r.out,
                    1, true)
-    assert.matches("✓ 5/6 The Lync services run", r.out)
+    assert.matches("✓ 5/7 The Lync services run", r.out)
   end)
 
   it("agrees with the failover's SRV step before and after the failover", function()
@@ -724,7 +744,7 @@ describe("xmpp-dr-readiness", function()
           if text:find(sign .. " " .. pattern, 1, true) then return sign end
         end
       end
-      return mark(failover, "7/10 The SRV record"), mark(readiness, "1/6 One SRV"), readiness
+      return mark(failover, "7/10 The SRV record"), mark(readiness, "1/7 One SRV"), readiness
     end
     local failover, readiness, said = verdicts()
     assert.equal("~", failover)    -- the new pool's 20 0 5269 record is missing …

@@ -562,6 +562,18 @@ local function certificates(context, args)
   return list
 end
 
+-- Test-NetConnection -ComputerName -Port: TcpTestSucceeded unless state.unreachable lists
+-- "host:port"; a failed test also writes a warning, which the emulator leaves out.
+local function test_net_connection(context, args)
+  local target, port = tostring(args.ComputerName), math.tointeger(tonumber(args.Port)) or 0
+  local blocked = false
+  for _, entry in ipairs(context.state.unreachable or {}) do
+    if entry:lower() == (target .. ":" .. port):lower() then blocked = true end
+  end
+  return { object { "ComputerName", target, "RemoteAddress", M.text(target),
+                    "RemotePort", port, "TcpTestSucceeded", not blocked } }
+end
+
 local function server_version(context)
   return { context.state.version
     or "Microsoft Lync Server 2013 (5.0.8308.0): Volume license key installed." }
@@ -654,6 +666,9 @@ for _, s in ipairs {
        { positional = { "Identity" } }),
   spec("Get-CsCertificate", "Microsoft.Rtc.Management.Deployment.GetCertificateCmdlet",
        { "Type", "NetportId", "Report", "Identity" }, certificates),
+  spec("Test-NetConnection", "Test-NetConnection",
+       { "ComputerName", "Port", "InformationLevel", "CommonTCPPort" }, test_net_connection,
+       { positional = { "ComputerName" }, builtin = true }),
   spec("Get-CsServerVersion", "Microsoft.Rtc.Management.Deployment.GetServerVersionCmdlet",
        {}, server_version),
   spec("Export-CsConfiguration", "Microsoft.Rtc.Management.Xds.ExportConfigurationCmdlet",

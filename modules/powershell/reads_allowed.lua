@@ -58,6 +58,10 @@ M.BUILT_IN = {
     parameters = { Identity = "text" } },
   ["Get-CsCertificate"] = { reason = "modules/lync.lua: certificates of the local computer "
                               .. "(prerequisites)", parameters = { Type = "texts" } },
+  ["Test-NetConnection"] = { reason = "modules/lync.lua: tcp_test — a TCP connect from the "
+                                .. "server itself to the host and port (issue 18, gap 6)",
+                              parameters = { ComputerName = "host",
+                                             Port = { "integer", min = 1, max = 65535 } } },
   ["Get-CsServerVersion"] = { reason = "modules/lync.lua: server_version of the local computer "
                                 .. "(prerequisites)", parameters = {} },
 }
