@@ -151,7 +151,8 @@ function M.install(env, ctx)
           or record.text or tostring(record.serial)
       end
       rows[#rows + 1] = ("%-12s %s"):format(server.name or server.address or "resolver",
-        answer and (answer.rcode .. " " .. table.concat(text, ", ")) or ("error: " .. tostring(message)))
+        answer and (answer.rcode .. " " .. table.concat(text, ", "))
+          or ("error: " .. tostring(message)))
     end
     print_rows(("%s %s"):format(name, type), rows)
     return answers
@@ -213,9 +214,12 @@ function M.install(env, ctx)
           ok, list = pcall(lync.services, host, { computer = host.name })
         end
         local states = {}
-        for _, service in ipairs(ok and list or {}) do states[#states + 1] = service.Name .. "=" .. service.Status end
+        for _, service in ipairs(ok and list or {}) do
+          states[#states + 1] = service.Name .. "=" .. service.Status
+        end
         data.services[host.name] = ok and list or tostring(list)
-        rows[#rows + 1] = ("%-24s %s"):format(host.name, ok and table.concat(states, " ") or tostring(list))
+        rows[#rows + 1] = ("%-24s %s"):format(host.name,
+          ok and table.concat(states, " ") or tostring(list))
       end
     end
     table.sort(rows)
@@ -228,7 +232,8 @@ function M.install(env, ctx)
     table.sort(pools)
     for _, pool in ipairs(pools) do
       local info = ctx.inventory.pools[pool]
-      local result = estate.net(ctx, "vantage").connect { host = info.public_ip, port = 5269, timeout = 5 }
+      local result = estate.net(ctx, "vantage").connect {
+        host = info.public_ip, port = 5269, timeout = 5 }
       data.ports[pool] = result.state
       print(("  %-24s %-15s %s"):format(pool, info.public_ip, result.state))
     end

@@ -146,16 +146,16 @@ end
 -- How many servers converged, and the others as the progress line names them:
 -- "ns2: serial 2" (what it serves), "ns3: no answer".
 local function standing(status)
-  local converged, behind = 0, {}
+  local converged, waiting = 0, {}
   for _, server in ipairs(status) do
     if server.converged then converged = converged + 1
     elseif server.last then
       local name = server.name or server.address
-      behind[#behind + 1] = server.last.error and i18n.t("progress_no_answer", name)
+      waiting[#waiting + 1] = server.last.error and i18n.t("progress_no_answer", name)
         or i18n.t("progress_serial", name, tostring(server.last.serial or "?"))
     end
   end
-  return converged, behind
+  return converged, waiting
 end
 
 -- Every server's status, polled concurrently until all converged (true) or the deadline;
@@ -173,8 +173,8 @@ local function poll_all(servers, options, state, status)
           status[i].serial, status[i].last = event.serial, event
           progress(event)
           if event.converged then status[i].converged = true end
-          local converged, behind = standing(status)
-          meter:update(converged, #servers, { behind = behind })
+          local converged, waiting = standing(status)
+          meter:update(converged, #servers, { behind = waiting })
           if event.converged then return end
           task.sleep(interval)
         end

@@ -601,10 +601,14 @@ function M.report(options)
   local model, why = report.model(records, options.argument)
   if not model then say.error(why); return EXIT.usage end
   -- loaded on first use: a plain script starts without it (bench/startup.sh)
-  local page = require("runbook.report_page")[options.format == "md" and "markdown" or "html"](model)
+  local render = require("runbook.report_page")[options.format == "md" and "markdown" or "html"]
+  local page = render(model)
   if not options.output then io.stdout:write(page); return EXIT.done end
   local ok, write_err = write_whole(options.output, page)
-  if not ok then say.error(i18n.t("report_write_failed", options.output, write_err)); return EXIT.failed end
+  if not ok then
+    say.error(i18n.t("report_write_failed", options.output, write_err))
+    return EXIT.failed
+  end
   say.note(i18n.t("report_written", options.output))
   return EXIT.done
 end

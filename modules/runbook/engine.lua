@@ -96,11 +96,13 @@ function M.plan(session)
     if not ok then
       entry.status, entry.reason = "blocked", clean(hosts)
     else
-      local results = task.parallel(hosts, function(host) return check_host(session, step, host) end,
+      local results = task.parallel(hosts,
+                                    function(host) return check_host(session, step, host) end,
         { limit = step.limit or 32 })
       entry.hosts, entry.status = results, "done"
       for _, result in ipairs(results) do
-        if result.status == "blocked" or (result.status == "later" and entry.status ~= "blocked") then
+        if result.status == "blocked"
+           or (result.status == "later" and entry.status ~= "blocked") then
           entry.status, entry.reason = "blocked", result.reason
           entry.transport = entry.transport or result.transport
         elseif result.status == "change" and entry.status ~= "blocked" then
@@ -201,7 +203,8 @@ local function execute_step(session, number, step)
   output.emit("step_start", { number = number, total = total, id = step.id,
                               title = step.title or step.id })
   if step.confirm and not session.options.yes then
-    if not ask(i18n.pick(step.confirm ~= true and step.confirm or nil) .. i18n.t("confirm_step")) then
+    local question = i18n.pick(step.confirm ~= true and step.confirm or nil)
+    if not ask(question .. i18n.t("confirm_step")) then
       return nil, "declined"
     end
   end

@@ -21,7 +21,8 @@
 -- A step without `run` is a precondition: when its check does not hold, the run stops
 -- with its guidance. Rollback is by intent: every host whose run started is rolled back,
 -- also one that failed half-way, so a rollback restores from what the run remembered
--- before its change (ctx.remember) and does nothing where that state already holds. Organizations adapt a shipped runbook without copying it:
+-- before its change (ctx.remember) and does nothing where that state already holds.
+-- Organizations adapt a shipped runbook without copying it:
 --   local failover = runbook.extend "xmpp-failover"
 --   failover.params.ticket = { type = "string", required = true, description = "…" }
 --   failover:insert_before("stop-services", { id = "notify", … })

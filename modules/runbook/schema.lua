@@ -104,7 +104,8 @@ end
 local function check_constraints(value, node, path, report)
   if node.values then
     for _, allowed in ipairs(node.values) do if value == allowed then return end end
-    report(path, t("expected_one_of", table.concat(node.values, ", "), describe_refused(value, node)))
+    report(path, t("expected_one_of", table.concat(node.values, ", "),
+                   describe_refused(value, node)))
   elseif node.pattern and not tostring(value):match(node.pattern) then
     report(path, t("does_not_look_like", describe_refused(value, node),
       node.description or node.pattern))

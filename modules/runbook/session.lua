@@ -14,10 +14,12 @@ local M = {}
 
 -- Fields every inventory may have, whatever the runbook.
 local BASE_FIELDS = {
-  params = { type = "map", of = { type = "any" }, description = "values for the runbook's parameters" },
+  params = { type = "map", of = { type = "any" },
+             description = "values for the runbook's parameters" },
   audit_log = { type = "string", description = "file the audit log is appended to" },
   lab = { type = "any", description = "settings of the embedded lab simulation" },
-  target = { type = "string", description = "what the run acts on, for the lock (default: domain)" },
+  target = { type = "string",
+             description = "what the run acts on, for the lock (default: domain)" },
 }
 
 -- The inventory's `params`: only the runbook's parameters, each of its declared type
