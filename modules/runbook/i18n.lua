@@ -3,6 +3,10 @@
 -- shows an operator is a key here, with all three languages. The language is --lang, else
 -- the locale of messages as POSIX orders it: $LC_ALL, else $LC_MESSAGES, else $LANG
 -- (de_DE.UTF-8 → de; an empty variable does not count), else English.
+-- Other modules keep their own words in catalogues beside them (M.catalogue): the engine
+-- knows no product. The pseudo-language "xx" (RUNBOOK_PSEUDO_LOCALE=1, for tests only) shows
+-- the English text of every catalogue entry between ⟦ and ⟧, its arguments outside, so a
+-- test can find any word that reached the operator without passing through a catalogue.
 local M = { lang = "en" }
 
 local messages = {
@@ -442,16 +446,45 @@ local function from_locale()
   end
 end
 
---- setup(lang) -> the language: lang (from --lang), else the locale's, else "en"
+--- setup(lang) -> the language: lang (from --lang), else the locale's, else "en"; "xx"
+-- whenever RUNBOOK_PSEUDO_LOCALE=1 (tests/i18n_pseudo_spec.lua).
 function M.setup(lang)
   M.lang = lang or from_locale() or "en"
+  if os.getenv("RUNBOOK_PSEUDO_LOCALE") == "1" then M.lang = "xx" end
   return M.lang
+end
+
+-- A format's text between its directives (%s, %-8d, {name}) put between ⟦ and ⟧: the
+-- pseudo-language's form of an English message.
+local function pseudo(text)
+  local out, at = {}, 1
+  local function literal(piece)
+    out[#out + 1] = piece:find("%S") and ("⟦" .. piece .. "⟧") or piece
+  end
+  while at <= #text do
+    local first, last = text:find("%%[%-%d%.]*[%a%%]", at)
+    local brace_first, brace_last = text:find("{%a+}", at)
+    if brace_first and (not first or brace_first < first) then
+      first, last = brace_first, brace_last
+    end
+    if not first then literal(text:sub(at)); break end
+    literal(text:sub(at, first - 1))
+    out[#out + 1] = text:sub(first, last)
+    at = last + 1
+  end
+  return table.concat(out)
+end
+
+-- The entry's text in the current language (the pseudo-language marks the English).
+local function text_of(entry)
+  if M.lang == "xx" then return pseudo(entry.en or select(2, next(entry)) or "") end
+  return entry[M.lang] or entry.en or select(2, next(entry)) or ""
 end
 
 --- t(key, ...) -> the message in the current language, formatted with ... when given
 function M.t(key, ...)
   local entry = messages[key]
-  local text = entry and (entry[M.lang] or entry.en) or key
+  local text = entry and text_of(entry) or key
   if select("#", ...) > 0 then return text:format(...) end
   return text
 end
@@ -459,7 +492,24 @@ end
 --- pick(text) -> a string from a string or an {en=, de=, fr=} table
 function M.pick(text)
   if type(text) ~= "table" then return text and tostring(text) or "" end
-  return text[M.lang] or text.en or select(2, next(text)) or ""
+  return text_of(text)
+end
+
+--- catalogues: every catalogue made by M.catalogue, by name (tests/i18n_spec.lua checks that
+-- each entry has en, de and fr with the same arguments).
+M.catalogues = { ["runbook.i18n"] = messages }
+
+--- catalogue(name, entries) -> say(key, ...): a module's own words, {key = {en=, de=, fr=}},
+-- kept beside the module that says them; say formats the entry in the current language
+-- (string.format's %-directives). An unknown key is a programming error and raises.
+function M.catalogue(name, entries)
+  M.catalogues[name] = entries
+  return function(key, ...)
+    local entry = entries[key]
+    if not entry then error(("[i18n] %s has no message '%s'"):format(name, tostring(key)), 2) end
+    if select("#", ...) > 0 then return text_of(entry):format(...) end
+    return text_of(entry)
+  end
 end
 
 function M.is_yes(answer)
