@@ -14,43 +14,10 @@ local xmpp = require "xmpp"
 local M = {}
 
 local XMPP_PORT, GATEWAY_PORT = 5269, 23456
-local AS_BEFORE = " (as before the failover)"
 
--- What the steps tell the operator as they go, in en, de and fr.
-local NOTES = {
-  parameter_used = { en = "Set-CsSite used -%s (the parameter this server has)",
-    de = "Set-CsSite hat -%s verwendet (den Parameter, den dieser Server kennt)",
-    fr = "Set-CsSite a utilisé -%s (le paramètre que ce serveur connaît)" },
-  route_unknown = { en = "the route before this run was not journaled: left as it is",
-    de = "die Route vor diesem Lauf steht nicht im Journal: sie bleibt, wie sie ist",
-    fr = "l’itinéraire d’avant cette exécution n’est pas journalisé : il reste tel quel" },
-  undoing = { en = "undoing the failover of %s", de = "macht den Failover aus %s rückgängig",
-    fr = "annule le basculement de %s" },
-  no_journal = {
-    en = "no journal of a successful move to %s (%s): the records get the original pool's "
-      .. "values and the other site's route stays; --set undo_journal=PATH names one",
-    de = "kein Journal eines erfolgreichen Wechsels zu %s (%s): die Einträge erhalten die Werte "
-      .. "des ursprünglichen Pools, die Route des anderen Standorts bleibt; --set "
-      .. "undo_journal=PFAD nennt eines",
-    fr = "aucun journal d’un basculement réussi vers %s (%s) : les enregistrements reçoivent "
-      .. "les valeurs du pool d’origine et l’itinéraire de l’autre site reste ; --set "
-      .. "undo_journal=CHEMIN en désigne un" },
-  serves = { en = "%s serves the new %s %s%s", de = "%s liefert den neuen %s-Eintrag %s%s",
-    fr = "%s sert le nouvel enregistrement %s %s%s" },
-  old_absent = {
-    en = "resolvers may still answer that %s has no %s record for up to %d s more",
-    de = "Resolver können für %s noch melden, dass kein %s-Eintrag existiert (bis zu %d s lang)",
-    fr = "des résolveurs peuvent encore répondre que %s n’a pas d’enregistrement %s (jusqu’à "
-      .. "%d s)" },
-  old_ttl = { en = "resolvers may hand out the old %s %s for up to %d s more",
-    de = "Resolver können den alten %s-Eintrag %s noch bis zu %d s lang ausliefern",
-    fr = "des résolveurs peuvent encore servir l’ancien enregistrement %s %s pendant %d s" },
-}
-
---- say(key, ...) -> the note `key` in the operator's language, formatted with ...
-local function say(key, ...)
-  return i18n.pick(NOTES[key]):format(...)
-end
+--- say(key, ...) -> the message `key` in the operator's language, formatted with ...
+-- (modules/federation_messages.lua: every word this module and its runbooks show)
+local say = require "federation_messages"
 
 -- ------------------------------------------------------------------ facts
 
@@ -103,7 +70,7 @@ local function undoing(ctx)
     local data, path = journal.remembered { path = ctx.params.undo_journal,
       where = function(seen) return type(seen.moved_to) == "string"
                                     and seen.moved_to:lower() == leaving end }
-    if not data and ctx.params.undo_journal then error("[federation] undo_journal " .. path, 0) end
+    if not data and ctx.params.undo_journal then error(say("undo_journal", path), 0) end
     ctx.data.undoing = data and { data = data, journal = path } or false
     if data then
       ctx.note(say("undoing", path))
@@ -120,8 +87,7 @@ end
 local function statuses(host)
   local map, list = {}, lync.services(host, { computer = host.name })
   if #list == 0 then
-    error(("[federation] %s reports no Lync services: is it an Edge server of this pool?")
-      :format(host.name), 0)
+    error(say("no_lync_services", host.name), 0)
   end
   for _, service in ipairs(list) do map[service.Name] = service.Status end
   return map, list
@@ -137,9 +103,9 @@ local function all_in(map, state, except)
       if status ~= state then behind[#behind + 1] = name .. "=" .. status end
     end
   end
-  if counted == 0 then return false, "no services" end
+  if counted == 0 then return false, say("no_services") end
   table.sort(behind)
-  return #behind == 0, #behind == 0 and ("all " .. state) or table.concat(behind, ", ")
+  return #behind == 0, #behind == 0 and say("all_in", state) or table.concat(behind, ", ")
 end
 
 -- ------------------------------------------------------------------ modes, exclusions
@@ -166,8 +132,7 @@ local function pool_edges(ctx, pool)
     if not skip[host.name:lower()] then kept[#kept + 1] = host end
   end
   if #kept == 0 then
-    error(("[federation] every Edge server of %s is excluded from this run (--set exclude): "
-      .. "nothing would carry federation"):format(pool), 0)
+    error(say("all_excluded", pool), 0)
   end
   return kept
 end
@@ -179,8 +144,8 @@ local function mode_note(ctx)
   local names = {}
   for name in pairs(excluded(ctx)) do names[#names + 1] = name end
   table.sort(names)
-  local text = ("mode %s"):format(mode(ctx))
-  if #names > 0 then text = text .. "; excluded for this run: " .. table.concat(names, ", ") end
+  local text = say("mode", mode(ctx))
+  if #names > 0 then text = text .. say("excluded", table.concat(names, ", ")) end
   return text
 end
 
@@ -192,8 +157,7 @@ local function xmpp_services(host)
     if tostring(service.DisplayName):find("XMPP", 1, true) then list[#list + 1] = service end
   end
   if #list == 0 then
-    error(("[federation] %s runs no service whose display name names XMPP: is it an Edge "
-      .. "server with XMPP federation?"):format(host.name), 0)
+    error(say("no_xmpp_service", host.name), 0)
   end
   return list
 end
@@ -201,8 +165,7 @@ end
 -- Planned mode, the old pool: whether every XMPP proxy service is stopped, and what runs.
 local function old_xmpp_stopped(ctx)
   if mode(ctx) ~= "planned" then
-    return { ok = true, saw = "mode dead-pool: the old pool failed and is not asked; "
-      .. "--set mode=planned stops its XMPP proxy first" }
+    return { ok = true, saw = say("dead_pool") }
   end
   local running, seen = {}, {}
   for _, host in ipairs(pool_edges(ctx, ctx.params.from_pool)) do
@@ -212,7 +175,7 @@ local function old_xmpp_stopped(ctx)
     end
   end
   return { ok = #running == 0, saw = table.concat(seen, "; "),
-           want = "the old pool's XMPP proxy Stopped (mode planned)" }
+           want = say("old_proxy_stopped", "Stopped") }
 end
 
 local function stop_old_xmpp(ctx)
@@ -251,7 +214,7 @@ local function srv_name(ctx, domain)
 end
 
 local function dns_call(ok, message)
-  if not ok then error("[federation] " .. tostring(message), 0) end
+  if not ok then error(say("dns_failed", i18n.verbatim(message)), 0) end
   return ok
 end
 
@@ -275,11 +238,11 @@ local function wait_propagation(ctx, name, type, records, old)
     progress = function(event)
       if event.converged then
         ctx.note(say("serves", tostring(event.server), type, name,
-          event.serial and (" (serial %s)"):format(event.serial) or ""))
+          event.serial and say("serial", event.serial) or ""))
       end
     end,
   }
-  if not result then error("[federation] " .. tostring(message), 0) end
+  if not result then error(say("dns_failed", i18n.verbatim(message)), 0) end
   if result.old_ttl and old and #old == 0 then
     ctx.note(say("old_absent", name, type, result.old_ttl))
   elseif result.old_ttl then
@@ -307,7 +270,7 @@ local function addresses(records)
 end
 
 local function shown(records)
-  return #records > 0 and addresses(records) or "(none)"
+  return #records > 0 and addresses(records) or say("none")
 end
 
 -- Puts an RRset back as it was (none: deletes it), without waiting: rollbacks.
@@ -335,7 +298,7 @@ local function wanted_a(ctx)
   if undo and type(undo.old_a) == "table" then
     local list = {}
     for i, record in ipairs(undo.old_a) do list[i] = { address = record.address } end
-    return list, AS_BEFORE
+    return list, say("as_before")
   end
   return { { address = ctx.params.public_ip } }, ""
 end
@@ -347,7 +310,7 @@ local function wanted_aaaa(ctx)
   if undo and type(undo.old_aaaa) == "table" then
     local list = {}
     for i, record in ipairs(undo.old_aaaa) do list[i] = { address = record.address } end
-    return list, AS_BEFORE
+    return list, say("as_before")
   end
   local ipv6 = estate.pool(ctx, target(ctx)).public_ipv6
   return ipv6 and { { address = ipv6:lower() } } or {}, ""
@@ -400,17 +363,16 @@ local function pool_srv_verdict(ctx, pool, records)
   if #verdict.stale > 0 then
     local seen = {}
     for i, record in ipairs(verdict.stale) do seen[i] = srv_key(record) end
-    return false, ("%s: %s instead of %s (priority or weight differs)"):format(pool,
-      table.concat(seen, ", "), srv_key(wanted)), verdict
+    return false, say("srv_differs", pool, table.concat(seen, ", "), srv_key(wanted)), verdict
   end
-  return false, ("%s has no SRV record %s"):format(pool, srv_key(wanted)), verdict
+  return false, say("srv_missing", pool, srv_key(wanted)), verdict
 end
 
 local function describe_srv(records)
   local list = {}
   for i, r in ipairs(records) do list[i] = srv_key(r) end
   table.sort(list)
-  return #list > 0 and table.concat(list, "; ") or "(none)"
+  return #list > 0 and table.concat(list, "; ") or say("none")
 end
 
 -- The same SRV records, whatever their order, case or final dot.
@@ -448,15 +410,11 @@ end
 -- What a state seen from outside means at this point of the run, beyond pass or fail.
 local function port_remark(ctx, state)
   if state == "open" and ctx.data.services_stopped then
-    return " (although the new pool's services are stopped: something else answers on this"
-      .. " address — check that the NAT rule leads to the new pool's Access Edge)"
+    return say("open_while_stopped")
   elseif state == "unknown" then
-    return (" (%s's SSH server says only that the connect failed, not whether a RST or an ICMP"
-      .. " rejection ended it: set allow_commands = true for the vantage host so runbook can"
-      .. " ask it)"):format(estate.vantage_name(ctx))
+    return say("state_unknown", estate.vantage_name(ctx))
   elseif state == "unreachable" then
-    return (" (no route from %s: check public_ip in the inventory and the vantage host's"
-      .. " network)"):format(estate.vantage_name(ctx))
+    return say("state_unreachable", estate.vantage_name(ctx))
   end
   return ""
 end
@@ -466,7 +424,9 @@ end
 --- replicated(ctx) -> holds, seen, wanted: CMS replication reports the new pool's Edge
 -- servers up to date (after the route moved).
 local function replicated(ctx)
-  if not route_moved(ctx) then return false, "route not set yet", "Edge servers up to date" end
+  if not route_moved(ctx) then
+    return false, say("route_not_set"), say("edges_up_to_date")
+  end
   local wanted, behind = {}, {}
   for _, name in ipairs(edge_names(ctx)) do wanted[name:lower()] = true end
   for _, replica in ipairs(lync.replication_status(cms(ctx))) do
@@ -474,8 +434,8 @@ local function replicated(ctx)
       behind[#behind + 1] = replica.ReplicaFqdn
     end
   end
-  if #behind == 0 then return true, "up to date" end
-  return false, "behind: " .. table.concat(behind, ", "), "up to date"
+  if #behind == 0 then return true, say("up_to_date") end
+  return false, say("behind", table.concat(behind, ", ")), say("up_to_date")
 end
 
 --- port_passes(ctx) -> holds, seen: 5269 of the new pool's public IP from the vantage host
@@ -484,16 +444,15 @@ end
 local function port_passes(ctx)
   local outside = estate.net(ctx, "vantage").connect { host = ctx.params.public_ip,
     port = XMPP_PORT, timeout = 5 }
-  local seen = { ("%s:%d from %s: %s"):format(ctx.params.public_ip, XMPP_PORT,
-    estate.vantage_name(ctx), outside.state) .. port_remark(ctx, outside.state) }
+  local seen = { say("port_from", ctx.params.public_ip, XMPP_PORT, estate.vantage_name(ctx),
+    outside.state) .. port_remark(ctx, outside.state) }
   local ok = outside.state == "open" or outside.state == "closed"
   for _, host in ipairs(edges(ctx)) do
     local address = host.internal_address
     if address then
       local inside = estate.net(ctx, "inside").connect { host = address, port = GATEWAY_PORT,
                                                        timeout = 5 }
-      seen[#seen + 1] = ("%s:%d (XMPP gateway, internal): %s"):format(address, GATEWAY_PORT,
-                                                                     inside.state)
+      seen[#seen + 1] = say("gateway_port", address, GATEWAY_PORT, inside.state)
       ok = ok and (inside.state == "open" or inside.state == "closed")
     end
   end
@@ -512,14 +471,14 @@ local function answers(ctx)
       return answer and answer.records or {}
     end }
   if not result.ok then
-    return false, ("stage %s failed: %s"):format(result.failed, result[result.failed].detail)
+    return false, say("stage_failed", result.failed, result[result.failed].detail)
   end
   local detail = result.connect.detail or ""
   if not detail:find(ctx.params.public_ip, 1, true) then
-    return false, "federation answers, but not on the new pool: " .. detail
+    return false, say("answers_elsewhere", detail)
   end
   -- the evidence the operator most wants to read: where it answered and how
-  local saw = { ("federation answers: %s → %s"):format(ctx.inventory.domain, detail) }
+  local saw = { say("answers", ctx.inventory.domain, detail) }
   for _, stage in ipairs { "starttls", "tls", "certificate", "features" } do
     if result[stage] and result[stage].detail then saw[#saw + 1] = result[stage].detail end
   end
@@ -608,45 +567,41 @@ function M.prerequisites(ctx, pool)
   local gaps, seen = {}, {}
   local partners = lync.xmpp_partners(cms(ctx))
   if #partners == 0 then
-    gaps[#gaps + 1] = "Get-CsXmppAllowedPartner lists no partner: no XMPP partner may federate "
-      .. "(New-CsXmppAllowedPartner adds one)"
-  else seen[#seen + 1] = "partners: " .. table.concat(partners, ", ") end
+    gaps[#gaps + 1] = say("no_partner")
+  else seen[#seen + 1] = say("partners", table.concat(partners, ", ")) end
   if not lync.federation_allowed(cms(ctx)) then
-    gaps[#gaps + 1] = "Get-CsAccessEdgeConfiguration: AllowFederatedUsers is False, and XMPP "
-      .. "federation needs it"
+    gaps[#gaps + 1] = say("federation_off")
   end
   local days = (ctx.params or {}).certificate_days or 30
   for _, host in ipairs(pool_edges(ctx, pool)) do
     local version = lync.server_version(host)
     if not version.product then
-      gaps[#gaps + 1] = ("%s: its version is unknown (Get-CsServerVersion: %s)"):format(
-        host.name, version.text)
+      gaps[#gaps + 1] = say("version_unknown", host.name, i18n.verbatim(version.text))
     elseif version.major >= 7 then
-      gaps[#gaps + 1] = ("%s runs %s, which has no XMPP federation: it cannot host it"):format(
-        host.name, version.product)
+      gaps[#gaps + 1] = say("no_xmpp_in_version", host.name, version.product)
     end
     local certs = lync.certificates(host, "AccessEdgeExternal")
     if #certs == 0 then
-      gaps[#gaps + 1] = host.name .. " has no AccessEdgeExternal certificate (Get-CsCertificate)"
+      gaps[#gaps + 1] = say("no_certificate", host.name)
     end
     for _, cert in ipairs(certs) do
       local names = { [tostring(cert.Subject):match("CN=([^,]+)") or ""] = true }
       for _, name in ipairs(cert.AlternativeNames or {}) do names[name:lower()] = true end
       for _, domain in ipairs(estate.sip_domains(ctx)) do
         if not names[domain:lower()] then
-          gaps[#gaps + 1] = ("%s: the Access Edge certificate %s does not name %s, which "
-            .. "partners ask for"):format(host.name, tostring(cert.Subject), domain)
+          gaps[#gaps + 1] = say("certificate_lacks_name", host.name, tostring(cert.Subject),
+                                domain)
         end
       end
       local left = cert.NotAfter and (cert.NotAfter - os.time()) / 86400
       if not left or left < days then
-        gaps[#gaps + 1] = ("%s: the Access Edge certificate %s expires %s"):format(host.name,
-          tostring(cert.Subject), left and (left < 0 and "has expired" or
-          ("in %d days (under %d)"):format(math.floor(left), days)) or "at an unknown date")
+        local subject = tostring(cert.Subject)
+        gaps[#gaps + 1] = not left and say("certificate_no_date", host.name, subject)
+          or left < 0 and say("certificate_expired", host.name, subject)
+          or say("certificate_expires", host.name, subject, math.floor(left), days)
       end
     end
-    seen[#seen + 1] = ("%s: %s, %d Access Edge certificate(s)"):format(host.name,
-      version.product or "?", #certs)
+    seen[#seen + 1] = say("server_seen", host.name, version.product or "?", #certs)
   end
   if #gaps > 0 then return false, table.concat(gaps, "; ") end
   return true, table.concat(seen, "; ")
@@ -659,19 +614,15 @@ end
 function M.cms_master(ctx)
   local master = lync.cms_master(cms(ctx))
   if not master then
-    return false, "no Central Management Store master answers (Get-CsManagementStoreReplication"
-      .. "Status -CentralManagementStoreStatus: ActiveMasterFqdn empty): Set-CsSite cannot write;"
-      .. " fail the Central Management Server over first (Invoke-CsManagementServerFailover)"
+    return false, say("no_cms_master")
   end
   local ok, pool = pcall(lync.pool, cms(ctx), master)
   local site = ok and pool.Site and pool.Site:gsub("^[Ss]ite:", "") or "?"
-  local detail = ("CMS master %s in %s"):format(master, site)
+  local detail = say("cms_master", master, site)
   local from = ctx.params.from_pool and pcall(lync.pool, cms(ctx), ctx.params.from_pool)
     and lync.pool(cms(ctx), ctx.params.from_pool).Site
   if from and site:lower() == from:gsub("^[Ss]ite:", ""):lower() then
-    detail = detail .. (" (the site of %s, the pool we leave: if that site is down, fail the "
-      .. "Central Management Server over first with Invoke-CsManagementServerFailover)")
-      :format(ctx.params.from_pool)
+    detail = detail .. say("cms_in_old_site", ctx.params.from_pool)
   end
   return true, detail
 end
@@ -689,9 +640,9 @@ end
 function M.export_plan(ctx)
   local path = export_path(ctx)
   if not path then
-    return "(no management_export in the inventory: the configuration is not exported) "
+    return say("no_export_plan")
   end
-  return ("Export-CsConfiguration -FileName %s, then "):format(path)
+  return say("export_plan", path)
 end
 
 --- export_configuration(ctx): exports the CMS configuration, journals the file, and warns
@@ -699,14 +650,11 @@ end
 function M.export_configuration(ctx)
   local path = export_path(ctx)
   if not path then
-    return ctx.note("the configuration was not exported: the inventory names no "
-      .. "management_export directory")
+    return ctx.note(say("not_exported"))
   end
   cmdlet(cms(ctx), "Export-CsConfiguration", { FileName = path })
   ctx.remember("configuration_export", { host = cms(ctx).name, file = path })
-  ctx.note(("configuration exported to %s on %s (Import-CsConfiguration -FileName restores "
-    .. "it); a later Topology Builder publish may overwrite the route set here"):format(path,
-    cms(ctx).name))
+  ctx.note(say("exported", path, cms(ctx).name))
 end
 
 --- ports_from_servers(ctx, pool) -> holds, detail: the ports Microsoft's port summary for
@@ -726,16 +674,14 @@ function M.ports_from_servers(ctx, pool)
       local from, target, port = table.unpack(check)
       local ok = lync.tcp_test(from, target, port)
       tried = tried + 1
-      local text = ("%s → %s:%d %s"):format(from.name, target, port, ok and "connects" or
-                                            "fails")
+      local text = say(ok and "connects" or "fails", from.name, target, port)
       if ok then seen[#seen + 1] = text else failed[#failed + 1] = text end
     end
   end
   if tried == 0 then
-    return false, ("nothing to try for %s: give its Edge servers' internal_address and "
-      .. "xmpp_partner_host in the inventory"):format(pool)
+    return false, say("nothing_to_try", pool)
   end
-  if not partner then seen[#seen + 1] = "outbound 5269 not tried: no xmpp_partner_host" end
+  if not partner then seen[#seen + 1] = say("outbound_not_tried") end
   if #failed > 0 then return false, table.concat(failed, "; ") end
   return true, table.concat(seen, "; ")
 end
@@ -754,10 +700,8 @@ function M.other_sites_note(ctx)
   end
   if #still == 0 then return "" end
   table.sort(still)
-  return ("; %s still route%s XMPP to %s, the pool we leave (the procedure sets only %s: "
-    .. "Set-CsSite -Identity %s -%s … moves %s too)"):format(table.concat(still, ", "),
-    #still == 1 and "s" or "", ctx.params.from_pool, site_of(ctx), still[1],
-    topology.route_parameter, #still == 1 and "it" or "them")
+  return say(#still == 1 and "other_site" or "other_sites", table.concat(still, ", "),
+    ctx.params.from_pool, site_of(ctx), still[1], topology.route_parameter)
 end
 
 --- sip_domains(ctx) -> every SIP domain federated over XMPP (the SRV step's hosts)
@@ -773,7 +717,7 @@ M.addresses, M.shown, M.restore, M.replace, M.wanted_a = addresses, shown, resto
 M.pool_srv, M.pool_srv_verdict, M.describe_srv, M.same_srv, M.wanted_srvs =
   pool_srv, pool_srv_verdict, describe_srv, same_srv, wanted_srvs
 M.replicated, M.port_passes, M.answers = replicated, port_passes, answers
-M.AS_BEFORE, M.say = AS_BEFORE, say
+M.say = say
 
 --- params(direction) -> the runbook parameters; direction "failover" targets
 -- inventory.failover.to_pool, "failback" returns to inventory.failover.from_pool.

@@ -27,7 +27,7 @@ failback:insert_after("federation-route", {
     local current, parameter = lync.federation_route(f.cms(ctx), site)
     return f.bare_route(current) == f.bare_route(previous),
       ("%s -%s %s"):format(site, parameter, current or "(none)"),
-      ("%s -%s %s%s"):format(site, parameter, previous or "(none)", f.AS_BEFORE)
+      ("%s -%s %s%s"):format(site, parameter, previous or "(none)", f.say("as_before"))
   end,
   run = function(ctx)
     local site, previous = f.route_to_restore(ctx)

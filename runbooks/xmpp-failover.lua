@@ -203,7 +203,7 @@ return runbook.define {
         local wanted, as_before = f.wanted_srvs(ctx, records, domain)
         if as_before then
           return f.same_srv(records, wanted), f.describe_srv(records),
-            f.describe_srv(wanted) .. f.AS_BEFORE
+            f.describe_srv(wanted) .. f.say("as_before")
         end
         local right, detail = f.pool_srv_verdict(ctx, f.target(ctx), records)
         return right, right and detail or f.describe_srv(records), f.describe_srv(wanted)
