@@ -10,10 +10,12 @@
 --   vantage     the vantage point can open connections for the port and XMPP checks
 --               (an SSH vantage host that forbids TCP forwarding is a blocker).
 local cmdlet = require "cmdlet"
+local i18n = require "runbook.i18n"
 local estate = require "estate"
 local failure = require "runbook.failure"
 local preflight = require "runbook.preflight"
 local reads = require "powershell.reads"
+local say = require "capabilities_messages"   -- what preflight says, in en, de and fr
 
 local M = {}
 
@@ -73,22 +75,20 @@ preflight.register("windows", {
     local objects, record = cmdlet.try(need.host, "Get-Command", { Name = wanted })
     if not objects then
       if record.transport then
-        return nil, ("cannot log in to %s: %s (%s)"):format(need.host.name,
-          tostring(record.message), record.cause)
+        return nil, say("cannot_log_in", need.host.name, i18n.verbatim(record.message),
+          record.cause)
       end
-      return nil, ("%s lacks a cmdlet the run needs: %s — is the Lync Server Management "
-        .. "Shell module installed there?"):format(need.host.name, tostring(record.message))
+      return nil, say("lacks_cmdlet", need.host.name, i18n.verbatim(record.message))
     end
     local found, missing = names_of(objects), {}
     for _, name in ipairs(wanted) do
       if not found[name:lower()] then missing[#missing + 1] = name end
     end
     if #missing > 0 then
-      return nil, ("%s has no %s: is the Lync Server Management Shell module installed "
-        .. "there?"):format(need.host.name, table.concat(missing, ", "))
+      return nil, say("has_no_cmdlets", need.host.name, table.concat(missing, ", "))
     end
-    return true, ("%s: logged in (%s); %s present"):format(need.host.name,
-      need.host.transport or "ssh", table.concat(wanted, ", "))
+    return true, say("logged_in", need.host.name, need.host.transport or "ssh",
+      table.concat(wanted, ", "))
   end })
 
 preflight.register("dns-update", {
@@ -96,8 +96,7 @@ preflight.register("dns-update", {
   prove = function(ctx)
     local provider = estate.dns(ctx)
     if not provider.prove then
-      return nil, ("the DNS provider %s cannot prove its credentials before a change: give "
-        .. "it a prove() (docs/dns-providers.md)"):format(tostring(provider.kind))
+      return nil, say("no_prove", tostring(provider.kind))
     end
     local ok, message = provider.prove()
     if not ok then return nil, tostring(message) end
@@ -107,12 +106,12 @@ preflight.register("dns-update", {
 preflight.register("lease", {
   key = function() return "lease" end,
   prove = function(_, need)
-    if not need.lease then return true, "no lease across machines (manual DNS)" end
+    if not need.lease then return true, say("no_lease") end
     local holder = need.lease.holder()
     if holder then
-      return nil, ("another run holds the estate's lease: %s"):format(holder)
+      return nil, say("lease_held", holder)
     end
-    return true, "no other run holds the estate's lease"
+    return true, say("lease_free")
   end })
 
 preflight.register("vantage", {
@@ -125,8 +124,8 @@ preflight.register("vantage", {
       if failure.cause(result) == "cancelled" or result == "cancelled" then error(result, 0) end
       return nil, tostring(result)
     end
-    return true, ("%s can connect out (%s:%d now %s)"):format(estate.vantage_name(ctx),
-      need.target.host, need.target.port, tostring(result.state))
+    return true, say("connects_out", estate.vantage_name(ctx), need.target.host,
+      need.target.port, tostring(result.state))
   end })
 
 return M

@@ -34,9 +34,11 @@
 -- read permit for the exact command line, goes to the transport (options.read_permit): ssh
 -- exec, process.run and WinRM's HTTP requests refuse without it (runtime/permit.h).
 local failure = require "runbook.failure"
+local i18n = require "runbook.i18n"
 local powershell = require "powershell"
 local pssession = require "pssession"
 local reads = require "powershell.reads"
+local say = require "cmdlet_messages"     -- a failure said in en, de and fr
 local task = require "runbook.task"
 
 local M = {}
@@ -253,11 +255,11 @@ end
 -- cause when the server could not be asked (never a domain verdict), else "command".
 function M.raise(host, label, record)
   if record.transport then
-    failure.raise(record.cause, ("[cmdlet] could not run %s on %s: %s (%s)"):format(label,
-      host_name(host), tostring(record.message), record.cause))
+    failure.raise(record.cause, say("could_not_run", label, host_name(host),
+      i18n.verbatim(record.message), record.cause))
   end
-  failure.raise("command", ("[cmdlet] %s on %s failed: %s (%s)"):format(label, host_name(host),
-    tostring(record.message), tostring(record.category)))
+  failure.raise("command", say("failed", label, host_name(host), i18n.verbatim(record.message),
+    tostring(record.category)))
 end
 
 --- try(host, name, parameters, options) -> list of objects | nil, error record

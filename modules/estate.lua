@@ -4,6 +4,7 @@
 -- Pool membership is not retyped in the inventory: it is discovered from the topology
 -- (Get-CsPool on the management server). The embedded lab (modules/lab.lua) plugs in here.
 local lync = require "lync"
+local say = require "estate_messages"     -- the vantage point's name, in en, de and fr
 
 local M = {}
 
@@ -287,11 +288,11 @@ end
 --- vantage_name(ctx) -> where external checks are made, for reports
 function M.vantage_name(ctx)
   local vantage = ctx.inventory.vantage or {}
-  if lab_of(ctx) then return "the simulated Internet" end
+  if lab_of(ctx) then return say("simulated_internet") end
   if vantage.transport == "ssh" then
-    return "vantage host " .. (vantage.name or vantage.address)
+    return say("vantage_host", vantage.name or vantage.address)
   end
-  return vantage.name or "this host (no vantage host configured: not outside the perimeter)"
+  return vantage.name or say("this_host")
 end
 
 --- probe_from(ctx) -> where the XMPP probe runs, for reports: where the port checks run
