@@ -16,7 +16,8 @@
 --        timeout= (per HTTP exchange), command_timeout=, operation_timeout=,
 --        max_envelope_size=, allow_unencrypted= (http: unsealed), ccache= (Kerberos)
 --        (modules/winrm.lua). One remote shell per command.
---   sim  state_file= : the Lync emulator (modules/lync/emulator.lua) in-process.
+--   sim  state_file= : the Lync emulator in-process, registered by the lab plug-in
+--        (modules/lab/init.lua) when an inventory has a lab table.
 --   local powershell= "powershell" (default), "pwsh" or a path the installation lists
 --        (runbook.process.read_programs()), command_timeout= : PowerShell on this machine,
 --        started without a shell (runbook.process), with runbook's arguments only.
@@ -165,13 +166,6 @@ transports["local"] = function(host, command_line, options)
                              timeout = options.timeout or host.command_timeout })
 end
 
--- The Lync emulator in this process: same script, same parser, no network.
-function transports.sim(host, command_line, options)
-  -- the lab's emulator: only the sim transport, in the embedded lab
-  local emulator = require "lync.emulator"
-  assert(host.state_file, "[cmdlet] sim host " .. tostring(host.name) .. " has no state_file")
-  return emulator.run_command_line(command_line, host.state_file, options.stdin)
-end
 
 --- ssh_options(host) -> the options runbook.ssh.session takes for an inventory host
 M.ssh_options = ssh_options

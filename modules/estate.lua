@@ -2,7 +2,7 @@
 -- federation runbooks read it, and the handles built from it: cmdlet hosts, the DNS
 -- provider, DNS queries, and the network as seen from inside or from the vantage point.
 -- Pool membership is not retyped in the inventory: it is discovered from the topology
--- (Get-CsPool on the management server). The embedded lab (modules/lab.lua) plugs in here.
+-- (Get-CsPool on the management server). The embedded lab (modules/lab/init.lua) plugs in here.
 local lync = require "lync"
 local say = require "estate_messages"     -- the vantage point's name, in en, de and fr
 
@@ -128,10 +128,19 @@ M.schema = {
   } },
 }
 
+local make_world   -- registered by the lab plug-in (modules/lab/init.lua)
+
+--- register_world(fn): fn(inventory) -> the simulated estate of an inventory's lab table.
+-- The lab plug-in registers it; the product never requires the lab.
+function M.register_world(fn)
+  make_world = fn
+end
+
 local function lab_of(ctx)
   if ctx.inventory.lab == nil then return nil end
-  -- the lab plug-in: only an inventory with a lab table loads it
-  ctx.data.lab = ctx.data.lab or require("embedded_lab").world(ctx.inventory)
+  assert(make_world, "[estate] the inventory has a lab table, but the lab plug-in is not "
+    .. "loaded (runbook.session loads it for such an inventory)")
+  ctx.data.lab = ctx.data.lab or make_world(ctx.inventory)
   return ctx.data.lab
 end
 M.lab_of = lab_of

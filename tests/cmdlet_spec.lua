@@ -2,12 +2,13 @@
 -- process), `local` (the emulator as the powershell program, run by runbook.process), `ssh`
 -- (a real sshd on 127.0.22.30 whose forced command is the same emulator) and `winrm` (the
 -- WS-Management emulator on 127.0.23.72, NTLM over HTTPS, running the same emulator).
-local lab = require "lab"
+local lab = require "helpers.servers"
 local support = require "support"
 local task = require "runbook.task"
 local cmdlet = require "cmdlet"
 local emulator = require "lync.emulator"
 local cjson = require "cjson"
+require "lab"   -- the sim transport: the lab plug-in registers it (modules/lab/init.lua)
 
 local function cjson_of(value) return cjson.encode(value) end
 
@@ -297,11 +298,12 @@ describe("cmdlet in plan mode", function()
     local dir = support.tmpdir()
     emulator.save_state(dir .. "/fe1.json", emulator.default_state("fe1.contoso.com"))
     local script = support.write(dir .. "/plan.lua", ([[
-      package.path = "modules/?.lua;" .. package.path
+      package.path = "modules/?.lua;modules/?/init.lua;" .. package.path
       package.cpath = "build/lib/?.so;" .. package.cpath
       local core = require "runbook.task.core"
       local task = require "runbook.task"
       local cmdlet = require "cmdlet"
+      require "lab"   -- the sim transport
       local host = { name = "fe1", transport = "sim", state_file = %q }
       core.enter_plan_mode()
       task.run(function()

@@ -5,7 +5,7 @@
 -- machine's load: nothing here waits on an upper bound.
 local net = require "runbook.net"
 local task = require "runbook.task"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
 

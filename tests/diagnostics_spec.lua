@@ -3,7 +3,7 @@
 -- this machine's resolver unless the inventory says so; status() does not contact a server
 -- of the topology that the inventory gives no address. Against a real BIND. #repl
 local diagnostics = require "diagnostics"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local task = require "runbook.task"
 

@@ -2,7 +2,7 @@
 -- through an injected prompt, then verifies against a real BIND named (127.0.53.1) that the
 -- change is served. The "operator" here makes the change with nsupdate. #dns
 local task = require "runbook.task"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
 local manual = require "dns.manual"

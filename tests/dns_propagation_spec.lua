@@ -6,7 +6,7 @@
 local task = require "runbook.task"
 local dns = require "runbook.dns"
 local process = require "runbook.process"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
 local propagation = require "dns.propagation"

@@ -6,10 +6,11 @@
 -- against the DnsServer cmdlet emulator, sim against its in-memory zone; an independent
 -- reader (dig, the emulator's state, or the sim's own query) confirms each change. #dns
 local task = require "runbook.task"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
 local provider = require "dns.provider"
+require "lab"   -- the sim transport: the lab plug-in registers it (modules/lab/init.lua)
 
 -- The zone every backend starts with (tests/lab/named.sh and pdns.sh seed the same).
 local SEED = {
@@ -217,8 +218,10 @@ backends[#backends + 1] = {
     state.dns_zones = { ["contoso.com"] = { records = records } }
     emulator.save_state(self.state_file, state)
     self.host = { name = "dns1.contoso.com", transport = "sim", state_file = self.state_file }
-    self.constructor = ("require('dns.windows').new { zone = 'contoso.com', host = { name = "
-      .. "'dns1.contoso.com', transport = 'sim', state_file = '%s' } }"):format(self.state_file)
+    -- the sim transport comes with the lab plug-in (modules/lab/init.lua)
+    self.constructor = ("(require('lab') and require('dns.windows')).new { zone = 'contoso.com', "
+      .. "host = { name = 'dns1.contoso.com', transport = 'sim', state_file = '%s' } }")
+      :format(self.state_file)
     self.read = function(_, name, type)
       local zone = emulator.load_state(self.state_file).dns_zones["contoso.com"]
       local short = provider.bare(name):gsub("%.contoso%.com$", "")

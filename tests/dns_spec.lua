@@ -4,7 +4,7 @@
 -- naming another named on 127.0.53.11 port 53. #c #dns
 local task = require "runbook.task"
 local dns = require "runbook.dns"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
 

@@ -3,7 +3,7 @@
 local task = require "runbook.task"
 local dns = require "runbook.dns"
 local dns_key = require "dns.key"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
 local fs = require "runbook.fs"

@@ -10,6 +10,7 @@ local powershell = require "powershell"
 local reads = require "powershell.reads"
 local support = require "support"
 local task = require "runbook.task"
+require "lab"   -- the sim transport: the lab plug-in registers it (modules/lab/init.lua)
 
 local dir, host
 

@@ -5,7 +5,7 @@
 local cjson = require "cjson"
 local emulator = require "lync.emulator"
 local embedded_lab = require "embedded_lab"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
 local quote, slurp, write = support.quote, support.slurp, support.write

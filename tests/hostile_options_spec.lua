@@ -11,7 +11,7 @@ local dns = require "runbook.dns"
 local net = require "runbook.net"
 local fs = require "runbook.fs"
 local xml = require "runbook.xml"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local support = require "support"
 
 local HUGE = ("x"):rep(1 << 20)

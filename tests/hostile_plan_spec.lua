@@ -5,7 +5,7 @@
 -- server that logs every request line (tests/lab/https_echo.py), the WinRM emulator
 -- (tests/lab/winrm.sh), sshd (tests/lab/sshd.sh).
 local cjson = require "cjson"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
 local quote, slurp, write = support.quote, support.slurp, support.write
@@ -78,6 +78,7 @@ local BOOK = [=[
 local cjson = require "cjson"
 local http = require "runbook.http"
 local permit = require "runbook.permit"
+require "powershell.reads"   -- registers the "powershell" kind of read
 local powershell = require "powershell"
 local winrm = require "winrm"
 local C = cjson.decode(%q)
@@ -335,6 +336,7 @@ describe("a runbook written by mistake", function()
   it("holds a connection opened with a read permit to the permitted exchange in a run too",
      function()
     local permit = require "runbook.permit"
+    require "powershell.reads"   -- registers the "powershell" kind of read
     local powershell = require "powershell"
     local task = require "runbook.task"
     local winrm_module = require "winrm"

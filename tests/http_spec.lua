@@ -2,7 +2,7 @@
 -- PowerDNS webserver and API on 127.0.53.2 (tests/lab/pdns.sh). #c #http
 local task = require "runbook.task"
 local http = require "runbook.http"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
 

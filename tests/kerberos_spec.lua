@@ -9,7 +9,7 @@
 -- Addresses: the KDC 127.0.88.1:8800; emulators 127.0.23.75 (HTTP, as shipped), .76
 -- (HTTPS, CbtHardeningLevel Strict), .79 (HTTP, its clock an hour ahead).
 local cjson = require "cjson"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local powershell = require "powershell"
 local support = require "support"
 local quote = support.quote

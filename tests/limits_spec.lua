@@ -6,7 +6,7 @@
 local task = require "runbook.task"
 local http = require "runbook.http"
 local ssh = require "runbook.ssh"
-local lab = require "lab"
+local lab = require "helpers.servers"
 
 local MiB = 1024 * 1024
 

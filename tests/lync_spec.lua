@@ -1,11 +1,12 @@
 -- modules/lync.lua against the Lync emulator: in-process (sim) for each helper, then the
 -- failover's service and replication steps over real sshd on 127.0.22.40-42.
-local lab = require "lab"
+local lab = require "helpers.servers"
 local support = require "support"
 local task = require "runbook.task"
 local lync = require "lync"
 local cmdlet = require "cmdlet"
 local emulator = require "lync.emulator"
+require "lab"   -- the sim transport: the lab plug-in registers it (modules/lab/init.lua)
 
 local function sim_host(options)
   local dir = support.tmpdir()

@@ -4,7 +4,7 @@
 -- on 127.0.52.x and ::1. #net
 local net = require "runbook.net"
 local task = require "runbook.task"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
 

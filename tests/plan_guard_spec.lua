@@ -6,9 +6,10 @@
 -- PowerShell and in-process (sim). A proven read still runs in a check.
 local cjson = require "cjson"
 local emulator = require "lync.emulator"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
+require "lab"   -- the sim transport: the lab plug-in registers it (modules/lab/init.lua)
 local quote, slurp, write = support.quote, support.slurp, support.write
 
 local SSH_ADDRESS, WINRM_ADDRESS, ECHO = "127.0.22.77", "127.0.23.77", "127.0.53.77:8443"
@@ -44,6 +45,7 @@ local READS = { "Get-CsSite (sim)", "Get-CsSite (ssh)", "Get-CsSite (winrm)", "G
 local BOOK = [[
 local cjson = require "cjson"
 local cmdlet = require "cmdlet"
+require "lab"   -- the sim transport
 local http = require "runbook.http"
 local process = require "runbook.process"
 local runbook = require "runbook"
@@ -131,6 +133,7 @@ return require("runbook").define {
 -- A step that changes things in its run (not read-only): the guard leaves runs alone.
 local CHANGE = [[
 local cmdlet = require "cmdlet"
+require "lab"   -- the sim transport
 local cjson = require "cjson"
 local C = cjson.decode(%q)
 local made = C.dir .. "/made-by-run"

@@ -3,7 +3,7 @@
 -- and against netsim for the filtered case (loopback cannot filter). #ports
 local ports = require "ports"
 local netsim = require "netsim"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
 

@@ -4,7 +4,7 @@
 -- permit while planning, checked in C on exactly the bytes sent; a lost session is re-opened
 -- once for a read and never re-sends a change; a host that cannot keep a session is served
 -- one process per command; every session ends with the run.
-local lab = require "lab"
+local lab = require "helpers.servers"
 local support = require "support"
 local task = require "runbook.task"
 local cmdlet = require "cmdlet"

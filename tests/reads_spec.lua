@@ -7,6 +7,7 @@ local emulator = require "lync.emulator"
 local powershell = require "powershell"
 local reads = require "powershell.reads"
 local support = require "support"
+require "lab"   -- the sim transport: the lab plug-in registers it (modules/lab/init.lua)
 local quote, write = support.quote, support.write
 
 local function command_line_of(pipeline)
@@ -43,6 +44,7 @@ local TAP = [[
 local cmdlet = require "cmdlet"
 local emulator = require "lync.emulator"
 local powershell = require "powershell"
+require "lab"   -- the lab plug-in first: its sim transport is the one the tap replaces
 cmdlet.register_transport("sim", function(host, line, options)
   io.stderr:write("SENT ", line, " ", powershell.base64(options.stdin or "-"), "\n")
   return emulator.run_command_line(line, host.state_file, options.stdin)
@@ -285,6 +287,7 @@ describe("an organization's read in a runbook", function()
   local BOOK = [[
 local reads = require "powershell.reads"
 local cmdlet = require "cmdlet"
+require "lab"   -- the sim transport of the host below
 reads.allow("Get-CsUser", { reason = "the users step counts the users homed on the pool",
                             parameters = { Identity = "text" } })
 local host = { name = "fe1", transport = "sim", state_file = %q }

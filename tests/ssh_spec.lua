@@ -1,5 +1,5 @@
 -- runbook.ssh against a real OpenSSH sshd on 127.0.22.1-24 (tests/lab/sshd.sh).
-local lab = require "lab"
+local lab = require "helpers.servers"
 local support = require "support"
 local task = require "runbook.task"
 local ssh = require "runbook.ssh"

@@ -14,7 +14,7 @@
 --   apart, as the WinRM emulator does).
 local net = require "runbook.net"
 local task = require "runbook.task"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 
 local HOSTILE, BASE = "127.0.16.1", 45401

@@ -4,7 +4,7 @@
 -- 5269 dropped for the vantage host only — a perimeter firewall; Prosody on 10.252.0.5,
 -- which the vantage host may reach) and the vantage host rbn-vp (10.252.0.3), where a real
 -- sshd runs. The checks run from the operator's namespace. #net #netns
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
 local quote = support.quote

@@ -4,7 +4,7 @@
 -- OperationTimeout retries, MaxEnvelopeSize; and Windows' 401 and fault as curl sees them.
 -- Addresses 127.0.23.60 (HTTPS) and 127.0.23.61 (HTTP), each on an automatic port.
 local cjson = require "cjson"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local powershell = require "powershell"
 local support = require "support"
 local quote = support.quote

@@ -4,7 +4,7 @@
 -- encryption through runbook.gss and gss-ntlmssp (MS-WSMV 2.2.9.1), unencrypted HTTP only
 -- on request and then refused by that service with a message saying why, and HTTPS under
 -- CbtHardeningLevel Strict (the TLS channel binding in NTLM's last message).
-local lab = require "lab"
+local lab = require "helpers.servers"
 local support = require "support"
 local task = require "runbook.task"
 local powershell = require "powershell"

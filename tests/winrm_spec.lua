@@ -3,7 +3,7 @@
 -- Basic over HTTPS, plain HTTP as an opt-in, the shell lifecycle (also after a timeout and a
 -- cancel), OperationTimeout retries bounded by the deadline, MaxEnvelopeSize, and the
 -- errors an operator sees.
-local lab = require "lab"
+local lab = require "helpers.servers"
 local support = require "support"
 local task = require "runbook.task"
 local powershell = require "powershell"

@@ -3,7 +3,7 @@
 -- peers (tests/lab/hostile.sh: misbehaving, filtered, and XMPP over TLS with certificates of
 -- tests/lab/certs.sh). Addresses 127.0.52.3-6. #xmpp
 local xmpp = require "xmpp"
-local lab = require "lab"
+local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
 

@@ -15,6 +15,7 @@ local core = require "runbook.task.core"
 local fs = require "runbook.fs"
 local i18n = require "runbook.i18n"
 local journal = require "runbook.journal"
+local session = require "runbook.session"
 
 local M = {}
 
@@ -87,7 +88,7 @@ local function inventory_roots(definition)
   local roots = {}
   for name, node in pairs(definition.inventory) do roots[name] = node end
   -- the `lab` table is free-form in the schema: the embedded lab declares its keys
-  roots.lab = roots.lab or { type = "record", fields = require("embedded_lab").SETTINGS }
+  roots.lab = roots.lab or { type = "record", fields = require(session.LAB_PLUGIN).SETTINGS }
   return roots
 end
 

@@ -196,6 +196,11 @@ local function probe_files(inventory, inventory_node, report)
 end
 
 --- load_inventory(path) -> inventory, source | nil, message
+--- LAB_PLUGIN: the module of the simulated estate, loaded for an inventory with a `lab`
+-- table (the embedded default): it registers the sim transport and the simulated world
+-- with the product (modules/lab/init.lua). A real estate never loads it.
+M.LAB_PLUGIN = "lab"
+
 function M.load_inventory(path)
   local file = io.open(path)
   if not file then return nil, i18n.t("inventory_unreadable", path) end
@@ -208,6 +213,7 @@ function M.load_inventory(path)
   if type(inventory) ~= "table" then
     return nil, i18n.t("inventory_not_table", path)
   end
+  if inventory.lab ~= nil then require(M.LAB_PLUGIN) end   -- the simulated estate plugs in
   return inventory, source
 end
 

@@ -15,7 +15,9 @@ local M = {}
 -- The layers, by path relative to the root; the first match wins.
 M.LAYERS = {
   { name = "engine", rank = 1, match = { "^modules/runbook/" } },
-  { name = "lab", rank = 3, match = { "^modules/lab/" } },
+  { name = "lab", rank = 3, match = { "^modules/lab/", "^modules/lync/emulator",
+                                      "^modules/embedded_lab%.lua$", "^modules/netsim%.lua$",
+                                      "^modules/dns/sim%.lua$" } },
   { name = "product", rank = 2, match = { "^modules/", "^runbooks/", "^examples/" } },
 }
 

@@ -1,4 +1,4 @@
---- lab — starts the real servers of the test lab for a spec and stops them again.
+--- helpers.servers — starts the real servers of the test lab for a spec and stops them again.
 -- Each server has a script tests/lab/NAME.sh with two verbs:
 --   tests/lab/NAME.sh start WORKDIR [ARGS...]  starts it in the background, waits until it
 --       answers its protocol (never by sleeping blindly), then prints key=value lines
