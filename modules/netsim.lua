@@ -79,8 +79,8 @@ function Socket:starttls(options)
   local stream = new_socket(self.host, self.config, true)
   function stream.certificate()
     return { verified = trusted, verify_error = trusted and "ok" or "self-signed certificate",
-             dns_names = names, subject_cn = names[1], version = "TLSv1.3 (simulated)",
-             cipher = "simulated", servername = options and options.servername }
+             dns_names = names, subject_cn = names[1], version = "TLSv1.3",
+             cipher = "TLS_AES_128_GCM_SHA256", servername = options and options.servername }
   end
   return stream
 end

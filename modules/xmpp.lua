@@ -22,6 +22,7 @@
 local net = require "runbook.net"
 local xml = require "runbook.xml"
 local task = require "runbook.task"
+local say = require "xmpp_messages"     -- the evidence, in en, de and fr
 
 local M = {}
 
@@ -223,7 +224,7 @@ local function resolve_targets(options)
     for i, target in ipairs(options.targets) do
       list[i] = { host = target.host, port = target.port or M.PORT, name = target.host }
     end
-    return list, ("%d target(s) given, no DNS lookup"):format(#list)
+    return list, say("targets_given", #list)
   end
   local resolve = options.resolver or dns_resolver(options)
   if resolve == nil then
@@ -232,24 +233,23 @@ local function resolve_targets(options)
   local service = "_xmpp-server._tcp." .. options.domain
   local srv, message = resolve(service, "SRV")
   local targets, notes = {}, {}
-  if srv == nil then return nil, ("SRV %s failed: %s"):format(service, tostring(message)) end
+  if srv == nil then return nil, say("srv_failed", service, tostring(message)) end
   if #srv == 1 and (srv[1].target == "." or srv[1].target == "") then
-    return nil, service .. " says the service is decidedly not available (target \".\")"
+    return nil, say("srv_decidedly", service)
   end
   local hosts = {}
   for i, record in ipairs(srv_order(srv, options.random or math.random)) do
     hosts[i] = { host = record.target:gsub("%.$", ""), port = record.port }
   end
-  local how = ("SRV %s: %d record(s)"):format(service, #srv)
+  local how = say("srv_records", service, #srv)
   if #srv == 0 then
-    how = ("no SRV record for %s; falling back to %s:%d (RFC 6120 §3.2.1)"):format(service,
-      options.domain, M.PORT)
+    how = say("srv_fallback", service, options.domain, M.PORT)
     hosts[1] = { host = options.domain, port = M.PORT }
   end
   addresses_of(resolve, hosts, targets, notes)
   if #targets == 0 then
     local why = #notes > 0 and (": " .. table.concat(notes, "; ")) or ""
-    return nil, how .. "; no addresses" .. why
+    return nil, say("no_addresses", how, why)
   end
   local shown = {}
   for i, target in ipairs(targets) do shown[i] = ("%s:%d"):format(target.host, target.port) end
@@ -357,12 +357,12 @@ local function describe_features(features)
     or "STARTTLS" end
   if features.dialback then offered[#offered + 1] = "dialback"
   elseif features.dialback_declared then
-    offered[#offered + 1] = "dialback (declared by xmlns:db on the stream header only)"
+    offered[#offered + 1] = say("dialback_declared")
   end
   for _, mechanism in ipairs(features.mechanisms) do
     offered[#offered + 1] = "SASL " .. mechanism
   end
-  return #offered > 0 and table.concat(offered, ", ") or "nothing"
+  return #offered > 0 and table.concat(offered, ", ") or say("nothing")
 end
 
 -- ------------------------------------------------------------------ the probe
@@ -378,10 +378,10 @@ end
 local function connect_first(opener, targets, timeout, tried)
   for _, target in ipairs(targets) do
     local address, started = ("%s:%d"):format(target.host, target.port), task.now()
-    tried[#tried + 1] = address .. " (no answer yet)"
+    tried[#tried + 1] = say("no_answer_yet", address)
     local conn, message = opener.open { host = target.host, port = target.port, timeout = timeout }
     if conn then
-      tried[#tried] = ("%s open, %.1f ms"):format(address, (task.now() - started) * 1000)
+      tried[#tried] = say("open", address, (task.now() - started) * 1000)
       return conn, target
     end
     tried[#tried] = address .. " " .. state_of(message)
@@ -392,10 +392,10 @@ end
 local function describe_connects(p)
   local detail, untried = table.concat(p.tried, "; "), #p.targets - #p.tried
   if untried > 0 and not p.conn then
-    detail = detail .. ("; %d more target(s) not tried"):format(untried)
+    detail = detail .. say("more_untried", untried)
   end
   if not p.conn and detail:find(" filtered ", 1, true) then
-    detail = detail .. "; filtered: a firewall drops or rejects the port on the way"
+    detail = detail .. say("firewall")
   end
   return detail
 end
@@ -429,11 +429,11 @@ function stages.stream(p)
   local features, message = open_stream(p.conn, p.domain, p.timeout)
   if not features then return false, message end
   p.features, p.parser = features, message
-  return true, "features: " .. describe_features(features)
+  return true, say("features", describe_features(features))
 end
 
 function stages.starttls(p)
-  if not p.features.starttls then return false, "the server does not offer STARTTLS" end
+  if not p.features.starttls then return false, say("no_starttls") end
   local ok, message = p.conn:send("<starttls xmlns='" .. NS_TLS .. "'/>", { timeout = p.timeout })
   if not ok then return false, message end
   local answer, read_message = within(p.timeout, "<starttls/>", read_until, p.conn, p.parser,
@@ -441,9 +441,9 @@ function stages.starttls(p)
   if not answer then return false, read_message end
   if answer.namespace == NS_TLS and answer.name == "proceed" then
     p.after_proceed = bytes_after_proceed(read_message)
-    return true, "the server says <proceed/>"
+    return true, say("proceed")
   end
-  return false, ("the server answered <%s/> instead of <proceed/>"):format(answer.name)
+  return false, say("not_proceed", answer.name)
 end
 
 function stages.tls(p)
@@ -465,12 +465,11 @@ function stages.certificate(p)
   local name, why = M.certificate_names(certificate, p.domain)
   p.result.certificate_names = presented_names(certificate)
   if not certificate.verified then
-    return false, ("the chain does not verify: %s%s"):format(certificate.verify_error,
-      p.options.ca_file and (" (trusting " .. p.options.ca_file .. ")") or
-      " (trusting the system's CAs; pass ca_file= for a private CA)")
+    return false, say("not_verified", certificate.verify_error,
+      p.options.ca_file and say("trusting", p.options.ca_file) or say("trusting_system"))
   end
   if not name then return false, why end
-  return true, ("verified; names %s"):format(name)
+  return true, say("verified", name)
 end
 
 function stages.features(p)
@@ -483,9 +482,9 @@ function stages.features(p)
   for _, mechanism in ipairs(features.mechanisms) do
     if mechanism == "EXTERNAL" then p.result.sasl_external = true end
   end
-  local detail = "after TLS: " .. describe_features(features)
+  local detail = say("after_tls", describe_features(features))
   if not (p.result.dialback or p.result.sasl_external) then
-    return false, detail .. ": neither dialback nor SASL EXTERNAL, no way to authenticate"
+    return false, say("no_auth", detail)
   end
   return true, detail
 end
@@ -512,7 +511,7 @@ end
 
 -- A stage that the probe's deadline stopped ("during") or left no time for ("before").
 local function deadline_passed(p, stage, when)
-  local detail = ("the probe's deadline of %g s passed %s this stage"):format(p.deadline, when)
+  local detail = say("deadline_" .. when, p.deadline)
   if stage == "connect" and p.tried then detail = detail .. ": " .. describe_connects(p) end
   return false, detail, "deadline"
 end
@@ -530,12 +529,13 @@ end
 local function run_probe(options)
   local p = { options = options, domain = canonical(options.domain, false),
               timeout = options.timeout or 5, deadline = options.deadline or M.DEADLINE,
-              result = { domain = options.domain, ok = true, from = options.from or "this host" } }
+              result = { domain = options.domain, ok = true,
+                         from = options.from or say("this_host") } }
   p.ends = task.now() + p.deadline
   for _, stage in ipairs(M.STAGES) do
     if p.result.failed then
       p.result[stage] = { ok = false, skipped = true,
-                          detail = "not tried: the " .. p.result.failed .. " stage failed" }
+                          detail = say("not_tried", p.result.failed) }
     else
       local ok, detail, reason = run_stage(p, stage)
       p.result[stage] = { ok = ok, detail = detail, reason = reason }
