@@ -10,12 +10,7 @@ local scratch
 before_each(function() scratch = support.tmpdir() end)
 after_each(function() os.execute("rm -rf " .. quote(scratch)) end)
 
--- runbook ARGS with a private state directory; the lab's world kept in scratch/lab.
-local function runbook(args)
-  return support.sh(("mkdir -p %s/lab && RUNBOOK_STATE_DIR=%s %s %s --set lab.state_dir=%s"):format(
-    quote(scratch), quote(scratch .. "/state"), quote(support.bin), args,
-    quote(scratch .. "/lab")))
-end
+local function runbook(args) return support.on_lab(scratch, args) end
 
 -- The plan's steps by status, counted from its plan_step events (the runbook may grow).
 local function counted(out)

@@ -79,6 +79,13 @@ function M.runbook(args, stdin)
   return M.sh(M.quote(M.bin) .. " " .. args, stdin)
 end
 
+--- on_lab(dir, args) -> {out=, err=, code=}: the binary on the embedded lab with a state
+-- directory of its own (dir/state) and the lab's world kept in dir/lab.
+function M.on_lab(dir, args)
+  return M.sh(("mkdir -p %s/lab && RUNBOOK_STATE_DIR=%s %s %s --set lab.state_dir=%s"):format(
+    M.quote(dir), M.quote(dir .. "/state"), M.quote(M.bin), args, M.quote(dir .. "/lab")))
+end
+
 --- crash_hook(dir, step [, moment]) -> path of a runbook that extends xmpp-failover and
 -- dies by kill -9 at `moment` of `step`. The step's hosts go one at a time (limit 1), so
 -- that each moment is one well-defined point:
