@@ -585,8 +585,11 @@ int luaopen_runbook_dns (lua_State *L) {
   lua_pop(L, 2);
   luaL_newlib(L, dns_funcs);
   luaL_requiref(L, "runbook.dns.update", luaopen_runbook_dns_update, 0);
-  lua_getfield(L, -1, "update");
-  lua_setfield(L, -3, "update");
+  static const char *const reexported[] = { "update", "tkey", "verify_tkey", NULL };
+  for (int i = 0; reexported[i]; i++) {
+    lua_getfield(L, -1, reexported[i]);
+    lua_setfield(L, -3, reexported[i]);
+  }
   lua_pop(L, 1);
   return 1;
 }

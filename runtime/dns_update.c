@@ -3,12 +3,19 @@
 ** dynamic updates built by the project (dns_wire.c), signed with TSIG (RFC 8945) and
 ** sent over UDP, or TCP when too big or truncated; the server's signed reply is verified.
 ** The HMACs come from the lazily loaded runbook.tsig (OpenSSL stays out of the core),
-** called in C with the key in the exchange's memory (runtime/tsig.h).
+** called in C with the key in the exchange's memory (runtime/tsig.h). GSS-TSIG (RFC 3645)
+** signs the same TSIG record with the MIC of a runbook.gss security context (runtime/gss.h):
+** key = {name=, gss=ctx}; dns.tkey carries the context's tokens (RFC 2930, mode 3) and
+** dns.verify_tkey checks the server's signed last answer: the context's key stays inside
+** the GSS-API, the way a TSIG secret stays in this file's memory.
 ** The exchange is a to-be-closed value on the caller's stack: its socket, buffers and
 ** decoded key go when dns.update returns, raises or is cancelled, not at the next GC.
 **
 **   update{server=, port=, zone=, key={name=, algorithm=, secret=}, prerequisites=,
 **          changes=, timeout=, tries=} -> {rcode="NOERROR"} | nil, message, code
+**   tkey{server=, port=, name=, token=, timeout=} -> {token=, error=, reply=}
+**        | nil, message, code
+**   verify_tkey(reply, key={name=, gss=ctx} [, where]) -> true | nil, message, code
 */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -31,6 +38,7 @@
 
 #include "dns_wire.h"
 #include "fail.h"
+#include "gss.h"
 #include "options.h"
 #include "loop.h"
 #include "tsig.h"
@@ -45,12 +53,16 @@ static void set_string (lua_State *L, const char *key, const char *value) {
 
 #define EXCHANGE_TYPE "runbook.dns.exchange"
 #define TSIG_FUDGE 300
+#define SIGN_MAC_MAX 256         /* a TSIG HMAC (64 at most) or a GSS MIC */
+#define DNSW_TKEY 249
+#define TKEY_MODE_GSSAPI 3
 
 /* An update on its way: the socket, what to resend, and what verifies the reply. */
 enum { OVER_UDP, TCP_CONNECTING, TCP_WRITING, TCP_READING };
+enum { UPDATE, TKEY };
 
 typedef struct Exchange {
-  int fd, tries_left, is_signed, state;
+  int fd, tries_left, is_signed, state, kind;
   double timeout;
   unsigned id;
   DnsBuf message;
@@ -58,11 +70,14 @@ typedef struct Exchange {
   socklen_t address_len;
   unsigned char *tcp_reply;          /* 2-byte length + reply, over TCP */
   size_t tcp_done;                   /* bytes written or read so far */
-  unsigned char request_mac[TSIG_MAC_MAX], secret[256];
+  unsigned char request_mac[SIGN_MAC_MAX], secret[256];
   size_t request_mac_len, secret_len;
   size_t (*hmac) (const char *algorithm, const unsigned char *key, size_t key_len,
                   const unsigned char *data, size_t data_len, unsigned char *mac);
-  char key_name[256], algorithm[64], zone[256], where[80];
+  void *gss;                         /* GSS-TSIG: the context (kept as the user value) */
+  const GssApi *gss_api;
+  char key_name[256], algorithm[64], zone[256], where[80], why[600];
+  char subject[300];                 /* "dns update of zone Z", "GSS-TSIG key negotiation" */
 } Exchange;
 
 static const struct { const char *name, *wire; } tsig_algorithms[] = {
@@ -267,11 +282,34 @@ static unsigned put_section (lua_State *L, DnsBuf *b, const char *key, int prere
 
 /* ---------------------------------------------------------------- TSIG */
 
-/* The MAC of data under the exchange's key, into mac (TSIG_MAC_MAX bytes); its length, or
-** 0 when the HMAC failed. Plain C: nothing here can raise, so data is freed by the caller. */
+/* The MAC of data under the exchange's key, into mac (SIGN_MAC_MAX bytes): the HMAC, or
+** for GSS-TSIG the context's MIC; its length, or 0 when it failed (ex->why says why).
+** Plain C: nothing here can raise, so data is freed by the caller. */
 static size_t exchange_mac (Exchange *ex, const DnsBuf *data, unsigned char *mac) {
+  snprintf(ex->why, sizeof ex->why, "signing with %s failed (out of memory?)", ex->algorithm);
   if (data->failed) return 0;
+  if (ex->gss)
+    return ex->gss_api->mic(ex->gss, data->data, data->len, mac, SIGN_MAC_MAX, ex->why,
+                            sizeof ex->why);
   return ex->hmac(ex->algorithm, ex->secret, ex->secret_len, data->data, data->len, mac);
+}
+
+/* Whether mac is the exchange key's MAC of data: NULL, or what is wrong. */
+static const char *exchange_check_mac (Exchange *ex, const DnsBuf *data,
+                                       const unsigned char *mac, size_t mac_len) {
+  unsigned char expected[SIGN_MAC_MAX];
+  if (ex->gss) {
+    if (data->failed) return "the reply's signature could not be checked (out of memory?)";
+    if (ex->gss_api->verify_mic(ex->gss, data->data, data->len, mac, mac_len, ex->why,
+                                sizeof ex->why) == 0) return NULL;
+    return ex->why;
+  }
+  size_t expected_len = exchange_mac(ex, data, expected);
+  if (expected_len == 0) return "the reply's TSIG signature could not be computed (out of "
+                                "memory?)";
+  unsigned diff = expected_len != mac_len;
+  for (size_t i = 0; !diff && i < expected_len; i++) diff |= expected[i] ^ mac[i];
+  return diff ? "the reply's TSIG signature does not verify" : NULL;
 }
 
 /* runbook.tsig's HMAC (loading the module on first use) into ex->hmac. */
@@ -288,9 +326,37 @@ static void load_hmac (lua_State *L, Exchange *ex) {
   ex->hmac = api->hmac;
 }
 
+/* key = {name=, gss=ctx}: GSS-TSIG with a security context dns.tkey established; the
+** context is kept alive as the exchange's user value (at index exchange). */
+static void read_gss_key (lua_State *L, Exchange *ex, int key, int exchange) {
+  const char *name = need_string(L, key, "name");
+  if (strlen(name) >= sizeof ex->key_name) luaL_error(L, "dns.update: key name too long");
+  snprintf(ex->key_name, sizeof ex->key_name, "%s", name);
+  lua_pop(L, 1);
+  lua_getfield(L, key, "gss");
+  ex->gss = luaL_testudata(L, -1, GSS_CONTEXT_TYPE);
+  if (ex->gss == NULL)
+    luaL_error(L, "dns.update: key.gss must be a security context of runbook.gss");
+  lua_setiuservalue(L, exchange, 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, GSS_API_KEY);
+  ex->gss_api = (const GssApi *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (ex->gss_api == NULL || ex->gss_api->version != GSS_API_VERSION)
+    luaL_error(L, "dns.update: runbook.gss was built for another version of runbook: "
+               "rebuild it");
+  snprintf(ex->algorithm, sizeof ex->algorithm, "gss-tsig");
+  ex->is_signed = 1;
+}
+
 /* Reads key = {name=, algorithm=, secret=base64} into ex. Never echoes the secret. */
 static void read_key (lua_State *L, Exchange *ex, int key) {
   int top = lua_gettop(L);
+  if (lua_getfield(L, key, "gss") != LUA_TNIL) {
+    lua_pop(L, 1);
+    read_gss_key(L, ex, key, 2);   /* dns.update's exchange */
+    return;
+  }
+  lua_pop(L, 1);
   const char *name = need_string(L, key, "name");
   int type = lua_getfield(L, key, "algorithm");
   if (type != LUA_TNIL && type != LUA_TSTRING)
@@ -329,8 +395,7 @@ static void sign_message (lua_State *L, Exchange *ex) {
   dnsw_tsig_variables(&data, ex->key_name, ex->algorithm, now, TSIG_FUDGE, 0, NULL, 0);
   size_t mac_len = exchange_mac(ex, &data, ex->request_mac);
   dnsbuf_free(&data);
-  if (mac_len == 0) luaL_error(L, "dns.update: signing with %s failed (out of memory?)",
-                               ex->algorithm);
+  if (mac_len == 0) luaL_error(L, "dns.update: %s", ex->why);
   ex->request_mac_len = mac_len;
   DnsBuf *b = &ex->message;
   dnsbuf_name(b, ex->key_name, 1);
@@ -385,23 +450,28 @@ static const char *verify_reply (Exchange *ex, const unsigned char *msg, size_t 
     return "signed with another key";
   DnsBuf data;
   dnsbuf_init(&data);
-  dnsbuf_u16(&data, (unsigned)ex->request_mac_len);
-  dnsbuf_bytes(&data, ex->request_mac, ex->request_mac_len);
+  if (ex->request_mac_len > 0) {     /* a reply to an unsigned request (TKEY): no MAC */
+    dnsbuf_u16(&data, (unsigned)ex->request_mac_len);
+    dnsbuf_bytes(&data, ex->request_mac, ex->request_mac_len);
+  }
   size_t header_at = data.len;
   dnsbuf_bytes(&data, msg, rr.start);
   dnsbuf_set_u16(&data, header_at, t.original_id);
   dnsbuf_set_u16(&data, header_at + 10, h.arcount - 1);
   dnsw_tsig_variables(&data, rr.name, t.algorithm, t.time_signed, t.fudge, t.error,
                      msg + t.other, t.other_len);
-  unsigned char mac[TSIG_MAC_MAX];
-  size_t mac_len = exchange_mac(ex, &data, mac);
+  const char *wrong = exchange_check_mac(ex, &data, msg + t.mac, t.mac_len);
   dnsbuf_free(&data);
-  if (mac_len == 0) return "the reply's TSIG signature could not be computed (out of memory?)";
-  unsigned diff = mac_len != t.mac_len;
-  for (size_t i = 0; !diff && i < mac_len; i++) diff |= mac[i] ^ msg[t.mac + i];
-  if (diff) return "the reply's TSIG signature does not verify";
+  if (wrong) return wrong;
   double skew = difftime(time(NULL), (time_t)t.time_signed);
-  if (skew > t.fudge || -skew > t.fudge) { *code = "badtime"; return "the reply's time is off"; }
+  if (skew > t.fudge || -skew > t.fudge) {
+    *code = "badtime";
+    snprintf(ex->why, sizeof ex->why, "the reply was signed %.0f s %s this host's clock, "
+             "more than the %u s allowed: synchronize the clocks of this host and the server "
+             "(NTP; w32tm /resync on Windows)", skew < 0 ? -skew : skew,
+             skew < 0 ? "ahead of" : "behind", t.fudge);
+    return ex->why;
+  }
   return NULL;
 }
 
@@ -416,14 +486,15 @@ static int update_failure (lua_State *L, Exchange *ex, unsigned rcode) {
   size_t i = 0;
   for (; name[i] && i < sizeof lower - 1; i++) lower[i] = (char)tolower((unsigned char)name[i]);
   lower[i] = '\0';
-  return fail_result(L, name == number ? "unexpected" : lower,
-                     "dns update of zone %s at %s: answered %s: %s", ex->zone, ex->where,
-                     name, dnsw_update_explanation(rcode));
+  return fail_result(L, name == number ? "unexpected" : lower, "%s at %s: answered %s: %s",
+                     ex->subject, ex->where, name, dnsw_update_explanation(rcode));
 }
 
 static int update_error (lua_State *L, Exchange *ex, const char *what, const char *cause) {
-  return fail_result(L, cause, "dns update of zone %s at %s: %s", ex->zone, ex->where, what);
+  return fail_result(L, cause, "%s at %s: %s", ex->subject, ex->where, what);
 }
+
+static int tkey_reply (lua_State *L, Exchange *ex, const unsigned char *msg, size_t len);
 
 static int start_tcp (lua_State *L, Exchange *ex, lua_KContext ctx);
 
@@ -438,6 +509,7 @@ static int update_reply (lua_State *L, Exchange *ex, const unsigned char *msg, s
     if (ex->state == OVER_UDP) return start_tcp(L, ex, ctx);   /* truncated: again over TCP */
     return update_error(L, ex, "the reply over TCP claims to be truncated", "malformed");
   }
+  if (ex->kind == TKEY) return tkey_reply(L, ex, msg, len);
   if (ex->is_signed) problem = verify_reply(ex, msg, len, &code, &tsig_error);
   if (tsig_error) return update_failure(L, ex, tsig_error);          /* BADSIG … */
   if (problem && !(strcmp(code, "unsigned") == 0 && rcode != 0))
@@ -572,7 +644,7 @@ static void exchange_address (lua_State *L, Exchange *ex, const char *server, in
 
 /* Pushes a new exchange, closed state, to be closed when dns.update returns or raises. */
 static Exchange *push_exchange (lua_State *L) {
-  Exchange *ex = (Exchange *)lua_newuserdatauv(L, sizeof(Exchange), 0);
+  Exchange *ex = (Exchange *)lua_newuserdatauv(L, sizeof(Exchange), 1);
   memset(ex, 0, sizeof *ex);
   ex->fd = -1;
   dnsbuf_init(&ex->message);
@@ -581,23 +653,30 @@ static Exchange *push_exchange (lua_State *L) {
   return ex;
 }
 
-/* The options into ex (server, zone, port, timeout, tries, key); raises on misuse. */
-static void read_options (lua_State *L, Exchange *ex) {
+/* The server's options into ex (server, port, timeout, tries); raises on misuse. */
+static void read_server (lua_State *L, Exchange *ex) {
   const char *server = options_string(L, 1, "server", NULL);
-  const char *zone = options_string(L, 1, "zone", NULL);
   int port = (int)options_number(L, 1, "port", 53);
   double timeout = options_number(L, 1, "timeout", 5);
   int tries = (int)options_number(L, 1, "tries", 3);
   luaL_argcheck(L, server != NULL, 1, "server: expected the IP address of the primary");
-  luaL_argcheck(L, zone != NULL && strlen(zone) < 256, 1, "zone: expected a zone name");
   luaL_argcheck(L, port > 0 && port < 65536, 1, "port: expected 1-65535");
   luaL_argcheck(L, timeout > 0, 1, "timeout: expected seconds > 0");
   luaL_argcheck(L, tries >= 1 && tries <= 20, 1, "tries: expected 1-20");
   exchange_address(L, ex, server, port);
   ex->timeout = timeout;
   ex->tries_left = tries;
+  lua_pop(L, 1);             /* server: copied */
+}
+
+/* The options into ex (server, zone, port, timeout, tries, key); raises on misuse. */
+static void read_options (lua_State *L, Exchange *ex) {
+  read_server(L, ex);
+  const char *zone = options_string(L, 1, "zone", NULL);
+  luaL_argcheck(L, zone != NULL && strlen(zone) < 256, 1, "zone: expected a zone name");
   snprintf(ex->zone, sizeof ex->zone, "%s", zone);
-  lua_pop(L, 2);             /* server and zone: copied */
+  snprintf(ex->subject, sizeof ex->subject, "dns update of zone %s", zone);
+  lua_pop(L, 1);             /* zone: copied */
   lua_getfield(L, 1, "key");
   if (!lua_isnil(L, -1)) {
     luaL_checktype(L, -1, LUA_TTABLE);
@@ -650,8 +729,142 @@ static int dns_update (lua_State *L) {
 }
 
 
+
+/* ---------------------------------------------------------------- TKEY (RFC 2930, 3645) */
+
+/* The TKEY record's RDATA at rr into the table on top: token, error (its mnemonic, or
+** absent), expiration. */
+static int read_tkey (lua_State *L, const unsigned char *msg, const DnsRR *rr) {
+  char algorithm[DNSW_NAME_MAX], number[16];
+  size_t off = rr->rdata, end = rr->rdata + rr->rdlen;
+  if (dnsw_name(msg, end, &off, algorithm) != 0 || off + 16 > end) return -1;
+  uint32_t expiration = dnsw_u32(msg + off + 4);
+  unsigned error = dnsw_u16(msg + off + 10), key_len = dnsw_u16(msg + off + 12);
+  off += 14;
+  if (off + key_len + 2 > end) return -1;
+  lua_pushlstring(L, (const char *)msg + off, key_len);
+  lua_setfield(L, -2, "token");
+  if (error) set_string(L, "error", dnsw_rcode_text(error, number, sizeof number));
+  lua_pushinteger(L, expiration);
+  lua_setfield(L, -2, "expiration");
+  return 0;
+}
+
+/* The answer to a TKEY query: {token=, error=, rcode=, reply=} — a TKEY error such as
+** BADKEY is an answer (its token may say why: a Kerberos KRB-ERROR); the raw reply is for
+** verify_tkey once the context is established. A failing rcode without TKEY fails. */
+static int tkey_reply (lua_State *L, Exchange *ex, const unsigned char *msg, size_t len) {
+  DnsHeader h;
+  DnsRR rr;
+  char name[DNSW_NAME_MAX], number[16];
+  unsigned qtype, qclass, rcode = dnsw_reply_rcode(msg, len);
+  size_t off = 12;
+  dnsw_header(msg, len, &h);
+  lua_createtable(L, 0, 6);
+  set_string(L, "rcode", dnsw_rcode_text(rcode, number, sizeof number));
+  lua_pushlstring(L, (const char *)msg, len);
+  lua_setfield(L, -2, "reply");
+  for (unsigned i = 0; i < h.qdcount; i++)
+    if (dnsw_question(msg, len, &off, name, &qtype, &qclass) != 0)
+      return update_error(L, ex, "malformed answer", "malformed");
+  for (unsigned i = 0; i < h.ancount; i++) {
+    if (dnsw_rr(msg, len, &off, &rr) != 0)
+      return update_error(L, ex, "malformed answer", "malformed");
+    if (rr.type != DNSW_TKEY) continue;
+    if (read_tkey(L, msg, &rr) != 0)
+      return update_error(L, ex, "malformed TKEY record", "malformed");
+    return 1;
+  }
+  if (rcode != 0) return update_failure(L, ex, rcode);
+  return update_error(L, ex, "the answer holds no TKEY record: the server does not "
+                      "negotiate GSS-TSIG keys (BIND: tkey-gssapi-keytab)", "protocol");
+}
+
+/* The query of one leg: NAME TKEY ANY, the TKEY record (algorithm gss-tsig, mode 3, the
+** token as its key data) in the additional section (RFC 2930 §3, RFC 3645 §3.1.1). */
+static void put_tkey_query (lua_State *L, Exchange *ex, const char *token, size_t len) {
+  DnsBuf *b = &ex->message;
+  uint32_t now = (uint32_t)time(NULL);
+  dnsbuf_u16(b, ex->id);
+  dnsbuf_u16(b, 0);                          /* a query, no recursion */
+  dnsbuf_u16(b, 1);
+  dnsbuf_u16(b, 0);
+  dnsbuf_u16(b, 0);
+  dnsbuf_u16(b, 1);
+  for (int rr = 0; rr < 2; rr++) {           /* the question, then the record */
+    put_name(L, b, ex->key_name);
+    dnsbuf_u16(b, DNSW_TKEY);
+    dnsbuf_u16(b, DNSW_CLASS_ANY);
+  }
+  dnsbuf_u32(b, 0);
+  size_t at = b->len;
+  dnsbuf_u16(b, 0);
+  dnsbuf_name(b, "gss-tsig", 1);
+  dnsbuf_u32(b, now);                        /* inception and expiration: the server's */
+  dnsbuf_u32(b, now);                        /* lifetime applies (as nsupdate -g sends) */
+  dnsbuf_u16(b, TKEY_MODE_GSSAPI);
+  dnsbuf_u16(b, 0);
+  dnsbuf_u16(b, (unsigned)len);
+  dnsbuf_bytes(b, token, len);
+  dnsbuf_u16(b, 0);
+  dnsbuf_set_u16(b, at, (unsigned)(b->len - at - 2));
+}
+
+/* dns.tkey{server=, port=, name=, token=, timeout=}: one leg of the negotiation of a
+** GSS-TSIG key, always over TCP (a Kerberos token does not fit a UDP datagram). Not a
+** change of any zone: plan and checks may negotiate (the prove of a GSS-TSIG key). */
+static int dns_tkey (lua_State *L) {
+  size_t len;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  task_check_current(L, "dns.tkey");
+  lua_settop(L, 1);
+  Exchange *ex = push_exchange(L);           /* 2: the continuations' ctx */
+  ex->kind = TKEY;
+  read_server(L, ex);
+  const char *name = options_string(L, 1, "name", NULL);
+  luaL_argcheck(L, name && strlen(name) < sizeof ex->key_name, 1, "name: expected a key name");
+  snprintf(ex->key_name, sizeof ex->key_name, "%s", name);
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "token");
+  const char *token = luaL_checklstring(L, -1, &len);
+  luaL_argcheck(L, len > 0 && len < 65000, 1, "token: expected the context's next token");
+  snprintf(ex->subject, sizeof ex->subject, "GSS-TSIG key negotiation (TKEY)");
+  if (getrandom(&ex->id, sizeof ex->id, 0) != (ssize_t)sizeof ex->id) ex->id = (unsigned)rand();
+  ex->id &= 0xffff;
+  put_tkey_query(L, ex, token, len);
+  lua_pop(L, 1);
+  if (ex->message.failed || ex->message.len > 65535)
+    return luaL_error(L, "dns.tkey: the query cannot be built (out of memory, or a bad name)");
+  return start_tcp(L, ex, 2);
+}
+
+/* dns.verify_tkey(reply, {name=, gss=ctx} [, where]): the TSIG of the server's last answer,
+** signed with the context it completed (RFC 3645 §4.1.3): true | nil, message, code. */
+static int dns_verify_tkey (lua_State *L) {
+  size_t len;
+  const char *code = "malformed";
+  unsigned tsig_error = 0;
+  const unsigned char *reply = (const unsigned char *)luaL_checklstring(L, 1, &len);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_optstring(L, 3, NULL);
+  lua_settop(L, 3);
+  Exchange *ex = push_exchange(L);           /* 4 */
+  read_gss_key(L, ex, 2, 4);
+  snprintf(ex->subject, sizeof ex->subject, "GSS-TSIG key negotiation (TKEY)");
+  snprintf(ex->where, sizeof ex->where, "%s", luaL_optstring(L, 3, "the server"));
+  if (len < 12) return update_error(L, ex, "malformed answer", "malformed");
+  const char *problem = verify_reply(ex, reply, len, &code, &tsig_error);
+  if (tsig_error) return update_failure(L, ex, tsig_error);
+  if (problem) return update_error(L, ex, problem, code);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
 static const luaL_Reg update_funcs[] = {
   {"update", dns_update},
+  {"tkey", dns_tkey},
+  {"verify_tkey", dns_verify_tkey},
   {NULL, NULL}
 };
 

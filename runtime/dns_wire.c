@@ -324,10 +324,9 @@ const char *dnsw_update_explanation (unsigned rcode) {
          "the server's configuration"},
     {18, "the TSIG time is outside the allowed fudge: synchronize the clocks (NTP) of this "
          "host and the server"},
-    {19, "the server refused a TKEY mode (RFC 2930): runbook never negotiates keys with "
-         "TKEY, so the server answered another request or is misbehaving: see its log"},
-    {20, "the server refused a TKEY key name (RFC 2930): runbook never negotiates keys with "
-         "TKEY, so the server answered another request or is misbehaving: see its log"},
+    {19, "the server refused a TKEY mode (RFC 2930): it does not negotiate GSS-TSIG keys "
+         "(BIND: tkey-gssapi-keytab)"},
+    {20, "the server refused a TKEY key name (RFC 2930): see its log"},
     {21, "the server does not support the key's algorithm: configure the key with one it "
          "supports (hmac-sha256 on BIND, Knot and PowerDNS) on both sides"},
     {22, "the server refused the length of the TSIG MAC: runbook sends full-length MACs, so "

@@ -5,11 +5,12 @@
 ** here: every key, signature and seal is the library's.
 **
 **   gss.initiator{mech="ntlm"|"kerberos"|"negotiate", target="HTTP@fe1.contoso.com",
-**                 user=, password=, ccache=, channel_binding=} -> ctx
+**                 user=, password=, ccache=, channel_binding=, kerberos_only=} -> ctx
 **     user: "HOST\\user" (NTLM) or "user@REALM" (Kerberos); credentials from password (the
 **     value: the caller resolved its reference), else from the ccache ("FILE:/path"), else
 **     the defaults (KRB5CCNAME); channel_binding: the application data of the TLS channel
-**     bindings (gss.tls_server_end_point).
+**     bindings (gss.tls_server_end_point); kerberos_only: SPNEGO offers Kerberos alone
+**     (GSS-TSIG: a failing Kerberos must say why, not fall back to NTLM).
 **   ctx:step([token]) -> token ("" when none), established | nil, message, code
 **     runs on a thread of its own (acquiring a ticket talks to the KDC) while the task
 **     waits; code "auth" (refused credentials, unknown principal, expired ticket, clock
@@ -19,6 +20,8 @@
 **   ctx:seal_wsman(plain) / ctx:unseal_wsman(body): MS-WSMV's multipart/encrypted body.
 **   ctx:mechanism() -> "kerberos" | "ntlm" once established; ctx:close().
 **   gss.tls_server_end_point(pem) -> "tls-server-end-point:" .. hash (RFC 5929).
+**   gss.use_krb5_config(path): the krb5.conf Kerberos reads from now on (KRB5_CONFIG).
+** runbook.dns.update signs GSS-TSIG with a context's MIC from C (GssApi, runtime/gss.h).
 ** The password is copied only into the memory the library reads, and wiped once the
 ** credential is acquired (or when the context closes); session keys stay inside the
 ** library's context. Messages never carry a token, a key or the password.
@@ -28,6 +31,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,7 +59,7 @@ static gss_OID_desc oid_ntlm = {10, (void *)"\x2b\x06\x01\x04\x01\x82\x37\x02\x0
 
 typedef struct Gss {
   gss_ctx_id_t ctx;
-  gss_cred_id_t cred;
+  gss_cred_id_t cred, kerberos_cred;   /* kerberos_cred: kerberos_only's own (diagnosis) */
   gss_name_t target;
   gss_OID mech;              /* asked for */
   int kerberos;              /* the mechanism that runs is Kerberos (after the first step) */
@@ -63,6 +67,7 @@ typedef struct Gss {
   unsigned char *binding;    /* application data of the channel bindings, or NULL */
   size_t binding_len;
   int established, closed, busy, started;
+  int kerberos_only;         /* SPNEGO offering Kerberos alone (GSS-TSIG: no NTLM fallback) */
   /* the step running on the worker thread */
   pthread_t thread;
   int wake[2];
@@ -73,6 +78,16 @@ typedef struct Gss {
 
 
 /* ---------------------------------------------------------------- secrets and lifetime */
+
+static int running_steps;    /* worker threads alive: KRB5_CONFIG must not change under them */
+
+/* Waits for the step running on the worker thread, if any. */
+static void join_step (Gss *g) {
+  if (!g->busy) return;
+  pthread_join(g->thread, NULL);
+  g->busy = 0;
+  running_steps--;
+}
 
 static void free_secret (char *secret) {
   if (secret == NULL) return;
@@ -88,10 +103,10 @@ static Gss *check_gss (lua_State *L) {
 static int gss_close (lua_State *L) {
   Gss *g = check_gss(L);
   OM_uint32 minor;
-  if (g->busy) pthread_join(g->thread, NULL);
-  g->busy = 0;
+  join_step(g);
   if (g->ctx != GSS_C_NO_CONTEXT) gss_delete_sec_context(&minor, &g->ctx, GSS_C_NO_BUFFER);
   if (g->cred != GSS_C_NO_CREDENTIAL) gss_release_cred(&minor, &g->cred);
+  if (g->kerberos_cred != GSS_C_NO_CREDENTIAL) gss_release_cred(&minor, &g->kerberos_cred);
   if (g->target != GSS_C_NO_NAME) gss_release_name(&minor, &g->target);
   gss_release_buffer(&minor, &g->output);
   free(g->input.value);
@@ -122,28 +137,36 @@ static char *copy_option (lua_State *L, const char *key) {
 
 /* ---------------------------------------------------------------- messages */
 
-/* The library's text for a status: the major's, and the mechanism's minor one. */
-static void push_status (lua_State *L, OM_uint32 major, OM_uint32 minor, gss_OID mech) {
-  luaL_Buffer b;
+/* Appends text to out (size bytes, always terminated), cutting what does not fit. */
+static void append (char *out, size_t size, const char *text, size_t len) {
+  size_t used = strlen(out);
+  if (used + 1 >= size) return;
+  if (len > size - used - 1) len = size - used - 1;
+  memcpy(out + used, text, len);
+  out[used + len] = '\0';
+}
+
+/* The library's text for a status into out: the major's, and the mechanism's minor one. */
+static void describe_status (OM_uint32 major, OM_uint32 minor, gss_OID mech, char *out,
+                             size_t size) {
   OM_uint32 context = 0, ignored;
   gss_buffer_desc text = GSS_C_EMPTY_BUFFER;
-  luaL_buffinit(L, &b);
+  out[0] = '\0';
   do {
     if (GSS_ERROR(gss_display_status(&ignored, major, GSS_C_GSS_CODE, GSS_C_NO_OID, &context,
                                      &text))) break;
-    luaL_addlstring(&b, text.value, text.length);
+    append(out, size, text.value, text.length);
     gss_release_buffer(&ignored, &text);
   } while (context != 0);
   if (minor != 0) {
     context = 0;
-    luaL_addstring(&b, ": ");
+    append(out, size, ": ", 2);
     if (!GSS_ERROR(gss_display_status(&ignored, minor, GSS_C_MECH_CODE, mech, &context,
                                       &text))) {
-      luaL_addlstring(&b, text.value, text.length);
+      append(out, size, text.value, text.length);
       gss_release_buffer(&ignored, &text);
     }
   }
-  luaL_pushresult(&b);
 }
 
 /* What to do about a failure the operator can fix, by the Kerberos error under it. */
@@ -157,7 +180,7 @@ static const char *hint_of (OM_uint32 major, OM_uint32 minor, const char **code)
   if (k == KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN)
     return "the KDC knows no service principal of that name: connect to the name the server "
            "is registered under (its FQDN, not an address or an alias), or register it "
-           "(setspn -S HTTP/<fqdn> <computer>)";
+           "(setspn -S HTTP/<fqdn> <computer> for WinRM; a DNS server's is DNS/<fqdn>)";
   if (k == KRB5KRB_AP_ERR_TKT_EXPIRED || major == GSS_S_CREDENTIALS_EXPIRED)
     return "the Kerberos ticket has expired: get a new one (kinit) or give a password "
            "reference instead of the ccache";
@@ -180,15 +203,25 @@ static const char *hint_of (OM_uint32 major, OM_uint32 minor, const char **code)
   return NULL;
 }
 
-/* nil, "gss: <stage>: <library text> (<hint>)", code */
+/* "<stage>: <library text> (<hint>)" into out; returns the code ("auth", …). */
+static const char *describe_failure (Gss *g, const char *stage, OM_uint32 major,
+                                     OM_uint32 minor, char *out, size_t size) {
+  const char *code, *hint = hint_of(major, minor, &code);
+  char text[400];
+  describe_status(major, minor, g->kerberos || g->mech == &oid_krb5 ? &oid_krb5 : g->mech,
+                  text, sizeof text);
+  snprintf(out, size, "%s: %s%s%s%s", stage, text, hint ? " (" : "", hint ? hint : "",
+           hint ? ")" : "");
+  return code;
+}
+
+/* nil, "<stage>: <library text> (<hint>)", code */
 static int push_failure (lua_State *L, Gss *g, const char *stage, OM_uint32 major,
                          OM_uint32 minor) {
-  const char *code, *hint = hint_of(major, minor, &code);
+  char message[800];
+  const char *code = describe_failure(g, stage, major, minor, message, sizeof message);
   lua_pushnil(L);
-  push_status(L, major, minor, g->kerberos || g->mech == &oid_krb5 ? &oid_krb5 : g->mech);
-  lua_pushfstring(L, "%s: %s%s%s%s", stage, lua_tostring(L, -1), hint ? " (" : "",
-                  hint ? hint : "", hint ? ")" : "");
-  lua_remove(L, -2);
+  lua_pushstring(L, message);
   lua_pushstring(L, code);
   return 3;
 }
@@ -226,6 +259,9 @@ static int gss_initiator (lua_State *L) {
   g->user = copy_option(L, "user");
   g->password = copy_option(L, "password");
   g->ccache = copy_option(L, "ccache");
+  lua_getfield(L, 1, "kerberos_only");
+  g->kerberos_only = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   lua_getfield(L, 1, "channel_binding");
   const char *binding = lua_tolstring(L, -1, &len);
   if (binding && len > 0 && (g->binding = malloc(len)) != NULL) {
@@ -239,12 +275,12 @@ static int gss_initiator (lua_State *L) {
   return 1;
 }
 
-/* The credential for the first step: from the password, from the ccache, or the defaults
-** (GSS_C_NO_CREDENTIAL). Runs on the worker thread; wipes the password once used. */
-static OM_uint32 acquire (Gss *g, OM_uint32 *minor) {
+/* A credential for mech into *cred: from the password, from the ccache, or the defaults
+** (GSS_C_NO_CREDENTIAL, unless acquired explicitly for Kerberos). */
+static OM_uint32 acquire_for (Gss *g, gss_OID mech, gss_cred_id_t *cred, OM_uint32 *minor) {
   OM_uint32 major = GSS_S_COMPLETE, ignored;
   gss_name_t user = GSS_C_NO_NAME;
-  gss_OID_set_desc mechs = {1, g->mech};
+  gss_OID_set_desc mechs = {1, mech};
   if (g->user) {
     gss_buffer_desc name = {strlen(g->user), g->user};
     major = gss_import_name(minor, &name, GSS_C_NT_USER_NAME, &user);
@@ -253,21 +289,57 @@ static OM_uint32 acquire (Gss *g, OM_uint32 *minor) {
   if (g->password) {
     gss_buffer_desc secret = {strlen(g->password), g->password};
     major = gss_acquire_cred_with_password(minor, user, &secret, 0, &mechs, GSS_C_INITIATE,
-                                           &g->cred, NULL, NULL);
-    free_secret(g->password);
-    g->password = NULL;
+                                           cred, NULL, NULL);
   } else if (g->ccache) {
     gss_key_value_element_desc element = {"ccache", g->ccache};
     gss_key_value_set_desc store = {1, &element};
-    major = gss_acquire_cred_from(minor, user, 0, &mechs, GSS_C_INITIATE, &store, &g->cred,
+    major = gss_acquire_cred_from(minor, user, 0, &mechs, GSS_C_INITIATE, &store, cred,
                                   NULL, NULL);
+  } else if (g->kerberos_only) {
+    major = gss_acquire_cred(minor, user, 0, &mechs, GSS_C_INITIATE, cred, NULL, NULL);
   }
   if (user != GSS_C_NO_NAME) gss_release_name(&ignored, &user);
   return major;
 }
 
+/* The credential for the first step; wipes the password once used. Kerberos alone under
+** SPNEGO (kerberos_only) first gets a Kerberos credential of its own: its failures (a
+** refused password, an unknown user) keep their reasons, which SPNEGO would hide, and it
+** serves diagnose_kerberos; then SPNEGO's, which may negotiate nothing else. */
+static OM_uint32 acquire (Gss *g, OM_uint32 *minor) {
+  OM_uint32 major = GSS_S_COMPLETE;
+  if (g->kerberos_only) major = acquire_for(g, &oid_krb5, &g->kerberos_cred, minor);
+  if (!GSS_ERROR(major)) major = acquire_for(g, g->mech, &g->cred, minor);
+  if (!GSS_ERROR(major) && g->kerberos_only) {
+    gss_OID_set_desc kerberos = {1, &oid_krb5};
+    major = gss_set_neg_mechs(minor, g->cred, &kerberos);
+  }
+  free_secret(g->password);
+  g->password = NULL;
+  return major;
+}
+
 static int same_oid (gss_OID a, const gss_OID_desc *b) {
   return a && a->length == b->length && memcmp(a->elements, b->elements, b->length) == 0;
+}
+
+/* SPNEGO offering Kerberos alone reports a failing Kerberos as "cannot find mechanisms to
+** negotiate": the first step once more with Kerberos itself gives the real reason (a
+** refused password, an unknown principal, a clock skew) and its hint. Failures only. */
+static void diagnose_kerberos (Gss *g, OM_uint32 flags) {
+  OM_uint32 major, minor, ignored;
+  gss_ctx_id_t probe = GSS_C_NO_CONTEXT;
+  gss_buffer_desc out = GSS_C_EMPTY_BUFFER;
+  major = gss_init_sec_context(&minor, g->kerberos_cred, &probe, g->target, &oid_krb5,
+                               flags, 0, GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER, NULL,
+                               &out, NULL, NULL);
+  if (GSS_ERROR(major)) {
+    g->major = major;
+    g->minor = minor;
+    g->kerberos = 1;
+  }
+  gss_release_buffer(&ignored, &out);
+  if (probe != GSS_C_NO_CONTEXT) gss_delete_sec_context(&ignored, &probe, GSS_C_NO_BUFFER);
 }
 
 /* One gss_init_sec_context on the worker thread; writes a byte to wake the task. */
@@ -289,6 +361,8 @@ static void *step_thread (void *arg) {
                                     0, g->binding ? &bindings : GSS_C_NO_CHANNEL_BINDINGS,
                                     &g->input, &actual, &g->output, NULL, NULL);
     if (actual != GSS_C_NO_OID) g->kerberos = same_oid(actual, &oid_krb5);
+    if (GSS_ERROR(g->major) && g->kerberos_only && g->ctx == GSS_C_NO_CONTEXT)
+      diagnose_kerberos(g, flags);
   }
   (void)!write(g->wake[1], "", 1);
   return NULL;
@@ -297,8 +371,7 @@ static void *step_thread (void *arg) {
 static int step_results (lua_State *L, Gss *g) {
   OM_uint32 minor;
   char drained;
-  pthread_join(g->thread, NULL);
-  g->busy = 0;
+  join_step(g);
   (void)!read(g->wake[0], &drained, 1);
   free(g->input.value);
   g->input.value = NULL;
@@ -315,8 +388,7 @@ static int step_continue (lua_State *L, int status, lua_KContext ctx) {
   Gss *g = (Gss *)lua_touserdata(L, (int)ctx);
   (void)status;
   if ((int)lua_tointeger(L, -1) & LOOP_CANCEL) {
-    pthread_join(g->thread, NULL);       /* the library call ends on its own */
-    g->busy = 0;
+    join_step(g);                        /* the library call ends on its own */
   }
   task_events(L);                        /* raises "cancelled" */
   if (g->busy) {
@@ -343,6 +415,7 @@ static int gss_step (lua_State *L) {
   if (pthread_create(&g->thread, NULL, step_thread, g) != 0)
     return luaL_error(L, "gss: cannot start a thread: %s", strerror(errno));
   g->busy = 1;
+  running_steps++;
   return task_wait_fd(L, g->wake[0], POLLIN, -1, 1, step_continue);
 }
 
@@ -625,7 +698,50 @@ static int gss_tls_server_end_point (lua_State *L) {
 }
 
 
-static const GssApi gss_api = { GSS_API_VERSION, wsman_seal, wsman_unseal };
+/* ---------------------------------------------------------------- GSS-TSIG, from C */
+
+/* GssApi.mic: runbook.dns.update signs a GSS-TSIG message with the context's key. */
+static size_t api_mic (void *context, const unsigned char *data, size_t len,
+                       unsigned char *mic, size_t max, char *why, size_t why_size) {
+  Gss *g = (Gss *)context;
+  OM_uint32 major, minor;
+  gss_buffer_desc in = {len, (void *)data}, out = GSS_C_EMPTY_BUFFER;
+  if (g->closed || !g->established) {
+    snprintf(why, why_size, "the security context is not established");
+    return 0;
+  }
+  major = gss_get_mic(&minor, g->ctx, GSS_C_QOP_DEFAULT, &in, &out);
+  if (GSS_ERROR(major) || out.length > max || out.length == 0) {
+    describe_failure(g, "signing the update", major, minor, why, why_size);
+    gss_release_buffer(&minor, &out);
+    return 0;
+  }
+  memcpy(mic, out.value, out.length);
+  len = out.length;
+  gss_release_buffer(&minor, &out);
+  return len;
+}
+
+/* GssApi.verify_mic: runbook.dns.update verifies a GSS-TSIG reply. */
+static int api_verify_mic (void *context, const unsigned char *data, size_t len,
+                           const unsigned char *mic, size_t mic_len, char *why,
+                           size_t why_size) {
+  Gss *g = (Gss *)context;
+  OM_uint32 major, minor;
+  gss_buffer_desc in = {len, (void *)data}, token = {mic_len, (void *)mic};
+  if (g->closed || !g->established) {
+    snprintf(why, why_size, "the security context is not established");
+    return -1;
+  }
+  major = gss_verify_mic(&minor, g->ctx, &in, &token, NULL);
+  if (!GSS_ERROR(major)) return 0;
+  describe_failure(g, "verifying the reply's signature", major, minor, why, why_size);
+  return -1;
+}
+
+
+static const GssApi gss_api = { GSS_API_VERSION, wsman_seal, wsman_unseal, api_mic,
+                                api_verify_mic };
 
 static const luaL_Reg gss_meth[] = {
   {"step", gss_step},
@@ -641,8 +757,24 @@ static const luaL_Reg gss_meth[] = {
   {NULL, NULL}
 };
 
+/* gss.use_krb5_config(path): the krb5.conf this process's Kerberos reads (KRB5_CONFIG,
+** read again by each library call): the realm's KDCs as the inventory names them, for a
+** runbook host that is not joined to the domain or whose /etc/krb5.conf names the KDCs of
+** the site that is down. Refused while a step runs on its thread. */
+static int gss_use_krb5_config (lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  if (access(path, R_OK) != 0)
+    return luaL_error(L, "gss: cannot read the krb5.conf '%s': %s", path, strerror(errno));
+  if (running_steps > 0)
+    return luaL_error(L, "gss: krb5.conf cannot change while a Kerberos step runs");
+  if (setenv("KRB5_CONFIG", path, 1) != 0)
+    return luaL_error(L, "gss: cannot set KRB5_CONFIG: %s", strerror(errno));
+  return 0;
+}
+
 static const luaL_Reg gss_funcs[] = {
   {"initiator", gss_initiator},
+  {"use_krb5_config", gss_use_krb5_config},
   {"tls_server_end_point", gss_tls_server_end_point},
   {NULL, NULL}
 };

@@ -3,7 +3,8 @@
 ** Kerberos' GSS-API and gss-ntlmssp, loaded on first use) leaves a pointer to a GssApi in
 ** the registry when it opens; runbook.http seals a request body after its read permit
 ** checked the plaintext and unseals the answer before Lua sees it: what is checked is
-** what is sent, and the session key never leaves the GSS context.
+** what is sent, and the session key never leaves the GSS context. runbook.dns.update signs
+** GSS-TSIG (RFC 3645) through mic and verify_mic in the same way.
 */
 #ifndef RUNBOOK_GSS_H
 #define RUNBOOK_GSS_H
@@ -13,7 +14,7 @@
 #include <lua.h>
 
 #define GSS_API_KEY "runbook.gss.api"
-#define GSS_API_VERSION 1
+#define GSS_API_VERSION 2
 #define GSS_CONTEXT_TYPE "runbook.gss.context"
 
 typedef struct GssApi {
@@ -24,6 +25,13 @@ typedef struct GssApi {
   const char *(*seal) (lua_State *L, int ctx, const char *plain, size_t len);
   /* Pushes the plaintext of a multipart/encrypted body, or nil and a message. */
   int (*unseal) (lua_State *L, int ctx, const char *body, size_t len);
+  /* The MIC of data under the context (the memory of a GSS_CONTEXT_TYPE userdata) into
+  ** mic (max bytes): its length, or 0 with what failed written into why. */
+  size_t (*mic) (void *context, const unsigned char *data, size_t len, unsigned char *mic,
+                 size_t max, char *why, size_t why_size);
+  /* 0 when mic is the context's MIC of data, else -1 with what failed written into why. */
+  int (*verify_mic) (void *context, const unsigned char *data, size_t len,
+                     const unsigned char *mic, size_t mic_len, char *why, size_t why_size);
 } GssApi;
 
 #endif

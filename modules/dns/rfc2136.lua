@@ -9,6 +9,10 @@
 --     key = "file:/etc/runbook/tsig.key",   -- credential reference to a tsig-keygen file
 --     -- or key_file = PATH (same format, no permission check), or key = {name=, algorithm=,
 --     -- secret=}; without a key, updates go unsigned
+--     -- or GSS-TSIG (RFC 3645: Windows DNS "Secure only", BIND tkey-gssapi-keytab):
+--     -- key = { gss = true, server_name = "dc1.contoso.com" (its SPN: DNS/<name>),
+--     --         principal = "svc-runbook@CONTOSO.COM", credentials = "env:…" (the password's
+--     --         reference) or ccache = "FILE:/path", krb5_config = PATH (optional) }
 --     timeout = 5, tries = 3 }
 --   p.get(name, type) / p.set(name, type, records, ttl) / p.delete(name, type)
 --   p.serial()   the zone's SOA serial, asked of the primary
@@ -30,6 +34,36 @@ end
 
 local CONFLICT = { nxrrset = true, yxrrset = true, nxdomain = true, yxdomain = true }
 
+-- key = {gss = true, …} -> a function that returns the GSS-TSIG key (dns.gss_tsig),
+-- negotiated on first use and again once it expires or the server forgot it (BADKEY).
+local function gss_signer(config, key)
+  -- loaded only for GSS-TSIG: it loads runbook.gss (MIT Kerberos, gss-ntlmssp)
+  local gss_tsig = require "dns.gss_tsig"
+  assert(key.server_name, "[dns.rfc2136] key.server_name is required for GSS-TSIG: the DNS "
+    .. "server's host name (its service principal is DNS/<name>)")
+  assert(key.credentials or key.ccache or key.principal == nil, "[dns.rfc2136] GSS-TSIG as "
+    .. tostring(key.principal) .. " needs credentials (the password's reference) or ccache")
+  if key.krb5_config then
+    -- loaded only for GSS-TSIG with its own krb5.conf (MIT Kerberos)
+    require("runbook.gss").use_krb5_config(key.krb5_config)
+  end
+  local password = key.credentials and secrets.resolve(key.credentials,
+    "the Kerberos password of " .. tostring(key.principal)) or nil
+  local negotiated
+  return function(again)
+    if negotiated and not again and (negotiated.expires == 0
+                                     or os.time() < negotiated.expires - 60) then
+      return negotiated
+    end
+    local fresh, message, code = gss_tsig.negotiate { server = config.server,
+      port = config.port, server_name = key.server_name, principal = key.principal,
+      password = password, ccache = key.ccache, timeout = config.timeout }
+    if not fresh then return nil, message, code end
+    negotiated = fresh
+    return fresh
+  end
+end
+
 function M.new(config)
   assert(type(config) == "table", "[dns.rfc2136] new(config): config must be a table")
   local zone = assert(config.zone, "[dns.rfc2136] config.zone is required")
@@ -41,7 +75,33 @@ function M.new(config)
     secrets.protect(key.secret)   -- the key file is redacted whole; the key alone must be too
   end
   if config.key_file then key = assert(dns_key.read(config.key_file)) end
+  local gss_key = type(key) == "table" and key.gss == true and key or nil
+  local gss_key_of = gss_key and gss_signer(config, gss_key)
   local function where() return ("%s:%s"):format(server, config.port or 53) end
+
+  -- dns.update with the provider's key: a GSS-TSIG key negotiated when needed, and once
+  -- more when the server forgot it (restarted: BADKEY); the update is not applied then.
+  local function signed_update(message)
+    if not gss_key_of then
+      message.key = key
+      return dns.update(message)
+    end
+    for attempt = 1, 2 do
+      local signing, problem, code = gss_key_of(attempt == 2)
+      if not signing then return nil, problem, code end
+      message.key = signing
+      local result, text, why = dns.update(message)
+      if why == "refused" and text:find("answered REFUSED", 1, true) then
+        return nil, ("%s (GSS-TSIG as %s: the zone must grant this principal: BIND's "
+          .. "update-policy, or on Windows the zone's security: Create all child objects and "
+          .. "Write)"):format(text, tostring(gss_key.principal or "the ccache's principal")),
+          "refused_update"
+      end
+      if why ~= "badkey" then return result, text, why end
+    end
+    return nil, ("the DNS server at %s forgot the GSS-TSIG key negotiated again just "
+                 .. "before: see its log"):format(where()), "auth"
+  end
 
   -- One update old -> new with old as its prerequisite: only the records that differ are
   -- deleted and added, unless the TTL changes (an RRset has one TTL: it is rewritten).
@@ -60,8 +120,8 @@ function M.new(config)
     for _, record in ipairs(added) do
       changes[#changes + 1] = with(record, { op = "add", name = name, type = rtype, ttl = ttl })
     end
-    local result, message, code = dns.update { server = server, port = config.port,
-      zone = zone, key = key, timeout = config.timeout, tries = config.tries,
+    local result, message, code = signed_update { server = server, port = config.port,
+      zone = zone, timeout = config.timeout, tries = config.tries,
       prerequisites = { prerequisite }, changes = changes }
     if result then return true end
     if CONFLICT[code] then
@@ -90,13 +150,16 @@ function M.new(config)
   -- NOERROR means the server accepted the key. The server's update-policy for the names
   -- the run will change is not proven: that residual risk is said, not hidden.
   function p.prove()
-    local result, message, code = dns.update { server = server, port = config.port,
-      zone = zone, key = key, timeout = config.timeout, tries = config.tries,
+    local result, message, code = signed_update { server = server, port = config.port,
+      zone = zone, timeout = config.timeout, tries = config.tries,
       prerequisites = { { name = zone, type = "SOA", exists = true } } }
     if not result then return nil, "[dns.rfc2136] " .. message, code end
+    local signer = key and ("the TSIG key " .. tostring(key.name)) or "unsigned updates"
+    if gss_key then
+      signer = "GSS-TSIG as " .. tostring(gss_key.principal or "the ccache's principal")
+    end
     return true, ("%s accepts %s for zone %s (an update with prerequisites only; the "
-      .. "update-policy for the names is not proven)"):format(where(),
-      key and ("the TSIG key " .. tostring(key.name)) or "unsigned updates", zone)
+      .. "update-policy for the names is not proven)"):format(where(), signer, zone)
   end
 
   -- The serial the primary serves: after set(), the change's (BIND raises it per update).

@@ -1,13 +1,16 @@
 #!/bin/sh
 # tests/lab/kdc.sh — an MIT Kerberos KDC on loopback with a test realm: a user with a
 # password, the WinRM service principal HTTP/fe1.<realm>, the DNS server's DNS/ns1.<realm>
-# (GSS-TSIG), keytabs for both, and a krb5.conf for the clients that turns off every DNS
-# lookup and names the KDC by its loopback address: nothing leaves the machine.
+# (GSS-TSIG), keytabs for both (and dns-stale.keytab: the DNS key before it was exported
+# again, another kvno, as a server left with an old keytab has it), and a krb5.conf for the
+# clients that turns off every DNS lookup and names the KDC by its loopback address: nothing
+# leaves the machine.
 #   kdc.sh start WORKDIR [ADDRESS] [PORT]   (default 127.0.88.1, port 8800)
 #   kdc.sh stop WORKDIR
 # Prints pid=, address=, port=, realm=, krb5_conf= (KRB5_CONFIG for clients and servers),
 # user= (user@REALM), password=, other_user= (a second user, same password), http_keytab=,
-# http_principal=, dns_keytab=, dns_principal=, host= (fe1.<realm lowercased>), ccache_dir=.
+# http_principal=, dns_keytab=, dns_stale_keytab=, dns_principal=,
+# host= (fe1.<realm lowercased>), ccache_dir=.
 # Ready once kinit, an independent client, got a ticket for the user with the password.
 set -u
 verb=$1; dir=$2
@@ -72,9 +75,10 @@ export KRB5_CONFIG="$dir/krb5.conf" KRB5_KDC_PROFILE="$dir/kdc.conf"
   kadmin.local -r "$realm" -q "addprinc -randkey HTTP/fe1.$domain@$realm" &&
   kadmin.local -r "$realm" -q "addprinc -randkey DNS/ns1.$domain@$realm" &&
   kadmin.local -r "$realm" -q "ktadd -k $dir/http.keytab HTTP/fe1.$domain@$realm" &&
+  kadmin.local -r "$realm" -q "ktadd -k $dir/dns-stale.keytab DNS/ns1.$domain@$realm" &&
   kadmin.local -r "$realm" -q "ktadd -k $dir/dns.keytab DNS/ns1.$domain@$realm"
 } >"$dir/setup.log" 2>&1 || { cat "$dir/setup.log" >&2; exit 1; }
-chmod 644 "$dir/http.keytab" "$dir/dns.keytab"
+chmod 644 "$dir/http.keytab" "$dir/dns.keytab" "$dir/dns-stale.keytab"
 
 krb5kdc -n -P "$dir/kdc.pidfile" >"$dir/kdc.out" 2>&1 &
 pid=$!
@@ -107,4 +111,5 @@ echo "http_principal=HTTP/fe1.$domain@$realm"
 echo "http_keytab=$dir/http.keytab"
 echo "dns_principal=DNS/ns1.$domain@$realm"
 echo "dns_keytab=$dir/dns.keytab"
+echo "dns_stale_keytab=$dir/dns-stale.keytab"
 echo "ccache_dir=$dir/ccache"

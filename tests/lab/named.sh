@@ -8,6 +8,11 @@
 #       key= file) once at start, then never again by itself: the primary sends no NOTIFY
 #       and the SOA refresh is an hour. `rndc -c <rndc_conf> retransfer contoso.com` makes it
 #       catch up (controls on ADDRESS port 953).
+#   named.sh start WORKDIR ADDRESS PORT gss KEYTAB PRINCIPAL KRB5_CONF
+#       a primary that also takes GSS-TSIG (RFC 3645): tkey-gssapi-keytab KEYTAB (the KDC's
+#       DNS/ns1.runbook.test, tests/lab/kdc.sh), the zone's update-policy granting PRINCIPAL
+#       and the key tsig-sha256.; its SOA names ns1.runbook.test as the primary, so that
+#       nsupdate -g asks for DNS/ns1.runbook.test.
 #   named.sh stop WORKDIR
 # The primary prints pid=, address=, port=, zone=, key=<tsig-keygen file, hmac-sha256>,
 # key_<alg>=..., key_denied= (a key the server knows but does not let update), log=.
@@ -25,6 +30,12 @@ start) ;;
 esac
 case $mode in
 primary) ;;
+gss)
+  if [ $# -ne 8 ] || [ ! -r "$6" ]; then
+    echo "$0: gss needs KEYTAB PRINCIPAL KRB5_CONF" >&2
+    exit 2
+  fi
+  keytab=$6; granted=$7; export KRB5_CONFIG=$8 ;;
 secondary)
   if [ $# -ne 8 ] || [ ! -r "$8" ]; then
     echo "$0: secondary needs PRIMARY_ADDRESS PRIMARY_PORT and the primary's key file" >&2
@@ -50,14 +61,15 @@ options {
   recursion no;
   notify no;
   dnssec-validation no;
-};
 CONF
+  if [ -n "${keytab:-}" ]; then echo "  tkey-gssapi-keytab \"$keytab\";"; fi
+  echo "};"
 }
 
 write_zone() {
   cat > "$dir/contoso.com.zone" <<ZONE
 \$TTL 300
-@       IN SOA ns1.contoso.com. hostmaster.contoso.com. 1 3600 600 86400 300
+@       IN SOA ${mname:-ns1.contoso.com.} hostmaster.contoso.com. 1 3600 600 86400 300
 @       IN NS  ns1.contoso.com.
 ns1     IN A   $address
 sip     IN A   192.0.2.10
@@ -92,11 +104,15 @@ controls { };
 zone "contoso.com" {
   type primary;
   file "$dir/contoso.com.zone";
-  allow-update { key "tsig-sha256."; key "tsig-sha1."; key "tsig-sha384.";
-                 key "tsig-sha512."; key "tsig-md5."; };
   allow-transfer { key "tsig-sha256."; };
-};
 CONF
+    if [ "$mode" = gss ]; then
+      echo "  update-policy { grant \"$granted\" zonesub ANY; grant tsig-sha256. zonesub ANY; };"
+    else
+      echo '  allow-update { key "tsig-sha256."; key "tsig-sha1."; key "tsig-sha384.";'
+      echo '                 key "tsig-sha512."; key "tsig-md5."; };'
+    fi
+    echo "};"
   } > "$dir/named.conf"
 }
 
@@ -123,6 +139,7 @@ options { default-key "rndc-key"; default-server $address; default-port 953; };
 CONF
 }
 
+[ "$mode" = gss ] && mname=ns1.runbook.test.
 if [ "$mode" = secondary ]; then write_secondary_conf; else write_primary_conf; fi
 
 /usr/sbin/named -g -4 -c "$dir/named.conf" </dev/null >>"$dir/named.log" 2>&1 &
