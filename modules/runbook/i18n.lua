@@ -495,6 +495,15 @@ function M.pick(text)
   return text_of(text)
 end
 
+--- verbatim(text) -> text that is not ours, shown as it is in every language (what a server
+-- or the system said); in the pseudo-language between ⟪ and ⟫, so that a test tells a
+-- quotation from a text that bypassed the catalogues.
+function M.verbatim(text)
+  text = tostring(text)
+  if M.lang == "xx" then return "⟪" .. text .. "⟫" end
+  return text
+end
+
 --- catalogues: every catalogue made by M.catalogue, by name (tests/i18n_spec.lua checks that
 -- each entry has en, de and fr with the same arguments).
 M.catalogues = { ["runbook.i18n"] = messages }
