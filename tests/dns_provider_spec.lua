@@ -1,6 +1,7 @@
 -- The DNS providers (modules/dns/*.lua) against one shared suite: every provider reads and
 -- replaces RRsets with compare-and-swap and refuses in plan mode. rfc2136 runs against a
--- real BIND named (127.0.53.1) and against a real pdns_server taking signed dynamic
+-- real BIND named (127.0.53.1), against BIND taking GSS-TSIG from a real MIT KDC
+-- (127.0.53.15), and against a real pdns_server taking signed dynamic
 -- updates (127.0.53.2), powerdns against pdns_server's HTTP API (127.0.53.2), manual
 -- against named with an operator who types the printed records into nsupdate, windows
 -- against the DnsServer cmdlet emulator, sim against its in-memory zone; an independent
@@ -96,6 +97,38 @@ backends[#backends + 1] = {
   end,
   teardown = function(self) lab.stop(self.pdns) end,
   make = function(self) return require("dns.powerdns").new(self.config) end,
+}
+
+-- The rfc2136 provider signing with GSS-TSIG (RFC 3645: a key negotiated through TKEY, each
+-- update signed with the Kerberos context's MIC) against BIND with tkey-gssapi-keytab
+-- (127.0.53.15) and a real MIT KDC (tests/lab/kdc.sh, 127.0.88.3:8803).
+backends[#backends + 1] = {
+  name = "rfc2136 with GSS-TSIG",
+  setup = function(self)
+    self.kdc = lab.start("kdc", "127.0.88.3", "8803")
+    self.named = lab.start("named", "127.0.53.15", "5316", "gss", self.kdc.dns_keytab,
+                           self.kdc.user, self.kdc.krb5_conf)
+    self.dir = support.tmpdir()
+    local password = support.write(self.dir .. "/password", self.kdc.password)
+    os.execute("chmod 600 " .. support.quote(password))
+    self.config = { zone = "contoso.com", server = self.named.address,
+      port = tonumber(self.named.port), key = { gss = true, server_name = "ns1.runbook.test",
+        principal = self.kdc.user, credentials = "file:" .. password,
+        krb5_config = self.kdc.krb5_conf } }
+    self.constructor = ("require('dns.rfc2136').new { zone = 'contoso.com', server = '%s', "
+      .. "port = %s, key = { gss = true, server_name = 'ns1.runbook.test', principal = '%s', "
+      .. "credentials = 'file:%s', krb5_config = '%s' } }"):format(self.named.address,
+      self.named.port, self.kdc.user, password, self.kdc.krb5_conf)
+    self.read = function(_, name, type)
+      return dig_reader(self.named.address, self.named.port)(name, type)
+    end
+  end,
+  teardown = function(self)
+    lab.stop(self.named)
+    lab.stop(self.kdc)
+    os.execute("rm -rf " .. support.quote(self.dir))
+  end,
+  make = function(self) return require("dns.rfc2136").new(self.config) end,
 }
 
 -- The rfc2136 provider against PowerDNS taking signed dynamic updates (dnsupdate=yes, the
