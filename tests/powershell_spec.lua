@@ -1,8 +1,8 @@
 -- modules/powershell.lua: quoting, the wrapper script, -EncodedCommand, result parsing.
--- The emulator's parser (modules/lync/psparse.lua) reads every generated script back and
+-- The emulator's parser (modules/powershell/parser.lua) reads every generated script back and
 -- must find exactly the intended command and literal arguments.
 local powershell = require "powershell"
-local psparse = require "lync.psparse"
+local psparse = require "powershell.parser"
 local support = require "support"
 
 -- Values that would escape a badly quoted string.

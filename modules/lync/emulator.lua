@@ -4,7 +4,7 @@
 -- Written once, mounted twice: behind a real sshd as the forced command
 -- (tests/lab/lync-emulator) and in-process as the `sim` transport (modules/cmdlet.lua).
 -- Both hand it the command line `powershell -NoProfile -NonInteractive -EncodedCommand
--- <base64 UTF-16LE>`; it decodes the script, parses it with lync.psparse (the restricted
+-- <base64 UTF-16LE>`; it decodes the script, parses it with powershell.parser (the restricted
 -- grammar modules/powershell.lua generates), evaluates it against the state of one
 -- emulated server and answers {stdout=, stderr=, status=} as powershell.exe would.
 --
@@ -16,7 +16,7 @@
 -- service Status as the ServiceControllerStatus number, dates as "/Date(ms)/".
 local cjson = require "cjson"
 local powershell = require "powershell"
-local psparse = require "lync.psparse"
+local psparse = require "powershell.parser"
 local cmdlets = require "lync.emulator_cmdlets"
 
 local M = {}
