@@ -3,10 +3,12 @@
 -- It follows the seed's advice (one SRV record per Edge pool, distinct priorities, so that a
 -- failover needs no new record) and checks what a failover will rely on.
 local estate = require "estate"
-local f = require "federation"
+local federation = require "federation"
 local lync = require "lync"
 local runbook = require "runbook"
 local xmpp = require "xmpp"
+
+local say = federation.say     -- what the audit says, in en, de and fr (federation_messages)
 
 local function pool_names(ctx)
   local names = {}
@@ -33,87 +35,74 @@ end
 
 return runbook.define {
   id = "xmpp-dr-readiness",
-  title = { en = "XMPP federation disaster-recovery readiness",
-            de = "Bereitschaft des XMPP-Partnerverbunds für die Notfallwiederherstellung",
-            fr = "Préparation de la fédération XMPP à la reprise après sinistre" },
+  title = "XMPP federation disaster-recovery readiness",
+  translations = runbook.translations "xmpp-federation.titles",   -- German, French
   inventory = estate.schema,
   steps = {
     { id = "srv-per-pool",
-      title = { en = "One SRV record per Edge pool, each with its own priority",
-                de = "Ein SRV-Eintrag je Edgepool, jeder mit eigener Priorität",
-                fr = "Un enregistrement SRV par pool Edge, chacun avec sa propre priorité" },
-      guidance = { en = "add an _xmpp-server._tcp SRV record for every Edge pool, distinct "
-        .. "priorities, as the inventory's srv_target, srv_priority and srv_weight say" },
-      hosts = f.sip_domains,   -- every SIP domain federated over XMPP
+      title = "One SRV record per Edge pool, each with its own priority",
+      guidance = "add an _xmpp-server._tcp SRV record for every Edge pool, distinct "
+        .. "priorities, as the inventory's srv_target, srv_priority and srv_weight say",
+      hosts = federation.sip_domains,   -- every SIP domain federated over XMPP
       check = function(ctx, domain)  -- the failover's SRV step asks the same pool_srv_verdict
-        local records, gaps, seen, by_priority = f.srv_records(ctx, domain), {}, {}, {}
+        local records = federation.srv_records(ctx, domain)
+        local gaps, seen, by_priority = {}, {}, {}
         for _, pool in ipairs(pool_names(ctx)) do
-          local right, detail, verdict = f.pool_srv_verdict(ctx, pool, records)
+          local right, detail, verdict = federation.pool_srv_verdict(ctx, pool, records)
           local priority, target = verdict.wanted.priority, verdict.wanted.target
           detail = domain .. ": " .. detail
           if not right then gaps[#gaps + 1] = detail else seen[#seen + 1] = detail end
           if by_priority[priority] then
-            gaps[#gaps + 1] = ("%s: %s shares priority %d with %s"):format(domain, pool,
-                                                                priority, by_priority[priority])
+            gaps[#gaps + 1] = say("shares_priority", domain, pool, priority,
+                                  by_priority[priority])
           end
           by_priority[priority] = pool
           local ip = ctx.inventory.pools[pool].public_ip
           if right and target ~= ctx.inventory.dns.xmpp_host:lower()
              and ip and not addresses_of(ctx, target)[ip] then
-            gaps[#gaps + 1] = ("%s: %s does not resolve to %s"):format(pool, target, ip)
+            gaps[#gaps + 1] = say("does_not_resolve", pool, target, ip)
           end
         end
         return #gaps == 0, #gaps == 0 and table.concat(seen, "; ") or table.concat(gaps, "; ")
       end },
     { id = "ttl",
-      title = { en = "Partners keep the old XMPP A and SRV answers no longer than the inventory "
-                  .. "allows",
-                de = "Partner behalten die alten XMPP-A- und -SRV-Antworten nicht länger als "
-                  .. "erlaubt",
-                fr = "Les partenaires ne gardent les anciennes réponses A et SRV XMPP pas plus "
-                  .. "longtemps que permis" },
-      guidance = { en = "lower the TTL of these records to dns.ttl_threshold seconds or less "
-        .. "now: after a failover, resolvers hand out the old answer for up to the old TTL" },
+      title = "Partners keep the old XMPP A and SRV answers no longer than the inventory allows",
+      guidance = "lower the TTL of these records to dns.ttl_threshold seconds or less now: "
+        .. "after a failover, resolvers hand out the old answer for up to the old TTL",
       check = function(ctx)
         local threshold, seen, over = ctx.inventory.dns.ttl_threshold, {}, {}
-        local a, aaaa = f.address_records(ctx)
+        local a, aaaa = federation.address_records(ctx)
         local sets = { { ctx.inventory.dns.xmpp_host .. " A", a },
                        { ctx.inventory.dns.xmpp_host .. " AAAA", aaaa } }
-        for _, domain in ipairs(f.sip_domains(ctx)) do
-          sets[#sets + 1] = { f.srv_name(ctx, domain) .. " SRV", f.srv_records(ctx, domain) }
+        for _, domain in ipairs(federation.sip_domains(ctx)) do
+          sets[#sets + 1] = { federation.srv_name(ctx, domain) .. " SRV",
+                              federation.srv_records(ctx, domain) }
         end
         for _, set in ipairs(sets) do
           local ttl = set[2][1] and set[2][1].ttl
           if ttl then
-            seen[#seen + 1] = ("%s %d s"):format(set[1], ttl)
+            seen[#seen + 1] = say("ttl_seen", set[1], ttl)
             if threshold and ttl > threshold then
-              over[#over + 1] = ("%s has TTL %d s, over %d s"):format(set[1], ttl, threshold)
+              over[#over + 1] = say("ttl_over", set[1], ttl, threshold)
             end
           end
         end
         if not threshold then
-          return true, table.concat(seen, ", ") .. " (no dns.ttl_threshold set: not compared)"
+          return true, say("ttl_not_compared", table.concat(seen, ", "))
         end
         return #over == 0, #over == 0 and table.concat(seen, ", ") or table.concat(over, "; ")
       end },
     { id = "prerequisites",
-      title = { en = "Every pool can host XMPP federation: partners, federation, version, "
-                  .. "certificates",
-                de = "Jeder Pool kann den XMPP-Verbund hosten: Partner, Verbund, Version, "
-                  .. "Zertifikate",
-                fr = "Chaque pool peut héberger la fédération XMPP : partenaires, fédération, "
-                  .. "version, certificats" },
-      guidance = { en = "docs/inventory.md, \"Prerequisites\", says what each finding needs" },
+      title = "Every pool can host XMPP federation: partners, federation, version, certificates",
+      guidance = "docs/inventory.md, \"Prerequisites\", says what each finding needs",
       hosts = function(ctx) return pool_names(ctx) end,
       check = function(ctx, pool)
-        local ready, detail = f.prerequisites(ctx, pool)
-        local answers, where = f.cms_master(ctx)      -- the CMS master, wherever it is
+        local ready, detail = federation.prerequisites(ctx, pool)
+        local answers, where = federation.cms_master(ctx)      -- the CMS master, wherever it is
         return ready and answers, detail .. "; " .. where
       end },
     { id = "route-deployed",
-      title = { en = "The XMPP federation route points at a deployed Edge pool",
-                de = "Die XMPP-Verbundroute zeigt auf einen bereitgestellten Edgepool",
-                fr = "L’itinéraire de fédération XMPP pointe vers un pool Edge déployé" },
+      title = "The XMPP federation route points at a deployed Edge pool",
       check = function(ctx)
         local cms, routes = estate.cms(ctx), {}
         for _, site in ipairs(lync.sites(cms)) do
@@ -121,33 +110,28 @@ return runbook.define {
           local route = lync.federation_route(cms, name)
           if route then routes[#routes + 1] = name .. " → " .. route end
         end
-        return #routes > 0, #routes > 0 and table.concat(routes, ", ") or "no site has a route"
+        return #routes > 0, #routes > 0 and table.concat(routes, ", ") or say("no_site_route")
       end },
     { id = "services-running",
-      title = { en = "The Lync services run on every Edge server of every pool",
-                de = "Die Lync-Dienste laufen auf jedem Edgeserver jedes Pools",
-                fr = "Les services Lync tournent sur chaque serveur Edge de chaque pool" },
+      title = "The Lync services run on every Edge server of every pool",
       hosts = all_edge_servers,
-      check = function(ctx, host)
+      check = function(_, host)
         local stopped = {}
         for _, service in ipairs(lync.services(host, { computer = host.name })) do
           if service.Status ~= "Running" then stopped[#stopped + 1] = service.Name end
         end
-        return #stopped == 0, #stopped == 0 and "all running" or ("stopped: " .. table.concat(stopped, ", "))
+        return #stopped == 0, #stopped == 0 and say("all_running")
+          or say("stopped", table.concat(stopped, ", "))
       end },
     { id = "ports-from-servers",
-      title = { en = "The ports XMPP federation needs open from where the traffic starts",
-                de = "Die Ports des XMPP-Verbunds sind von dort offen, wo der Verkehr beginnt",
-                fr = "Les ports de la fédération XMPP sont ouverts depuis l’origine du trafic" },
-      guidance = { en = "open the firewall: 23456 (MTLS) from the Front End to the Edge's "
-        .. "internal interface, 5269 outbound from the Access Edge (the port summary for XMPP)" },
+      title = "The ports XMPP federation needs open from where the traffic starts",
+      guidance = "open the firewall: 23456 (MTLS) from the Front End to the Edge's internal "
+        .. "interface, 5269 outbound from the Access Edge (the port summary for XMPP)",
       hosts = function(ctx) return pool_names(ctx) end,
-      check = function(ctx, pool) return f.ports_from_servers(ctx, pool) end },
+      check = function(ctx, pool) return federation.ports_from_servers(ctx, pool) end },
     { id = "federation-each-pool",
-      title = { en = "Each pool answers XMPP on 5269 from outside, with a certificate for the domain",
-                de = "Jeder Pool antwortet extern auf 5269 mit einem Zertifikat für die Domäne",
-                fr = "Chaque pool répond en XMPP sur 5269 depuis l’extérieur, avec un certificat du domaine" },
-      guidance = { en = "docs/verification.md explains each failed stage (filtered: a firewall)" },
+      title = "Each pool answers XMPP on 5269 from outside, with a certificate for the domain",
+      guidance = "docs/verification.md explains each failed stage (filtered: a firewall)",
       hosts = function(ctx) return pool_names(ctx) end,
       check = function(ctx, pool)
         local ip = ctx.inventory.pools[pool].public_ip
@@ -155,8 +139,7 @@ return runbook.define {
           targets = { { host = ip, port = 5269 } }, net = estate.probe_net(ctx),
           from = estate.probe_from(ctx), ca_file = estate.ca_file(ctx) }
         if result.ok then return true, ip .. ": " .. result.certificate.detail end
-        return false, ("%s: stage %s failed: %s"):format(ip, result.failed,
-          result[result.failed].detail)
+        return false, say("pool_stage_failed", ip, result.failed, result[result.failed].detail)
       end },
   },
 }

@@ -5,41 +5,40 @@
 -- the route the failover gave the other site. (The published failback text repeats
 -- "EdgeServer2" where it means the original pool's server: here the target is always the
 -- original pool, from the inventory.)
-local f = require "federation"
+local federation = require "federation"
 local lync = require "lync"
 local runbook = require "runbook"
 
+local say = federation.say      -- the evidence in the operator's language
+
 local failback = runbook.extend "xmpp-failover"
 failback.id = "xmpp-failback"
-failback.title = { en = "Fail back XMPP federation to the original Edge pool",
-                   de = "XMPP-Partnerverbund auf den ursprünglichen Edgepool zurückführen",
-                   fr = "Rétablir la fédération XMPP sur le pool de serveurs Edge d’origine" }
-failback.params = f.params("failback")
+failback.title = "Fail back XMPP federation to the original Edge pool"
+failback.translations = runbook.translations "xmpp-federation.titles"   -- German, French
+failback.params = federation.params("failback")
 
 failback:insert_after("federation-route", {
   id = "federation-route-restore",
-  title = { en = "The other site's XMPP federation route is as it was before the failover",
-            de = "Die XMPP-Verbundroute des anderen Standorts ist wie vor dem Failover",
-            fr = "L’itinéraire de fédération XMPP de l’autre site est tel qu’avant le basculement" },
+  title = "The other site's XMPP federation route is as it was before the failover",
   check = function(ctx)
-    local site, previous = f.route_to_restore(ctx)
-    if not site then return true, "no other site's route to restore" end
-    local current, parameter = lync.federation_route(f.cms(ctx), site)
-    return f.bare_route(current) == f.bare_route(previous),
-      ("%s -%s %s"):format(site, parameter, current or "(none)"),
-      ("%s -%s %s%s"):format(site, parameter, previous or "(none)", f.say("as_before"))
+    local site, previous = federation.route_to_restore(ctx)
+    if not site then return true, say("no_route_to_restore") end
+    local current, parameter = lync.federation_route(federation.cms(ctx), site)
+    return federation.bare_route(current) == federation.bare_route(previous),
+      ("%s -%s %s"):format(site, parameter, current or say("none")),
+      ("%s -%s %s%s"):format(site, parameter, previous or say("none"), say("as_before"))
   end,
   run = function(ctx)
-    local site, previous = f.route_to_restore(ctx)
-    ctx.data.restored_route = { site = site, was = lync.federation_route(f.cms(ctx), site) or false }
-    if previous then lync.set_federation_route(f.cms(ctx), site, previous)
-    else lync.clear_federation_route(f.cms(ctx), site) end
+    local cms, site, previous = federation.cms(ctx), federation.route_to_restore(ctx)
+    ctx.data.restored_route = { site = site, was = lync.federation_route(cms, site) or false }
+    if previous then lync.set_federation_route(cms, site, previous)
+    else lync.clear_federation_route(cms, site) end
   end,
   rollback = function(ctx)
-    local restored = ctx.data.restored_route
+    local restored, cms = ctx.data.restored_route, federation.cms(ctx)
     if not restored then return end
-    if restored.was then lync.set_federation_route(f.cms(ctx), restored.site, restored.was)
-    else lync.clear_federation_route(f.cms(ctx), restored.site) end
+    if restored.was then lync.set_federation_route(cms, restored.site, restored.was)
+    else lync.clear_federation_route(cms, restored.site) end
   end,
 })
 

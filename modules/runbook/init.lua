@@ -2,11 +2,12 @@
 --
 --   local runbook = require "runbook"
 --   return runbook.define {
---     id = "xmpp-failover", title = { en = …, de = …, fr = … },
+--     id = "xmpp-failover", title = "…",         -- English; or { en = …, de = …, fr = … }
+--     translations = runbook.translations "xmpp-federation.titles",   -- optional, see below
 --     params = { site = { type = "string", required = true, description = "…" } },
 --     inventory = { domain = { type = "string", required = true } },   -- schema fields
 --     steps = {
---       { id = "stop-services", title = { en = …, de = …, fr = … },
+--       { id = "stop-services", title = "…",
 --         hosts = function(ctx) return ctx.inventory.edge_servers end,   -- optional fan-out
 --         check = function(ctx, host) return holds, current, desired end, -- read-only
 --         run = function(ctx, host) … end,                                -- the change
@@ -18,6 +19,10 @@
 --     },
 --   }
 --
+-- Titles and guidance are written in English; their German and French are in a catalogue
+-- file beside the runbook, keyed by runbook and step id (runbooks/xmpp-federation.titles.lua):
+--   return { ["xmpp-failover"] = { de = …, fr = … },
+--            ["stop-services"] = { de = …, fr = …, guidance = { de = …, fr = … } } }
 -- A step without `run` is a precondition: when its check does not hold, the run stops
 -- with its guidance. Rollback is by intent: every host whose run started is rolled back,
 -- also one that failed half-way, so a rollback restores from what the run remembered
@@ -67,12 +72,54 @@ local function check_step(definition, step, seen)
   end
 end
 
+-- A text ("…" or {en=, …}) with the languages the catalogue entry has and it lacks: a new
+-- table, so that a text an extension shares with its base is never changed.
+local function translated(text, entry)
+  if type(entry) ~= "table" or text == nil then return text end
+  local merged = type(text) == "table" and {} or { en = text }
+  if type(text) == "table" then for lang, words in pairs(text) do merged[lang] = words end end
+  for lang, words in pairs(entry) do
+    if type(words) == "string" and merged[lang] == nil then merged[lang] = words end
+  end
+  return merged
+end
+
+-- Gives the runbook's and each step's title and guidance the languages of its translations.
+local function translate(definition)
+  local words = definition.translations
+  if type(words) ~= "table" then return end
+  definition.title = translated(definition.title, words[definition.id])
+  for _, step in ipairs(definition.steps) do
+    local entry = words[step.id]
+    step.title = translated(step.title, entry)
+    step.guidance = translated(step.guidance, type(entry) == "table" and entry.guidance or nil)
+  end
+end
+
 local function validate(definition)
   if type(definition.id) ~= "string" then fail(definition, t("runbook_needs_id")) end
   if type(definition.steps) ~= "table" then fail(definition, t("runbook_needs_steps")) end
   local seen = {}
   for _, step in ipairs(definition.steps) do check_step(definition, step, seen) end
+  translate(definition)
   return definition
+end
+
+--- translations(name) -> the catalogue NAME.lua in the directory of the runbook that asks:
+-- data only ({id = {de=, fr=, guidance = {de=, fr=}}}), read like an inventory, with no
+-- function to call. Give it as `translations` to define (or set it on an extension).
+function M.translations(name)
+  local source = debug.getinfo(2, "S").source
+  local dir = source:match("^@(.*)/[^/]*$") or "."
+  local path = ("%s/%s.lua"):format(dir, name)
+  local chunk, why = loadfile(path, "t", {})
+  if not chunk then error(("[runbook] translations %s: %s"):format(name, why), 2) end
+  local ok, words = pcall(chunk)
+  if not ok or type(words) ~= "table" then
+    error(("[runbook] translations %s: %s"):format(name,
+      ok and "must return a table { id = { de = …, fr = … } }" or tostring(words)), 2)
+  end
+  return words
 end
 
 -- Parameters and inventory fields are schema nodes (runbook.schema): a misspelt type or
