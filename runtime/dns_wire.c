@@ -1,7 +1,7 @@
 /*
 ** dns_wire.c — DNS wire format: building messages and reading them back. Every reader
 ** checks bounds against the message length and refuses compression loops: replies come
-** from the network and the parser is fuzzed (tests/fuzz/dns_parse.c).
+** from the network and the parser is fuzzed (tests/fuzz/dns_fuzz.c).
 */
 #include <ctype.h>
 #include <stdio.h>
