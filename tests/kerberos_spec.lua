@@ -169,4 +169,47 @@ describe("WinRM with Kerberos from a real KDC", function()
     assert.matches("the KDC refused the user or the password", result.error, 1, true)
     assert.is_nil(output:find(wrong, 1, true))
   end)
+
+  -- The emulator writes every Negotiate token on the wire, either way (tokens=): a run with
+  -- -v that authenticates with Kerberos and with NTLM, and fails once, shows none of them.
+  it("shows no authentication token in anything a run writes", function()
+    local dir = support.tmpdir()
+    local script = support.write(dir .. "/tokens.lua", ([[
+      local secrets = require "runbook.secrets"
+      local winrm = require "winrm"
+      local password = secrets.resolve("env:KDC_PASSWORD", "the Kerberos password")
+      local function show(label, result, message, code)
+        print(label, result and result.status, result and result.stdout, message, code)
+      end
+      local base = { name = %q, address = %q, port = %s, scheme = "http" }
+      local function with(fields)
+        local options = {}
+        for k, v in pairs(base) do options[k] = v end
+        for k, v in pairs(fields) do options[k] = v end
+        return options
+      end
+      show("kerberos", winrm.run(with { auth = "kerberos", user = %q,
+                                        password = password.reveal() }, %q))
+      show("ntlm", winrm.run(with { auth = "ntlm", user = %q, password = %q }, %q))
+      show("refused", winrm.run(with { auth = "ntlm", user = %q, password = "Wr0ng/+=x" },
+                                %q))
+    ]]):format(HOST, SHIPPED, shipped.port, kdc.user, GET_SITES, shipped.user,
+               shipped.password, GET_SITES, shipped.user, GET_SITES))
+    assert(io.open(shipped.tokens, "w")):close()   -- the emulator appends to it
+    local r = support.sh(("KRB5_CONFIG=%s KDC_PASSWORD=%s %s -v run %s"):format(
+      quote(kdc.krb5_conf), quote(kdc.password), quote(support.bin), quote(script)))
+    os.execute("rm -rf " .. quote(dir))
+    local output = r.out .. r.err
+    assert.matches("kerberos\t0\t", output)
+    assert.matches("ntlm\t0\t", output)
+    assert.matches("refused\tnil\tnil\t.*auth", output)
+    local seen = 0
+    for token in support.slurp(shipped.tokens):gmatch("[^\n]+") do
+      seen = seen + 1
+      assert.is_nil(output:find(token, 1, true), "a token in the output")
+      assert.is_nil(output:find(token:sub(13, 44), 1, true), "part of a token in the output")
+    end
+    assert.is_true(seen >= 6, "the emulator saw " .. seen .. " tokens")
+    assert.is_nil(output:find(kdc.password, 1, true))
+  end)
 end)

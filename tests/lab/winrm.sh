@@ -20,7 +20,8 @@
 # WORKDIR/state/ADDRESS.counters, costs from $LYNC_EMULATOR_COSTS or "default" (as
 # tests/lab/sshd.sh does).
 # Prints pid=, port=, addresses=, scheme=, user=, password=, ca_file= (the test CA, PEM),
-# state_dir=, log= (one line per operation and per authentication), control= (JSON the
+# state_dir=, log= (one line per operation and per authentication), tokens= (every Negotiate
+# token on the wire, either way, base64: for the leak tests), control= (JSON the
 # emulator reads at every command: {"delay": SECONDS}), openssl_conf= (default and legacy
 # providers: run python3-winrm with OPENSSL_CONF set to it, its NTLM needs MD4).
 set -eu
@@ -54,7 +55,7 @@ certificates() {
 # taken; exits when it fails otherwise or is not ready within 10 s
 launch() {
   set -- --port "$port" --user "$user" --password "$password" --state-dir "$dir/state" \
-    --log "$dir/wsman.log" --control "$dir/control.json" "$@"
+    --log "$dir/wsman.log" --control "$dir/control.json" --tokens "$dir/tokens" "$@"
   [ "$scheme" = http ] || set -- --cert "$dir/server.pem" --key "$dir/server.key" "$@"
   set -- --cbt-hardening "$cbt" --auth "$auth" $unencrypted "$@"
   if [ -n "$kerberos" ]; then
@@ -143,6 +144,7 @@ EOF
   echo "ca_file=$dir/ca.pem"
   echo "state_dir=$dir/state"
   echo "log=$dir/wsman.log"
+  echo "tokens=$dir/tokens"
   echo "control=$dir/control.json"
   echo "openssl_conf=$dir/openssl.cnf"
 }

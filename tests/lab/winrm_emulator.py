@@ -552,6 +552,8 @@ class Service:
         self.state_dir, self.control = options.state_dir, options.control
         self.max_envelope = options.max_envelope_kb * 1024
         self.log_file = open(options.log, "a", encoding="utf-8")
+        self.tokens_file = open(options.tokens, "a", encoding="ascii") if options.tokens \
+            else None
         self.log_lock, self.lock = threading.Lock(), threading.Lock()
         self.shells = {}
         self.operations = {
@@ -564,6 +566,13 @@ class Service:
         with self.log_lock:
             self.log_file.write(" ".join(str(word) for word in words) + "\n")
             self.log_file.flush()
+
+    def saw_token(self, token):
+        """Every Negotiate token on the wire, either way (base64), for the leak tests."""
+        if self.tokens_file and token:
+            with self.log_lock:
+                self.tokens_file.write(token + "\n")
+                self.tokens_file.flush()
 
     def handle(self, body, client):
         """-> (HTTP status, response envelope, log lines) for an authenticated request body."""
@@ -769,6 +778,7 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
 
     def refuse(self, negotiate_token=None):
         negotiate = "Negotiate" + (" " + negotiate_token if negotiate_token else "")
+        self.server.service.saw_token(negotiate_token)
         headers = [("WWW-Authenticate", negotiate)] if self.server.accepts("negotiate") else []
         if not negotiate_token and self.basic_allowed():
             headers.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
@@ -778,6 +788,7 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
         """The acceptor's last token (Kerberos' AP-REP, mutual authentication) goes with the
         answer to the request it authenticated, as HTTP.sys sends it."""
         if self.auth_reply:
+            self.server.service.saw_token(self.auth_reply)
             self.send_header("WWW-Authenticate", "Negotiate " + self.auth_reply)
             self.auth_reply = None
 
@@ -894,6 +905,7 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
         if scheme == "basic" and self.basic_allowed():
             return self.basic(token.strip())
         if scheme == "negotiate" and self.server.accepts("negotiate"):
+            self.server.service.saw_token(token.strip())
             return self.negotiate(token.strip())
         if not scheme and self.ntlm_user:
             return self.ntlm_user
@@ -1044,6 +1056,7 @@ def options_from(argv):
                         help="accept Kerberos in Negotiate (keytab: KRB5_KTNAME)")
     parser.add_argument("--auth", default="basic,negotiate",
                         help="the schemes the service accepts: basic, negotiate")
+    parser.add_argument("--tokens", help="a file that gets every Negotiate token, base64")
     parser.add_argument("addresses", nargs="+")
     return parser.parse_args(argv)
 
