@@ -214,7 +214,7 @@ local function srv_name(ctx, domain)
 end
 
 local function dns_call(ok, message)
-  if not ok then error(say("dns_failed", i18n.verbatim(message)), 0) end
+  if not ok then error(say("dns_failed", tostring(message)), 0) end
   return ok
 end
 

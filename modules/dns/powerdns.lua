@@ -16,6 +16,7 @@
 local cjson = require "cjson"
 local http = require "runbook.http"
 local provider = require "dns.provider"
+local say = require "dns.messages"    -- what preflight says, in en, de and fr
 local secrets = require "runbook.secrets"
 
 local M = {}
@@ -140,8 +141,7 @@ function M.new(config)
     prove = function()
       local data, message, code = api("GET")
       if not data then return nil, message, code end
-      return true, ("%s answers for zone %s with this API key (write permission not proven)")
-        :format(api_url, zone)
+      return true, say("powerdns_answers", api_url, zone)
     end,
 
     -- The serial queries see: edited_serial (after the zone's SOA-EDIT); each PATCH raises

@@ -20,6 +20,7 @@
 local dns = require "runbook.dns"
 local dns_key = require "dns.key"
 local provider = require "dns.provider"
+local say = require "dns.messages"    -- what preflight says, in en, de and fr
 local secrets = require "runbook.secrets"
 
 local M = {}
@@ -154,12 +155,11 @@ function M.new(config)
       zone = zone, timeout = config.timeout, tries = config.tries,
       prerequisites = { { name = zone, type = "SOA", exists = true } } }
     if not result then return nil, "[dns.rfc2136] " .. message, code end
-    local signer = key and ("the TSIG key " .. tostring(key.name)) or "unsigned updates"
+    local signer = key and say("tsig_key", tostring(key.name)) or say("unsigned")
     if gss_key then
-      signer = "GSS-TSIG as " .. tostring(gss_key.principal or "the ccache's principal")
+      signer = say("gss_tsig", tostring(gss_key.principal or say("ccache_principal")))
     end
-    return true, ("%s accepts %s for zone %s (an update with prerequisites only; the "
-      .. "update-policy for the names is not proven)"):format(where(), signer, zone)
+    return true, say("rfc2136_accepts", where(), signer, zone)
   end
 
   -- The serial the primary serves: after set(), the change's (BIND raises it per update).

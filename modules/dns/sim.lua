@@ -14,6 +14,7 @@
 --                                      servers = { "ns1", "ns2" } }
 --   local q = require("dns.sim").new { shared = p }      -- another client, same zone
 local provider = require "dns.provider"
+local say = require "dns.messages"    -- in en, de and fr
 
 local M = {}
 
@@ -63,8 +64,7 @@ function M.new(config)
     write = function(change)
       updates_tried = updates_tried + 1      -- in this process: a fault of this run, not kept
       if state.faults.refuse_updates or state.faults.refuse_update_at == updates_tried then
-        return nil, ("[dns.sim] update of zone %s refused (injected fault)"):format(state.zone),
-               "refused"
+        return nil, say("sim_refused", state.zone), "refused"
       end
       local new = provider.copy(change.records)
       for _, record in ipairs(new) do
@@ -92,10 +92,9 @@ function M.new(config)
 
   function p.prove()
     if state.faults.refuse_updates then
-      return nil, ("[dns.sim] zone %s refuses updates (injected fault)"):format(state.zone),
-        "refused"
+      return nil, say("sim_refuses", state.zone), "refused"
     end
-    return true, ("zone %s accepts updates (simulated)"):format(state.zone)
+    return true, say("sim_accepts", state.zone)
   end
 
   --- query{name=, type=, server=} -> an answer shaped like dns.query's, from that server.

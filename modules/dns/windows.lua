@@ -18,6 +18,7 @@
 local cmdlet = require "cmdlet"
 local provider = require "dns.provider"
 local reads = require "powershell.reads"
+local say = require "dns.messages"    -- what preflight says, in en, de and fr
 
 local M = {}
 
@@ -204,8 +205,7 @@ function M.new(config)
     prove = function()
       local records, message, code = p.get(zone, "SOA")
       if not records then return nil, message, code end
-      return true, ("%s answers for zone %s (write permission not proven)"):format(
-        tostring(host.name), zone)
+      return true, say("windows_answers", tostring(host.name), zone)
     end,
   }
   return p
