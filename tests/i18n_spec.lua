@@ -9,6 +9,16 @@ local function directives(text)
   return table.concat(found, " ")
 end
 
+-- The files of a tree whose path matches pattern (find(1), sorted).
+local function files(root, pattern)
+  local found, pipe = {}, io.popen("find " .. root .. " -name '*.lua' | sort")
+  for path in pipe:lines() do
+    if path:find(pattern) then found[#found + 1] = path end
+  end
+  pipe:close()
+  return found
+end
+
 describe("i18n messages", function()
   it("has every message in en, de and fr, with the same arguments", function()
     local count = 0
@@ -20,6 +30,59 @@ describe("i18n messages", function()
       end
     end
     assert.is_true(count > 20)
+  end)
+
+  -- The catalogues beside the modules (modules/*_messages.lua, modules/*/messages.lua):
+  -- each registers itself with runbook.i18n when loaded.
+  it("has every message of every module's catalogue in en, de and fr, alike", function()
+    local names = {}
+    for _, path in ipairs(files("modules", "_messages%.lua$")) do
+      names[#names + 1] = path:match("^modules/(.*)%.lua$"):gsub("/", ".")
+    end
+    for _, path in ipairs(files("modules", "/messages%.lua$")) do
+      names[#names + 1] = path:match("^modules/(.*)%.lua$"):gsub("/", ".")
+    end
+    assert.is_true(#names >= 6, table.concat(names, ", "))
+    for _, name in ipairs(names) do require(name) end
+    local count = 0
+    for catalogue, entries in pairs(i18n.catalogues) do
+      for key, entry in pairs(entries) do
+        count = count + 1
+        local where = catalogue .. ": " .. key
+        for _, lang in ipairs { "en", "de", "fr" } do
+          assert.is_string(entry[lang], where .. " has no " .. lang)
+          assert.equal(directives(entry.en), directives(entry[lang]), where .. " in " .. lang)
+        end
+      end
+    end
+    assert.is_true(count > 100)
+  end)
+
+  -- A runbook's German and French titles and guidance (runbooks/*.titles.lua): every step
+  -- of every shipped runbook has both, for its title and for its guidance if it has one,
+  -- and the catalogue names no step that does not exist.
+  it("has a German and a French title for every step of the shipped runbooks", function()
+    local runbook = require "runbook"
+    local words = runbook.translations("../runbooks/xmpp-federation.titles")
+    local known = {}
+    for _, name in ipairs { "xmpp-failover", "xmpp-failback", "xmpp-dr-readiness" } do
+      local definition = assert(loadfile("runbooks/" .. name .. ".lua"))()
+      local texts = { [name] = definition.title }
+      for _, step in ipairs(definition.steps) do
+        texts[step.id] = step.title
+        if step.guidance then texts[step.id .. " guidance"] = step.guidance end
+      end
+      for id, text in pairs(texts) do
+        known[id:gsub(" guidance$", "")] = true
+        assert.is_table(text, id .. " has no translations")
+        assert.is_string(text.en, id .. " has no English")
+        for _, lang in ipairs { "de", "fr" } do
+          assert.is_string(text[lang], id .. " has no " .. lang)
+          assert.is_not.equal(text.en, text[lang], id .. " in " .. lang .. " is the English")
+        end
+      end
+    end
+    for id in pairs(words) do assert.is_true(known[id], id .. " is no runbook or step") end
   end)
 
   it("formats a message in the chosen language", function()
