@@ -489,7 +489,8 @@ end
 -- What a step needs of the estate, proven before the first change (runbook.preflight,
 -- modules/capabilities.lua).
 
-local SERVICE_CMDLETS = { "Get-CsWindowsService", "Stop-CsWindowsService", "Start-CsWindowsService" }
+local SERVICE_CMDLETS = { "Get-CsWindowsService", "Stop-CsWindowsService",
+                          "Start-CsWindowsService" }
 
 local function edges_need(ctx)
   local needs = {}
@@ -671,10 +672,10 @@ function M.ports_from_servers(ctx, pool)
     end
     if partner then checks[#checks + 1] = { host, partner, XMPP_PORT } end
     for _, check in ipairs(checks) do
-      local from, target, port = table.unpack(check)
-      local ok = lync.tcp_test(from, target, port)
+      local from, address, port = table.unpack(check)
+      local ok = lync.tcp_test(from, address, port)
       tried = tried + 1
-      local text = say(ok and "connects" or "fails", from.name, target, port)
+      local text = say(ok and "connects" or "fails", from.name, address, port)
       if ok then seen[#seen + 1] = text else failed[#failed + 1] = text end
     end
   end
@@ -713,7 +714,8 @@ function M.address_records(ctx)
   local dns = estate.dns(ctx, estate.zone_of(ctx, name))
   return dns_call(dns.get(name, "A")), dns_call(dns.get(name, "AAAA"))
 end
-M.addresses, M.shown, M.restore, M.replace, M.wanted_a = addresses, shown, restore, replace, wanted_a
+M.addresses, M.shown, M.restore, M.replace = addresses, shown, restore, replace
+M.wanted_a = wanted_a
 M.pool_srv, M.pool_srv_verdict, M.describe_srv, M.same_srv, M.wanted_srvs =
   pool_srv, pool_srv_verdict, describe_srv, same_srv, wanted_srvs
 M.replicated, M.port_passes, M.answers = replicated, port_passes, answers
