@@ -414,6 +414,8 @@ describe("examples/custom-failover.lua", function()
     -- the next release of xmpp-failover: a copy of today's with a step more, on RUNBOOK_PATH
     local release, marker = scratch .. "/release", scratch .. "/announced"
     os.execute("mkdir -p " .. quote(release))
+    os.execute(("cp %s %s/"):format(quote(support.root .. "/runbooks/xmpp-federation.titles.lua"),
+                                    quote(release)))        -- its German and French titles
     local text = slurp(support.root .. "/runbooks/xmpp-failover.lua")
     local copy, found = text:gsub("\nreturn runbook%.define {",
       "\nlocal shipped = runbook.define {", 1)

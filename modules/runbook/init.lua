@@ -107,11 +107,15 @@ end
 
 --- translations(name) -> the catalogue NAME.lua in the directory of the runbook that asks:
 -- data only ({id = {de=, fr=, guidance = {de=, fr=}}}), read like an inventory, with no
--- function to call. Give it as `translations` to define (or set it on an extension).
+-- function to call. Give it as `translations` to define (or set it on an extension). A
+-- runbook copied without it still runs, in English: {} (a broken catalogue is an error).
 function M.translations(name)
   local source = debug.getinfo(2, "S").source
   local dir = source:match("^@(.*)/[^/]*$") or "."
   local path = ("%s/%s.lua"):format(dir, name)
+  local file = io.open(path)
+  if not file then return {} end
+  file:close()
   local chunk, why = loadfile(path, "t", {})
   if not chunk then error(("[runbook] translations %s: %s"):format(name, why), 2) end
   local ok, words = pcall(chunk)
