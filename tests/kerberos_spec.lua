@@ -109,6 +109,42 @@ describe("WinRM with Kerberos from a real KDC", function()
     assert.matches("auth refused unencrypted", log_of(shipped), 1, true)
   end)
 
+  -- the project's own python3-gssapi client (tests/lab/gssapi_winrm_client.py), with a ticket
+  -- from kinit: Kerberos over HTTP with message encryption, which no Debian client does
+  local function own_client(instance, address, plain)
+    local ccache = "FILE:" .. kdc.ccache_dir .. "/own-client"
+    local kinit = support.sh(("KRB5_CONFIG=%s KRB5CCNAME=%s kinit %s"):format(
+      quote(kdc.krb5_conf), quote(ccache), quote(kdc.user)), kdc.password .. "\n")
+    assert.equal(0, kinit.code, kinit.err)
+    local r = support.sh(("KRB5_CONFIG=%s KRB5CCNAME=%s /usr/bin/python3 "
+      .. "tests/lab/gssapi_winrm_client.py %s %s %s %s"):format(quote(kdc.krb5_conf),
+      quote(ccache), quote(("http://%s:%s/wsman"):format(address, instance.port)), HOST,
+      quote(GET_SITES), plain and "plain" or ""))
+    local ok, result = pcall(cjson.decode, r.out)
+    assert(ok, "gssapi_winrm_client.py printed no JSON:\n" .. r.out .. r.err)
+    return result
+  end
+
+  it("proves the emulator's Kerberos sealing with the project's own python3-gssapi client",
+     function()
+    local before = #log_of(shipped)
+    local result = own_client(shipped, SHIPPED)
+    assert.equal(0, result.status, result.error)
+    assert.equal("Site:Site1", cjson.decode(result.stdout)[1].Identity)
+    local log = log_of(shipped):sub(before + 1)
+    assert.matches("auth ok kerberos administrator@RUNBOOK.TEST", log, 1, true)
+    local _, operations = log:gsub("\n[a-z]+ [%x%-]+", "")
+    local _, sealed = log:gsub("sealed kerberos %d+", "")
+    assert.is_true(operations >= 4, log)
+    assert.equal(operations, sealed)           -- the emulator unsealed each request
+    assert.equal(operations, result.sealed)    -- the client unsealed each answer
+    -- the same client sending its envelopes unsealed: AllowUnencrypted = false refuses it
+    before = #log_of(shipped)
+    local refused = own_client(shipped, SHIPPED, true)
+    assert.matches("HTTP 401", refused.error)
+    assert.matches("auth refused unencrypted", log_of(shipped):sub(before + 1), 1, true)
+  end)
+
   it("gets a ticket with the password and seals every message over HTTP", function()
     local before = #log_of(shipped)
     local result, output = call(shipped, SHIPPED, nil, with_password())

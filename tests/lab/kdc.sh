@@ -5,7 +5,9 @@
 # again, another kvno, as a server left with an old keytab has it), and a krb5.conf for the
 # clients that turns off every DNS lookup and names the KDC by its loopback address: nothing
 # leaves the machine.
-#   kdc.sh start WORKDIR [ADDRESS] [PORT]   (default 127.0.88.1, port 8800)
+#   kdc.sh start WORKDIR [ADDRESS] [PORT] [HOST...]   (default 127.0.88.1, port 8800)
+#     each HOST (an emulated Windows server's FQDN) gets HTTP/HOST in http.keytab too, and
+#     maps to the realm
 #   kdc.sh stop WORKDIR
 # Prints pid=, address=, port=, realm=, krb5_conf= (KRB5_CONFIG for clients and servers),
 # user= (user@REALM), password=, other_user= (a second user, same password), http_keytab=,
@@ -16,6 +18,7 @@ set -u
 verb=$1; dir=$2
 . "$(dirname "$0")/common.sh"
 address=${3:-127.0.88.1}; port=${4:-8800}
+if [ $# -gt 4 ]; then shift 4; else set --; fi
 realm=RUNBOOK.TEST
 domain=runbook.test
 password='Kdc-Passw0rd/+=9'
@@ -51,6 +54,7 @@ cat >"$dir/krb5.conf" <<EOF
   .$domain = $realm
   $domain = $realm
 EOF
+for host in "$@"; do echo "  $host = $realm" >>"$dir/krb5.conf"; done
 cat >"$dir/kdc.conf" <<EOF
 [kdcdefaults]
   kdc_listen = $address:$port
@@ -75,6 +79,10 @@ export KRB5_CONFIG="$dir/krb5.conf" KRB5_KDC_PROFILE="$dir/kdc.conf"
   kadmin.local -r "$realm" -q "addprinc -randkey HTTP/fe1.$domain@$realm" &&
   kadmin.local -r "$realm" -q "addprinc -randkey DNS/ns1.$domain@$realm" &&
   kadmin.local -r "$realm" -q "ktadd -k $dir/http.keytab HTTP/fe1.$domain@$realm" &&
+  for host in "$@"; do
+    kadmin.local -r "$realm" -q "addprinc -randkey HTTP/$host@$realm" &&
+    kadmin.local -r "$realm" -q "ktadd -k $dir/http.keytab HTTP/$host@$realm" || exit 1
+  done &&
   kadmin.local -r "$realm" -q "ktadd -k $dir/dns-stale.keytab DNS/ns1.$domain@$realm" &&
   kadmin.local -r "$realm" -q "ktadd -k $dir/dns.keytab DNS/ns1.$domain@$realm"
 } >"$dir/setup.log" 2>&1 || { cat "$dir/setup.log" >&2; exit 1; }

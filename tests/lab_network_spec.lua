@@ -1,7 +1,7 @@
--- modules/netsim.lua: the embedded lab's port states and XMPP servers, and xmpp.probe
+-- modules/lab/network.lua: the embedded lab's port states and XMPP servers, and xmpp.probe
 -- running over them. Nothing here touches the network (192.0.2.x exist only in the
 -- simulated topology). #netsim
-local netsim = require "netsim"
+local netsim = require "lab.network"
 local xmpp = require "xmpp"
 
 local EDGE = "192.0.2.21"
