@@ -236,13 +236,16 @@ local function run(host, label, pipeline, options)
   end
   local answer = table.pack(run_in_session(host, label, pipeline, options))
   if answer.n > 0 then return table.unpack(answer, 1, answer.n) end
-  local command_line, stdin = powershell.invocation(powershell.wrap(pipeline))
+  -- the answer comes framed: what a cmdlet writes to the screen around it is no parse error
+  local boundary = powershell.new_boundary()
+  local command_line, stdin = powershell.invocation(powershell.command_script(pipeline,
+                                                                              boundary))
   local read_permit = permit_or_refuse(host, label, "powershell", command_line, stdin)
   local result, err, code = transport(host, command_line, { timeout = (options or {}).timeout,
                                                            stdin = stdin,
                                                            read_permit = read_permit })
   if not result then return transport_failure(err, code) end
-  return powershell.parse(result)
+  return powershell.parse_framed(result, boundary)
 end
 
 --- raise(host, label, record): raises the failure a try's record describes — the transport's

@@ -8,10 +8,13 @@
 -- number literals, $true/$false, @(...) and @{...}. Cmdlet and parameter names are checked
 -- against the Verb-Noun and identifier shapes; anything else raises.
 --
--- The script wraps the command so that results come back as one JSON array on stdout
--- (exit 0) and errors as one JSON record {message, category, FullyQualifiedErrorId}
--- (exit 1). It travels as `powershell -NoProfile -NonInteractive -EncodedCommand <base64
--- of UTF-16LE>`, which no shell on the way (cmd.exe, sshd's, WinRM's) can reinterpret.
+-- The script the cmdlet layer sends (command_script) runs the command so that results come
+-- back as one JSON array (exit 0) and errors as one JSON record {message, category,
+-- FullyQualifiedErrorId} (exit 1), in one frame line behind a random boundary, so text a
+-- cmdlet writes to the screen around it is never parsed (wrap: the same unframed, one JSON
+-- document on stdout, for reading by hand). It travels as
+-- `powershell -NoProfile -NonInteractive -EncodedCommand <base64 of UTF-16LE>`, which
+-- no shell on the way (cmd.exe, sshd's, WinRM's) can reinterpret.
 -- A script whose command line would pass cmd.exe's limit of 8,191 characters travels on
 -- stdin instead (as base64 of UTF-8), read and run by a short bootstrap: see invocation.
 local encoding = require "encoding"
@@ -104,7 +107,9 @@ function M.command(name, parameters)
   return table.concat(words, " ")
 end
 
---- wrap(pipeline) -> the whole script: results as a JSON array, errors as a JSON record.
+--- wrap(pipeline) -> the whole script: results as a JSON array, errors as a JSON record, as
+-- the whole of stdout (unframed: a status report a cmdlet writes breaks it; runbook's cmdlet
+-- layer sends command_script instead).
 function M.wrap(pipeline)
   return table.concat({
     "$ErrorActionPreference = 'Stop'",
@@ -188,10 +193,51 @@ function M.session_script(pipeline)
   }, "\n")
 end
 
+-- A boundary: 32 random hex digits, new for every session and every command script.
+local function is_boundary(boundary)
+  return type(boundary) == "string" and #boundary == 32 and boundary:match("^%x+$") ~= nil
+end
+
+--- new_boundary() -> 32 random hex digits (from /dev/urandom).
+function M.new_boundary()
+  local file = assert(io.open("/dev/urandom", "rb"))
+  local bytes = file:read(16)
+  file:close()
+  return (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+end
+
+--- command_script(pipeline, boundary) -> the script for one call in a PowerShell process of
+-- its own: session_script's, behind `$boundary = '…'`, then its answer as one frame line
+-- (find_frame reads it, as a session's) and `exit $status`. Whatever a cmdlet writes to the
+-- console besides its objects (Stop-CsWindowsService's status report "written to the
+-- screen", warnings) is noise around the frame, never part of the JSON (docs/transports.md).
+function M.command_script(pipeline, boundary)
+  assert(is_boundary(boundary), "[powershell] a boundary is 32 hex digits")
+  return table.concat({
+    "$boundary = '" .. boundary .. "'",
+    M.session_script(pipeline),
+    "$bytes = [Text.Encoding]::UTF8.GetBytes([string]$json)",
+    "[Console]::Out.WriteLine(-join @($boundary, ' ', $status, ' ', "
+      .. "[Convert]::ToBase64String($bytes)))",
+    "exit $status",
+  }, "\n")
+end
+
+--- command_pipeline(script) -> pipeline, boundary when script is exactly a command_script.
+function M.command_pipeline(script)
+  local boundary = script:match("^%$boundary = '(%x+)'\n")
+  if not is_boundary(boundary) then return nil end
+  local head, tail = M.command_script("\0", boundary):match("^(.-)%z(.*)$")
+  if #script < #head + #tail or script:sub(1, #head) ~= head
+     or script:sub(-#tail) ~= tail then
+    return nil
+  end
+  return script:sub(#head + 1, #script - #tail), boundary
+end
+
 --- session_bootstrap(boundary) -> the loop a session's process runs.
 function M.session_bootstrap(boundary)
-  assert(type(boundary) == "string" and boundary:match("^%x+$") and #boundary == 32,
-         "[powershell] a session boundary is 32 hex digits")
+  assert(is_boundary(boundary), "[powershell] a session boundary is 32 hex digits")
   return table.concat({
     "$boundary = '" .. boundary .. "'",
     "[Console]::Out.WriteLine($boundary + ' ready')",
@@ -261,8 +307,16 @@ local function strip_nulls(value)
   return value
 end
 
+-- The error record of an answer runbook cannot read: what the server said, in its words.
+local function no_result(result)
+  local said = (result.stderr ~= "" and result.stderr or result.stdout):sub(1, 500)
+  return nil, { message = ("powershell exited %s: %s"):format(tostring(result.status),
+                                                            said:match("^%s*(.-)%s*$")),
+                category = "InvalidResult", FullyQualifiedErrorId = "runbook.NoJsonResult" }
+end
+
 --- parse(result) -> list of objects | nil, error record {message=, category=, ...}
--- result is what the transport returned: {stdout=, stderr=, status=}.
+-- result is what the transport returned: {stdout=, stderr=, status=}, stdout one JSON text.
 function M.parse(result)
   local text = result.stdout:gsub("^\239\187\191", ""):match("^%s*(.-)%s*$")
   local ok, decoded = pcall(cjson.decode, text ~= "" and text or "[]")
@@ -272,10 +326,16 @@ function M.parse(result)
   if result.status == 1 and ok and type(decoded) == "table" and decoded.message then
     return nil, strip_nulls(decoded)
   end
-  local said = (result.stderr ~= "" and result.stderr or result.stdout):sub(1, 500)
-  return nil, { message = ("powershell exited %s: %s"):format(tostring(result.status),
-                                                            said:match("^%s*(.-)%s*$")),
-                category = "InvalidResult", FullyQualifiedErrorId = "runbook.NoJsonResult" }
+  return no_result(result)
+end
+
+--- parse_framed(result, boundary) -> as parse, for the answer of a command_script: the JSON
+-- of its frame line, whatever else stdout holds. No frame (a process that never ran the
+-- script, or died first) is an answer runbook cannot read, with what the server said.
+function M.parse_framed(result, boundary)
+  local status, json = M.find_frame(result.stdout, boundary)
+  if not status then return no_result(result) end
+  return M.parse { stdout = json, stderr = result.stderr, status = status }
 end
 
 return M

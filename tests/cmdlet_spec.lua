@@ -133,6 +133,21 @@ local function shared_suite(transport, make_host)
       assert.equal("Running", state().services["edge1.contoso.com"][3].Status)
     end)
 
+    -- Without -NoWait both "write a status report to the screen" (their references): text on
+    -- stdout before the answer, which must still be read — a result and an error alike.
+    it("reads the answer behind Stop- and Start-CsWindowsService's status report", function()
+      local edge = "edge1.contoso.com"
+      assert.same({}, run("Stop-CsWindowsService", { ComputerName = edge, Name = "RTCSRV" }))
+      assert.equal("Stopped", state().services[edge][5].Status)
+      assert.same({}, run("Start-CsWindowsService", { ComputerName = edge, Name = "RTCSRV" }))
+      assert.equal("Running", state().services[edge][5].Status)
+      edit_state(function(s) s.services[edge][3].refuse_stop = true end)
+      local err = failure("Stop-CsWindowsService", { ComputerName = edge })   -- 2 reported first
+      assert.matches("Cannot stop RTCMEDIARELAY service on computer 'edge1%.contoso%.com'%. "
+                     .. "%(CloseError%)", err)
+      assert.equal("Stopped", state().services[edge][1].Status)
+    end)
+
     it("evaluates a read-only probe expression", function()
       local keys = task.run(function()
         return cmdlet.evaluate(host, "(Get-Command -Name 'Set-CsSite').Parameters.Keys")
@@ -254,6 +269,24 @@ describe("cmdlet over ssh", function()
 
   shared_suite("ssh", function()
     return ssh_host(), server.state_dir .. "/127.0.22.30.json"
+  end)
+
+  it("reads the answer behind a status report with one process per command too", function()
+    local path = server.state_dir .. "/127.0.22.30.json"
+    emulator.save_state(path, emulator.default_state("fe1.contoso.com"))
+    local host = ssh_host { session = false }
+    local before = emulator.counters(path)
+    local answers = task.run(function()
+      return { cmdlet(host, "Stop-CsWindowsService", { ComputerName = "edge1.contoso.com",
+                                                       Name = "RTCSRV" }),
+               cmdlet(host, "Get-CsSite", { Identity = "Site1" }) }
+    end)
+    assert.same({}, answers[1])
+    assert.equal("Site:Site1", answers[2][1].Identity)
+    assert.equal("Stopped", emulator.load_state(path).services["edge1.contoso.com"][5].Status)
+    local after = emulator.counters(path)
+    assert.equal(before.sessions, after.sessions)          -- no session: a process per command
+    assert.equal(before.processes + 2, after.processes)
   end)
 
   it("raises with the transport's code when the key is refused", function()

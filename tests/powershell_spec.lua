@@ -161,4 +161,29 @@ describe("powershell", function()
       assert.matches("powershell exited 127: sh: powershell: not found", record.message)
     end)
   end)
+
+  describe("command_script and parse_framed", function()
+    local BOUNDARY = ("0123456789abcdef"):rep(2)
+
+    it("frames the answer, and command_pipeline finds the pipeline again", function()
+      local script = powershell.command_script("Get-CsSite -Identity 'x'", BOUNDARY)
+      assert.equal("exit", psparse.parse(script).body[#psparse.parse(script).body].kind)
+      assert.same({ "Get-CsSite -Identity 'x'", BOUNDARY },
+                  { powershell.command_pipeline(script) })
+      assert.is_nil(powershell.command_pipeline(script .. "\nStop-Computer"))
+      assert.is_nil(powershell.command_pipeline(powershell.wrap("Get-CsSite")))
+    end)
+
+    it("reads the frame whatever the console holds around it", function()
+      local json = '[{"Name":"RTCSRV"}]'
+      local frame = BOUNDARY .. " 0 " .. powershell.base64(json) .. "\r\n"
+      local list = powershell.parse_framed({ stdout = "Service RTCSRV on edge1: Stopped\r\n{["
+                                             .. frame .. "WARNING: x\r\n", stderr = "",
+                                             status = 0 }, BOUNDARY)
+      assert.same({ { Name = "RTCSRV" } }, list)
+      local _, record = powershell.parse_framed({ stdout = json, stderr = "", status = 0 },
+                                                BOUNDARY)
+      assert.equal("runbook.NoJsonResult", record.FullyQualifiedErrorId)   -- no frame: unread
+    end)
+  end)
 end)

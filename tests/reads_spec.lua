@@ -25,6 +25,8 @@ local function pipeline_of(command_line, stdin)
     local encoded = command_line:match("%-EncodedCommand (%S+)$")
     script = powershell.from_utf16le(powershell.unbase64(encoded))
   end
+  local framed = powershell.command_pipeline(script)   -- what the cmdlet layer sends
+  if framed then return framed end
   assert.equal(HEAD, script:sub(1, #HEAD))
   assert.equal(TAIL, script:sub(-#TAIL))
   return script:sub(#HEAD + 1, #script - #TAIL)

@@ -195,6 +195,15 @@ end
 
 local evaluate, run_statements
 
+-- The text Out-Default writes for an object of the output (the scripts runbook sends output
+-- strings, or JSON when a test sends a bare cmdlet).
+local function text_of(item)
+  if type(item) == "string" then return item end
+  if item == nil then return "" end
+  if type(item) == "table" then return cmdlets.to_json(item, true) end
+  return tostring(item)
+end
+
 local function member(object, name)
   if type(object) ~= "table" then return nil end
   if object.__keys and name == "Keys" then return object.__keys end
@@ -286,11 +295,16 @@ local function outputs(context, node)
   return { value }
 end
 
--- The .NET members the stdin bootstrap of modules/powershell.lua uses; type names as
--- PowerShell resolves them, with or without "System.".
+-- The .NET members the stdin bootstrap and the command script of modules/powershell.lua
+-- use; type names as PowerShell resolves them, with or without "System.".
 local UTF8 = { __dotnet = "System.Text.UTF8Encoding" }
+local CONSOLE_OUT = { __dotnet = "System.IO.TextWriter" }   -- [Console]::Out: the stdout
 local STATIC = {
   ["text.encoding::utf8"] = function() return UTF8 end,
+  ["console::out"] = function() return CONSOLE_OUT end,
+  ["convert::tobase64string"] = function(bytes)
+    return powershell.base64(type(bytes) == "table" and bytes.__bytes or "")
+  end,
   ["convert::frombase64string"] = function(text)
     local bytes = powershell.unbase64(tostring(text or ""):gsub("%s", ""))
     if not bytes then
@@ -311,11 +325,16 @@ local function static(node, args)
            "TypeNotFound")
 end
 
-local function call_method(object, name, args)
+local function call_method(context, object, name, args)
   local lower = name:lower()
   if lower == "tostring" then return object ~= nil and tostring(object) or "" end
   if object == UTF8 and lower == "getstring" and type(args[1]) == "table" and args[1].__bytes then
     return args[1].__bytes
+  end
+  if object == UTF8 and lower == "getbytes" then return { __bytes = tostring(args[1] or "") } end
+  if object == CONSOLE_OUT and lower == "writeline" then
+    context.write_host(tostring(args[1] or "") .. "\r\n")
+    return nil
   end
   ps_error("Method invocation failed because the object does not contain a method named '"
            .. name .. "'.", "InvalidOperation", "MethodNotFound")
@@ -381,7 +400,7 @@ function evaluate(context, node)
     local args = {}
     for i, arg in ipairs(node.args or {}) do args[i] = evaluate(context, arg) end
     if node.type then return static(node, args) end
-    return call_method(evaluate(context, node.object), node.name, args)
+    return call_method(context, evaluate(context, node.object), node.name, args)
   elseif kind == "join" then
     local value = evaluate(context, node.value)
     if type(value) ~= "table" or not value.__array then return tostring(value or "") end
@@ -417,7 +436,10 @@ function run_statements(context, body, collect)
     else
       for _, item in ipairs(outputs(context, node)) do
         if collect then collected[#collected + 1] = item
-        else context.output[#context.output + 1] = item end
+        else
+          context.output[#context.output + 1] = item
+          context.write_host(text_of(item) .. "\r\n")   -- Out-Default, in order
+        end
       end
     end
   end
@@ -447,13 +469,6 @@ local function decode_command_line(command_line)
   return nil, "this emulator only runs powershell -EncodedCommand"
 end
 
-local function text_of(item)
-  if type(item) == "string" then return item end
-  if item == nil then return "" end
-  if type(item) == "table" then return cmdlets.to_json(item, true) end
-  return tostring(item)
-end
-
 --- run_script(script, state, stdin, process) -> {stdout=, stderr=, status=}, changed
 -- stdin: the process's input, a string or a function that reads it (only when the
 -- script asks for $input, as a real process would block on it only then).
@@ -461,15 +476,15 @@ end
 -- and counted for the script and its cmdlets.
 function M.run_script(script, state, stdin, process)
   if process then M.count(process.state_path, "script") end
+  local console = {}   -- what the process writes to stdout, in order: objects and host text
   local context = { variables = {}, output = {}, state = state, changed = false,
-                    stdin = stdin, process = process }
+                    stdin = stdin, process = process,
+                    write_host = function(text) console[#console + 1] = text end }
   local ok, err = pcall(function()
     local tree = psparse.parse(script)
     run_statements(context, tree.body, false)
   end)
-  local lines = {}
-  for _, item in ipairs(context.output) do lines[#lines + 1] = text_of(item) end
-  local stdout = #lines > 0 and table.concat(lines, "\r\n") .. "\r\n" or ""
+  local stdout = table.concat(console)
   if ok then return { stdout = stdout, stderr = "", status = 0 }, context.changed, context end
   if type(err) == "table" and err.exit then
     return { stdout = stdout, stderr = "", status = math.tointeger(err.code) or 1 },
@@ -487,22 +502,23 @@ function M.run_script(script, state, stdin, process)
   error(err, 0)   -- a bug in the emulator: let it show
 end
 
---- run_session_script(script, state_path, process) -> status, json: one script of a
+--- run_session_script(script, state_path, process) -> status, json, console: one script of a
 -- persistent session (powershell.session_script), against the server's state as it is now
 -- (re-read for every script: a test may change it between two). The answer is what the
--- script left in $status and $json, or the error record of what it did not catch.
+-- script left in $status and $json, or the error record of what it did not catch; console
+-- is what it wrote to the screen meanwhile (a status report), which precedes the frame.
 function M.run_session_script(script, state_path, process)
   local state = M.load_state(state_path)
   local result, changed, context = M.run_script(script, state, nil, process)
   if changed then M.save_state(state_path, state) end
   local variables = context.variables
   if variables.json ~= nil and result.status == 0 then
-    return math.tointeger(variables.status) or 1, tostring(variables.json)
+    return math.tointeger(variables.status) or 1, tostring(variables.json), result.stdout
   end
   local err = context.error or { message = result.stderr, category = "NotSpecified",
                                  id = "runbook.emulator" }
   return 1, cjson.encode({ message = err.message, category = err.category or "ParserError",
-                           FullyQualifiedErrorId = err.id or "ParseException" })
+                           FullyQualifiedErrorId = err.id or "ParseException" }), result.stdout
 end
 
 --- session_of(command_line) -> the boundary when the command line starts a persistent

@@ -428,6 +428,16 @@ local function get_windows_service(context, args)
   return list
 end
 
+-- Without -NoWait, "control will not be returned until the command has completed and a status
+-- report has been written to the screen" (Stop-/Start-CsWindowsService.md, -NoWait): host
+-- text on stdout, outside the pipeline's objects, a line per service as it changed. Its
+-- wording is not sourced (docs/emulator.md).
+local function status_report(context, args, service, computer)
+  if args.NoWait or not context.write_host then return end
+  context.write_host(("Service %s (%s) on %s: %s\r\n"):format(service.Name,
+    service.DisplayName or service.Name, computer, service.Status))
+end
+
 local function change_services(context, args, target)
   local services, computer = services_of(context, args)
   for _, service in ipairs(services) do
@@ -442,8 +452,9 @@ local function change_services(context, args, target)
                verb == "stop" and "CouldNotStopService" or "CouldNotStartService")
     end
     service.Status = target
+    context.changed = true
+    status_report(context, args, service, computer)
   end
-  context.changed = true
   return {}
 end
 

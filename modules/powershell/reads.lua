@@ -5,7 +5,8 @@
 -- when the verifier of its kind says yes. The proof comes from the command itself, never
 -- from a caller's word. This module registers:
 --   "powershell"       the command line (and stdin) is exactly what modules/powershell.lua
---                      builds for a script, the script is its wrap() of one pipeline, and the
+--                      builds for a script, the script is its command_script() (the framed
+--                      answer the cmdlet layer sends) or wrap() of one pipeline, and the
 --                      pipeline is either
 --                      * an instance of a template a module registered (template()): the
 --                        exact text powershell.command builds for that cmdlet from literal
@@ -277,7 +278,7 @@ local NOT_BUILT = "it is not a script runbook's cmdlet layer built (modules/powe
 
 function VERIFIERS.powershell(command_line, stdin)
   local script = script_of(command_line, stdin)
-  local pipeline = script and pipeline_of(script)
+  local pipeline = script and (powershell.command_pipeline(script) or pipeline_of(script))
   if not pipeline then return nil, NOT_BUILT end
   return script_reads(script, pipeline)
 end
