@@ -6,7 +6,7 @@
 package.path = "modules/?.lua;modules/?/init.lua;" .. package.path
 package.cpath = "build/lib/?.so;" .. package.cpath
 local emulator = require "lync.emulator"
-local embedded_lab = require "embedded_lab"
+local embedded_lab = require "lab.world"
 local ps = require "powershell"
 local cjson = require "cjson"
 

@@ -1,6 +1,6 @@
 --- The embedded lab: a simulated two-site Lync estate for contoso.com. runbook uses this
 -- inventory when none is given; every line it prints then says [sim]. Nothing here is a
--- real server. Inject faults with --set lab.fault=NAME (modules/embedded_lab.lua lists them).
+-- real server. Inject faults with --set lab.fault=NAME (modules/lab/world.lua lists them).
 return {
   domain = "contoso.com",
   management = "fe1.contoso.com",

@@ -12,7 +12,7 @@ local support = require "support"
 local propagation = require "dns.propagation"
 local powerdns = require "dns.powerdns"
 local rfc2136 = require "dns.rfc2136"
-local sim = require "dns.sim"
+local sim = require "lab.dns"
 
 -- The zone's SOA serial as dig sees it at address:port.
 local function dig_serial(address, port)

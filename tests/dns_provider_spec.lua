@@ -48,12 +48,12 @@ local backends = {}
 backends[#backends + 1] = {
   name = "sim",
   setup = function(self)
-    self.sim = require("dns.sim").new { zone = "contoso.com", records = SEED }
-    self.constructor = ("require('dns.sim').new { zone = 'contoso.com', records = %s }")
+    self.sim = require("lab.dns").new { zone = "contoso.com", records = SEED }
+    self.constructor = ("require('lab.dns').new { zone = 'contoso.com', records = %s }")
       :format("{ { name = 'sip.contoso.com', type = 'A', ttl = 300, address = '192.0.2.10' } }")
   end,
   teardown = function() end,
-  make = function(self) return require("dns.sim").new { shared = self.sim } end,
+  make = function(self) return require("lab.dns").new { shared = self.sim } end,
   read = function(self, name, type)
     local keys = {}
     for _, record in ipairs(self.sim.query { name = name, type = type }.records) do
@@ -555,7 +555,7 @@ end)
 
 describe("dns provider sim faults #dns", function()
   it("refuses updates when told to, and changes nothing", function()
-    local sim = require("dns.sim").new { zone = "contoso.com", records = SEED }
+    local sim = require("lab.dns").new { zone = "contoso.com", records = SEED }
     sim.fault { refuse_updates = true }
     local result, message, code = sim.set("sip.contoso.com", "A", { { address = "192.0.2.1" } })
     assert.is_nil(result)
@@ -565,7 +565,7 @@ describe("dns provider sim faults #dns", function()
   end)
 
   it("serves old data from a lagging server until it catches up", function()
-    local sim = require("dns.sim").new { zone = "contoso.com", records = SEED,
+    local sim = require("lab.dns").new { zone = "contoso.com", records = SEED,
                                          servers = { "ns1", "ns2" } }
     sim.lag("ns2", 2)
     assert(sim.set("sip.contoso.com", "A", { { address = "192.0.2.1" } }))

@@ -4,7 +4,7 @@
 -- and 127.0.22.5x; the probe's DNS is our named, so nothing leaves loopback.
 local cjson = require "cjson"
 local emulator = require "lync.emulator"
-local embedded_lab = require "embedded_lab"
+local embedded_lab = require "lab.world"
 local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"

@@ -1,5 +1,5 @@
 -- runbooks/xmpp-failover.lua, xmpp-failback.lua and examples/custom-failover.lua against the
--- embedded lab (modules/embedded_lab.lua, examples/lab.lua), through ./runbook. The lab keeps
+-- embedded lab (modules/lab/world.lua, examples/lab.lua), through ./runbook. The lab keeps
 -- its Lync state and its zone in lab.state_dir, which the tests read back.
 local cjson = require "cjson"
 local support = require "support"

@@ -2,7 +2,7 @@
 -- real named (names → addresses through runbook.dns) and real listeners on 127.0.52.9-10,
 -- and against netsim for the filtered case (loopback cannot filter). #ports
 local ports = require "ports"
-local netsim = require "netsim"
+local netsim = require "lab.network"
 local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"

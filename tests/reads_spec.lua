@@ -83,7 +83,7 @@ describe("every read runbook's own code sends", function()
   end
 
   it("in plan and run of every runbook, under every lab fault", function()
-    local faults = require("embedded_lab").FAULTS
+    local faults = require("lab.world").FAULTS
     local books = { "runbooks/xmpp-failover.lua", "runbooks/xmpp-failback.lua",
                     "runbooks/xmpp-dr-readiness.lua" }
     for _, fault in ipairs(faults) do

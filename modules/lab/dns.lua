@@ -1,4 +1,4 @@
---- dns.sim — an in-memory zone behind the provider interface, for the embedded lab and
+--- lab.dns — an in-memory zone behind the provider interface, for the embedded lab and
 -- for tests of code that changes DNS. It keeps every version of the zone (the SOA serial
 -- counts them) and serves them through query(), a stand-in for dns.query, from several
 -- "servers" that can lag behind the primary. Faults can be injected:
@@ -10,9 +10,9 @@
 --   p.edit(name, type, records)           someone else's change (no compare-and-swap)
 -- p.serial() is the zone's SOA serial on the primary: the number of versions.
 --
---   local p = require("dns.sim").new { zone = "contoso.com", records = {...},
+--   local p = require("lab.dns").new { zone = "contoso.com", records = {...},
 --                                      servers = { "ns1", "ns2" } }
---   local q = require("dns.sim").new { shared = p }      -- another client, same zone
+--   local q = require("lab.dns").new { shared = p }      -- another client, same zone
 local provider = require "dns.provider"
 local say = require "dns.messages"    -- in en, de and fr
 

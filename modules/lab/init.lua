@@ -11,7 +11,7 @@
 local cmdlet = require "cmdlet"
 local emulator = require "lync.emulator"
 local estate = require "estate"
-local world = require "embedded_lab"
+local world = require "lab.world"
 
 local M = {}
 

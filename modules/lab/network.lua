@@ -1,9 +1,9 @@
---- netsim — port states and XMPP servers of a simulated topology, for the embedded lab and
+--- lab.network — port states and XMPP servers of a simulated topology, for the embedded lab and
 -- for tests of runbooks: the same interface as runbook.net (connect, open) so that code
 -- written for the real network runs unchanged, and xmpp.probe{net = sim} probes simulated
 -- servers through the real probe and the real XML parser.
 --
---   local sim = require("netsim").new {
+--   local sim = require("lab.network").new {
 --     hosts = { ["192.0.2.21"] = { name = "edge1.contoso.com",
 --                                  services = { [5269] = "xmpp" },   -- listening now
 --                                  firewall = { [5269] = "drop" },   -- drop|reject|reset
@@ -24,10 +24,10 @@ local NS = "xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams
 
 local function check_target(target)
   if type(target) ~= "table" or type(target.host) ~= "string" then
-    error("[netsim] expects {host=, port=}", 3)
+    error("[lab.network] expects {host=, port=}", 3)
   end
   if math.type(target.port) ~= "integer" or target.port < 1 or target.port > 65535 then
-    error("[netsim] port must be between 1 and 65535", 3)
+    error("[lab.network] port must be between 1 and 65535", 3)
   end
 end
 
@@ -58,15 +58,15 @@ local function new_socket(host, config, tls)
 end
 
 function Socket:send(data)
-  if not self.open then error("[netsim] socket is closed", 2) end
+  if not self.open then error("[lab.network] socket is closed", 2) end
   self.pending = self.pending .. self.answer(data)
   return true
 end
 
 function Socket:receive(max_bytes)
-  if not self.open then error("[netsim] socket is closed", 2) end
+  if not self.open then error("[lab.network] socket is closed", 2) end
   if #self.pending == 0 then
-    return nil, ("netsim: %s (simulated) sent nothing more"):format(self.host), "timeout"
+    return nil, ("lab.network: %s (simulated) sent nothing more"):format(self.host), "timeout"
   end
   local data = self.pending:sub(1, max_bytes)
   self.pending = self.pending:sub(max_bytes + 1)
@@ -88,7 +88,7 @@ end
 function Socket:close() self.open = false end
 
 function M.new(topology)
-  assert(type(topology) == "table", "[netsim] new(topology): topology must be a table")
+  assert(type(topology) == "table", "[lab.network] new(topology): topology must be a table")
   local hosts = topology.hosts or {}
   local perimeter = topology.perimeter or {}
   local function host_of(address)
@@ -124,7 +124,7 @@ function M.new(topology)
     function sim.open(target)
       local result = sim.connect(target)
       if result.state ~= "open" then
-        return nil, ("netsim: cannot connect to %s:%d (simulated): port %s (%s)"):format(
+        return nil, ("lab.network: cannot connect to %s:%d (simulated): port %s (%s)"):format(
           target.host, target.port, result.state, result.reason),
           result.state == "closed" and "refused" or result.reason == "timeout" and "timeout"
           or "unreachable"
@@ -142,14 +142,14 @@ function M.new(topology)
   local sim = make_view(false)
   local function known(address)
     local host = host_of(address)
-    if not host then error("[netsim] no host " .. tostring(address) .. " in the topology", 3) end
+    if not host then error("[lab.network] no host " .. tostring(address) .. " in the topology", 3) end
     return host
   end
   function sim.start(address, port, kind) known(address).services[port] = kind or true end
   function sim.stop(address, port) known(address).services[port] = nil end
   function sim.firewall(address, port, rule)
     if rule ~= nil and rule ~= "drop" and rule ~= "reject" and rule ~= "reset" then
-      error("[netsim] firewall rule must be drop, reject, reset or nil", 2)
+      error("[lab.network] firewall rule must be drop, reject, reset or nil", 2)
     end
     known(address).firewall[port] = rule
   end

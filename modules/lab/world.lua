@@ -1,6 +1,6 @@
---- embedded_lab — the embedded lab: a two-site Lync topology, its external DNS zone and its port
+--- lab.world — the embedded lab: a two-site Lync topology, its external DNS zone and its port
 -- states, simulated in this process behind the same interfaces the real transports use
--- (the Lync emulator as the `sim` cmdlet transport, dns.sim as the DNS provider, netsim as
+-- (the Lync emulator as the `sim` cmdlet transport, lab.dns as the DNS provider, lab.network as
 -- the network). Nothing here touches the network. Everything the lab shows is labelled
 -- as a simulation by the engine ([sim] on every line).
 --
@@ -25,8 +25,8 @@
 local cjson = require "cjson"
 local cmdlet = require "cmdlet"
 local emulator = require "lync.emulator"
-local netsim = require "netsim"
-local sim_dns = require "dns.sim"
+local simulated_net = require "lab.network"
+local sim_dns = require "lab.dns"
 
 local M = {}
 
@@ -49,7 +49,7 @@ M.SETTINGS = {
 
 local function check_fault(fault)
   for _, known in ipairs(M.FAULTS) do if known == fault then return fault end end
-  error(("[embedded_lab] unknown fault '%s': one of %s"):format(tostring(fault),
+  error(("[lab] unknown fault '%s': one of %s"):format(tostring(fault),
     table.concat(M.FAULTS, ", ")), 0)
 end
 
@@ -110,7 +110,7 @@ local function parse_fail_call(text)
   local computer, at = (rest or ""):match("^@([^#]+)#(%d+)$")
   if not computer then at = (rest or ""):match("^#(%d+)$") end
   if not cmdlet_name or not at then
-    error(("[embedded_lab] lab.fail_call '%s': write CMDLET@COMPUTER#N or CMDLET#N")
+    error(("[lab] lab.fail_call '%s': write CMDLET@COMPUTER#N or CMDLET#N")
       :format(tostring(text)), 0)
   end
   return { cmdlet = cmdlet_name, computer = computer, at = tonumber(at) }
@@ -197,7 +197,7 @@ local function network(inventory, lab, state_file, fault)
       if entry.internal_address then hosts[entry.internal_address] = { name = server } end
     end
   end
-  local sim = netsim.new { hosts = hosts,
+  local sim = simulated_net.new { hosts = hosts,
     perimeter = fault == "filtered-port" and { [5269] = "drop" } or {} }
   local function sync()
     local state = emulator.load_state(state_file)

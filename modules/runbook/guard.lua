@@ -23,7 +23,7 @@ local require, loadfile, setmetatable = require, loadfile, setmetatable
 
 local M = {}
 
-M.ENGINE_MODULES = { "runbook.secrets", "runbook.output", "runbook.journal", "embedded_lab",
+M.ENGINE_MODULES = { "runbook.secrets", "runbook.output", "runbook.journal", "lab.world",
                      "lync.emulator" }
 
 -- The functions the guard replaces, as they were: what the engine's modules are given.

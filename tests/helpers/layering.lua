@@ -15,9 +15,7 @@ local M = {}
 -- The layers, by path relative to the root; the first match wins.
 M.LAYERS = {
   { name = "engine", rank = 1, match = { "^modules/runbook/" } },
-  { name = "lab", rank = 3, match = { "^modules/lab/", "^modules/lync/emulator",
-                                      "^modules/embedded_lab%.lua$", "^modules/netsim%.lua$",
-                                      "^modules/dns/sim%.lua$" } },
+  { name = "lab", rank = 3, match = { "^modules/lab/", "^modules/lync/emulator" } },
   { name = "product", rank = 2, match = { "^modules/", "^runbooks/", "^examples/" } },
 }
 
@@ -46,7 +44,7 @@ local function list_lua_files(root)
   return files
 end
 
--- The module name a file answers to (modules/dns/sim.lua -> dns.sim, a/init.lua -> a);
+-- The module name a file answers to (modules/lab/dns.lua -> dns.sim, a/init.lua -> a);
 -- nil for runbooks and examples, which nothing requires.
 local function module_name(path)
   local name = path:match("^modules/(.+)%.lua$")
