@@ -1,7 +1,9 @@
 -- The whole failover against the real test lab: one real sshd address per Windows server
 -- (the Lync emulator as forced command), BIND named with TSIG for the external zone, and a
 -- real Prosody answering XMPP on the new pool's public address. Everything on 127.0.77.x
--- and 127.0.22.5x; the probe's DNS is our named, so nothing leaves loopback.
+-- and 127.0.22.5x; the probe's DNS is our named, so nothing leaves loopback. The WinRM cases
+-- put the WS-Management emulator on the same addresses, in each mode Windows ships or is
+-- hardened to (the Kerberos case with a KDC on 127.0.88.4:8804).
 local cjson = require "cjson"
 local emulator = require "lync.emulator"
 local embedded_lab = require "lab.world"
@@ -345,6 +347,88 @@ describe("xmpp-failover against real servers #e2e", function()
     local _, deleted = log:gsub("\ndelete ", "")
     assert.is_true(created > 10)
     assert.equal(created, deleted)             -- every shell opened was closed again
+  end)
+
+  -- Windows as it ships, and hardened (issue 17): the WS-Management emulator enforcing the
+  -- settings of each mode; a whole failover over it, every server reached the same way.
+  -- Returns the emulator's log of the run (one line per operation, authentication, seal).
+  local function failover_over_winrm(winrm, defaults, environment)
+    seed_servers(winrm.state_dir)
+    write(inventory, inventory_text { server_defaults = defaults })
+    local r = support.sh(("cd %s && %s RUNBOOK_STATE_DIR=%s %s run xmpp-failover --yes -v "
+      .. "-i %s"):format(quote(scratch), environment or "", quote(scratch .. "/state"),
+      quote(support.bin), quote(inventory)))
+    assert.equal(0, r.code, r.out .. r.err)
+    assert.equal(NEW_IP .. "\n", dig("xmpp.contoso.com", "A"))
+    local fe = cjson.decode(slurp(winrm.state_dir .. "/" .. FE .. ".json"))
+    local route
+    for _, site in ipairs(fe.sites) do
+      if site.Identity == "Site:Site2" then route = site.route end
+    end
+    assert.equal("EdgeServer:edgepool2.contoso.com", route)
+    local log = slurp(winrm.log)
+    assert.is_nil(log:find("auth refused", 1, true), log)
+    assert.is_nil(log:find("auth failed", 1, true), log)
+    return log, r.out .. r.err
+  end
+
+  -- the operations the emulator logged, and how many of them came sealed
+  local function operations_and_seals(log, mechanism)
+    local _, operations = log:gsub("\n[a-z]+ [%x%-]+", "")
+    local _, sealed = log:gsub("sealed " .. mechanism .. " %d+", "")
+    return operations, sealed
+  end
+
+  local function password_file(name, password)
+    local path = write(scratch .. "/" .. name, password .. "\n")
+    os.execute("chmod 600 " .. quote(path))
+    return "file:" .. path
+  end
+
+  it("fails over over WinRM as Windows ships it: HTTP 5985, AllowUnencrypted false, NTLM "
+     .. "sealed", function()
+    local winrm = lab.start("winrm", "--shipped", "auto", FE, EDGE_OLD, EDGE_A, EDGE_B)
+    finally(function() lab.stop(winrm) end)
+    local log, output = failover_over_winrm(winrm, ("{ transport = 'winrm', scheme = 'http', "
+      .. "auth = 'ntlm', port = %s, user = %q, password = %q, command_timeout = 20 }"):format(
+      winrm.port, winrm.user, password_file("ntlm", winrm.password)))
+    local operations, sealed = operations_and_seals(log, "ntlm")
+    assert.is_true(operations > 10, log)
+    assert.equal(operations, sealed)           -- no message crossed in the clear
+    assert.matches("auth ok ntlm", log, 1, true)
+    assert.is_nil(output:find(winrm.password, 1, true))
+  end)
+
+  it("fails over over WinRM on HTTPS with CbtHardeningLevel Strict (NTLM bound to the TLS "
+     .. "channel)", function()
+    local winrm = lab.start("winrm", "--cbt", "strict", "auto", FE, EDGE_OLD, EDGE_A, EDGE_B)
+    finally(function() lab.stop(winrm) end)
+    local log = failover_over_winrm(winrm, ("{ transport = 'winrm', auth = 'ntlm', port = %s, "
+      .. "user = %q, password = %q, ca_file = %q, command_timeout = 20 }"):format(winrm.port,
+      winrm.user, password_file("ntlm", winrm.password), winrm.ca_file))
+    local operations = operations_and_seals(log, "ntlm")
+    assert.is_true(operations > 10, log)
+    assert.matches("auth ok ntlm", log, 1, true)
+  end)
+
+  it("fails over over WinRM with Kerberos from the test KDC, over HTTP with encryption",
+     function()
+    local kdc = lab.start("kdc", "127.0.88.4", "8804", "fe1.contoso.com", "edge1a.contoso.com",
+                          "edge2a.contoso.com", "edge2b.contoso.com")
+    finally(function() lab.stop(kdc) end)
+    local winrm = lab.start("winrm", "--shipped", "--kerberos", kdc.dir, "auto", FE, EDGE_OLD,
+                            EDGE_A, EDGE_B)
+    finally(function() lab.stop(winrm) end)
+    local log, output = failover_over_winrm(winrm, ("{ transport = 'winrm', scheme = 'http', "
+      .. "auth = 'kerberos', port = %s, user = %q, password = %q, command_timeout = 20 }")
+      :format(winrm.port, kdc.user, password_file("kerberos", kdc.password)),
+      "KRB5_CONFIG=" .. quote(kdc.krb5_conf))
+    local operations, sealed = operations_and_seals(log, "kerberos")
+    assert.is_true(operations > 10, log)
+    assert.equal(operations, sealed)
+    assert.matches("auth ok kerberos administrator@RUNBOOK.TEST", log, 1, true)
+    assert.is_nil(log:find("auth ok ntlm", 1, true))
+    assert.is_nil(output:find(kdc.password, 1, true))
   end)
 
   it("finds a TSIG key BIND rejects in preflight, before any change", function()

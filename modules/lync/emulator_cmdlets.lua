@@ -573,16 +573,28 @@ local function certificates(context, args)
   return list
 end
 
--- Test-NetConnection -ComputerName -Port: TcpTestSucceeded unless state.unreachable lists
--- "host:port"; a failed test also writes a warning, which the emulator leaves out.
+-- Test-NetConnection -ComputerName -Port: the properties of Example 3 of its reference
+-- (nettcpip/Test-NetConnection.md: ComputerName, RemoteAddress, RemotePort, InterfaceAlias,
+-- SourceAddress, TcpTestSucceeded), TcpTestSucceeded false when state.unreachable lists
+-- "host:port"; a failed test also warns on the screen (its wording, from users'
+-- transcripts, is not in Microsoft's page) and pings (PingSucceeded).
 local function test_net_connection(context, args)
   local target, port = tostring(args.ComputerName), math.tointeger(tonumber(args.Port)) or 0
   local blocked = false
   for _, entry in ipairs(context.state.unreachable or {}) do
     if entry:lower() == (target .. ":" .. port):lower() then blocked = true end
   end
-  return { object { "ComputerName", target, "RemoteAddress", M.text(target),
-                    "RemotePort", port, "TcpTestSucceeded", not blocked } }
+  local fields = { "ComputerName", target, "RemoteAddress", M.text(target),
+                   "RemotePort", port, "InterfaceAlias", "Ethernet",
+                   "SourceAddress", M.text(context.state.source_address or "10.0.1.11") }
+  if blocked then
+    if context.write_host then
+      context.write_host(("WARNING: TCP connect to (%s : %d) failed\r\n"):format(target, port))
+    end
+    fields[#fields + 1], fields[#fields + 2] = "PingSucceeded", false
+  end
+  fields[#fields + 1], fields[#fields + 2] = "TcpTestSucceeded", not blocked
+  return { object(fields) }
 end
 
 local function server_version(context)
