@@ -168,7 +168,9 @@ function M.edge_servers(ctx, pool)
   ctx.data.edge_servers = ctx.data.edge_servers or {}
   if not ctx.data.edge_servers[pool] then
     local hosts = {}
-    for i, fqdn in ipairs(lync.edge_servers_of(M.cms(ctx), pool)) do hosts[i] = M.host(ctx, fqdn) end
+    for i, fqdn in ipairs(lync.edge_servers_of(M.cms(ctx), pool)) do
+      hosts[i] = M.host(ctx, fqdn)
+    end
     ctx.data.edge_servers[pool] = hosts
   end
   return ctx.data.edge_servers[pool]

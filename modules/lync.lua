@@ -152,10 +152,10 @@ local route_parameter_cache = setmetatable({}, { __mode = "k" })
 function M.federation_route_parameter(host)
   if route_parameter_cache[host] then return route_parameter_cache[host] end
   local keys = cmdlet.evaluate(host, ROUTE_PARAMETERS_PROBE)
-  local present = {}
-  for _, key in ipairs(keys) do present[key] = true end
+  local offered = {}
+  for _, key in ipairs(keys) do offered[key] = true end
   for _, name in ipairs(ROUTE_PARAMETERS) do
-    if present[name] then
+    if offered[name] then
       route_parameter_cache[host] = name
       return name
     end
@@ -202,10 +202,10 @@ function M.set_federation_route(host, site, edge_pool)
   local previous = M.federation_route(host, site)
   cmdlet(host, "Set-CsSite", { Identity = site_identity(site),
                                [change.parameter] = change.value })
-  local now = present(M.site(host, site)[change.parameter])
-  if not same_route(now, change.value) then
+  local current = present(M.site(host, site)[change.parameter])
+  if not same_route(current, change.value) then
     error(("[lync] the XMPP federation route of %s on %s is %s after setting it to %s")
-          :format(site_identity(site), host_name(host), tostring(now), change.value), 2)
+          :format(site_identity(site), host_name(host), tostring(current), change.value), 2)
   end
   return { parameter = change.parameter, value = change.value, previous = previous }
 end
@@ -217,10 +217,10 @@ function M.clear_federation_route(host, site)
   cmdlet(host, "Set-CsSite", { Identity = site_identity(site),
                                -- loaded on first use: only clearing a route needs $null
                                [parameter] = require("powershell").null })
-  local now = present(M.site(host, site)[parameter])
-  if now ~= nil then
+  local left = present(M.site(host, site)[parameter])
+  if left ~= nil then
     error(("[lync] the XMPP federation route of %s on %s is still %s after clearing it")
-          :format(site_identity(site), host_name(host), tostring(now)), 2)
+          :format(site_identity(site), host_name(host), tostring(left)), 2)
   end
 end
 

@@ -120,7 +120,7 @@ function Session:call_alone(frame, options)
   local resendable = reads.verify("powershell-frame", frame) and true or false
   local timeout = options.timeout or self.host.command_timeout
   local last_err, last_code
-  for attempt = 1, 2 do
+  for _ = 1, 2 do   -- the first try, and once more on a re-opened session
     if not self.channel then
       local ok, err, code, ended = self:open()
       if not ok then

@@ -322,7 +322,8 @@ local function post(session, body, timeout)
     local text = detail and find(detail, NS.f, "Message")
     local reason = find(fault, NS.s, "Text")
     return nil, { code = detail and detail.attributes.Code,
-                  message = ((text or reason or {}).text or "no reason given"):match("^%s*(.-)%s*$") }
+                  message = ((text or reason or {}).text or "no reason given")
+                    :match("^%s*(.-)%s*$") }
   end
   if response.status ~= 200 or not tree then
     fail("protocol", ("WinRM on %s answered HTTP %d%s"):format(session.host, response.status,
@@ -350,7 +351,9 @@ local function create_shell(session)
     { options = { { "WINRS_NOPROFILE", "TRUE" }, { "WINRS_CODEPAGE", "65001" } } }),
     session.timeout)
   local id = find(tree, NS.rsp, "ShellId")
-  if not id then fail("protocol", "WinRM on " .. session.host .. " created a shell without ShellId") end
+  if not id then
+    fail("protocol", "WinRM on " .. session.host .. " created a shell without ShellId")
+  end
   return id.text
 end
 
@@ -362,7 +365,9 @@ local function start_command(session, shell_id, command_line)
                                        { "WINRS_SKIP_CMD_SHELL", "FALSE" } } }),
     session.timeout)
   local id = find(tree, NS.rsp, "CommandId")
-  if not id then fail("protocol", "WinRM on " .. session.host .. " started a command without CommandId") end
+  if not id then
+    fail("protocol", "WinRM on " .. session.host .. " started a command without CommandId")
+  end
   return id.text
 end
 

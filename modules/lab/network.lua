@@ -142,7 +142,9 @@ function M.new(topology)
   local sim = make_view(false)
   local function known(address)
     local host = host_of(address)
-    if not host then error("[lab.network] no host " .. tostring(address) .. " in the topology", 3) end
+    if not host then
+      error("[lab.network] no host " .. tostring(address) .. " in the topology", 3)
+    end
     return host
   end
   function sim.start(address, port, kind) known(address).services[port] = kind or true end

@@ -179,8 +179,6 @@ end
 
 -- --------------------------------------------------------------- evaluation
 
-local Exit = {}
-
 local function ps_error(message, category, id)
   error({ ps_error = true, message = message, category = category, id = id }, 0)
 end

@@ -487,7 +487,8 @@ local function cms_status(state)
   end
   if master == cjson.null then master = nil end
   return { object { "ActiveMasterFqdn", master or cjson.null,
-    "ActiveFileTransferAgents", array(master and (cms.ActiveFileTransferAgents or { master }) or {}),
+    "ActiveFileTransferAgents",
+    array(master and (cms.ActiveFileTransferAgents or { master }) or {}),
     "ActiveReplicas", array {} } }
 end
 

@@ -78,13 +78,15 @@ function M.get(context, args)
   local name = args.Name and relative(args.Name, args.ZoneName:lower())
   local out = {}
   for _, record in ipairs(zone.records) do
-    if (not name or record.name == name) and (not args.RRType or record.type == args.RRType:upper()) then
+    if (not name or record.name == name)
+       and (not args.RRType or record.type == args.RRType:upper()) then
       out[#out + 1] = shown(record)
     end
   end
   if name and #out == 0 then
     kit.ps_error(("Failed to get %s record in %s zone on %s server."):format(args.Name,
-      args.ZoneName, context.state.server), "ObjectNotFound", "WIN32 9714,Get-DnsServerResourceRecord")
+      args.ZoneName, context.state.server), "ObjectNotFound",
+      "WIN32 9714,Get-DnsServerResourceRecord")
   end
   return out
 end
