@@ -439,24 +439,14 @@ local function replicated(ctx)
 end
 
 --- port_passes(ctx) -> holds, seen: 5269 of the new pool's public IP from the vantage host
--- (open or closed: the firewall passes), and the internal XMPP gateway port of each Edge
--- server that has an internal_address.
+-- (open or closed: the firewall passes). The internal ports are tried from the servers
+-- themselves (outbound_xmpp, gateway_reached), not from where runbook runs.
 local function port_passes(ctx)
   local outside = estate.net(ctx, "vantage").connect { host = ctx.params.public_ip,
     port = XMPP_PORT, timeout = 5 }
-  local seen = { say("port_from", ctx.params.public_ip, XMPP_PORT, estate.vantage_name(ctx),
-    outside.state) .. port_remark(ctx, outside.state) }
-  local ok = outside.state == "open" or outside.state == "closed"
-  for _, host in ipairs(edges(ctx)) do
-    local address = host.internal_address
-    if address then
-      local inside = estate.net(ctx, "inside").connect { host = address, port = GATEWAY_PORT,
-                                                       timeout = 5 }
-      seen[#seen + 1] = say("gateway_port", address, GATEWAY_PORT, inside.state)
-      ok = ok and (inside.state == "open" or inside.state == "closed")
-    end
-  end
-  return ok, table.concat(seen, "; ")
+  local seen = say("port_from", ctx.params.public_ip, XMPP_PORT, estate.vantage_name(ctx),
+    outside.state) .. port_remark(ctx, outside.state)
+  return outside.state == "open" or outside.state == "closed", seen
 end
 
 --- answers(ctx) -> holds, seen: an XMPP server-to-server probe of the domain, through DNS,
@@ -658,6 +648,60 @@ function M.export_configuration(ctx)
   ctx.note(say("exported", path, cms(ctx).name))
 end
 
+-- One TCP connect made by the server `from` itself (Test-NetConnection) -> connects, evidence
+local function tcp_from(from, address, port)
+  local ok = lync.tcp_test(from, address, port)
+  return ok, say(ok and "connects" or "fails", from.name, address, port)
+end
+
+--- outbound_xmpp(ctx) -> holds, detail: each Edge server of the new pool (but the excluded)
+-- connects out to xmpp_partner_host on 5269, tried on the server itself (the port summary
+-- for XMPP federation: XMPP/TCP/5269 from the Access Edge to any). Our services play no
+-- part in it, so it is a precondition: the failover's first step asks it before any change.
+-- With no partner host in the inventory it says so: not tried, never "open".
+function M.outbound_xmpp(ctx)
+  local partner = ctx.inventory.xmpp_partner_host
+  if not partner then return true, say("outbound_not_tried") end
+  local seen, failed = {}, {}
+  for _, host in ipairs(edges(ctx)) do
+    local ok, text = tcp_from(host, partner, XMPP_PORT)
+    if ok then seen[#seen + 1] = text else failed[#failed + 1] = text end
+  end
+  if #failed > 0 then
+    return false, table.concat(failed, "; ") .. say("outbound_blocked", partner)
+  end
+  return true, table.concat(seen, "; ")
+end
+
+--- gateway_reached(ctx, host [, before]) -> holds, detail: the Front End connects to the
+-- Edge server's internal interface on 23456 (XMPP/MTLS/23456 from the Front End's XMPP
+-- gateway), tried on the Front End itself. Nothing listens there while the Edge's services
+-- are stopped, and Test-NetConnection cannot tell that from a firewall: before the run
+-- changes anything (before = true) a failure counts only when the services run, and
+-- start-services' verification, with the services running, asks again and decides.
+function M.gateway_reached(ctx, host, before)
+  if not host.internal_address then return true, say("gateway_not_tried", host.name) end
+  local ok, text = tcp_from(cms(ctx), host.internal_address, GATEWAY_PORT)
+  if ok or not before then return ok, text end
+  local running = all_in(statuses(host), "Running")
+  if running then return false, text end
+  return true, text .. say("gateway_later", host.name)
+end
+
+--- ports_before(ctx) -> holds, detail: the failover's preflight of the internal ports, tried
+-- from where the traffic starts: outbound 5269 from each Edge server, 23456 to each from the
+-- Front End (gateway_reached before the run).
+function M.ports_before(ctx)
+  local ok, detail = M.outbound_xmpp(ctx)
+  local seen, failed = { detail }, ok and {} or { detail }
+  for _, host in ipairs(edges(ctx)) do
+    local reached, text = M.gateway_reached(ctx, host, true)
+    if reached then seen[#seen + 1] = text else failed[#failed + 1] = text end
+  end
+  if #failed > 0 then return false, table.concat(failed, "; ") end
+  return true, table.concat(seen, "; ")
+end
+
 --- ports_from_servers(ctx, pool) -> holds, detail: the ports Microsoft's port summary for
 -- XMPP federation needs, each tried from where its traffic starts (Test-NetConnection on
 -- the server): 23456 from the Front End to each Edge server's internal interface, 5269
@@ -672,10 +716,8 @@ function M.ports_from_servers(ctx, pool)
     end
     if partner then checks[#checks + 1] = { host, partner, XMPP_PORT } end
     for _, check in ipairs(checks) do
-      local from, address, port = table.unpack(check)
-      local ok = lync.tcp_test(from, address, port)
+      local ok, text = tcp_from(table.unpack(check))
       tried = tried + 1
-      local text = say(ok and "connects" or "fails", from.name, address, port)
       if ok then seen[#seen + 1] = text else failed[#failed + 1] = text end
     end
   end

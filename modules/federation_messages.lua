@@ -94,8 +94,6 @@ return i18n.catalogue("federation", {
   behind = { en = "behind: %s", de = "im Rückstand: %s", fr = "en retard : %s" },
   port_from = { en = "%s:%d from %s: %s", de = "%s:%d von %s aus: %s",
     fr = "%s:%d depuis %s : %s" },
-  gateway_port = { en = "%s:%d (XMPP gateway, internal): %s",
-    de = "%s:%d (XMPP-Gateway, intern): %s", fr = "%s:%d (passerelle XMPP, interne) : %s" },
   open_while_stopped = {
     en = " (although the new pool's services are stopped: something else answers on this "
       .. "address — check that the NAT rule leads to the new pool's Access Edge)",
@@ -215,6 +213,23 @@ return i18n.catalogue("federation", {
   outbound_not_tried = { en = "outbound 5269 not tried: no xmpp_partner_host",
     de = "ausgehend 5269 nicht geprüft: kein xmpp_partner_host",
     fr = "5269 sortant non essayé : pas de xmpp_partner_host" },
+  outbound_blocked = {
+    en = " (open outbound TCP 5269 from the Access Edge to the Internet; if %s itself is "
+      .. "down, name a partner that answers in xmpp_partner_host)",
+    de = " (ausgehendes TCP 5269 vom Zugriffs-Edge ins Internet öffnen; ist %s selbst "
+      .. "ausgefallen, in xmpp_partner_host einen Partner angeben, der antwortet)",
+    fr = " (ouvrez le TCP 5269 sortant de l’Edge d’accès vers Internet ; si %s est lui-même "
+      .. "en panne, indiquez dans xmpp_partner_host un partenaire qui répond)" },
+  gateway_not_tried = {
+    en = "23456 to %s not tried: no internal_address in the inventory",
+    de = "23456 zu %s nicht geprüft: keine internal_address im Inventar",
+    fr = "23456 vers %s non essayé : pas d’internal_address dans l’inventaire" },
+  gateway_later = {
+    en = " (the services of %s are stopped, so nothing listens: tried again once they run)",
+    de = " (die Dienste von %s sind beendet, also lauscht niemand: erneut geprüft, sobald "
+      .. "sie laufen)",
+    fr = " (les services de %s sont arrêtés, rien n’écoute : réessayé une fois qu’ils "
+      .. "tournent)" },
 
   -- errors: what failed and what to do next
   no_lync_services = {

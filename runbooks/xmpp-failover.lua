@@ -12,7 +12,10 @@
 -- * its step 4 (dns-a-record) gives the A record the pool's public Access Edge IP (after
 --   NAT), never an FQDN, and waits until every authoritative server serves it;
 -- * its step 6 (port-5269) checks 5269 from outside the perimeter: closed is fine while the
---   services are stopped (the firewall passes, nothing listens), filtered names the firewall.
+--   services are stopped (the firewall passes, nothing listens), filtered names the firewall;
+--   the internal ports of Microsoft's port summary are tried from where their traffic starts,
+--   on the servers themselves: outbound 5269 from each Edge server and 23456 from the Front
+--   End before any change (pool-deployed), 23456 again once the services run (start-services).
 -- Every value comes from the inventory or --set (docs/inventory.md). Adapt it to your
 -- organization with runbook.extend (examples/custom-failover.lua), not with a copy. The
 -- German and French titles are in xmpp-federation.titles.lua, the words of the evidence in
@@ -59,6 +62,10 @@ return runbook.define {
         -- and can host XMPP federation: partners, federation, version, certificates
         local ready, detail = federation.prerequisites(ctx, target)
         if not ready then return false, detail end
+        -- outbound 5269 and 23456 from the Front End, tried on the servers themselves
+        local open, ports = federation.ports_before(ctx)
+        if not open then return false, ports end
+        detail = detail .. "; " .. ports
         local answers, where = federation.cms_master(ctx)   -- Set-CsSite needs the CMS master
         if not answers then return false, where end
         detail = detail .. "; " .. where
@@ -228,8 +235,11 @@ return runbook.define {
         lync.start_services(host, { computer = host.name, timeout = ctx.params.service_timeout,
                                     interval = federation.poll(ctx, 1) })
       end,
-      verify = function(_, host)
-        return federation.all_in(federation.statuses(host), "Running")
+      verify = function(ctx, host)   -- and, the services running, 23456 from the Front End
+        local running, detail = federation.all_in(federation.statuses(host), "Running")
+        if not running then return false, detail end
+        local reached, seen = federation.gateway_reached(ctx, host)
+        return reached, detail .. "; " .. seen
       end,
       rollback = restore_services },
 

@@ -728,6 +728,71 @@ describe("ports tried from where the traffic starts (issue 18, gap 6)", function
   end)
 end)
 
+describe("the failover's ports from the servers themselves (issue 18, gap 6)", function()
+  local function with_partner()
+    local path = support.write(scratch .. "/partner.lua", (slurp(support.root
+      .. "/examples/lab.lua"):gsub('  management = "fe1.contoso.com",', '  management = '
+      .. '"fe1.contoso.com",\n  xmpp_partner_host = "xmpp.jabber.example",', 1)))
+    assert.equal(0, runbook("plan xmpp-failover -i " .. quote(path)).code)   -- the lab's files
+    return path
+  end
+  local function lync_edit(fn)
+    local state = lync_state()
+    fn(state)
+    support.write(lab_dir .. "/lync-state.json", cjson.encode(state))
+  end
+
+  it("refuses before any change when an Edge server cannot connect out on 5269", function()
+    local path = with_partner()
+    assert.matches("edge2a.contoso.com → xmpp.jabber.example:5269 connects",
+                   runbook("plan xmpp-failover -i " .. quote(path)).out, 1, true)
+    lync_edit(function(state) state.unreachable = { "xmpp.jabber.example:5269" } end)
+    local r = runbook("run xmpp-failover --yes -i " .. quote(path))
+    assert.equal(1, r.code, r.out)
+    assert.matches("cannot proceed: a check does not hold, nothing was changed", r.out, 1, true)
+    assert.matches("✗ 1/10 .*edge2a%.contoso%.com → xmpp%.jabber%.example:5269 fails.*"
+                   .. "open outbound TCP 5269 from the Access Edge", r.out)
+    assert.is_nil(site_route("Site2"))
+    for name, status in pairs(services("edge2a.contoso.com")) do assert.equal("Running", status, name) end
+  end)
+
+  it("refuses before any change when the Front End cannot reach 23456 of a running Edge",
+     function()
+    local path = with_partner()
+    lync_edit(function(state) state.unreachable = { "10.0.2.12:23456" } end)
+    local r = runbook("run xmpp-failover --yes -i " .. quote(path))
+    assert.equal(1, r.code, r.out)
+    assert.matches("cannot proceed: a check does not hold, nothing was changed", r.out, 1, true)
+    assert.matches("fe1.contoso.com → 10.0.2.12:23456 fails", r.out, 1, true)
+    assert.is_nil(site_route("Site2"))
+  end)
+
+  it("asks 23456 of a stopped Edge again once its services run, and rolls back", function()
+    local path = with_partner()
+    lync_edit(function(state)
+      state.unreachable = { "10.0.2.12:23456" }
+      for _, service in ipairs(state.services["edge2b.contoso.com"]) do
+        if service.Name ~= "REPLICA" then service.Status = "Stopped" end
+      end
+    end)
+    local plan = runbook("plan xmpp-failover -i " .. quote(path)).out
+    assert.matches("fe1.contoso.com → 10.0.2.12:23456 fails (the services of edge2b.contoso.com "
+                   .. "are stopped, so nothing listens: tried again once they run)", plan, 1, true)
+    local r = runbook("run xmpp-failover --yes --json --rollback auto -i " .. quote(path)
+                      .. " --set service_timeout=0.3")
+    assert.equal(1, r.code, r.out)
+    local summary
+    for line in r.out:gmatch("[^\n]+") do
+      local event = cjson.decode(line)
+      if event.event == "summary" then summary = event end
+    end
+    assert.matches("start%-services", summary.step)
+    assert.matches("fe1.contoso.com → 10.0.2.12:23456 fails", cjson.encode(summary), 1, true)
+    assert.is_nil(site_route("Site2"))
+    assert.equal("198.51.100.10", a_record())
+  end)
+end)
+
 describe("xmpp-dr-readiness", function()
   it("lists the missing SRV record of the standby pool and exits 1, changing nothing", function()
     local r = runbook("plan xmpp-dr-readiness")
