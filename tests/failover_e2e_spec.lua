@@ -310,6 +310,7 @@ describe("xmpp-failover against real servers #e2e", function()
   end)
 
   it("fails over with every Windows server reached over WinRM (NTLM over HTTPS)", function()
+    support.unwind_fully()   -- gss-ntlmssp's own leak is suppressed by its whole stack
     local winrm = lab.start("winrm", "auto", FE, EDGE_OLD, EDGE_A, EDGE_B)
     finally(function() lab.stop(winrm) end)
     seed_servers(winrm.state_dir)
