@@ -6,6 +6,7 @@
 -- CbtHardeningLevel Strict (the TLS channel binding in NTLM's last message).
 local lab = require "helpers.servers"
 local support = require "support"
+support.unwind_fully()   -- runbook.gss loads gss-ntlmssp, whose leak tests/lsan.supp names
 local task = require "runbook.task"
 local powershell = require "powershell"
 local winrm = require "winrm"
