@@ -551,7 +551,8 @@ M.srv_records, M.wanted_aaaa = srv_records, wanted_aaaa
 
 --- prerequisites(ctx, pool) -> holds, detail: what XMPP federation needs of the estate and
 -- of the pool's Edge servers (issue 18, gap 5): an XMPP allowed partner, federation allowed
--- on the Access Edge, no Skype for Business Server 2019 (which has no XMPP federation), and
+-- on the Access Edge, an external access policy with EnableXmppAccess, no Skype for
+-- Business Server 2019 (which has no XMPP federation), and
 -- an Access Edge external certificate on each Edge server that names every SIP domain and
 -- is valid for params.certificate_days (default 30) more days.
 function M.prerequisites(ctx, pool)
@@ -562,6 +563,16 @@ function M.prerequisites(ctx, pool)
   else seen[#seen + 1] = say("partners", table.concat(partners, ", ")) end
   if not lync.federation_allowed(cms(ctx)) then
     gaps[#gaps + 1] = say("federation_off")
+  end
+  local allowing, denying = lync.xmpp_access_policies(cms(ctx))
+  if #allowing == 0 then
+    gaps[#gaps + 1] = say("no_xmpp_policy", #denying > 0 and table.concat(denying, ", ")
+                                              or say("none"))
+  else
+    local global = false
+    for _, identity in ipairs(allowing) do global = global or identity:lower() == "global" end
+    seen[#seen + 1] = say(global and "xmpp_policy" or "xmpp_policy_granted",
+                          table.concat(allowing, ", "))
   end
   local days = (ctx.params or {}).certificate_days or 30
   for _, host in ipairs(pool_edges(ctx, pool)) do

@@ -210,6 +210,24 @@ return i18n.catalogue("federation", {
       .. "xmpp_partner_host im Inventar angeben",
     fr = "rien à essayer pour %s : indiquez l’internal_address de ses serveurs Edge et "
       .. "xmpp_partner_host dans l’inventaire" },
+  no_xmpp_policy = {
+    en = "no external access policy allows XMPP (EnableXmppAccess is False in %s): "
+      .. "Set-CsExternalAccessPolicy -Identity Global -EnableXmppAccess $true, or grant the "
+      .. "users a policy that allows it",
+    de = "keine Richtlinie für den externen Zugriff erlaubt XMPP (EnableXmppAccess ist False "
+      .. "in %s): Set-CsExternalAccessPolicy -Identity Global -EnableXmppAccess $true, oder den "
+      .. "Benutzern eine Richtlinie zuweisen, die es erlaubt",
+    fr = "aucune stratégie d’accès externe n’autorise XMPP (EnableXmppAccess est False dans "
+      .. "%s) : Set-CsExternalAccessPolicy -Identity Global -EnableXmppAccess $true, ou "
+      .. "attribuez aux utilisateurs une stratégie qui l’autorise" },
+  xmpp_policy = { en = "XMPP access allowed by %s", de = "XMPP-Zugriff erlaubt durch %s",
+    fr = "accès XMPP autorisé par %s" },
+  xmpp_policy_granted = {
+    en = "XMPP access allowed by %s only: only users granted it reach XMPP partners",
+    de = "XMPP-Zugriff nur durch %s erlaubt: nur Benutzer, denen sie zugewiesen ist, "
+      .. "erreichen XMPP-Partner",
+    fr = "accès XMPP autorisé par %s seulement : seuls les utilisateurs qui l’ont reçue "
+      .. "joignent les partenaires XMPP" },
   outbound_not_tried = { en = "outbound 5269 not tried: no xmpp_partner_host",
     de = "ausgehend 5269 nicht geprüft: kein xmpp_partner_host",
     fr = "5269 sortant non essayé : pas de xmpp_partner_host" },

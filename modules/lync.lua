@@ -42,6 +42,8 @@ local PROJECT = {
     { "ActiveFileTransferAgents", "ActiveFileTransferAgents", "strings" } },
   ["Get-CsAccessEdgeConfiguration"] = { { "Identity", "Identity" },
     { "AllowFederatedUsers", "AllowFederatedUsers", "bool" } },
+  ["Get-CsExternalAccessPolicy"] = { { "Identity", "Identity" },
+    { "EnableXmppAccess", "EnableXmppAccess", "bool" } },
   ["Get-CsCertificate"] = { { "Use", "Use" }, { "Subject", "Subject" },
     { "AlternativeNames", "AlternativeNames", "strings" },
     { "NotAfter", "NotAfter.Ticks", "int" }, { "Thumbprint", "Thumbprint" } },
@@ -57,6 +59,7 @@ for name, parameters in pairs {
   ["Get-CsWindowsService"] = { ComputerName = "string" },
   ["Get-CsManagementStoreReplicationStatus"] = { ReplicaFqdn = "string" },
   ["Get-CsXmppAllowedPartner"] = {}, ["Get-CsAccessEdgeConfiguration"] = {},
+  ["Get-CsExternalAccessPolicy"] = {},
   ["Get-CsCertificate"] = { Type = "strings" }, ["Get-CsServerVersion"] = {},
   ["Test-NetConnection"] = { ComputerName = "string", Port = "integer" },
 } do
@@ -377,6 +380,19 @@ end
 function M.federation_allowed(host)
   local config = read(host, "Get-CsAccessEdgeConfiguration", {})[1]
   return config ~= nil and config.AllowFederatedUsers == true
+end
+
+--- xmpp_access_policies(host) -> allowing, denying: the Identities of the external access
+-- policies whose EnableXmppAccess is True, and of the others (Get-CsExternalAccessPolicy;
+-- Set-CsExternalAccessPolicy.md, -EnableXmppAccess: "whether the user is allowed to
+-- communicate with users who have SIP accounts with a federated XMPP … partner")
+function M.xmpp_access_policies(host)
+  local allowing, denying = {}, {}
+  for _, policy in ipairs(read(host, "Get-CsExternalAccessPolicy", {})) do
+    local list = policy.EnableXmppAccess == true and allowing or denying
+    list[#list + 1] = policy.Identity
+  end
+  return allowing, denying
 end
 
 --- certificates(host, use) -> the Lync certificates of that computer for a use

@@ -650,6 +650,9 @@ end)
 describe("XMPP prerequisites (issue 18, gap 5)", function()
   for _, case in ipairs {
     { "no-xmpp-partner", "Get%-CsXmppAllowedPartner lists no partner" },
+    { "no-xmpp-policy", "no external access policy allows XMPP %(EnableXmppAccess is False in "
+      .. "Global, Tag:SipFederationOnly%): Set%-CsExternalAccessPolicy %-Identity Global "
+      .. "%-EnableXmppAccess %$true" },
     { "expired-certificate", "edge2a%.contoso%.com: the Access Edge certificate CN=sip%.contoso"
       .. "%.com has expired" },
     { "sfb-2019", "edge2a%.contoso%.com runs Skype for Business Server 2019, which has no XMPP "
@@ -667,6 +670,18 @@ describe("XMPP prerequisites (issue 18, gap 5)", function()
       assert.matches(case[2], audit.out)
     end)
   end
+
+  it("names the external access policies that allow XMPP (EnableXmppAccess)", function()
+    assert.matches("XMPP access allowed by Global", runbook("plan xmpp-failover").out, 1, true)
+    local state = lync_state()
+    state.external_access_policies = { { Identity = "Global" },
+      { Identity = "Tag:XmppUsers", EnableXmppAccess = true } }
+    support.write(lab_dir .. "/lync-state.json", cjson.encode(state))
+    local r = runbook("plan xmpp-failover")
+    assert.matches("XMPP access allowed by Tag:XmppUsers only: only users granted it reach "
+                   .. "XMPP partners", r.out, 1, true)
+    assert.matches("✓ 1/10", r.out, 1, true)
+  end)
 
   it("says where the CMS master is, and that it is in the site of the pool we leave", function()
     local r = runbook("plan xmpp-failover")

@@ -15,7 +15,8 @@
 -- filtered-port (the perimeter firewall drops 5269), old-parameter (Set-CsSite has the
 -- procedure's -XmppExternalFederationRoute instead of the reference's -XmppFederationRoute),
 -- no-services (an Edge server of the pool reports no Lync service at all), no-xmpp-partner
--- (Get-CsXmppAllowedPartner lists none), expired-certificate (the Access Edge certificate
+-- (Get-CsXmppAllowedPartner lists none), no-xmpp-policy (no external access policy has
+-- EnableXmppAccess), expired-certificate (the Access Edge certificate
 -- expired yesterday), sfb-2019 (the servers run Skype for Business Server 2019), cms-down
 -- (no Central Management Store master answers).
 -- One call can be made to fail, for the fault matrix (tests/fault_matrix_spec.lua):
@@ -32,7 +33,8 @@ local M = {}
 
 M.FAULTS = { "none", "stuck-service", "unreachable-edge", "stuck-replication", "access-denied",
              "dns-refused", "lagging-dns", "filtered-port", "old-parameter", "no-services",
-             "no-xmpp-partner", "expired-certificate", "sfb-2019", "cms-down" }
+             "no-xmpp-partner", "expired-certificate", "sfb-2019", "cms-down",
+             "no-xmpp-policy" }
 
 --- SETTINGS: the keys of an inventory's `lab` table that this module reads, as schema
 -- nodes (shell completion offers them; the inventory schema leaves `lab` free-form).
@@ -133,6 +135,10 @@ local function apply_lync_fault(state, fault, target)
     state.services[target] = {}
   elseif fault == "no-xmpp-partner" then
     state.xmpp_partners = {}
+  elseif fault == "no-xmpp-policy" then
+    state.external_access_policies = {
+      { Identity = "Global", EnableFederationAccess = true, EnableXmppAccess = false },
+      { Identity = "Tag:SipFederationOnly", EnableFederationAccess = true } }
   elseif fault == "expired-certificate" then
     state.certificates = { { Use = "AccessEdgeExternal", Subject = "CN=sip.contoso.com",
       AlternativeNames = { "sip.contoso.com", "contoso.com" }, NotAfter = os.time() - 86400 } }

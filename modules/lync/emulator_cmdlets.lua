@@ -553,6 +553,35 @@ local function access_edge_configuration(context)
                     "EnablePartnerDiscovery", config.EnablePartnerDiscovery == true } }
 end
 
+-- Get-CsExternalAccessPolicy: the policies of state.external_access_policies, by default a
+-- Global policy that allows federation and XMPP (Set-CsExternalAccessPolicy.md: each
+-- Enable* property's "default value is False"; this default is a deployed XMPP estate, as
+-- the other defaults here). -Identity takes "Global", "Site:Redmond" or a per-user name.
+local EXTERNAL_ACCESS_CLASS =
+  "Microsoft.Rtc.Management.WritableConfig.Policy.ExternalAccess.ExternalAccessPolicy"
+
+local function external_access_policies(context, args)
+  local list = {}
+  for _, policy in ipairs(context.state.external_access_policies
+      or { { Identity = "Global", EnableFederationAccess = true, EnableXmppAccess = true } }) do
+    local identity = tostring(policy.Identity)
+    if args.Identity == nil or identity:lower() == tostring(args.Identity):lower()
+       or identity:lower() == ("tag:" .. tostring(args.Identity)):lower() then
+      list[#list + 1] = object { "Identity", identity, "Description", policy.Description or "",
+        "EnableFederationAccess", policy.EnableFederationAccess == true,
+        "EnableXmppAccess", policy.EnableXmppAccess == true,
+        "EnablePublicCloudAccess", policy.EnablePublicCloudAccess == true,
+        "EnablePublicCloudAudioVideoAccess", policy.EnablePublicCloudAudioVideoAccess == true,
+        "EnableOutsideAccess", policy.EnableOutsideAccess == true }
+    end
+  end
+  if args.Identity ~= nil and #list == 0 then
+    ps_error(('Cannot get "ExternalAccessPolicy" "%s" because it does not exist.'):format(
+      args.Identity), "ObjectNotFound", "ItemNotFound," .. EXTERNAL_ACCESS_CLASS)
+  end
+  return list
+end
+
 local function certificates(context, args)
   local clock = context.state.clock or 0
   local list = {}
@@ -687,6 +716,9 @@ for _, s in ipairs {
   spec("Get-CsAccessEdgeConfiguration",
        "Microsoft.Rtc.Management.WritableConfig.Policy.Edge.GetAccessEdgeConfigurationCmdlet",
        { "Identity", "Filter", "LocalStore" }, access_edge_configuration,
+       { positional = { "Identity" } }),
+  spec("Get-CsExternalAccessPolicy", EXTERNAL_ACCESS_CLASS,
+       { "Identity", "Filter", "LocalStore" }, external_access_policies,
        { positional = { "Identity" } }),
   spec("Get-CsCertificate", "Microsoft.Rtc.Management.Deployment.GetCertificateCmdlet",
        { "Type", "NetportId", "Report", "Identity" }, certificates),

@@ -56,6 +56,9 @@ M.BUILT_IN = {
   ["Get-CsAccessEdgeConfiguration"] = {
     reason = "modules/lync.lua: access_edge_configuration (prerequisites)",
     parameters = { Identity = "text" } },
+  ["Get-CsExternalAccessPolicy"] = {
+    reason = "modules/lync.lua: xmpp_access_policies (prerequisites)",
+    parameters = { Identity = "text" } },
   ["Get-CsCertificate"] = { reason = "modules/lync.lua: certificates of the local computer "
                               .. "(prerequisites)", parameters = { Type = "texts" } },
   ["Test-NetConnection"] = { reason = "modules/lync.lua: tcp_test — a TCP connect from the "
