@@ -36,6 +36,7 @@
 -- exec, process.run and WinRM's HTTP requests refuse without it (runtime/permit.h).
 local failure = require "runbook.failure"
 local i18n = require "runbook.i18n"
+local phase = require "runbook.phase"
 local powershell = require "powershell"
 local pssession = require "pssession"
 local reads = require "powershell.reads"
@@ -45,6 +46,7 @@ local task = require "runbook.task"
 local M = {}
 
 local transports = {}
+local kept = { generation = nil, answers = {}, asking = 0 }   -- reads kept per phase (below)
 
 local function host_name(host)
   return tostring(host.name or host.address)
@@ -180,6 +182,7 @@ end
 --- close_all(): closes every persistent PowerShell session and every pooled SSH
 -- connection (at the end of a run, also after Ctrl-C: task.at_exit).
 function M.close_all()
+  kept.answers = {}
   pssession.close_all()
   for key, idle in pairs(pools) do
     for _, session in ipairs(idle) do session:close() end
@@ -226,8 +229,74 @@ local function run_in_session(host, label, pipeline, options)
                               or "the server ended it at once")
 end
 
--- Sends a pipeline (PowerShell text built by modules/powershell.lua) and parses the answer.
+-- ------------------------------------------------------------- reads kept per phase
+-- A read asked with options.cache (lync's Get-CsSite, Get-CsPool, Get-CsWindowsService) is
+-- sent once per host per phase (runbook.phase: a step of the plan, the preflight, a step of
+-- the run or of the rollback); later asks in the phase get a copy of its answer. Any script
+-- that is not a proven read, to any host, forgets them all before and after it is sent: a
+-- change invalidates what was read. Waits never ask with cache.
+local function kept_answers()
+  if kept.generation ~= phase.generation() then
+    kept.generation, kept.answers = phase.generation(), {}
+  end
+  return kept.answers
+end
+
+local function copy(value)
+  if type(value) ~= "table" then return value end
+  local out = {}
+  for key, item in pairs(value) do out[key] = copy(item) end
+  return setmetatable(out, getmetatable(value))
+end
+
+-- Forgets every kept read (and every one under way) when the pipeline may change something.
+local function forget_if_change(pipeline)
+  if next(kept.answers) == nil and kept.asking == 0 then return end
+  local frame = powershell.session_frame(powershell.session_script(pipeline))
+  if not reads.verify("powershell-frame", frame) then kept.answers = {} end
+end
+
+local send
+
+-- A read asked with options.cache: the answer kept for this phase, else sent and kept,
+-- unless a change was sent meanwhile.
+-- Which server, over what, as whom: every plain field of the inventory entry.
+local function server_key(host)
+  local parts = {}
+  for field, value in pairs(host) do
+    if type(value) == "string" or type(value) == "number" or type(value) == "boolean" then
+      parts[#parts + 1] = field .. "=" .. tostring(value)
+    end
+  end
+  table.sort(parts)
+  return table.concat(parts, "\0")
+end
+
+local function run_kept(host, label, pipeline, options)
+  if phase.generation() == 0 then return send(host, label, pipeline, options) end  -- no run
+  local answers, key = kept_answers(), server_key(host) .. "\0\0" .. pipeline
+  if answers[key] then return copy(answers[key]) end
+  kept.asking = kept.asking + 1
+  local outcome = table.pack(pcall(send, host, label, pipeline, options))
+  kept.asking = kept.asking - 1
+  if not outcome[1] then error(outcome[2], 0) end
+  local results, record = outcome[2], outcome[3]
+  if results and kept.answers == answers then answers[key] = copy(results) end
+  return results, record
+end
+
+-- Sends a pipeline (PowerShell text built by modules/powershell.lua) and parses the answer,
+-- or answers a read kept for this phase.
 local function run(host, label, pipeline, options)
+  if options and options.cache then return run_kept(host, label, pipeline, options) end
+  forget_if_change(pipeline)
+  local answer = table.pack(send(host, label, pipeline, options))
+  forget_if_change(pipeline)
+  return table.unpack(answer, 1, answer.n)
+end
+
+-- Sends a pipeline and parses the answer.
+function send(host, label, pipeline, options)
   assert(type(host) == "table", "[cmdlet] host must be an inventory entry (a table)")
   local transport = transports[host.transport or "ssh"]
   if not transport then
@@ -278,6 +347,25 @@ function M.invoke(host, name, parameters, options)
   local results, record = M.try(host, name, parameters, options)
   if not results then M.raise(host, name, record) end
   return results
+end
+
+--- open_sessions(hosts): starts opening the persistent session of every host whose
+-- transport keeps one, all at once, without waiting (pssession's warm): a run's checks then
+-- find them open or opening, and one session start lies on the critical path, not one per
+-- step that meets a new host. Failures are answered to the first call to that host.
+function M.open_sessions(hosts)
+  for _, host in ipairs(hosts) do
+    local opener = session_openers[host.transport or "ssh"]
+    local session = opener and pssession.get(host, opener)
+    if session then session:warm() end
+  end
+end
+
+--- try_script(host, label, script, options) -> list | nil, record: several statements in one
+-- round trip (lync's stop of every service of a server, with a result per service); the
+-- script must come from code, never from inventory values (use powershell.literal).
+function M.try_script(host, label, script, options)
+  return run(host, label, script, options)
 end
 
 --- evaluate(host, expression, options) -> list; raises. For probes that are not a plain

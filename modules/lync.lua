@@ -12,6 +12,7 @@
 -- server which one its Set-CsSite has (cached per host) and the setters use that one.
 local cmdlet = require "cmdlet"
 local failure = require "runbook.failure"
+local powershell = require "powershell"
 local progress = require "runbook.progress"
 local reads = require "powershell.reads"
 local task = require "runbook.task"
@@ -70,13 +71,19 @@ reads.template { cmdlet = "Get-CsManagementStoreReplicationStatus",
                  project = PROJECT.CmsStatus }
 reads.template { script = ROUTE_PARAMETERS_PROBE }
 
--- A read of the Lync cmdlets, its output shaped on the server.
-local function read(host, name, parameters)
-  return cmdlet(host, name, parameters, { project = PROJECT[name] })
+-- The reads the cmdlet layer keeps per host per phase (cmdlet.lua, "reads kept per phase"):
+-- asked by many checks of one step, changed only by a change, which forgets them.
+local KEPT = { ["Get-CsSite"] = true, ["Get-CsPool"] = true, ["Get-CsWindowsService"] = true }
+
+-- A read of the Lync cmdlets, its output shaped on the server; fresh: never a kept answer
+-- (a wait's poll).
+local function read(host, name, parameters, fresh)
+  return cmdlet(host, name, parameters, { project = PROJECT[name],
+                                          cache = KEPT[name] and not fresh })
 end
 
 local function try_read(host, name, parameters)
-  return cmdlet.try(host, name, parameters, { project = PROJECT[name] })
+  return cmdlet.try(host, name, parameters, { project = PROJECT[name], cache = KEPT[name] })
 end
 
 -- A projected string field: '' is what [string] makes of $null.
@@ -218,8 +225,7 @@ end
 function M.clear_federation_route(host, site)
   local parameter = M.federation_route_parameter(host)
   cmdlet(host, "Set-CsSite", { Identity = site_identity(site),
-                               -- loaded on first use: only clearing a route needs $null
-                               [parameter] = require("powershell").null })
+                               [parameter] = powershell.null })
   local left = present(M.site(host, site)[parameter])
   if left ~= nil then
     error(("[lync] the XMPP federation route of %s on %s is still %s after clearing it")
@@ -238,9 +244,11 @@ local function status_name(value)
 end
 
 --- services(host, {computer=, names=}) -> list of {Name=, DisplayName=, Status="Running"|...}
+-- (options.fresh: asked again, never the answer kept for this phase)
 function M.services(host, options)
   options = options or {}
-  local list = read(host, "Get-CsWindowsService", { ComputerName = options.computer })
+  local list = read(host, "Get-CsWindowsService", { ComputerName = options.computer },
+                    options.fresh)
   local wanted
   if options.names then
     wanted = {}
@@ -256,32 +264,88 @@ function M.services(host, options)
   return out
 end
 
---- wait_services(host, state, {computer=, names=, timeout=60, interval=1})
--- Polls until every service (or every named one) is in state ("Running", "Stopped").
--- (a wait shows its progress: runbook.progress)
+-- A TimeSpan as PowerShell converts it from a string: [d.]hh:mm:ss.fff
+local function timespan(seconds)
+  local whole = math.floor(seconds)
+  local days, rest = whole // 86400, whole % 86400
+  local text = ("%02d:%02d:%02d.%03d"):format(rest // 3600, rest % 3600 // 60, rest % 60,
+    math.floor((seconds - whole) * 1000 + 0.5))
+  return days > 0 and (days .. "." .. text) or text
+end
+
+-- The wait a server runs itself: ServiceController.WaitForStatus polls the service every
+-- 250 ms and throws System.ServiceProcess.TimeoutException when the time passes; one round
+-- trip, which returns when the state holds. Each service gets the timeout; they change in
+-- parallel on the server, so the wait ends about when the slowest does.
+local function wait_script(names, computer, state, timeout)
+  return powershell.command("Get-Service", { Name = names, ComputerName = computer })
+    .. (" | ForEach-Object { $_.WaitForStatus(%s, %s); [pscustomobject]@{ Name = "
+        .. "[string]$_.Name; Status = [string]$_.Status } }"):format(powershell.literal(state),
+        powershell.literal(timespan(timeout)))
+end
+
+-- The services (of names, or all) not in state, as "NAME (Status)", read afresh.
+local function behind_of(host, state, options)
+  local behind, shown, services = {}, {}, M.services(host, { computer = options.computer,
+    names = options.names, fresh = true })
+  for _, service in ipairs(services) do
+    if service.Status ~= state then
+      behind[#behind + 1] = ("%s (%s)"):format(service.Name, service.Status)
+      shown[#shown + 1] = service.Name .. "=" .. service.Status
+    end
+  end
+  return behind, shown, services
+end
+
+--- wait_services(host, state, {computer=, names=, timeout=60})
+-- Waits until every service (or every named one) is in state ("Running", "Stopped"), on the
+-- server: one script (wait_script) that returns when the state holds or its timeout passed;
+-- then the ones still behind are read once and named. (runbook.progress shows the wait.)
 function M.wait_services(host, state, options)
   options = options or {}
-  local deadline = now() + (options.timeout or 60)
+  local limit = options.timeout or 60
   local name = options.computer or host_name(host)
   return progress.during({ what = "services-" .. state:lower(), host = name, subject = name,
-                           limit = options.timeout or 60 }, function(meter)
-    while true do
-      local behind, shown, services = {}, {}, M.services(host, options)
-      for _, service in ipairs(services) do
-        if service.Status ~= state then
-          behind[#behind + 1] = ("%s (%s)"):format(service.Name, service.Status)
-          shown[#shown + 1] = service.Name .. "=" .. service.Status
-        end
+                           limit = limit }, function(meter)
+    local names = options.names
+    if not names then
+      names = {}
+      for i, service in ipairs(M.services(host, { computer = options.computer })) do
+        names[i] = service.Name
       end
-      meter:update(#services - #behind, #services, table.concat(shown, ", "))
-      if #behind == 0 then return true end
-      if now() >= deadline then
-        error(("[lync] services on %s not %s within %g s: %s"):format(name, state,
-              options.timeout or 60, table.concat(behind, ", ")), 0)
-      end
-      task.sleep(options.interval or 1)
     end
+    local waited, record
+    if #names > 0 then
+      waited, record = cmdlet.try_script(host, "WaitForStatus",
+        wait_script(names, options.computer, state, limit),
+        { timeout = limit + (host.command_timeout or 60) })
+    end
+    if waited then
+      meter:update(#waited, #names, "")
+      return true
+    end
+    if record and record.transport then cmdlet.raise(host, "WaitForStatus", record) end
+    local behind, shown, services = behind_of(host, state, options)
+    meter:update(#services - #behind, #services, table.concat(shown, ", "))
+    if #behind == 0 and #services > 0 then return true end
+    error(("[lync] services on %s not %s within %g s: %s"):format(name, state, limit,
+          #behind > 0 and table.concat(behind, ", ") or "none found"), 0)
   end)
+end
+
+-- One script for every service of the server (cmdlet.try_script): each stop (start) in its
+-- own try, so each service has its result {Name=, Error=, Category=}; the errors, joined,
+-- are the failure of the call.
+local function change_script(verb, names, computer)
+  local parts = {}
+  for i, name in ipairs(names) do
+    local quoted = powershell.literal(name)
+    parts[i] = ("try { %s; [pscustomobject]@{ Name = %s; Error = ''; Category = '' } } "
+      .. "catch { [pscustomobject]@{ Name = %s; Error = [string]$_.Exception.Message; "
+      .. "Category = [string]$_.CategoryInfo.Category } }"):format(
+      powershell.command(verb, { Name = name, ComputerName = computer }), quoted, quoted)
+  end
+  return table.concat(parts, "\n")
 end
 
 local function change_services(host, verb, state, options)
@@ -293,11 +357,23 @@ local function change_services(host, verb, state, options)
       names[#names + 1] = service.Name
     end
   end
-  for _, name in ipairs(names) do
-    cmdlet(host, verb, { Name = name, ComputerName = options.computer })
+  if #names > 0 then
+    local results, record = cmdlet.try_script(host, verb,
+      change_script(verb, names, options.computer))
+    if not results then cmdlet.raise(host, verb, record) end
+    local errors, category = {}, nil
+    for _, result in ipairs(results) do
+      if result.Error ~= nil and result.Error ~= "" then
+        errors[#errors + 1] = result.Error
+        category = category or result.Category
+      end
+    end
+    if #errors > 0 then
+      cmdlet.raise(host, verb, { message = table.concat(errors, "; "), category = category })
+    end
   end
   M.wait_services(host, state, { computer = options.computer, names = names,
-                                 timeout = options.timeout, interval = options.interval })
+                                 timeout = options.timeout })
 end
 
 --- stop_services(host, {computer=, names=, timeout=}) / start_services(...)

@@ -241,10 +241,103 @@ local function charge_cmdlet(context, name)
   end
 end
 
+-- --------------------------------------------------------------- Get-Service, WaitForStatus
+-- Windows PowerShell 5.1's Get-Service returns ServiceController objects; their method
+-- WaitForStatus(desiredStatus, timeout) "waits for the service to reach the specified status
+-- or for the specified time-out to expire", polling every 250 ms, and throws
+-- System.ServiceProcess.TimeoutException then (ServiceController.WaitForStatus, .NET
+-- reference). Here the poll re-reads the server's state file, which another process (a
+-- change, a test) may write meanwhile; without a process (the in-process sim) there is no
+-- time to wait in, so a status not reached times out at once.
+local SERVICE_STATUS = { Stopped = 1, StartPending = 2, StopPending = 3, Running = 4,
+                         ContinuePending = 5, PausePending = 6, Paused = 7 }
+
+local function service_controller(service, computer)
+  local status = SERVICE_STATUS[service.Status] and service.Status or "Stopped"
+  return { __service = true, __computer = computer, Name = service.Name,
+           DisplayName = service.DisplayName, MachineName = computer,
+           Status = cmdlets.enum("System.ServiceProcess.ServiceControllerStatus",
+                                 SERVICE_STATUS[status], status) }
+end
+
+local function find_service(state, computer, name)
+  for _, service in ipairs(state.services[computer] or {}) do
+    if service.Name:lower() == tostring(name):lower() then return service end
+  end
+end
+
+local function get_service(context, named)
+  local computer = named.ComputerName or context.state.server
+  if not context.state.services[computer] then
+    ps_error(("Cannot open Service Control Manager on computer '%s'. This operation might "
+              .. "require other privileges."):format(computer), "InvalidOperation",
+             "CouldNotOpenServiceManager,Microsoft.PowerShell.Commands.GetServiceCommand")
+  end
+  local names = named.Name
+  if type(names) ~= "table" then names = { names } end
+  local list = {}
+  for i, name in ipairs(names) do
+    local service = find_service(context.state, computer, name)
+    if not service then
+      ps_error(("Cannot find any service with service name '%s'."):format(tostring(name)),
+               "ObjectNotFound",
+               "NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.GetServiceCommand")
+    end
+    list[i] = service_controller(service, computer)
+  end
+  return list
+end
+
+-- "[d.]hh:mm:ss[.fff]" -> seconds, as [TimeSpan] converts the string
+local function timespan_seconds(text)
+  local days, h, m, sec = tostring(text):match("^(%d*)%.?(%d+):(%d+):([%d.]+)$")
+  if not h then
+    ps_error(('Cannot convert argument "timeout", with value: "%s", for "WaitForStatus" to '
+              .. 'type "System.TimeSpan".'):format(tostring(text)), "NotSpecified",
+             "MethodArgumentConversionInvalidCastArgument")
+  end
+  return (tonumber(days) or 0) * 86400 + tonumber(h) * 3600 + tonumber(m) * 60 + tonumber(sec)
+end
+
+-- The server's state as it is now: what this script changed is written first.
+local function reread_state(context)
+  local path = context.process.state_path
+  if context.changed then M.save_state(path, context.state); context.changed = false end
+  local fresh = M.load_state(path)
+  for key in pairs(context.state) do context.state[key] = nil end
+  for key, value in pairs(fresh) do context.state[key] = value end
+end
+
+local function wait_for_status(context, controller, args)
+  local desired = type(args[1]) == "table" and args[1].__name or tostring(args[1])
+  if not SERVICE_STATUS[desired] then
+    ps_error(('Cannot convert argument "desiredStatus", with value: "%s", for "WaitForStatus" '
+              .. 'to type "System.ServiceProcess.ServiceControllerStatus".'):format(desired),
+             "NotSpecified", "MethodArgumentConversionInvalidCastArgument")
+  end
+  local limit, waited = timespan_seconds(args[2]), 0
+  while true do
+    local service = find_service(context.state, controller.__computer, controller.Name)
+    local status = service and service.Status or "Stopped"
+    controller.Status = service_controller(service or controller, controller.__computer).Status
+    if status == desired then return nil end
+    if not context.process or waited >= limit then
+      ps_error('Exception calling "WaitForStatus" with "2" argument(s): "Time out has expired '
+               .. 'and the operation has not been completed."', "NotSpecified",
+               "TimeoutException")
+    end
+    context.process.wait(0.25)
+    waited = waited + 0.25
+    reread_state(context)
+  end
+end
+
+local BUILTIN = { ["get-service"] = get_service }
+
 local function call_command(context, node)
   if node.name:lower() == "invoke-expression" then return invoke_expression(context, node) end
   charge_cmdlet(context, node.name)
-  local impl = cmdlets.find(node.name)
+  local impl = BUILTIN[node.name:lower()] or cmdlets.find(node.name)
   if not impl then
     ps_error(("The term '%s' is not recognized as the name of a cmdlet, function, script "
               .. "file, or operable program. Check the spelling of the name, or if a path "
@@ -326,6 +419,9 @@ end
 local function call_method(context, object, name, args)
   local lower = name:lower()
   if lower == "tostring" then return object ~= nil and tostring(object) or "" end
+  if type(object) == "table" and object.__service and lower == "waitforstatus" then
+    return wait_for_status(context, object, args)
+  end
   if object == UTF8 and lower == "getstring" and type(args[1]) == "table" and args[1].__bytes then
     return args[1].__bytes
   end

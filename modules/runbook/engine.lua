@@ -8,6 +8,7 @@ local core = require "runbook.task.core"
 local failure = require "runbook.failure"
 local i18n = require "runbook.i18n"
 local output = require "runbook.output"
+local phase = require "runbook.phase"
 local preflight_lib = require "runbook.preflight"
 local task = require "runbook.task"
 
@@ -88,8 +89,10 @@ end
 -- if it does not hold it is "pending" (checked again when the run reaches it), not blocked.
 function M.plan(session)
   local entries, blocked, changes_before = {}, false, false
+  preflight_lib.prepare(session)   -- every server's PowerShell session opens at once
   for number, step in ipairs(session.definition.steps) do
     output.during(step.id)
+    phase.begin(step.id)      -- what a step's checks read is not kept for the next one
     local ok, hosts = pcall(hosts_of, session, step)
     local entry = { number = number, total = #session.definition.steps, id = step.id,
                     title = step.title or step.id, hosts = {} }
@@ -200,6 +203,7 @@ end
 -- Runs one step over its hosts concurrently; returns "changed"|"skipped"|nil, error.
 local function execute_step(session, number, step)
   local total = #session.definition.steps
+  phase.begin(step.id)
   output.emit("step_start", { number = number, total = total, id = step.id,
                               title = step.title or step.id })
   if step.confirm and not session.options.yes then
@@ -290,6 +294,7 @@ local function roll_back_one(session, entry)
     return result
   end
   output.during(step.id)
+  phase.begin(step.id)
   session.journal:write { event = "rollback", step = step.id, host = name }
   local ok, err = pcall(function()
     return step.rollback(session.ctx, host_entry(session, step, entry.host) or nil)

@@ -11,6 +11,7 @@
 -- Every need of every step the run will reach is proven once (needs with the same kind and
 -- key are one), concurrently, in read-only tasks: preflight changes nothing, so `plan`
 -- runs it too and reports it.
+local phase = require "runbook.phase"
 local task = require "runbook.task"
 
 local M = {}
@@ -64,9 +65,33 @@ local function collect(session, entries)
   return found
 end
 
+--- prepare(session): before the plan's first check, every prover with a prepare function
+-- gets the needs of every step at once (prepare(ctx, needs), in a read-only task), to start
+-- what takes long without waiting for it — the windows prover opens every server's
+-- PowerShell session in parallel. It proves nothing: a failure is left to the check or
+-- the proof that meets it, named by its real cause there.
+function M.prepare(session)
+  local by_kind = {}
+  for _, step in ipairs(session.definition.steps) do
+    local ok, needs = pcall(task.read_only, step.needs or function() return {} end,
+                            session.ctx)
+    for _, need in ipairs(ok and type(needs) == "table" and needs or {}) do
+      local prover = provers[need.kind]
+      if prover and prover.prepare then
+        by_kind[need.kind] = by_kind[need.kind] or {}
+        table.insert(by_kind[need.kind], need)
+      end
+    end
+  end
+  for kind, needs in pairs(by_kind) do
+    pcall(task.read_only, provers[kind].prepare, session.ctx, needs)
+  end
+end
+
 --- run(session, entries) -> results, blocked: every need proven; results are
 -- {kind=, key=, steps=, ok=, text=}, blocked is true when any failed.
 function M.run(session, entries)
+  phase.begin("preflight")
   local found = collect(session, entries)
   local results = task.parallel(found, function(item)
     if item.error then
