@@ -64,6 +64,11 @@ end
 
 preflight.register("windows", {
   key = function(need) return tostring(need.host.name) end,
+  prepare = function(_, needs)    -- every server's session starts now, in parallel
+    local hosts = {}
+    for i, need in ipairs(needs) do hosts[i] = need.host end
+    cmdlet.open_sessions(hosts)
+  end,
   merge = function(into, need)
     local list = {}
     for _, name in ipairs(into.cmdlets or {}) do list[#list + 1] = name end

@@ -114,8 +114,26 @@ function Session:exchange(frame, permit, timeout)
   return { stdout = json, stderr = "", status = status }
 end
 
+--- session:warm(): starts opening the session in a task of its own and returns at once, so
+-- that the sessions of several hosts start together (a run opens every host's up front:
+-- cmdlet.open_sessions). The first call waits for it; when the open failed, that call
+-- answers its failure instead of trying again (a host that does not answer costs its
+-- timeout once).
+function Session:warm()
+  if self.channel or self.last then return end
+  self.last = task.spawn(function()
+    local ok, err, code, ended = self:open()
+    if not ok then self.warm_failure = { err, code, ended } end
+  end)
+end
+
 -- The call itself, with one re-open of a lost session; runs alone on the session.
 function Session:call_alone(frame, options)
+  local failed = self.warm_failure
+  if failed then
+    self.warm_failure = nil
+    return nil, failed[1], failed[2], failed[3]
+  end
   local permit = options.read_permit
   local resendable = reads.verify("powershell-frame", frame) and true or false
   local timeout = options.timeout or self.host.command_timeout

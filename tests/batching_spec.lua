@@ -134,6 +134,30 @@ describe("over a persistent session", function()
     assert.equal(1, after_start.processes)
   end)
 
+  it("opens the sessions of every host up front, all at once, before any call", function()
+    local addresses = { "127.0.22.160", "127.0.22.161" }
+    for _, address in ipairs(addresses) do
+      emulator.save_state(state_path(address), emulator.default_state(address))
+      os.execute("rm -f " .. support.quote(server.state_dir .. "/" .. address .. ".counters"))
+    end
+    local opened = task.run(function()
+      cmdlet.close_all()
+      cmdlet.open_sessions({ host(addresses[1]), host(addresses[2]) })
+      local deadline = task.now() + 30
+      local function sessions()
+        return emulator.counters(state_path(addresses[1])).sessions
+          + emulator.counters(state_path(addresses[2])).sessions
+      end
+      while sessions() < 2 and task.now() < deadline do task.sleep(0.05) end
+      local before_any_call = sessions()
+      lync.services(host(addresses[1]))
+      lync.services(host(addresses[2]))
+      return { before_any_call = before_any_call, sessions = sessions(),
+               scripts = emulator.counters(state_path(addresses[1])).scripts }
+    end)
+    assert.same({ before_any_call = 2, sessions = 2, scripts = 1 }, opened)
+  end)
+
   it("waits on the server: one round trip that returns when the state holds", function()
     local address = "127.0.22.161"
     local state = emulator.default_state(address)
