@@ -411,6 +411,8 @@ end
 local function port_remark(ctx, state)
   if state == "open" and ctx.data.services_stopped then
     return say("open_while_stopped")
+  elseif state == "closed" then
+    return say("closed_passes")
   elseif state == "unknown" then
     return say("state_unknown", estate.vantage_name(ctx))
   elseif state == "unreachable" then

@@ -94,6 +94,12 @@ return i18n.catalogue("federation", {
   behind = { en = "behind: %s", de = "im Rückstand: %s", fr = "en retard : %s" },
   port_from = { en = "%s:%d from %s: %s", de = "%s:%d von %s aus: %s",
     fr = "%s:%d depuis %s : %s" },
+  closed_passes = {
+    en = " (the firewall lets it through; nothing answers until the Edge services start)",
+    de = " (die Firewall lässt die Verbindung durch; es antwortet niemand, bis die "
+      .. "Edge-Dienste gestartet sind)",
+    fr = " (le pare-feu laisse passer ; personne ne répond avant le démarrage des services "
+      .. "Edge)" },
   open_while_stopped = {
     en = " (although the new pool's services are stopped: something else answers on this "
       .. "address — check that the NAT rule leads to the new pool's Access Edge)",
