@@ -742,6 +742,28 @@ function M.ports_from_servers(ctx, pool)
   return true, table.concat(seen, "; ")
 end
 
+--- front_end_manual_steps(ctx) -> association, pool_failback, sip_route: what Microsoft's
+-- failback page
+-- (JJ721897) asks besides the XMPP route, DNS and port, and runbook leaves to the operator,
+-- with the restored site's Front End pools (Get-CsPool: a Registrar service in that site)
+-- named: step 4, associating their Web Conferencing and A/V Conferencing with the site's
+-- Edge pool again (a Topology Builder change and publish, "Changing the Edge pool
+-- associated with a Front End pool"), and step 5, Invoke-CsPoolFailback for a Front End
+-- pool that failed over too (a pool failback, a procedure of its own); and step 2, the SIP
+-- federation route, if it was failed over too (Topology Builder, publish, Deployment Wizard).
+function M.front_end_manual_steps(ctx)
+  local site, pools = site_of(ctx), {}
+  for _, pool in ipairs(lync.pools(cms(ctx))) do
+    local in_site = (pool.Site or ""):gsub("^Site:", ""):lower() == site:lower()
+    for _, service in ipairs(pool.Services or {}) do
+      if in_site and service:match("^Registrar:") then pools[#pools + 1] = pool.Identity end
+    end
+  end
+  local named = #pools > 0 and table.concat(pools, ", ") or say("none")
+  return say("association_manual", site, named, target(ctx)),
+         say("pool_failback_manual", site, named), say("sip_route_manual", target(ctx))
+end
+
 --- other_sites_note(ctx) -> "" or what the plan says of the other sites whose XMPP
 -- federation route still names the pool we leave: the procedure sets only the new pool's
 -- site, so their users' XMPP traffic keeps going to that pool (issue 18, gap 4).

@@ -234,6 +234,45 @@ return i18n.catalogue("federation", {
       .. "erreichen XMPP-Partner",
     fr = "accès XMPP autorisé par %s seulement : seuls les utilisateurs qui l’ont reçue "
       .. "joignent les partenaires XMPP" },
+  manual_not_read = {
+    en = "a Topology Builder setting and the pools' failover state, which runbook does not read",
+    de = "eine Einstellung des Topologie-Generators und der Failover-Zustand der Pools, die "
+      .. "runbook nicht liest",
+    fr = "un réglage du Générateur de topologie et l’état de basculement des pools, que "
+      .. "runbook ne lit pas" },
+  association_manual = {
+    en = "if the Front End pools of %s (%s) kept running: in Topology Builder, Edit Properties "
+      .. "of each, Associations, Associate Edge Pool (for media components): %s, then publish "
+      .. "the topology (Microsoft's failback page, step 4)",
+    de = "falls die Front-End-Pools von %s (%s) weiterliefen: im Topologie-Generator jeweils "
+      .. "Eigenschaften bearbeiten, Zuordnungen, Edgepool zuordnen (für Medienkomponenten): %s, "
+      .. "dann die Topologie veröffentlichen (Microsofts Seite zum Failback, Schritt 4)",
+    fr = "si les pools frontaux de %s (%s) ont continué de fonctionner : dans le Générateur de "
+      .. "topologie, Modifier les propriétés de chacun, Associations, Associer un pool de "
+      .. "serveurs Edge (pour les composants multimédias) : %s, puis publiez la topologie (page "
+      .. "de restauration de Microsoft, étape 4)" },
+  sip_route_manual = {
+    en = "if the Lync Server (SIP) federation route was failed over too: in Topology Builder "
+      .. "clear Enable federation for this Edge pool (Port 5061) on the pool that has it, set "
+      .. "it on %s, publish, and run the Deployment Wizard's Setup on its Edge servers (the "
+      .. "failback page, step 2)",
+    de = "falls auch die Lync Server-Verbundroute (SIP) ein Failover hatte: im "
+      .. "Topologie-Generator Verbund für diesen Edgepool aktivieren (Port 5061) beim Pool, der "
+      .. "es hat, deaktivieren, bei %s aktivieren, veröffentlichen und auf dessen Edgeservern "
+      .. "das Setup des Bereitstellungs-Assistenten ausführen (Seite zum Failback, Schritt 2)",
+    fr = "si l’itinéraire de fédération Lync Server (SIP) a aussi basculé : dans le Générateur "
+      .. "de topologie, décochez Activer la fédération pour ce pool Edge (port 5061) sur le pool "
+      .. "qui l’a, cochez-la sur %s, publiez, puis lancez l’installation de l’Assistant "
+      .. "Déploiement sur ses serveurs Edge (page de restauration, étape 2)" },
+  pool_failback_manual = {
+    en = "if a Front End pool of %s failed over too: Invoke-CsPoolFailback -PoolFqdn <pool> "
+      .. "for it now (%s; the failback page, step 5)",
+    de = "falls auch ein Front-End-Pool von %s ein Failover hatte: jetzt "
+      .. "Invoke-CsPoolFailback -PoolFqdn <Pool> für ihn ausführen (%s; Seite zum Failback, "
+      .. "Schritt 5)",
+    fr = "si un pool frontal de %s a aussi basculé : exécutez maintenant "
+      .. "Invoke-CsPoolFailback -PoolFqdn <pool> pour lui (%s ; page de restauration, "
+      .. "étape 5)" },
   outbound_not_tried = { en = "outbound 5269 not tried: no xmpp_partner_host",
     de = "ausgehend 5269 nicht geprüft: kein xmpp_partner_host",
     fr = "5269 sortant non essayé : pas de xmpp_partner_host" },

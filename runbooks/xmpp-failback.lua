@@ -4,7 +4,13 @@
 -- it restores exactly what that failover found: the A and SRV records and, in one more step,
 -- the route the failover gave the other site. (The published failback text repeats
 -- "EdgeServer2" where it means the original pool's server: here the target is always the
--- original pool, from the inventory.)
+-- original pool, from the inventory.) Microsoft's failback page (JJ721897) goes on where the
+-- tool stops: its step 4 re-associates the restored site's Front End pools' Web Conferencing
+-- and A/V Conferencing with that site's Edge pool in Topology Builder, its step 5 fails a
+-- Front End pool back that failed too (Invoke-CsPoolFailback); its step 2 moves the SIP
+-- federation route back. None is a change runbook can make safely (a topology publish; a
+-- pool failback, a procedure of its own): the last step says each as a manual step, in the
+-- plan and again in the summary.
 local federation = require "federation"
 local lync = require "lync"
 local runbook = require "runbook"
@@ -39,6 +45,20 @@ failback:insert_after("federation-route", {
     if not restored then return end
     if restored.was then lync.set_federation_route(cms, restored.site, restored.was)
     else lync.clear_federation_route(cms, restored.site) end
+  end,
+})
+
+failback:insert_after("federation-answers", {
+  id = "front-end-pools",
+  title = "Manual: the restored site's Front End pools use its Edge pool again (Topology "
+    .. "Builder), and fail back if they failed over",
+  changes_nothing = true,      -- it says what is left to the operator; it changes nothing
+  check = function(ctx)
+    return false, say("manual_not_read"),
+      table.concat({ federation.front_end_manual_steps(ctx) }, "; ")
+  end,
+  run = function(ctx)
+    for _, text in ipairs { federation.front_end_manual_steps(ctx) } do ctx.manual(text) end
   end,
 })
 

@@ -70,6 +70,12 @@ return {
   ["federation-route-restore"] = {
     de = "Die XMPP-Verbundroute des anderen Standorts ist wie vor dem Failover",
     fr = "L’itinéraire de fédération XMPP de l’autre site est tel qu’avant le basculement" },
+  ["front-end-pools"] = {
+    de = "Manuell: die Front-End-Pools des wiederhergestellten Standorts verwenden wieder "
+      .. "dessen Edgepool (Topologie-Generator) und werden zurückgeführt, falls sie ein "
+      .. "Failover hatten",
+    fr = "Manuel : les pools frontaux du site rétabli utilisent de nouveau son pool de "
+      .. "serveurs Edge (Générateur de topologie), et sont rétablis s’ils ont basculé" },
 
   -- xmpp-dr-readiness
   ["xmpp-dr-readiness"] = {

@@ -210,7 +210,36 @@ describe("xmpp-failback", function()
     for _, edge in ipairs { "edge1a.contoso.com", "edge2a.contoso.com" } do
       for name, status in pairs(services(edge)) do assert.equal("Running", status, edge .. name) end
     end
-    assert.matches("nothing to change", runbook("run xmpp-failback --yes").out)
+    -- again: every step holds but the manual one, which says again what is left to do
+    local again = runbook("run xmpp-failback --yes").out
+    assert.matches("all steps done: 1 changed, 11 already done", again, 1, true)
+    assert.matches("~ 12/12 Manual:", again, 1, true)
+  end)
+
+  it("leaves steps 4 and 5 of Microsoft's failback page to the operator, in plan and summary",
+    function()
+    assert.equal(0, runbook("run xmpp-failover --yes").code)
+    local plan = runbook("plan xmpp-failback").out
+    assert.matches("~ 12/12 Manual: the restored site's Front End pools use its Edge pool again",
+                   plan, 1, true)
+    assert.matches("Associate Edge Pool (for media components): edgepool1.contoso.com, then "
+                   .. "publish the topology", plan, 1, true)
+    local r = runbook("run xmpp-failback --yes")
+    assert.equal(0, r.code, r.out)
+    local summary = r.out:match("all steps done[^\n]*\n(.*)$")
+    assert.truthy(summary, r.out)
+    assert.matches("manual step, left to you: if the Front End pools of Site1 (fepool.contoso.com) "
+                   .. "kept running: in Topology Builder", summary, 1, true)
+    assert.matches("manual step, left to you: if a Front End pool of Site1 failed over too: "
+                   .. "Invoke-CsPoolFailback -PoolFqdn <pool> for it now", summary, 1, true)
+    local json = runbook("run xmpp-failback --yes --json").out
+    local manual
+    for line in json:gmatch("[^\n]+") do
+      local event = cjson.decode(line)
+      if event.event == "summary" then manual = event.manual end
+    end
+    assert.equal(3, #manual)
+    assert.matches("Enable federation for this Edge pool (Port 5061)", manual[3], 1, true)
   end)
 
   it("without the failover's journal, returns to the original pool and leaves the rest",

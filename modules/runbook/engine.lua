@@ -354,7 +354,7 @@ function M.execute(session)
       local restored, left = roll_back(session)
       output.emit("summary", { ok = false, changed = counts.changed, skipped = counts.skipped,
         failed = counts.failed, duration = core.now() - started, step = step.id,
-        error = tostring(err), restored = restored, left = left })
+        error = tostring(err), restored = restored, left = left, manual = session.manual })
       session.journal:write { event = "finish", ok = false }
       return EXIT.failed
     end
@@ -363,7 +363,8 @@ function M.execute(session)
   -- the summary first: its record in the journal (runbook.report) comes before "finish",
   -- which stays the journal's last record
   output.emit("summary", { ok = true, changed = counts.changed, skipped = counts.skipped,
-                           failed = 0, duration = core.now() - started })
+                           failed = 0, duration = core.now() - started,
+                           manual = session.manual })   -- steps left to the operator
   session.journal:write { event = "finish", ok = true }
   return EXIT.done
 end

@@ -180,6 +180,8 @@ local messages = {
                       de = "nicht zurückgesetzt (--rollback never oder abgelehnt)",
                       fr = "non annulé (--rollback never, ou refusé)" },
   summary_restored = { en = "restored: %s", de = "wiederhergestellt: %s", fr = "rétabli : %s" },
+  manual_step = { en = "manual step, left to you: %s", de = "manueller Schritt, bleibt Ihnen: %s",
+                  fr = "étape manuelle, à votre charge : %s" },
   summary_left = { en = "left changed: %s — %s", de = "verändert geblieben: %s — %s",
                    fr = "resté modifié : %s — %s" },
   half_done = { en = " (half-done)", de = " (halb erledigt)", fr = " (à moitié fait)" },

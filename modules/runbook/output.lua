@@ -222,6 +222,9 @@ function human.summary(e)
     line(paint("red", "  " .. i18n.t("summary_left", where_changed(change),
       tostring(change.error or ""))))
   end
+  for _, text in ipairs(e.manual or {}) do      -- what the runbook could not do safely
+    line(paint("yellow", "  " .. i18n.t("manual_step", text)))
+  end
   if e.resume then line(labelled(i18n.t("resume_hint"), "runbook resume " .. e.resume)) end
 end
 

@@ -261,6 +261,8 @@ function M.prepare(definition, options)
     lang = i18n.lang, data = {},
     secret = function(reference, label) return secrets.resolve(reference, label) end,
     note = function(text) output.note(text) end,   -- a line, or with --json a "note" event
+    -- a step the runbook leaves to the operator: a note now, and a line of the summary
+    manual = function(text) M.manual(session, text) end,
     -- ctx.data[key] = value, and journaled: a resumed run and a later runbook see it too
     remember = function(key, value) M.remember(session, key, value) end,
   }
@@ -269,6 +271,14 @@ function M.prepare(definition, options)
               completed = {}, done_order = {}, unsettled = {},
               target = inventory.target or inventory.domain or path }
   return session
+end
+
+--- manual(session, text): a step the runbook cannot do safely and leaves to the operator,
+-- said as a note now and listed again in the summary (session.manual), never left unsaid.
+function M.manual(session, text)
+  session.manual = session.manual or {}
+  session.manual[#session.manual + 1] = text
+  output.note(i18n.t("manual_step", text))
 end
 
 --- remember(session, key, value): what a step saw before its change (the value a rollback
