@@ -37,7 +37,8 @@ local CHANGES = { set = true, stop = true, start = true, invoke = true, add = tr
                   export = true }   -- Export-CsConfiguration writes a file (issue 18)
 
 local function is_change(pipeline)
-  local verb = pipeline:match("^(%a+)%-")
+  -- a batched change (lync's services of a server, one try per service) starts with try
+  local verb = pipeline:match("^(%a+)%-") or pipeline:match("^try { (%a+)%-")
   return verb ~= nil and CHANGES[verb:lower()] == true
 end
 
