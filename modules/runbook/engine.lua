@@ -90,9 +90,9 @@ end
 function M.plan(session)
   local entries, blocked, changes_before = {}, false, false
   preflight_lib.prepare(session)   -- every server's PowerShell session opens at once
+  phase.begin("plan")   -- the plan changes nothing: what its checks read is kept throughout
   for number, step in ipairs(session.definition.steps) do
     output.during(step.id)
-    phase.begin(step.id)      -- what a step's checks read is not kept for the next one
     local ok, hosts = pcall(hosts_of, session, step)
     local entry = { number = number, total = #session.definition.steps, id = step.id,
                     title = step.title or step.id, hosts = {} }
