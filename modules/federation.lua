@@ -568,13 +568,13 @@ function M.prerequisites(ctx, pool)
   end
   local allowing, denying = lync.xmpp_access_policies(cms(ctx))
   if #allowing == 0 then
-    gaps[#gaps + 1] = say("no_xmpp_policy", #denying > 0 and table.concat(denying, ", ")
-                                              or say("none"))
+    gaps[#gaps + 1] = say("no_xmpp_policy", #denying > 0
+      and i18n.verbatim(table.concat(denying, ", ")) or say("none"))   -- the server's names
   else
     local global = false
     for _, identity in ipairs(allowing) do global = global or identity:lower() == "global" end
     seen[#seen + 1] = say(global and "xmpp_policy" or "xmpp_policy_granted",
-                          table.concat(allowing, ", "))
+                          i18n.verbatim(table.concat(allowing, ", ")))
   end
   local days = (ctx.params or {}).certificate_days or 30
   for _, host in ipairs(pool_edges(ctx, pool)) do
