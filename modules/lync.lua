@@ -277,6 +277,12 @@ end
 -- 250 ms and throws System.ServiceProcess.TimeoutException when the time passes; one round
 -- trip, which returns when the state holds. Each service gets the timeout; they change in
 -- parallel on the server, so the wait ends about when the slowest does.
+-- The wait is a read the plan guard can prove: the command by its template, the rest by
+-- the one shape below, whose only variable parts are the state and the timeout.
+reads.template { cmdlet = "Get-Service", parameters = { Name = "strings", ComputerName = "string" },
+  tail = "^ | ForEach%-Object { %$_%.WaitForStatus%('%a+', '[%d%.:]+'%); %[pscustomobject%]@{ "
+    .. "Name = %[string%]%$_%.Name; Status = %[string%]%$_%.Status } }$" }
+
 local function wait_script(names, computer, state, timeout)
   return powershell.command("Get-Service", { Name = names, ComputerName = computer })
     .. (" | ForEach-Object { $_.WaitForStatus(%s, %s); [pscustomobject]@{ Name = "

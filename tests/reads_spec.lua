@@ -164,6 +164,24 @@ describe("every read runbook's own code sends", function()
   end)
 end)
 
+describe("the service wait on the server (lync.wait_services)", function()
+  require "lync"   -- registers the wait's template
+  local function proven(tail)
+    local script = powershell.command("Get-Service", { Name = { "RTCSRV", "RTCMRAUTH" },
+      ComputerName = "edge2a.contoso.com" }) .. tail
+    return reads.verify("powershell", powershell.invocation(powershell.wrap(script)))
+  end
+  local WAIT = " | ForEach-Object { $_.WaitForStatus('Running', '00:01:00.000'); "
+    .. "[pscustomobject]@{ Name = [string]$_.Name; Status = [string]$_.Status } }"
+
+  it("is a read by its template, and nothing added to its shape is", function()
+    assert.same({ true, "template" }, { proven(WAIT) })
+    assert.is_nil(proven(WAIT:gsub("WaitForStatus%('Running'", "Stop(); $_.WaitForStatus('Running'")))
+    assert.is_nil(proven(WAIT .. "; Stop-Service -Name 'RTCSRV'"))
+    assert.is_nil(proven(WAIT:gsub("'00:01:00.000'", "(Stop-Service 'RTCSRV')")))
+  end)
+end)
+
 describe("reads by allow-list", function()
   -- Finding 5 of issue 12 and its neighbours: read verbs that change, send, hang or prompt.
   local REFUSED = {

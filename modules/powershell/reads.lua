@@ -78,6 +78,7 @@ end
 local templates = {}   -- cmdlet name (exact) -> {parameter name (exact) -> kind}
 local scripts = {}     -- fixed pipelines -> true
 local projections = {} -- cmdlet name (exact) -> {projection suffix (text) -> true}
+local tails = {}       -- cmdlet name (exact) -> {anchored Lua patterns of what follows it}
 
 -- The kinds a template's parameter may have, and the list kinds they must match.
 local TEMPLATE_KINDS = { string = { text = true, host = true }, strings = { texts = true },
@@ -109,7 +110,10 @@ end
 -- PoolFqdn = "string"}, project = fields} (kinds: string, strings, switch, integer; any
 -- subset may be given; project: the fields of a powershell.projection the command is
 -- followed by — its text is fixed, so the whole pipeline is compared)
--- or {script = "(Get-Command -Name 'Set-CsSite').Parameters.Keys"} (that text exactly).
+-- or {script = "(Get-Command -Name 'Set-CsSite').Parameters.Keys"} (that text exactly),
+-- or a cmdlet with tail = "^ | ForEach%-Object { … }$": an anchored Lua pattern the text
+-- after the command must match whole — for a fixed shape whose only variable parts are
+-- literals the pattern pins down (a service wait's state and timeout).
 -- A template never widens the reads: its cmdlet and parameters must be on the list.
 function M.template(spec)
   local why = template_error(spec)
@@ -118,6 +122,12 @@ function M.template(spec)
   local known = templates[spec.cmdlet] or {}
   for parameter, kind in pairs(spec.parameters or {}) do known[parameter] = kind end
   templates[spec.cmdlet] = known
+  if spec.tail then
+    assert(type(spec.tail) == "string" and spec.tail:sub(1, 1) == "^" and spec.tail:sub(-1) == "$",
+           "[reads] a template's tail is an anchored pattern: ^…$")
+    tails[spec.cmdlet] = tails[spec.cmdlet] or {}
+    table.insert(tails[spec.cmdlet], spec.tail)
+  end
   if spec.project then    -- the cmdlet's output shaped on the server (powershell.projection)
     projections[spec.cmdlet] = projections[spec.cmdlet] or {}
     -- loaded on first use: only projected templates need it
@@ -149,8 +159,23 @@ local function value_of(kind, node)
   end
 end
 
+-- The text powershell.command builds for a command node of a registered template, from
+-- its literal values; nil when the node is no such instance.
+local function rebuilt(node)
+  local template = node.kind == "command" and templates[node.name]
+  if not template or #node.positional > 0 then return nil end
+  local values = {}
+  for _, parameter in ipairs(node.order) do
+    local kind = template[parameter]
+    values[parameter] = kind and value_of(kind, node.named[parameter])
+    if values[parameter] == nil then return nil end
+  end
+  local ok, text = pcall(powershell.command, node.name, values)
+  if ok and allowed.check_command(node) == nil then return text end
+end
+
 -- Whether pipeline is exactly what powershell.command builds for a registered template,
--- alone or followed by one of the projections registered with it.
+-- alone or followed by one of the projections (or tails) registered with it.
 local function instance_of_template(pipeline, tree)
   if scripts[pipeline] then return true end
   local node = #tree.body == 1 and tree.body[1]
@@ -162,18 +187,15 @@ local function instance_of_template(pipeline, tree)
                    and pipeline:sub(1, #pipeline - #suffix)
       if head then return instance_of_template(head, { body = { command } }) end
     end
+    local head = tails[command.name] and rebuilt(command)
+    if head and pipeline:sub(1, #head) == head then
+      for _, pattern in ipairs(tails[command.name]) do
+        if pipeline:sub(#head + 1):find(pattern) then return true end
+      end
+    end
     return false
   end
-  local template = node and node.kind == "command" and templates[node.name]
-  if not template or #node.positional > 0 then return false end
-  local values = {}
-  for _, parameter in ipairs(node.order) do
-    local kind = template[parameter]
-    values[parameter] = kind and value_of(kind, node.named[parameter])
-    if values[parameter] == nil then return false end
-  end
-  local ok, text = pcall(powershell.command, node.name, values)
-  return ok and text == pipeline and allowed.check_command(node) == nil
+  return node and rebuilt(node) == pipeline or false
 end
 
 -- ------------------------------------------------------------- the classifier

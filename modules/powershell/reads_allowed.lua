@@ -48,6 +48,10 @@ M.BUILT_IN = {
   ["Get-CsManagementStoreReplicationStatus"] = {
     reason = "modules/lync.lua: replication_status, wait_until_replicated",
     parameters = { ReplicaFqdn = "text", CentralManagementStoreStatus = "switch" } },
+  ["Get-Service"] = {
+    reason = "modules/lync.lua: wait_services (the wait runs on the server, WaitForStatus); "
+      .. "-ComputerName is the Edge server the Front End asks for",
+    parameters = { Name = "texts", ComputerName = "host" } },
   ["Get-DnsServerResourceRecord"] = {
     reason = "modules/dns/windows.lua: get; -ComputerName is the DNS server the inventory names",
     parameters = { ZoneName = "text", Name = "text", RRType = "text", ComputerName = "host" } },
