@@ -257,10 +257,11 @@ describe("xmpp-failover against real servers #e2e", function()
       for name, status in pairs(edge_services(EDGE_B, "edge2b.contoso.com")) do
         assert.equal("Running", status, name)
       end
-      -- zone updates after the crash: A and SRV when they were still to do, SRV only when
-      -- the A record was written before the crash, none after step 7; and one more for the
-      -- run's lease, released at the end (the resumed run finds the lease its own)
-      local expected = { ["stop-services"] = 3, ["dns-a-record"] = 2, ["start-services"] = 1 }
+      -- zone updates after the crash: A and the SRV record of each SIP domain (two, both
+      -- in this zone) when they were still to do, the SRV records only when the A record was
+      -- written before the crash, none after the DNS steps; and one more for the run's
+      -- lease, released at the end (the resumed run finds the lease its own)
+      local expected = { ["stop-services"] = 4, ["dns-a-record"] = 3, ["start-services"] = 1 }
       assert.equal(serial_after_crash + expected[step], tonumber(serial()))
       assert.equal("", dig("_runbook-lease.contoso.com", "TXT"))     -- released
     end)
@@ -274,7 +275,7 @@ describe("xmpp-failover against real servers #e2e", function()
       quote(inventory))
     local r = support.sh(command)
     assert.equal(0, r.code, r.out .. r.err)
-    assert.matches("%[2/11%] A change ticket authorises the failover", r.out)
+    assert.matches("%[%d+/%d+%] A change ticket authorises the failover", r.out)
     assert.equal(NEW_IP .. "\n", dig("xmpp.contoso.com", "A"))
     assert.equal("CHG-4711: XMPP federation now on edgepool2.contoso.com\n", slurp(notes))
     r = support.sh(command)                      -- the service desk is told once
