@@ -8,6 +8,7 @@ local cjson = require "cjson"
 local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
+support.unwind_fully()   -- WinRM/NTLM loads gss-ntlmssp, whose leak tests/lsan.supp names
 local quote, slurp, write = support.quote, support.slurp, support.write
 
 local ECHO, WINRM_ADDRESS = "127.0.53.78:8443", "127.0.23.78"

@@ -9,6 +9,7 @@ local emulator = require "lync.emulator"
 local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"
+support.unwind_fully()   -- WinRM/NTLM loads gss-ntlmssp, whose leak tests/lsan.supp names
 require "lab"   -- the sim transport: the lab plug-in registers it (modules/lab/init.lua)
 local quote, slurp, write = support.quote, support.slurp, support.write
 
