@@ -211,8 +211,13 @@ describe("xmpp-failback", function()
       for name, status in pairs(services(edge)) do assert.equal("Running", status, edge .. name) end
     end
     -- again: every step holds but the manual one, which says again what is left to do
+    local function zone_versions()
+      return #cjson.decode(slurp(lab_dir .. "/dns-zone.json")).versions
+    end
+    local versions = zone_versions()
     local again = runbook("run xmpp-failback --yes").out
     assert.matches("all steps done: 1 changed, 11 already done", again, 1, true)
+    assert.equal(versions, zone_versions())    -- no lease taken: nothing was written
     assert.matches("~ 12/12 Manual:", again, 1, true)
   end)
 

@@ -207,7 +207,15 @@ local function plan_then_execute(session, journal, header)
   end
   local accepted, refusal = confirm(session.options)
   if not accepted then return refusal end
-  local lease, why = take_lease(session)
+  -- a run whose pending steps change nothing (a wait, a manual step said) takes no lease:
+  -- it would write the estate for nothing
+  local changes = false
+  for _, entry in ipairs(entries) do
+    local step = session.definition.steps[entry.number]
+    changes = changes or (entry.status ~= "done" and not (step and step.changes_nothing))
+  end
+  local lease, why = NO_LEASE, nil
+  if changes then lease, why = take_lease(session) end
   if not lease then
     say.error(why)
     output.emit("summary", { ok = false, refused = true, changed = 0, skipped = 0, failed = 0,
