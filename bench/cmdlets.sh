@@ -6,7 +6,7 @@
 # no ControlPersist so both start cold) over the same sshd, in one run. Prints a Markdown
 # table. Goal (issue 4): 32 servers within 1.5x of one, and well ahead of Ansible.
 set -eu
-# the emulated servers cost nothing here (lync.emulator.costs): this measures the client;
+# the emulated servers cost nothing here (lab.emulator.costs): this measures the client;
 # bench/failover.sh charges them
 export LYNC_EMULATOR_COSTS="${LYNC_EMULATOR_COSTS:-0,0}"
 cd "$(dirname "$0")/.."

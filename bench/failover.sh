@@ -66,7 +66,7 @@ reset() {
 counted() {
   lua5.4 - "$state_dir" "$(cat "$work/addresses-$1")" <<'LUA'
 package.path = "modules/?.lua;" .. package.path
-local emulator = require "lync.emulator"
+local emulator = require "lab.emulator"
 local processes, scripts, fe, edge = 0, 0, 0, 0
 for address in arg[2]:gmatch("%S+") do
   local c = emulator.counters(arg[1] .. "/" .. address .. ".json")

@@ -5,7 +5,7 @@
 -- (WORKDIR/seed-N.json). bench/failover.sh runs it.
 package.path = "modules/?.lua;modules/?/init.lua;" .. package.path
 package.cpath = "build/lib/?.so;" .. package.cpath
-local emulator = require "lync.emulator"
+local emulator = require "lab.emulator"
 local embedded_lab = require "lab.world"
 local ps = require "powershell"
 local cjson = require "cjson"

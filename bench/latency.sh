@@ -19,7 +19,7 @@
 # VENDOR=no all`), measured too, in the same run. Prints Markdown; results go to
 # bench/RESULTS.md.
 set -eu
-# the emulated servers cost nothing here (lync.emulator.costs): this measures the client;
+# the emulated servers cost nothing here (lab.emulator.costs): this measures the client;
 # bench/failover.sh charges them
 export LYNC_EMULATOR_COSTS="${LYNC_EMULATOR_COSTS:-0,0}"
 cd "$(dirname "$0")/.."

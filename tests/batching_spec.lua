@@ -8,7 +8,7 @@ local lab = require "helpers.servers"
 local support = require "support"
 local task = require "runbook.task"
 local cmdlet = require "cmdlet"
-local emulator = require "lync.emulator"
+local emulator = require "lab.emulator"
 local lync = require "lync"
 local phase = require "runbook.phase"
 

@@ -6,7 +6,7 @@ local lab = require "helpers.servers"
 local support = require "support"
 local task = require "runbook.task"
 local cmdlet = require "cmdlet"
-local emulator = require "lync.emulator"
+local emulator = require "lab.emulator"
 local cjson = require "cjson"
 require "lab"   -- the sim transport: the lab plug-in registers it (modules/lab/init.lua)
 

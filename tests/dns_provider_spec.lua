@@ -237,7 +237,7 @@ backends[#backends + 1] = {
 backends[#backends + 1] = {
   name = "windows",
   setup = function(self)
-    local emulator = require "lync.emulator"
+    local emulator = require "lab.emulator"
     self.dir = support.tmpdir()
     self.state_file = self.dir .. "/dns1.json"
     local state = emulator.default_state("dns1.contoso.com")
@@ -403,7 +403,7 @@ end
 -- holds right after each one, so a record that is absent even for one step is seen.
 describe("dns provider windows, one cmdlet at a time #dns", function()
   local cmdlet = require "cmdlet"
-  local emulator = require "lync.emulator"
+  local emulator = require "lab.emulator"
   local powershell = require "powershell"
   local SRV = "_xmpp-server._tcp.contoso.com"
   local PRIMARY, STANDBY = "10 0 5269 edge1.contoso.com", "20 0 5269 edgepool2.contoso.com"

@@ -1,9 +1,9 @@
--- What an emulated Windows server costs and counts (modules/lync/emulator.lua, run by
+-- What an emulated Windows server costs and counts (modules/lab/emulator.lua, run by
 -- tests/lab/lync-emulator): a PowerShell process start and the Lync module's first use in a
 -- process are waits, not CPU; a persistent session pays them once; every process, session,
 -- script and cmdlet is counted per server.
 local support = require "support"
-local emulator = require "lync.emulator"
+local emulator = require "lab.emulator"
 local powershell = require "powershell"
 
 -- Runs the emulator as one PowerShell process (the local transport's way) with the given

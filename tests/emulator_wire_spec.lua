@@ -4,7 +4,7 @@
 -- use; the product's reads project (powershell.projection) and still work.
 local cjson = require "cjson"
 local cmdlet = require "cmdlet"
-local emulator = require "lync.emulator"
+local emulator = require "lab.emulator"
 local lync = require "lync"
 local powershell = require "powershell"
 local reads = require "powershell.reads"

@@ -5,7 +5,7 @@
 -- put the WS-Management emulator on the same addresses, in each mode Windows ships or is
 -- hardened to (the Kerberos case with a KDC on 127.0.88.4:8804).
 local cjson = require "cjson"
-local emulator = require "lync.emulator"
+local emulator = require "lab.emulator"
 local embedded_lab = require "lab.world"
 local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"

@@ -376,7 +376,7 @@ describe("a runbook written by mistake", function()
       assert.matches(case[5], err)
       assert.is_nil(slurp(winrm.log):match("\ncommand %S+ %S+ [^\n]*Set"), slurp(winrm.log))
     end
-    assert.is_nil(require("lync.emulator").load_state(state_path).sites[2].Description)
+    assert.is_nil(require("lab.emulator").load_state(state_path).sites[2].Description)
   end)
 
   for _, command in ipairs { "plan", "run --yes" } do
@@ -417,7 +417,7 @@ describe("a runbook written by mistake", function()
       end
       assert.equal(6, commands, slurp(winrm.log))
       assert.equal(1, sends, slurp(winrm.log))
-      assert.is_nil(require("lync.emulator").load_state(state_path).sites[2].Description)
+      assert.is_nil(require("lab.emulator").load_state(state_path).sites[2].Description)
     end)
   end
 end)

@@ -5,7 +5,7 @@ local support = require "support"
 local task = require "runbook.task"
 local lync = require "lync"
 local cmdlet = require "cmdlet"
-local emulator = require "lync.emulator"
+local emulator = require "lab.emulator"
 require "lab"   -- the sim transport: the lab plug-in registers it (modules/lab/init.lua)
 
 local function sim_host(options)

@@ -5,7 +5,7 @@
 -- WinRM emulator (tests/lab/winrm.sh), an HTTPS echo server, and the emulator as local
 -- PowerShell and in-process (sim). A proven read still runs in a check.
 local cjson = require "cjson"
-local emulator = require "lync.emulator"
+local emulator = require "lab.emulator"
 local lab = require "helpers.servers"
 local lab_lock = require "lab_lock"
 local support = require "support"

@@ -6,7 +6,7 @@
 -- tokenizer (tokenizer.cs, CharTraits.cs) it relies on. Where PowerShell would run the change,
 -- the classifier must refuse; where the grammar cannot say what PowerShell does, it refuses
 -- too, and the emulator, reading with the same code, reports a ParserError and runs nothing.
-local emulator = require "lync.emulator"
+local emulator = require "lab.emulator"
 local parser = require "powershell.parser"
 local powershell = require "powershell"
 local reads = require "powershell.reads"

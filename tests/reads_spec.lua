@@ -3,7 +3,7 @@
 -- parameters with literal values, and an organization extends the list with a reason.
 -- The PowerShell corner cases (separators, quotes, comments) are in
 -- tests/ps_classifier_corpus_spec.lua.
-local emulator = require "lync.emulator"
+local emulator = require "lab.emulator"
 local powershell = require "powershell"
 local reads = require "powershell.reads"
 local support = require "support"
@@ -45,7 +45,7 @@ end
 -- A runbook file that loads another and records every script the sim transport carries.
 local TAP = [[
 local cmdlet = require "cmdlet"
-local emulator = require "lync.emulator"
+local emulator = require "lab.emulator"
 local powershell = require "powershell"
 require "lab"   -- the lab plug-in first: its sim transport is the one the tap replaces
 cmdlet.register_transport("sim", function(host, line, options)

@@ -50,7 +50,7 @@ end
 -- Leak detection is off for busted (lua5.4 and busted's own allocations are not ours) and
 -- on for the children: $RUNBOOK_CHILD_ASAN_OPTIONS (tests/run.sh) replaces ASAN_OPTIONS.
 local child_env = "unset LD_PRELOAD\n"
--- The emulated Windows servers cost nothing in the tests (lync.emulator.costs: the bench
+-- The emulated Windows servers cost nothing in the tests (lab.emulator.costs: the bench
 -- charges the documented defaults); a spec that measures costs sets its own.
 child_env = child_env .. 'LYNC_EMULATOR_COSTS="${LYNC_EMULATOR_COSTS:-0,0}"; '
   .. "export LYNC_EMULATOR_COSTS\n"

@@ -9,7 +9,7 @@
 -- runbook.session loads it (session.LAB_PLUGIN) when an inventory has a `lab` table, which
 -- the embedded default has; `runbook` never loads it for a real estate.
 local cmdlet = require "cmdlet"
-local emulator = require "lync.emulator"
+local emulator = require "lab.emulator"
 local estate = require "estate"
 local world = require "lab.world"
 

@@ -25,7 +25,7 @@
 --   --set lab.fail_update=N   the N-th DNS update of the run is refused.
 local cjson = require "cjson"
 local cmdlet = require "cmdlet"
-local emulator = require "lync.emulator"
+local emulator = require "lab.emulator"
 local simulated_net = require "lab.network"
 local sim_dns = require "lab.dns"
 

@@ -1,5 +1,5 @@
 --- powershell.parser — a recursive-descent parser of the PowerShell that modules/powershell.lua
--- generates, shared by the Lync emulator (modules/lync/emulator.lua) and the read proof
+-- generates, shared by the Lync emulator (modules/lab/emulator.lua) and the read proof
 -- (modules/powershell/reads.lua), so both read every script with the same tokenizer
 -- (modules/powershell/tokenizer.lua). What it cannot parse is a ParserError, exactly as a
 -- script the generator should never produce. The grammar:

@@ -24,7 +24,7 @@ local require, loadfile, setmetatable = require, loadfile, setmetatable
 local M = {}
 
 M.ENGINE_MODULES = { "runbook.secrets", "runbook.output", "runbook.journal", "lab.world",
-                     "lync.emulator" }
+                     "lab.emulator" }
 
 -- The functions the guard replaces, as they were: what the engine's modules are given.
 local unguarded = { io = {}, os = {}, fs = {} }

@@ -15,7 +15,7 @@ local M = {}
 -- The layers, by path relative to the root; the first match wins.
 M.LAYERS = {
   { name = "engine", rank = 1, match = { "^modules/runbook/" } },
-  { name = "lab", rank = 3, match = { "^modules/lab/", "^modules/lync/emulator" } },
+  { name = "lab", rank = 3, match = { "^modules/lab/" } },
   { name = "product", rank = 2, match = { "^modules/", "^runbooks/", "^examples/" } },
 }
 

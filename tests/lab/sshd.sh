@@ -105,7 +105,7 @@ start() {
   [ $# -gt 0 ] || set -- 127.0.22.1
   user=$(id -un)
   mkdir -p /run/sshd "$dir/state" "$dir/authorized_keys"
-  # the emulated servers' costs (lync.emulator.costs): sshd passes the forced command no
+  # the emulated servers' costs (lab.emulator.costs): sshd passes the forced command no
   # environment of ours, so they travel in the state directory
   printf '%s\n' "${LYNC_EMULATOR_COSTS:-default}" >"$dir/state/costs"
   for type in $host_key_types; do

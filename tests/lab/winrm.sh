@@ -104,7 +104,7 @@ start() {
   fi
   port=$1; shift
   mkdir -p "$dir/state"
-  # the emulated servers' costs (lync.emulator.costs), as tests/lab/sshd.sh writes them
+  # the emulated servers' costs (lab.emulator.costs), as tests/lab/sshd.sh writes them
   printf '%s\n' "${LYNC_EMULATOR_COSTS:-default}" >"$dir/state/costs"
   : >"$dir/wsman.log"
   (unset OPENSSL_CONF; certificates "$@") 2>"$dir/openssl.log" || {

@@ -1,4 +1,4 @@
---- lync.emulator_dns — the DnsServer module cmdlets the `windows` DNS provider uses, over
+--- lab.emulator_dns — the DnsServer module cmdlets the `windows` DNS provider uses, over
 -- an emulated Windows DNS Server's zones (state.dns_zones), for the tests: the Windows side
 -- is the only side runbook emulates. Output follows Get-DnsServerResourceRecord's
 -- CimInstance (HostName, RecordType, TimeToLive as a TimeSpan, RecordData a CIM instance
@@ -8,7 +8,7 @@ local M = {}
 
 local cjson = require "cjson"
 
-local kit   -- ps_error, object, array, cim, text, enum: given by lync.emulator_cmdlets
+local kit   -- ps_error, object, array, cim, text, enum: given by lab.emulator_cmdlets
 
 
 local function zone_of(context, args)

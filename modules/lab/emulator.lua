@@ -1,4 +1,4 @@
---- lync.emulator — a Lync Server 2013 Management Shell stand-in for the tests and the
+--- lab.emulator — a Lync Server 2013 Management Shell stand-in for the tests and the
 -- embedded lab: the only emulated part of the Windows side.
 --
 -- Written once, mounted twice: behind a real sshd as the forced command
@@ -17,7 +17,7 @@
 local cjson = require "cjson"
 local powershell = require "powershell"
 local psparse = require "powershell.parser"
-local cmdlets = require "lync.emulator_cmdlets"
+local cmdlets = require "lab.emulator_cmdlets"
 
 local M = {}
 
@@ -78,7 +78,7 @@ end
 
 function M.load_state(path)
   local file, err = io.open(path, "rb")
-  if not file then error("[lync.emulator] cannot read state " .. tostring(err), 0) end
+  if not file then error("[lab.emulator] cannot read state " .. tostring(err), 0) end
   local text = file:read("a")
   file:close()
   return cjson.decode(text)

@@ -1,5 +1,5 @@
---- lync.emulator_cmdlets — the cmdlets the Lync emulator answers, over one server's state
--- (see lync.emulator.default_state), plus Get-Command and ConvertTo-Json.
+--- lab.emulator_cmdlets — the cmdlets the Lync emulator answers, over one server's state
+-- (see lab.emulator.default_state), plus Get-Command and ConvertTo-Json.
 --
 -- Each cmdlet declares its parameters; binding is case-insensitive like PowerShell's and an
 -- unknown parameter is PowerShell's NamedParameterNotFound error. Output objects are built
@@ -737,7 +737,7 @@ for _, s in ipairs {
        { "InputObject", "Depth", "Compress" }, convert_to_json,
        { positional = { "InputObject" }, builtin = true }),
 } do SPECS[s.name:lower()] = s end
-for _, s in ipairs(require("lync.emulator_dns").specs(spec, with, SHOULD,
+for _, s in ipairs(require("lab.emulator_dns").specs(spec, with, SHOULD,
     { ps_error = ps_error, object = object, array = array, cim = M.cim, text = M.text,
       enum = M.enum })) do
   SPECS[s.name:lower()] = s
