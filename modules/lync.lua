@@ -316,9 +316,14 @@ function M.wait_services(host, state, options)
     local names = options.names
     if not names then
       names = {}
+      local ready, shown = 0, {}
       for i, service in ipairs(M.services(host, { computer = options.computer })) do
         names[i] = service.Name
+        if service.Status == state then ready = ready + 1 end
+        shown[#shown + 1] = service.Name .. "=" .. service.Status
       end
+      -- what the meter shows while the server waits (the wait is one round trip)
+      meter:update(ready, #names, table.concat(shown, ", "))
     end
     local waited, record
     if #names > 0 then

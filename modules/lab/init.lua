@@ -11,6 +11,7 @@
 local cmdlet = require "cmdlet"
 local emulator = require "lab.emulator"
 local estate = require "estate"
+local task = require "runbook.task"
 local world = require "lab.world"
 
 local M = {}
@@ -18,9 +19,18 @@ local M = {}
 --- SETTINGS: the keys of an inventory's `lab` table (their schema), for check and completion.
 M.SETTINGS = world.SETTINGS
 
+-- The emulated PowerShell of a sim host, in this process: it costs nothing, and it waits
+-- (a service's WaitForStatus) by sleeping in the task that runs the command, so that a
+-- wait on the server lasts in the lab as it would on a server.
+local function in_process(state_file)
+  return { state_path = state_file, costs = { process_start = 0, module_load = 0 },
+           module_loaded = true, wait = task.sleep }
+end
+
 cmdlet.register_transport("sim", function(host, command_line, options)
   assert(host.state_file, "[lab] sim host " .. tostring(host.name) .. " has no state_file")
-  return emulator.run_command_line(command_line, host.state_file, options.stdin)
+  return emulator.run_command_line(command_line, host.state_file, options.stdin,
+                                   in_process(host.state_file))
 end)
 
 estate.register_world(world.world)
