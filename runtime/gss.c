@@ -45,6 +45,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "fail.h"
 #include "gss.h"
 #include "loop_api.h"
 #include "options.h"
@@ -220,10 +221,7 @@ static int push_failure (lua_State *L, Gss *g, const char *stage, OM_uint32 majo
                          OM_uint32 minor) {
   char message[800];
   const char *code = describe_failure(g, stage, major, minor, message, sizeof message);
-  lua_pushnil(L);
-  lua_pushstring(L, message);
-  lua_pushstring(L, code);
-  return 3;
+  return fail_result(L, code, "%s", message);
 }
 
 
@@ -621,10 +619,7 @@ static int wsman_unwrap (lua_State *L, Gss *g, const char *signature, size_t sig
 }
 
 static int unseal_failure (lua_State *L, const char *what) {
-  lua_pushnil(L);
-  lua_pushfstring(L, "the encrypted answer is malformed: %s", what);
-  lua_pushliteral(L, "protocol");
-  return 3;
+  return fail_result(L, "protocol", "the encrypted answer is malformed: %s", what);
 }
 
 /* GssApi.unseal: the plaintext of one encrypted part, its length checked against the
