@@ -6,7 +6,9 @@
 #                #deb cases left out (they test no C of ours)
 # TAP goes to build/tap/SUITE/NAME.log, the exit status to NAME.status, and the wall time
 # to build/tap/times. The same spec never runs twice at once (a flock per spec): the two
-# suites' instances would start the same lab servers on the same fixed addresses.
+# suites' instances would start the same lab servers on the same fixed addresses. flock -o:
+# the lock stays with flock itself, not with the servers a spec starts in the background
+# (a server left running would otherwise hold it, and the other suite's run would wait).
 set -u
 cd "$(dirname "$0")/.."
 suite=$1
@@ -31,7 +33,7 @@ else
 fi
 # busted under Lua 5.4 whatever /usr/bin/lua points to: installing lua-check (luacheck runs
 # on Lua 5.1) makes lua5.1 the best `lua` alternative, and runbook.so is built for 5.4.
-flock "build/tap/$name.lock" "$@" >"$log" 2>&1
+flock -o "build/tap/$name.lock" "$@" >"$log" 2>&1
 status=$?
 echo $status >"build/tap/$suite/$name.status"
 took=$(($(date +%s) - started))
