@@ -170,12 +170,25 @@ local function release_own_lease(session)
   if lease and lease.release_own then task.shielded(lease.release_own) end
 end
 
+-- Writes text to path through a temporary file renamed over it: a reader never sees half a
+-- report or half a metrics file. -> true | nil, message
+local function write_whole(path, text)
+  local temporary = path .. ".tmp" .. fs.pid()
+  local file, err = io.open(temporary, "wb")
+  if not file then return nil, err end
+  local ok, write_err = file:write(text)
+  file:close()
+  if ok then ok, write_err = os.rename(temporary, path) end
+  if not ok then os.remove(temporary); return nil, write_err end
+  return true
+end
+
 -- --metrics FILE: the plan's verdicts as gauges (runbook.metrics), written whole; a file
 -- that cannot be written is said, and the run goes on.
 local function write_metrics(session, entries, blockers, started, begun)
   local metrics = require "runbook.metrics"   -- only runs that were asked for it
   local text = metrics.text(session.definition.id, entries, blockers, started, core.now() - begun)
-  local ok, err = metrics.write(session.options.metrics, text)
+  local ok, err = write_whole(session.options.metrics, text)
   if not ok then say.error(i18n.t("metrics_failed", session.options.metrics, tostring(err))) end
 end
 
@@ -584,19 +597,6 @@ function M.history(options)
   return EXIT.done
 end
 
--- Writes text to path through a temporary file renamed over it: a reader never sees half a
--- report. -> true | nil, message
-local function write_whole(path, text)
-  local temporary = path .. ".tmp" .. fs.pid()
-  local file, err = io.open(temporary, "wb")
-  if not file then return nil, err end
-  local ok, write_err = file:write(text)
-  file:close()
-  if ok then ok, write_err = os.rename(temporary, path) end
-  if not ok then os.remove(temporary); return nil, write_err end
-  return true
-end
-M.write_whole = write_whole
 
 --- report JOURNAL: the run as a page people read (runbook.report): HTML, or Markdown
 -- with --format md; on stdout, or in the file -o names (written whole). In the journal's

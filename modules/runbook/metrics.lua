@@ -2,9 +2,8 @@
 -- collector format (`--metrics FILE`), so that "is the estate still ready?" is a metric
 -- that can alert: one gauge per check (step) and per host of a check (for the readiness
 -- audit: per pool), whether everything holds, when it last ran and how long it took. The
--- file is written whole: a temporary file beside it, renamed over it, so the collector
--- never reads half of one.
-local fs = require "runbook.fs"
+-- CLI writes the text whole (cli.lua write_whole: a temporary file renamed over it), so the
+-- collector never reads half of one.
 
 local M = {}
 
@@ -61,18 +60,6 @@ function M.text(runbook_id, entries, blockers, started, duration)
     out[#out + 1] = ("%s%s " .. gauge[4]):format(gauge[1], id, gauge[3])
   end
   return table.concat(out, "\n") .. "\n"
-end
-
---- write(path, text) -> true | nil, message: whole, through PATH.tmp.PID renamed over it
-function M.write(path, text)
-  local temporary = ("%s.tmp.%d"):format(path, fs.pid())
-  local file, err = io.open(temporary, "wb")
-  if not file then return nil, err end
-  local ok, write_err = file:write(text)
-  file:close()
-  if ok then ok, write_err = os.rename(temporary, path) end
-  if not ok then os.remove(temporary); return nil, write_err end
-  return true
 end
 
 return M
