@@ -6,11 +6,14 @@ describe("task scheduling #c", function()
   it("runs 200 sleeping tasks interleaved and wakes them in deadline order", function()
     local events = {}
     task.run(function()
+      -- Each task sleeps until a deadline fixed before the first spawn, so the order
+      -- cannot depend on how long spawning the 200 took (a GC pause, a loaded machine).
+      local base = task.now() + 0.1
       local handles = {}
       for i = 1, 200 do
         handles[i] = task.spawn(function()
           events[#events + 1] = "start"
-          task.sleep((201 - i) * 0.0002)
+          task.sleep(base + (201 - i) * 0.0005 - task.now())
           events[#events + 1] = i
         end)
       end
