@@ -258,10 +258,9 @@ end
 
 local send
 
--- A read asked with options.cache: the answer kept for this phase, else sent and kept,
--- unless a change was sent meanwhile.
--- Which server, over what, as whom: every plain field of the inventory entry.
-local function server_key(host)
+--- server_key(host) -> which server, over what, as whom: every plain field of the
+-- inventory entry (credential references, never secrets), as one string.
+function M.server_key(host)
   local parts = {}
   for field, value in pairs(host) do
     if type(value) == "string" or type(value) == "number" or type(value) == "boolean" then
@@ -272,6 +271,10 @@ local function server_key(host)
   return table.concat(parts, "\0")
 end
 
+local server_key = M.server_key
+
+-- A read asked with options.cache: the answer kept for this phase, else sent and kept,
+-- unless a change was sent meanwhile.
 local function run_kept(host, label, pipeline, options)
   if phase.generation() == 0 then return send(host, label, pipeline, options) end  -- no run
   local answers, key = kept_answers(), server_key(host) .. "\0\0" .. pipeline

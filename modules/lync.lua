@@ -155,18 +155,22 @@ end
 -- --------------------------------------------------------------- federation route
 
 local ROUTE_PARAMETERS = { "XmppFederationRoute", "XmppExternalFederationRoute" }
-local route_parameter_cache = setmetatable({}, { __mode = "k" })
+-- Which parameter a server's Set-CsSite has does not change during a run: kept by the
+-- server's identity (cmdlet.server_key: every plain field of its inventory entry), not by
+-- table, since each phase of a run may hand over another table for the same server.
+local route_parameter_cache = {}
 
 --- federation_route_parameter(host) -> "XmppFederationRoute" | "XmppExternalFederationRoute"
 -- Probes (Get-Command Set-CsSite).Parameters.Keys once per host.
 function M.federation_route_parameter(host)
-  if route_parameter_cache[host] then return route_parameter_cache[host] end
+  local key = cmdlet.server_key(host)
+  if route_parameter_cache[key] then return route_parameter_cache[key] end
   local keys = cmdlet.evaluate(host, ROUTE_PARAMETERS_PROBE)
   local offered = {}
   for _, key in ipairs(keys) do offered[key] = true end
   for _, name in ipairs(ROUTE_PARAMETERS) do
     if offered[name] then
-      route_parameter_cache[host] = name
+      route_parameter_cache[key] = name
       return name
     end
   end

@@ -87,6 +87,15 @@ describe("lync", function()
     assert.equal("XmppFederationRoute", second)
   end)
 
+  it("probes it once per server, whichever inventory table a phase hands over", function()
+    task.run(function() return lync.federation_route_parameter(host) end)
+    edit(path, function(s) s.route_parameter = "XmppExternalFederationRoute" end)
+    local same_server = {}
+    for field, value in pairs(host) do same_server[field] = value end
+    assert.equal("XmppFederationRoute",
+                 task.run(function() return lync.federation_route_parameter(same_server) end))
+  end)
+
   it("refuses a route to an Edge pool the topology does not have", function()
     local err = fails(function()
       lync.set_federation_route(host, "Site1", "edgepool9.contoso.com")
