@@ -269,3 +269,49 @@ describe("the WinRM emulator with Windows' own settings, as python3-winrm sees i
     assert.matches("auth failed ntlm administrator", log_of(strict):sub(before + 1), 1, true)
   end)
 end)
+
+-- UAC's remote restrictions (LocalAccountTokenFilterPolicy, absent = 0 as Windows ships): a
+-- local administrator other than the built-in one authenticates, then gets 401 as for a wrong
+-- password; with the policy at 1 it gets in. python3-winrm sees both.
+describe("the WinRM emulator with a local administrator other than the built-in one", function()
+  local FILTERED, UNFILTERED = "127.0.23.65", "127.0.23.66"
+  local filtered, unfiltered
+
+  setup(function()
+    filtered = lab.start("winrm", "--shipped", "--user", "ops", "auto", FILTERED)
+    unfiltered = lab.start("winrm", "--shipped", "--user", "ops", "--token-filter", "1", "auto",
+                           UNFILTERED)
+  end)
+  teardown(function()
+    lab.stop(filtered)
+    lab.stop(unfiltered)
+  end)
+
+  local function client(instance, address)
+    local words = { ("http://%s:%s/wsman"):format(address, instance.port), "ntlm",
+                    "EDGE2\\" .. instance.user, instance.password, instance.ca_file,
+                    command_line("Get-CsSite"), 20, "", "always" }
+    for i, word in ipairs(words) do words[i] = quote(word) end
+    local r = support.sh(("OPENSSL_CONF=%s /usr/bin/python3 tests/lab/winrm_client.py %s")
+                         :format(quote(instance.openssl_conf), table.concat(words, " ")))
+    local ok, result = pcall(cjson.decode, r.out)
+    assert(ok, "winrm_client.py printed no JSON:\n" .. r.out .. r.err)
+    return result, r.code
+  end
+
+  it("authenticates EDGE2\\ops over NTLM, then refuses it with 401 (a filtered token)",
+     function()
+    local result, code = client(filtered, FILTERED)
+    assert.equal(1, code)
+    assert.matches("^InvalidCredentialsError", result.error)
+    local log = support.slurp(filtered.log)
+    assert.matches("auth ok ntlm ops\naccess denied ops filtered-token", log, 1, true)
+    assert.is_nil(log:find("create", 1, true))
+  end)
+
+  it("lets EDGE2\\ops in with LocalAccountTokenFilterPolicy 1", function()
+    local result = client(unfiltered, UNFILTERED)
+    assert.equal(0, result.status, result.error)
+    assert.equal(2, #cjson.decode(result.stdout))
+  end)
+end)

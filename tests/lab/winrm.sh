@@ -3,7 +3,7 @@
 # (tests/lab/winrm_emulator.py: WS-Management shell operations, Basic and NTLM).
 #
 #   tests/lab/winrm.sh start WORKDIR [--http|--shipped] [--cbt LEVEL] [--kerberos KDC_DIR]
-#                            PORT ADDRESS...
+#                            [--user NAME] [--token-filter 0|1] PORT ADDRESS...
 #
 # PORT "auto" picks a free port in 20000-39999 (retried when taken, as sshd.sh does).
 #   tests/lab/winrm.sh stop WORKDIR
@@ -15,7 +15,10 @@
 # Negotiate on (messages must come sealed, MS-WSMV 2.2.9.1). --cbt none|relaxed|strict sets
 # CbtHardeningLevel (default relaxed, as Windows). --kerberos KDC_WORKDIR (tests/lab/kdc.sh)
 # accepts Kerberos with that realm's HTTP/fe1 keytab; --clock +1h runs the service with a
-# clock that far off (faketime). Its commands
+# clock that far off (faketime). --user NAME: the account is NAME (default administrator,
+# the built-in one), a local administrator; --token-filter 0|1 is the server's
+# LocalAccountTokenFilterPolicy (0, as Windows ships: NAME other than administrator is
+# authenticated, then refused with 401 — UAC's remote restrictions). Its commands
 # run tests/lab/lync-emulator, state in WORKDIR/state/ADDRESS.json, counters in
 # WORKDIR/state/ADDRESS.counters, costs from $LYNC_EMULATOR_COSTS or "default" (as
 # tests/lab/sshd.sh does).
@@ -57,7 +60,8 @@ launch() {
   set -- --port "$port" --user "$user" --password "$password" --state-dir "$dir/state" \
     --log "$dir/wsman.log" --control "$dir/control.json" --tokens "$dir/tokens" "$@"
   [ "$scheme" = http ] || set -- --cert "$dir/server.pem" --key "$dir/server.key" "$@"
-  set -- --cbt-hardening "$cbt" --auth "$auth" $unencrypted "$@"
+  set -- --cbt-hardening "$cbt" --auth "$auth" $unencrypted \
+    --local-account-token-filter-policy "$token_filter" "$@"
   if [ -n "$kerberos" ]; then
     set -- --kerberos "$@"
     export KRB5_CONFIG="$kerberos/krb5.conf" KRB5_KTNAME="FILE:$kerberos/http.keytab"
@@ -87,7 +91,7 @@ launch() {
 }
 
 start() {
-  scheme=https cbt=relaxed auth=basic,negotiate unencrypted= kerberos= clock=
+  scheme=https cbt=relaxed auth=basic,negotiate unencrypted= kerberos= clock= token_filter=0
   while :; do
     case "${1:-}" in
       --http) scheme=http unencrypted=--allow-unencrypted; shift ;;
@@ -95,6 +99,8 @@ start() {
       --cbt) cbt=$2; shift 2 ;;
       --kerberos) kerberos=$2; shift 2 ;;
       --clock) clock=$2; shift 2 ;;
+      --user) user=$2; shift 2 ;;
+      --token-filter) token_filter=$2; shift 2 ;;
       *) break ;;
     esac
   done

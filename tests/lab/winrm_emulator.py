@@ -25,8 +25,10 @@
 # The control file (JSON, read at every Command, may be absent): {"delay": SECONDS} holds
 # back a command's output and completion that long.
 # The log has a line per authentication ("auth ok basic|ntlm USER", "auth failed
-# basic|ntlm USER", "auth refused SCHEME") and per operation, written once its answer is
-# sent: "create SHELL", "command SHELL COMMAND", "send COMMAND BYTES [end]", "receive
+# basic|ntlm USER", "auth refused SCHEME", "access denied USER filtered-token": a local
+# administrator other than the built-in one, authenticated, then refused with 401 under
+# --local-account-token-filter-policy 0, as Windows ships) and per operation, written once
+# its answer is sent: "create SHELL", "command SHELL COMMAND", "send COMMAND BYTES [end]", "receive
 # COMMAND Running|Done|timeout", "signal COMMAND terminate|ctrl_c", "delete SHELL",
 # "fault SUBCODE CODE", "too large BYTES". Never a password, never stdin.
 import argparse
@@ -549,6 +551,7 @@ class Service:
             options.cbt_hardening
         self.auth_schemes = set(options.auth.split(","))
         self.kerberos = options.kerberos
+        self.token_filter = options.local_account_token_filter_policy
         self.state_dir, self.control = options.state_dir, options.control
         self.max_envelope = options.max_envelope_kb * 1024
         self.log_file = open(options.log, "a", encoding="utf-8")
@@ -561,6 +564,13 @@ class Service:
             SHELL_URI + "/Command": self.command, SHELL_URI + "/Send": self.send,
             SHELL_URI + "/Receive": self.receive, SHELL_URI + "/Signal": self.signal,
         }
+
+    def filtered(self):
+        """UAC's remote restrictions (LocalAccountTokenFilterPolicy 0, as Windows ships): a
+        local account's network logon gets a filtered token, except the built-in
+        Administrator's (RID 500, named Administrator). The account here is local: NTLM and
+        Basic logons; Kerberos is a domain account's, never filtered."""
+        return self.token_filter == 0 and self.user.lower() != "administrator"
 
     def log(self, *words):
         with self.log_lock:
@@ -924,6 +934,8 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
         name = user.rpartition("\\")[2]
         if name.lower() == service.user.lower() and password == service.password:
             service.log("auth ok basic", service.user)
+            if service.filtered():
+                return self.access_denied()
             return service.user
         service.log("auth failed basic", log_word(name))
         self.refuse()
@@ -959,13 +971,23 @@ class WsmanHandler(http.server.BaseHTTPRequestHandler):
                 pass
         self.ntlm_pending = None
         if ok and user.lower() == service.user.lower():
-            self.ntlm_user, self.session = service.user, ok
             service.log("auth ok ntlm", service.user)
+            if service.filtered():
+                return self.access_denied()
+            self.ntlm_user, self.session = service.user, ok
             return service.user
         service.log("auth failed ntlm", log_word(user))
         self.refuse()
         return None
 
+
+    def access_denied(self):
+        """A local administrator's network logon under UAC's remote restrictions: the logon
+        succeeds with a filtered token (Administrators for deny only), WinRM's access check
+        on it fails, and the client gets 401 as for a wrong password."""
+        self.server.service.log("access denied", self.server.service.user, "filtered-token")
+        self.refuse()
+        return None
 
     def kerberos(self, token):
         """A Kerberos (or SPNEGO) token, accepted with the service's keytab (KRB5_KTNAME)
@@ -1056,6 +1078,9 @@ def options_from(argv):
                         help="accept Kerberos in Negotiate (keytab: KRB5_KTNAME)")
     parser.add_argument("--auth", default="basic,negotiate",
                         help="the schemes the service accepts: basic, negotiate")
+    parser.add_argument("--local-account-token-filter-policy", type=int, choices=(0, 1),
+                        default=0, help="0 (as Windows ships): a local administrator other "
+                        "than the built-in one is refused remotely (UAC); 1: not filtered")
     parser.add_argument("--tokens", help="a file that gets every Negotiate token, base64")
     parser.add_argument("addresses", nargs="+")
     return parser.parse_args(argv)
