@@ -479,14 +479,18 @@ static const char *verify_reply (Exchange *ex, const unsigned char *msg, size_t 
 /* ---------------------------------------------------------------- dns.update: results */
 
 /* nil, "… answered NOTAUTH: <what it means>", "notauth" for a refusing rcode; an rcode
-** without a name reads "RCODE n" and has the code "unexpected". */
+** without a name reads "RCODE n" and has the code "unexpected". REFUSED is the server's
+** answer, not a connection refused: its code is "refused_update" (modules/runbook/failure.lua
+** keeps "refused" for nothing listening). */
 static int update_failure (lua_State *L, Exchange *ex, unsigned rcode) {
   char number[16], lower[16];
   const char *name = dnsw_rcode_text(rcode, number, sizeof number);
   size_t i = 0;
   for (; name[i] && i < sizeof lower - 1; i++) lower[i] = (char)tolower((unsigned char)name[i]);
   lower[i] = '\0';
-  return fail_result(L, name == number ? "unexpected" : lower, "%s at %s: answered %s: %s",
+  const char *code = name == number ? "unexpected"
+                   : strcmp(lower, "refused") == 0 ? "refused_update" : lower;
+  return fail_result(L, code, "%s at %s: answered %s: %s",
                      ex->subject, ex->where, name, dnsw_update_explanation(rcode));
 }
 

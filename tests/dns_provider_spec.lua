@@ -559,7 +559,7 @@ describe("dns provider sim faults #dns", function()
     sim.fault { refuse_updates = true }
     local result, message, code = sim.set("sip.contoso.com", "A", { { address = "192.0.2.1" } })
     assert.is_nil(result)
-    assert.equal("refused", code)
+    assert.equal("refused_update", code)
     assert.matches("refused", message)
     assert.equal("192.0.2.10", sim.get("sip.contoso.com", "A")[1].address)
   end)

@@ -231,12 +231,13 @@ describe("dns.update against named #dns", function()
     local change = { { op = "add", name = "bad.contoso.com", type = "A", address = "192.0.2.1" } }
     local result, message, code = update { key = false, changes = change }
     assert.is_nil(result)
-    assert.equal("refused", code)
+    assert.equal("refused_update", code)   -- the server's answer, not a connection refused
+    assert.is_false(require("runbook.failure").CAUSES[code])   -- a verdict, not transport
     assert.matches("allow%-update", message)
     result, message, code = update { key = assert(dns_key.read(named.key_denied)),
                                      changes = change }
     assert.is_nil(result, message)
-    assert.equal("refused", code)
+    assert.equal("refused_update", code)
     assert.equal("", dig("bad.contoso.com", "A"))
   end)
 
@@ -495,7 +496,7 @@ describe("dns.update against a forging server #dns", function()
     { 2, "servfail", "SERVFAIL: the server failed to apply it" },
     { 3, "nxdomain", "NXDOMAIN: a prerequisite failed" },
     { 4, "notimp", "NOTIMP: the server does not implement dynamic update" },
-    { 5, "refused", "REFUSED: the server does not allow this update" },
+    { 5, "refused_update", "REFUSED: the server does not allow this update" },
     { 6, "yxdomain", "YXDOMAIN: a prerequisite failed" },
     { 7, "yxrrset", "YXRRSET: a prerequisite failed" },
     { 8, "nxrrset", "NXRRSET: a prerequisite failed" },

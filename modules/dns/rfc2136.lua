@@ -92,7 +92,7 @@ function M.new(config)
       if not signing then return nil, problem, code end
       message.key = signing
       local result, text, why = dns.update(message)
-      if why == "refused" and text:find("answered REFUSED", 1, true) then
+      if why == "refused_update" and text:find("answered REFUSED", 1, true) then
         return nil, ("%s (GSS-TSIG as %s: the zone must grant this principal: BIND's "
           .. "update-policy, or on Windows the zone's security: Create all child objects and "
           .. "Write)"):format(text, tostring(gss_key.principal or "the ccache's principal")),

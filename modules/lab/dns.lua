@@ -64,7 +64,7 @@ function M.new(config)
     write = function(change)
       updates_tried = updates_tried + 1      -- in this process: a fault of this run, not kept
       if state.faults.refuse_updates or state.faults.refuse_update_at == updates_tried then
-        return nil, say("sim_refused", state.zone), "refused"
+        return nil, say("sim_refused", state.zone), "refused_update"
       end
       local new = provider.copy(change.records)
       for _, record in ipairs(new) do
@@ -92,7 +92,7 @@ function M.new(config)
 
   function p.prove()
     if state.faults.refuse_updates then
-      return nil, say("sim_refuses", state.zone), "refused"
+      return nil, say("sim_refuses", state.zone), "refused_update"
     end
     return true, say("sim_accepts", state.zone)
   end
