@@ -79,6 +79,27 @@ describe("runbook history", function()
     assert.equal("done", history_json()[1].result)
   end)
 
+  it("calls a run running only while the process that began it lives", function()
+    assert.equal(0, runbook("run --yes -q xmpp-failover").code)
+    local journal = history_json()[1].journal
+    local start = cjson.decode(support.slurp(journal):match("^[^\n]+"))
+    local plan = support.slurp(journal):match("^[^\n]+\n([^\n]+\n)")
+    -- a process named runbook holding a pid, as a later run would after pid reuse
+    support.sh("cp /bin/sleep " .. quote(scratch .. "/runbook"))
+    local holder = support.sh(quote(scratch .. "/runbook") .. " 60 >/dev/null 2>&1 & echo $!")
+    local pid = assert(tonumber(holder.out))
+    finally(function() support.sh("kill " .. pid) end)
+    local function rewritten(t)  -- the run, killed after its plan, with this pid and start
+      start.pid, start.t = pid, t
+      local file = assert(io.open(journal, "w"))
+      file:write(cjson.encode(start), "\n", plan)
+      file:close()
+      return history_json()[1].result
+    end
+    assert.equal("crashed", rewritten(os.time() - 3600))  -- the pid's process began later
+    assert.equal("running", rewritten(os.time() + 60))    -- it began before the journal
+  end)
+
   it("speaks the chosen language", function()
     assert.equal(1, runbook("run --yes -q --rollback auto --set lab.fault=stuck-service "
       .. "xmpp-failover").code)

@@ -32,13 +32,36 @@ function M.moment(record)
   return record.t or M.epoch(record.time)
 end
 
--- Whether the run that wrote the journal still runs: its pid is a runbook process.
-local function still_running(pid)
-  local file = pid and io.open("/proc/" .. math.tointeger(pid) .. "/comm")
-  if not file then return false end
-  local name = file:read("l") or ""
+local function first_line(path)
+  local file = io.open(path)
+  if not file then return nil end
+  local line = file:read("l")
   file:close()
-  return name == "runbook" and pid ~= fs.pid()
+  return line
+end
+
+-- When process pid started, in seconds since the epoch: the boot time (/proc/stat btime)
+-- plus its start in clock ticks (field 22 of /proc/PID/stat, after the parenthesised
+-- name; USER_HZ is 100 in Linux's user ABI). nil when it cannot be read.
+local function process_started(pid)
+  local stat = first_line("/proc/" .. pid .. "/stat")
+  local ticks = stat and stat:match("%) %S+" .. (" %S+"):rep(18) .. " (%d+)")
+  local file = io.open("/proc/stat")
+  local boot = file and file:read("a"):match("\nbtime (%d+)")
+  if file then file:close() end
+  return ticks and boot and tonumber(boot) + tonumber(ticks) / 100 or nil
+end
+
+-- Whether the run that wrote the journal still runs: its pid is a runbook process that
+-- started before the journal did (a pid the kernel gave again to a later runbook is not
+-- that run; 2 s of slack for btime's whole seconds).
+local function still_running(pid, since)
+  pid = pid and math.tointeger(pid)
+  if not pid or pid == fs.pid() or first_line("/proc/" .. pid .. "/comm") ~= "runbook" then
+    return false
+  end
+  local started = process_started(pid)
+  return not (started and since and started > since + 2)
 end
 
 -- What the run's summary (its "shown" record) lists as left changed: set of step|host, or
@@ -91,7 +114,7 @@ local function result_of(records, header)
   end
   if last.event == "interrupted" then return "interrupted" end
   if last.event == "declined" then return "declined" end
-  if still_running(header.pid) then return "running" end
+  if still_running(header.pid, M.moment(header)) then return "running" end
   return failed and "failed" or "crashed"
 end
 
