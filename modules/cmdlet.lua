@@ -15,7 +15,9 @@
 --        (http only when set), auth="ntlm"|"basic"|"kerberos", user=, password=, ca_file=,
 --        timeout= (per HTTP exchange), command_timeout=, operation_timeout=,
 --        max_envelope_size=, allow_unencrypted= (http: unsealed), ccache= (Kerberos)
---        (modules/winrm.lua). One remote shell per command.
+--        (modules/winrm.lua). One shell per host for the run, its one command a persistent
+--        PowerShell (modules/pssession.lua); one shell per command for a host that cannot
+--        keep one.
 --   sim  state_file= : the Lync emulator in-process, registered by the lab plug-in
 --        (modules/lab/init.lua) when an inventory has a lab table.
 --   local powershell= "powershell" (default), "pwsh" or a path the installation lists
@@ -109,23 +111,46 @@ local function ssh_open_process(host, command, options)
   return channel, nil, nil, session
 end
 
+-- The options modules/winrm.lua takes for an inventory host.
+local function winrm_options(host)
+  local name = host_name(host)
+  return { name = name, address = host.address or host.name, port = host.port,
+           scheme = host.scheme, auth = host.auth, user = host.user,
+           password = reveal(host.password, "the WinRM password for " .. name),
+           ca_file = host.ca_file, timeout = host.timeout,
+           allow_unencrypted = host.allow_unencrypted, ccache = host.ccache,
+           command_timeout = host.command_timeout,
+           operation_timeout = host.operation_timeout,
+           max_envelope_size = host.max_envelope_size }
+end
+
+-- A persistent PowerShell over WinRM (modules/pssession.lua): one connection, one shell and
+-- one command running the session's command line -> channel. Its connection carries only
+-- that command's exchange in every mode, so it is opened with the session's read permit
+-- always (not only while mutation is refused): its Receives go on in read-only tasks too.
+local function winrm_open_process(host, command, options)
+  -- loaded on first use: libcurl and GSS-API (docs/architecture.md)
+  local winrm = require "winrm"
+  local permit = options.read_permit
+  if not permit then
+    local why
+    -- loaded on first use: only hosts reached over WinRM need it outside a plan
+    permit, why = require("runbook.permit").read("powershell-session", command)
+    if not permit then
+      return nil, "no read permit for the session's command line: " .. tostring(why), "protocol"
+    end
+  end
+  return winrm.open_process(winrm_options(host), command, { read_permit = permit })
+end
+
 -- Transports that keep one PowerShell per host for the run: name -> opener (pssession).
-local session_openers = { ssh = ssh_open_process }
+local session_openers = { ssh = ssh_open_process, winrm = winrm_open_process }
 
 -- One remote shell per command over WS-Management (modules/winrm.lua).
 function transports.winrm(host, command_line, options)
   -- loaded on first use: libcurl and GSS-API (docs/architecture.md)
   local winrm = require "winrm"
-  local name = host_name(host)
-  return winrm.run({ name = name, address = host.address or host.name, port = host.port,
-                     scheme = host.scheme, auth = host.auth, user = host.user,
-                     password = reveal(host.password, "the WinRM password for " .. name),
-                     ca_file = host.ca_file, timeout = host.timeout,
-                     allow_unencrypted = host.allow_unencrypted, ccache = host.ccache,
-                     command_timeout = host.command_timeout,
-                     operation_timeout = host.operation_timeout,
-                     max_envelope_size = host.max_envelope_size },
-                   command_line, options)
+  return winrm.run(winrm_options(host), command_line, options)
 end
 
 -- The program the local transport starts: host.powershell names one of the read programs

@@ -9,7 +9,8 @@
 --     -- {stdout = JSON, stderr = "", status = 0|1}, what powershell.parse reads
 --   pssession.close_all()                          -- every session, at the end of the run
 --
--- The opener is the transport's (modules/cmdlet.lua registers ssh's): it starts the
+-- The opener is the transport's (modules/cmdlet.lua registers ssh's, an exec channel, and
+-- winrm's, one shell and one command fed by Send and read by Receive): it starts the
 -- command and returns a channel with send(data, {read_permit=, timeout=}),
 -- receive(max, {timeout=}), stderr() and close(). Answers travel in frames only the session
 -- knows the boundary of (powershell.find_frame), so what a cmdlet prints around them is
@@ -183,7 +184,8 @@ end
 
 -- What tells two inventory entries' sessions apart: where, as whom, and how it is proven.
 local KEY_FIELDS = { "transport", "address", "name", "port", "user", "key_file", "passphrase",
-                     "password", "agent", "agent_socket", "known_hosts", "host_key_policy" }
+                     "password", "agent", "agent_socket", "known_hosts", "host_key_policy",
+                     "scheme", "auth", "ca_file", "ccache", "allow_unencrypted" }
 
 --- key(host) -> the identity of a host's session (credential references, never secrets).
 function M.key(host)

@@ -13,6 +13,14 @@
 -- Receive waits at most operation_timeout on the server; its OperationTimeout fault
 -- (2150858793) is retried until the call's own deadline, never beyond.
 --
+--   local process = winrm.open_process(options, command_line, { read_permit = permit })
+--   process:send(data, { read_permit = }); process:receive(max, { timeout = })
+--   process:stderr(); process:close()
+-- A command that keeps running (a persistent PowerShell, modules/pssession.lua): one shell
+-- and one command on one connection, kept with its authentication and sealing; each send a
+-- Send that leaves the input open, each receive Receives until output came; close is Signal
+-- terminate and Delete.
+--
 -- Options: address (or name), port (5986, or 5985 for http), scheme "https" (default) or
 -- "http" (only when the inventory says so), auth "ntlm" (default: Edge servers are
 -- workgroup hosts), "basic" or "kerberos" (libcurl's GSS-API, with a ticket from kinit),
@@ -304,9 +312,11 @@ local function gss_request(session, request)
 end
 
 -- POSTs one envelope; returns the parsed response tree, or the fault as a second result.
-local function post(session, body, timeout)
+-- input_permit: a session's Send, the read permit of the script it carries (runtime/http.c).
+local function post(session, body, timeout, input_permit)
   local request = { method = "POST", url = session.url, body = body, timeout = timeout,
-                    ca_file = session.ca_file, headers = { ["Content-Type"] = SOAP_TYPE } }
+                    ca_file = session.ca_file, headers = { ["Content-Type"] = SOAP_TYPE },
+                    input_permit = input_permit }
   local response
   if session.auth ~= "basic" then
     response = gss_request(session, request)
@@ -332,8 +342,8 @@ local function post(session, body, timeout)
   return tree
 end
 
-local function post_or_fail(session, what, body, timeout)
-  local tree, fault = post(session, body, timeout)
+local function post_or_fail(session, what, body, timeout, input_permit)
+  local tree, fault = post(session, body, timeout, input_permit)
   if not tree then
     fail(fault.code == OPERATION_TIMED_OUT and "timeout" or "fault",
          ("WinRM on %s refused %s: %s (WSManFault %s)"):format(session.host, what,
@@ -371,49 +381,64 @@ local function start_command(session, shell_id, command_line)
   return id.text
 end
 
--- stdin in pieces that keep each envelope under MaxEnvelopeSize (base64 grows by 4/3).
-local function send_input(session, shell_id, command_id, data)
+-- stdin in pieces that keep each envelope under MaxEnvelopeSize (base64 grows by 4/3), the
+-- last one saying End unless the input stays open (a session: options.open, and each piece
+-- carries options.input_permit, the script's read permit).
+local function send_input(session, shell_id, command_id, data, options)
+  options = options or {}
   local piece = ((session.max_envelope_size - 4096) // 4) * 3
   for at = 1, math.max(#data, 1), piece do
-    local last = at + piece > #data
+    local last = at + piece > #data and not options.open
     local body = ('<rsp:Send><rsp:Stream Name="stdin" CommandId="%s"%s>%s</rsp:Stream></rsp:Send>')
                  :format(escape(command_id), last and ' End="true"' or "",
                          powershell.base64(data:sub(at, at + piece - 1)))
     post_or_fail(session, "stdin", envelope(session, ACTION.send, body, { shell_id = shell_id }),
-                 session.timeout)
+                 session.timeout, options.input_permit)
   end
+end
+
+-- One Receive, waiting at most `wait` seconds on the server: the output it brought appended
+-- to out and err; the exit status once the command is Done; nothing when the server's
+-- OperationTimeout passed first.
+local function receive_once(session, shell_id, command_id, wait, out, err)
+  local body = ('<rsp:Receive><rsp:DesiredStream CommandId="%s">stdout stderr'
+                .. '</rsp:DesiredStream></rsp:Receive>'):format(escape(command_id))
+  local tree, fault = post(session, envelope(session, ACTION.receive, body,
+                                             { shell_id = shell_id, timeout = wait }), wait + 5)
+  if not tree then
+    if fault.code == OPERATION_TIMED_OUT then return nil end
+    fail("fault", ("WinRM on %s refused to return output: %s (WSManFault %s)")
+                  :format(session.host, fault.message, tostring(fault.code)))
+  end
+  for _, stream in ipairs(find_all(tree, NS.rsp, "Stream")) do
+    local bytes = powershell.unbase64((stream.text:gsub("%s", ""))) or ""
+    local into = stream.attributes.Name == "stderr" and err or out
+    into[#into + 1] = bytes
+  end
+  local state = find(tree, NS.rsp, "CommandState")
+  if state and state.attributes.State == DONE then
+    local code = find(state, NS.rsp, "ExitCode")
+    return math.tointeger(tonumber(code and code.text)) or -1
+  end
+end
+
+-- Seconds the next Receive may wait on the server before the deadline.
+local function receive_wait(session, deadline)
+  return math.min(session.operation_timeout, math.max(deadline - task.now(), 0.1))
 end
 
 -- Receives until Done or the deadline; OperationTimeout faults are waited through.
 local function receive_all(session, shell_id, command_id, deadline)
   local out, err = {}, {}
-  local body = ('<rsp:Receive><rsp:DesiredStream CommandId="%s">stdout stderr'
-                .. '</rsp:DesiredStream></rsp:Receive>'):format(escape(command_id))
   while true do
-    local remaining = deadline - task.now()
-    if remaining <= 0 then
+    if deadline - task.now() <= 0 then
       fail("timeout", ("WinRM on %s: the command did not finish within %g s (command_timeout)")
                       :format(session.host, session.command_timeout))
     end
-    local wait = math.min(session.operation_timeout, math.max(remaining, 0.1))
-    local tree, fault = post(session, envelope(session, ACTION.receive, body,
-                                               { shell_id = shell_id, timeout = wait }), wait + 5)
-    if not tree and fault.code ~= OPERATION_TIMED_OUT then
-      fail("fault", ("WinRM on %s refused to return output: %s (WSManFault %s)")
-                    :format(session.host, fault.message, tostring(fault.code)))
-    end
-    if tree then
-      for _, stream in ipairs(find_all(tree, NS.rsp, "Stream")) do
-        local bytes = powershell.unbase64((stream.text:gsub("%s", ""))) or ""
-        local into = stream.attributes.Name == "stderr" and err or out
-        into[#into + 1] = bytes
-      end
-      local state = find(tree, NS.rsp, "CommandState")
-      if state and state.attributes.State == DONE then
-        local code = find(state, NS.rsp, "ExitCode")
-        return { stdout = table.concat(out), stderr = table.concat(err),
-                 status = math.tointeger(tonumber(code and code.text)) or -1 }
-      end
+    local status = receive_once(session, shell_id, command_id, receive_wait(session, deadline),
+                                out, err)
+    if status then
+      return { stdout = table.concat(out), stderr = table.concat(err), status = status }
     end
   end
 end
@@ -496,6 +521,109 @@ function M.run(options, command_line, run_options)
   if ok then return result end
   if type(result) == "table" and result.winrm then return nil, result.message, result.code end
   error(result, 0)
+end
+
+-- ------------------------------------------------------------------ a persistent process
+-- One shell and one command that keeps running for the whole run (a persistent PowerShell,
+-- modules/pssession.lua), on one connection kept with its authentication and its sealing:
+-- a Send for each script (its input stays open), Receive until its answer came, and at the
+-- end Signal terminate and Delete.
+
+local PROCESS_STDERR_KEEP = 4096   -- what a process keeps of its stderr (its first words)
+
+local Process = {}
+Process.__index = Process
+
+-- fn's results, or this module's failure as nil, message, code.
+local function guarded(fn, ...)
+  local outcome = table.pack(pcall(fn, ...))
+  if outcome[1] then return table.unpack(outcome, 2, outcome.n) end
+  local err = outcome[2]
+  if type(err) == "table" and err.winrm then return nil, err.message, err.code end
+  error(err, 0)
+end
+
+--- process:send(data, {read_permit=}) -> true | nil, message, code: data to the command's
+-- input, which stays open; read_permit (a permit for exactly data) while mutation is refused.
+function Process:send(data, options)
+  if self.exit_status then return nil, self:ended(), "closed" end
+  return guarded(function()
+    send_input(self.session, self.shell_id, self.command_id, data,
+               { open = true, input_permit = (options or {}).read_permit })
+    return true
+  end)
+end
+
+-- Why the process can answer no more.
+function Process:ended()
+  return ("WinRM on %s: the PowerShell session's process ended (exit code %d)")
+         :format(self.session.host, self.exit_status)
+end
+
+-- One Receive into the process's buffers.
+function Process:receive_once(deadline)
+  local out, err = {}, {}
+  self.exit_status = receive_once(self.session, self.shell_id, self.command_id,
+                                  receive_wait(self.session, deadline), out, err)
+  self.pending = self.pending .. table.concat(out)
+  local said = table.concat(err)
+  self.err = self.err .. said:sub(1, PROCESS_STDERR_KEEP - #self.err)
+  return true
+end
+
+--- process:receive(max, {timeout=}) -> at most max bytes of stdout, as they come
+--   | nil, message, code ("timeout"; "closed" once the process ended and all was read)
+function Process:receive(max, options)
+  local timeout = (options or {}).timeout or self.session.command_timeout
+  local deadline = task.now() + timeout
+  while self.pending == "" do
+    if self.exit_status then return nil, self:ended(), "closed" end
+    if deadline - task.now() <= 0 then
+      return nil, ("WinRM on %s: no answer within %g s (command_timeout)")
+                  :format(self.session.host, timeout), "timeout"
+    end
+    local ok, err, code = guarded(self.receive_once, self, deadline)
+    if not ok then return nil, err, code end
+  end
+  local data = self.pending:sub(1, max)
+  self.pending = self.pending:sub(#data + 1)
+  return data
+end
+
+--- process:stderr() -> the first words the command wrote to stderr.
+function Process:stderr()
+  return self.err
+end
+
+--- process:close(): Signal terminate and Delete (shielded, each bounded), then the
+-- connection; safe to call twice.
+function Process:close()
+  if self.closed then return end
+  self.closed = true
+  if self.shell_id then close_shell(self.session, self.shell_id, self.command_id) end
+  self.conn:close()
+end
+
+--- open_process(options, command_line, {read_permit=, timeout=}) -> process
+--   | nil, message, code
+-- Starts command_line in a shell of its own and leaves it running (options as run's).
+-- read_permit is needed in every mode: the connection carries only this command's exchange
+-- (runtime/http.c, session = true), so that its Receives go on in a read-only task too;
+-- each send then carries the permit of its own bytes while mutation is refused.
+function M.open_process(options, command_line, open_options)
+  local session = new_session(options)
+  local conn = http.connection { read_permit = open_options.read_permit, session = true }
+  session.conn = conn
+  local process = setmetatable({ session = session, conn = conn, pending = "", err = "" },
+                               Process)
+  local ok, err, code = guarded(function()
+    process.shell_id = create_shell(session)
+    process.command_id = start_command(session, process.shell_id, command_line)
+    return true
+  end)
+  if ok then return process end
+  process:close()
+  return nil, err, code
 end
 
 return M

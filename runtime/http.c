@@ -12,17 +12,21 @@
 **       through runtime/gss.h, after the read permit checked the plaintext) and the answer
 **       comes back unsealed, or the request fails when it came unsealed; certificate=true:
 **       the server's certificate as PEM, when this request opened the connection.
-**   http.connection([{read_permit=}]) -> conn   a private pool of at most one connection,
-**       kept alive: conn:request{...} as above, over that one connection (reopened if the
-**       server closed it); conn:close(). For protocols whose authentication belongs to the
-**       connection (NTLM for WinRM), where the pool of http.request could hand a request
-**       to another connection.
+**   http.connection([{read_permit=, session=}]) -> conn   a private pool of at most one
+**       connection, kept alive: conn:request{...} as above, over that one connection
+**       (reopened if the server closed it); conn:close(). For protocols whose authentication
+**       belongs to the connection (NTLM for WinRM), where the pool of http.request could
+**       hand a request to another connection. session=true: a persistent PowerShell
+**       session's (modules/winrm.lua's open_process), whose permit is for its command line
+**       only; each Send into it carries its own, conn:request{..., input_permit=}.
 ** Methods other than GET, HEAD and OPTIONS may change something: while planning and inside
 ** a read-only task they refuse (loop_check_mutation). A connection opened with a read
 ** permit (runtime/permit.h) — WinRM's, for one command the cmdlet layer proved a read —
 ** carries that command's WS-Management exchange and nothing else, in any mode: every
 ** request a POST to its one URL whose envelope holds exactly the permitted command and
-** stdin (runtime/permit_wsman.h), checked before it is sent. No request carries what would
+** stdin (runtime/permit_wsman.h), checked before it is sent; a session's Send carries
+** exactly the script of its input_permit, or, without one, goes only where changes may be
+** made (loop_check_mutation). No request carries what would
 ** make it another: a body on GET, HEAD or OPTIONS (libcurl would POST it), a body with
 ** follow (a redirect would send it again), a method that is no token, a header name that
 ** is no token or a value with CR, LF or NUL (another request on the same connection).
@@ -77,6 +81,7 @@ struct Multi {
   int closed;
   int private;             /* an http.connection: closed while the loop runs */
   int read_permitted;      /* opened with a read permit (its user value 1; 2: last body) */
+  int session;             /* a persistent session's (3: the permit of a script under way) */
   WsmanExchange exchange;  /* read_permitted: how far the permitted exchange went */
   long envelope_status;    /* read_permitted: the HTTP status the last envelope got */
   char url[1024];          /* read_permitted: the URL of its first request, its only one */
@@ -222,7 +227,7 @@ static int multi_gc (lua_State *L) {
 
 /* Pushes a new multi handle driven by the loop. */
 static Multi *multi_new (lua_State *L) {
-  Multi *m = (Multi *)lua_newuserdatauv(L, sizeof(Multi), 2);
+  Multi *m = (Multi *)lua_newuserdatauv(L, sizeof(Multi), 3);
   memset(m, 0, sizeof *m);
   luaL_setmetatable(L, MULTI_TYPE);
   m->loop = loop_get(L);
@@ -525,6 +530,58 @@ static void check_method_and_body (lua_State *L, const char *method) {
                   "sent again, to another URL): drop follow and handle the redirect");
 }
 
+/* The script a session's Send carries (runtime/permit_wsman.h): that of the request's
+** input_permit, kept as the connection's user value 3 while it goes in pieces; none where
+** changes are allowed. Without a permit the Send refuses while planning and in a read-only
+** task; NULL, or why it is refused otherwise. */
+static const char *session_input (lua_State *L, Multi *m, Request *r,
+                                  WsmanPermitted *permitted) {
+  const char *script = NULL, *input = NULL;
+  size_t script_len = 0, input_len = 0;
+  char what[400];
+  permitted->input = NULL;
+  if (lua_getfield(L, 1, "input_permit") == LUA_TNIL) {
+    lua_pop(L, 1);
+    snprintf(what, sizeof what, "write to the input of a PowerShell session (%s) without a "
+             "read permit for exactly those bytes", r->what);
+    if (m->exchange.input_sent == 0) loop_check_mutation(L, what);
+    return NULL;                            /* wsman_session_send: not while one is half sent */
+  }
+  luaL_argcheck(L, permit_fields(L, -1, &script, &script_len, &input, &input_len) &&
+                input == NULL, 1, "input_permit: expected a read permit for a script written "
+                "into a session (runbook.permit, kind \"powershell-frame\")");
+  lua_getiuservalue(L, 2, 3);
+  int same = lua_rawequal(L, -1, -2);
+  lua_pop(L, 1);
+  if (m->exchange.input_sent > 0 && !same) {
+    lua_pop(L, 1);
+    return "another script was only partly sent";
+  }
+  lua_setiuservalue(L, 2, 3);               /* lives as long as its script is under way */
+  permitted->input = script;
+  permitted->input_len = script_len;
+  return NULL;
+}
+
+/* Checks the envelope body (at the top of the stack) of a request on the permitted
+** connection at 2 and records its step; NULL, or why it is refused. */
+static const char *check_envelope (lua_State *L, Multi *m, Request *r, const char *url,
+                                   const char *body, size_t body_len) {
+  const char *command = NULL, *input = NULL, *reason;
+  size_t command_len = 0, input_len = 0;
+  WsmanFields fields;
+  int step;
+  if ((reason = wsman_parse(url, body, body_len, &fields, &step)) != NULL) return reason;
+  lua_getiuservalue(L, 2, 1);
+  permit_fields(L, -1, &command, &command_len, &input, &input_len);
+  lua_pop(L, 1);                            /* the permit lives as the connection's value */
+  WsmanPermitted permitted = { command, input, command_len, input_len, m->session };
+  if (m->session && step == WSMAN_SEND &&
+      (reason = session_input(L, m, r, &permitted)) != NULL)
+    return reason;
+  return wsman_advance(&m->exchange, step, &fields, &permitted);
+}
+
 /* Raises unless the request of the options at 1 on the permitted connection at 2 is the
 ** next step of the permitted command's WS-Management exchange (runtime/permit_wsman.h): a
 ** POST to the connection's one URL, no redirect, only the headers winrm sends, and an
@@ -533,8 +590,7 @@ static void check_method_and_body (lua_State *L, const char *method) {
 ** answered it 401 (sent again after a new authentication: it was not carried out). */
 static void check_permitted_request (lua_State *L, Multi *m, Request *r, const char *method,
                                      const char *url, const char **reason) {
-  const char *command = NULL, *input = NULL;
-  size_t command_len = 0, input_len = 0, body_len = 0;
+  size_t body_len = 0;
   if (strcmp(method, "POST") != 0) { *reason = "it is no POST"; return; }
   if (m->url[0] == '\0' && strlen(url) < sizeof m->url) strcpy(m->url, url);
   if (strcmp(m->url, url) != 0) { *reason = "it goes to another URL"; return; }
@@ -562,11 +618,7 @@ static void check_permitted_request (lua_State *L, Multi *m, Request *r, const c
   r->envelope = body_len > 0;
   lua_pop(L, 1);
   if (body_len > 0 && !again) {
-    lua_getiuservalue(L, 2, 1);
-    permit_fields(L, -1, &command, &command_len, &input, &input_len);
-    WsmanPermitted permitted = { command, input, command_len, input_len };
-    *reason = wsman_exchange_step(&m->exchange, url, body, body_len, &permitted);
-    lua_pop(L, 1);
+    *reason = check_envelope(L, m, r, url, body, body_len);
     if (*reason == NULL) lua_setiuservalue(L, 2, 2);   /* pops the body */
     else lua_pop(L, 1);
   } else {
@@ -580,6 +632,11 @@ static void check_permitted_request (lua_State *L, Multi *m, Request *r, const c
 static void check_may_send (lua_State *L, Multi *m, Request *r, const char *method,
                             const char *url) {
   const char *reason = NULL;
+  lua_getfield(L, 1, "input_permit");
+  int input_permit = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  luaL_argcheck(L, !input_permit || m->session, 1, "input_permit: only the connection of a "
+                "session (http.connection{session=true}) takes one");
   if (!m->read_permitted) {
     if (!is_read_method(method)) loop_check_mutation(L, r->what);
     return;
@@ -674,23 +731,28 @@ static int http_request (lua_State *L) {
   return start_request(L, multi_get(L));
 }
 
-/* http.connection([{read_permit=}]) -> conn: its own pool holding at most one live
-** connection; with a read permit, also while planning and in checks. */
+/* http.connection([{read_permit=, session=}]) -> conn: its own pool holding at most one
+** live connection; with a read permit, also while planning and in checks. */
 static int http_connection (lua_State *L) {
-  const char *command, *input;
+  const char *command, *input = NULL;
   size_t command_len, input_len;
-  int permitted = 0;
+  int permitted = 0, session = 0;
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_getfield(L, 1, "read_permit");
     permitted = permit_fields(L, -1, &command, &command_len, &input, &input_len);
     luaL_argcheck(L, permitted || lua_isnil(L, -1), 1,
                   "read_permit: expected a read permit (runbook.permit)");
-    lua_pop(L, 1);
+    lua_getfield(L, 1, "session");
+    session = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    luaL_argcheck(L, !session || (permitted && input == NULL), 1, "session: expected with a "
+                  "read permit for the session's command line (kind \"powershell-session\")");
   }
   Multi *m = multi_new(L);
   m->private = 1;
   m->read_permitted = permitted;
+  m->session = session;
   if (permitted) {
     lua_getfield(L, 1, "read_permit");
     lua_setiuservalue(L, -2, 1);           /* the permit lives as long as the connection */

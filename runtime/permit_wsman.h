@@ -10,6 +10,17 @@
 ** passes). The check reads the plaintext envelope, before any wrapping: a later message
 ** encryption must encrypt after it. A change to an envelope in winrm.lua needs the same
 ** change here. Header-only (static inline), like permit.h: http.c alone includes it.
+**
+** A persistent PowerShell session (http.connection{read_permit=, session=true}: the permit
+** is for the session's command line, powershell.session_command, and has no stdin) keeps
+** its one shell and command for the run, and its input is not in that permit: each script
+** written into it is a Send of its own. Such a Send goes with a permit for exactly the
+** script's bytes (the request's input_permit, kind "powershell-frame"; a script larger than
+** one envelope goes in pieces, in order, each carrying the same permit, and nothing else is
+** sent to the input before it went whole), or — no permit — only where changes are allowed
+** at all: http.c refuses it while planning and in a read-only task (loop_check_mutation).
+** A session's input is never ended by a Send (Signal terminate ends the session); Receive
+** goes at any time. No permit covers a session's input as a whole.
 */
 #ifndef RUNBOOK_PERMIT_WSMAN_H
 #define RUNBOOK_PERMIT_WSMAN_H
@@ -23,14 +34,17 @@ enum { WSMAN_NEW, WSMAN_SHELL, WSMAN_COMMAND, WSMAN_DELETED };
 typedef struct WsmanExchange {
   int stage;
   char shell_id[64], command_id[64];   /* bound at first use: every later envelope names them */
-  size_t input_sent;                   /* bytes of the permitted stdin sent so far */
+  size_t input_sent;                   /* bytes of the permitted stdin (a session: of the
+                                          script under way) sent so far */
   int input_ended;
 } WsmanExchange;
 
-/* What the permit allows: the command line, and stdin (NULL when none). */
+/* What the permit allows: the command line, and stdin (NULL when none). A session: input is
+** the script this Send's own permit is for, NULL when it has none (changes are allowed). */
 typedef struct WsmanPermitted {
   const char *command, *input;
   size_t command_len, input_len;
+  int session;
 } WsmanPermitted;
 
 /* The variable fields of one envelope. */
@@ -216,6 +230,22 @@ static inline const char *wsman_send (WsmanExchange *x, const WsmanFields *f,
   return NULL;
 }
 
+/* A session's Send: the next piece of the script its permit is for (the whole script, or
+** its first piece when none is under way), or, with no permit, any bytes — but never while
+** a permitted script is half sent. NULL, or why it is refused. */
+static inline const char *wsman_session_send (WsmanExchange *x, const WsmanFields *f,
+                                              const WsmanPermitted *permitted) {
+  if (f->end) return "it ends the session's input (Signal terminate ends a session)";
+  if (permitted->input == NULL)
+    return x->input_sent ? "a permitted script was only partly sent" : NULL;
+  long n = wsman_base64_prefix(f->data, f->data_len, permitted->input + x->input_sent,
+                               permitted->input_len - x->input_sent);
+  if (n <= 0) return "the bytes it sends are not the script its read permit is for";
+  x->input_sent += (size_t)n;
+  if (x->input_sent == permitted->input_len) x->input_sent = 0;   /* the script went whole */
+  return NULL;
+}
+
 /* What step `step` does to the exchange; NULL, or why it is refused. */
 static inline const char *wsman_advance (WsmanExchange *x, int step, const WsmanFields *f,
                                          const WsmanPermitted *permitted) {
@@ -239,31 +269,30 @@ static inline const char *wsman_advance (WsmanExchange *x, int step, const Wsman
   if (x->stage != WSMAN_COMMAND) return "no command was started yet";
   if (!wsman_same_id(x->command_id, sizeof x->command_id, f->command_id, f->command_id_len))
     return "it names another command";
-  if (step == WSMAN_SEND) return wsman_send(x, f, permitted);
-  if (step == WSMAN_RECEIVE && permitted->input && !x->input_ended)
+  if (step == WSMAN_SEND)
+    return permitted->session ? wsman_session_send(x, f, permitted) : wsman_send(x, f, permitted);
+  if (step == WSMAN_RECEIVE && !permitted->session && permitted->input && !x->input_ended)
     return "the permitted stdin was not sent in full yet";
   return NULL;                             /* Receive, Signal terminate */
 }
 
-/* Checks one envelope of the exchange on url: NULL when it is the next step of the
-** permitted exchange (recorded in x), else why it is refused. */
-static inline const char *wsman_exchange_step (WsmanExchange *x, const char *url,
-                                               const char *body, size_t body_len,
-                                               const WsmanPermitted *permitted) {
-  WsmanFields f;
+/* Reads one envelope of the exchange on url into f and *step (WSMAN_CREATE...); NULL, or
+** why it is refused. */
+static inline const char *wsman_parse (const char *url, const char *body, size_t body_len,
+                                       WsmanFields *f, int *step) {
   const char *end = body + body_len, *p;
-  memset(&f, 0, sizeof f);
-  if ((p = wsman_match(WSMAN_HEAD, body, end, &f)) == NULL)
+  memset(f, 0, sizeof *f);
+  if ((p = wsman_match(WSMAN_HEAD, body, end, f)) == NULL)
     return "its body is not a WS-Management shell envelope as runbook's winrm module sends it";
-  if (!wsman_escaped_equals(f.to, f.to_len, url, strlen(url)))
+  if (!wsman_escaped_equals(f->to, f->to_len, url, strlen(url)))
     return "its envelope is addressed to another URL";
-  for (int step = WSMAN_CREATE; step <= WSMAN_DELETE; step++) {
-    if (strlen(WSMAN_STEPS[step].action) != f.action_len ||
-        memcmp(WSMAN_STEPS[step].action, f.action, f.action_len) != 0)
+  for (*step = WSMAN_CREATE; *step <= WSMAN_DELETE; (*step)++) {
+    if (strlen(WSMAN_STEPS[*step].action) != f->action_len ||
+        memcmp(WSMAN_STEPS[*step].action, f->action, f->action_len) != 0)
       continue;
-    if (wsman_match(WSMAN_STEPS[step].rest, p, end, &f) != end)
+    if (wsman_match(WSMAN_STEPS[*step].rest, p, end, f) != end)
       return "its envelope is not the shape runbook's winrm module gives this action";
-    return wsman_advance(x, step, &f, permitted);
+    return NULL;
   }
   return "its action is not one of Create, Command, Send, Receive, Signal, Delete";
 }
