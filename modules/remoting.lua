@@ -137,7 +137,7 @@ end
 local function try(host, timeout)
   local finished, ok, objects, record = task.timeout(timeout, pcall, cmdlet.try, host,
                                                      "Get-Command", PROBE, { timeout = timeout })
-  if not finished then return { outcome = "timeout", cause = "timeout" } end
+  if not finished then return { outcome = "timeout", cause = "timeout", deadline = true } end
   if not ok then
     if objects == "cancelled" or failure.cause(objects) == "cancelled" then error(objects, 0) end
     return { outcome = "other", cause = failure.cause(objects) or "protocol",
@@ -203,7 +203,8 @@ local function detail_of(host, t, timeout)
     return say("works")
   elseif t.outcome == "not-listening" then
     return say("not_listening", t.combination and t.combination.port or host.port or 22)
-  elseif t.outcome == "timeout" then return say("timed_out", timeout)
+  elseif t.outcome == "timeout" and t.deadline then return say("timed_out", timeout)
+  elseif t.outcome == "timeout" then return say("timed_out_said", i18n.verbatim(t.message))
   elseif t.outcome == "tls" then return say("tls_failed", i18n.verbatim(t.message))
   elseif t.outcome == "unencrypted" then return say("refused_unsealed")
   elseif t.outcome == "binding" then return say("refused_binding")
@@ -217,10 +218,13 @@ local function detail_of(host, t, timeout)
   return say("failed_cause", i18n.verbatim(t.message or t.cause), t.cause)
 end
 
-local function label(t)
+local function label(t, host)
   if t.transport == "sim" then return say("lab_label") end
   if t.transport == "local" then return say("local_label") end
-  return t.label
+  if t.transport == "ssh" then
+    return ("ssh %s:%d"):format(tostring(host.address or host.name), host.port or 22)
+  end
+  return t.transport and say("transport_label", t.transport) or t.label
 end
 
 -- The inventory fields of a way that works, as the operator writes them.
@@ -236,8 +240,9 @@ local function advice_for(host, t)
   local c = t.combination
   local kind, _, builtin = M.account(host)
   local port = c and c.port or host.port or 22
+  if not c and t.transport ~= "ssh" then return say("fix_other", tostring(t.cause)) end
   if t.outcome == "not-listening" then
-    if not c then return say(t.transport == "ssh" and "fix_sshd" or "fix_other", t.cause) end
+    if not c then return say("fix_sshd") end
     return say(c.scheme == "http" and "fix_http_listener" or "fix_https_listener")
   elseif t.outcome == "timeout" then return say("fix_firewall", port, port, port)
   elseif t.outcome == "tls" then return say("fix_tls", tostring(host.address or host.name))
@@ -254,24 +259,33 @@ local function advice_for(host, t)
 end
 
 --- verdict(host, report) -> holds (the configured way works), the report as one line:
--- every way with what it came to, and what to do when the configured one fails.
+-- every way with what it came to, and what to do when the configured one fails (then led
+-- by the server's name: the engine shows a failing check's text without it).
 function M.verdict(host, report)
   local parts, configured, working = {}, nil, nil
   for _, t in ipairs(report.tries) do
-    parts[#parts + 1] = label(t) .. ": " .. detail_of(host, t, report.timeout)
+    parts[#parts + 1] = label(t, host) .. ": " .. detail_of(host, t, report.timeout)
     if t.configured then configured = t
     elseif t.outcome == "works" and not working then working = t end
   end
   for _, n in ipairs(report.not_tried) do
     parts[#parts + 1] = n.label .. ": " .. say("not_tried", n.why)
   end
-  if not configured then return false, say("no_combination") end
+  if not configured then return false, tostring(host.name) .. ": " .. say("no_combination") end
   local text = table.concat(parts, "; ")
   if configured.outcome == "works" then return true, text end
+  text = tostring(host.name) .. ": " .. text     -- a check that fails is shown without it
   local advice = working and say("use_instead", working.label, tostring(host.name),
                                  fields_of(host, working.combination))
                  or advice_for(host, configured)
   return false, text .. " — " .. say("what_to_do", advice)
+end
+
+--- unlisted(from, err) -> the verdict's text for a pool whose Edge servers could not be
+-- listed (a pool stands for them in the report; its check fails, never passes vacuously)
+function M.unlisted(from, err)
+  return say("unlisted", tostring(from), i18n.verbatim(clean(err)),
+             failure.cause(err) or "protocol")
 end
 
 --- readiness(host, options) -> holds, detail: check and verdict in one (a step's check)

@@ -30,6 +30,10 @@ return i18n.catalogue("remoting", {
     de = "keine Antwort binnen %g s (timeout): eine Firewall verwirft, oder der Server hängt",
     fr = "pas de réponse en %g s (timeout) : un pare-feu qui rejette en silence, ou un "
       .. "serveur bloqué" },
+  timed_out_said = {
+    en = "no answer in time (timeout): %s", de = "keine Antwort in der Zeit (timeout): %s",
+    fr = "pas de réponse à temps (timeout) : %s" },
+  transport_label = { en = "transport %s", de = "Transport %s", fr = "transport %s" },
   tls_failed = { en = "TLS failed: %s (tls)", de = "TLS fehlgeschlagen: %s (tls)",
     fr = "échec TLS : %s (tls)" },
   refused_credentials = {
@@ -89,6 +93,12 @@ return i18n.catalogue("remoting", {
     en = "no way to reach the server was tried: the inventory gives it none",
     de = "kein Weg zum Server wurde versucht: das Inventar nennt keinen",
     fr = "aucun moyen d’atteindre le serveur n’a été essayé : l’inventaire n’en donne aucun" },
+  unlisted = {
+    en = "its Edge servers could not be listed from %s, so their remoting is unknown: %s (%s)",
+    de = "seine Edgeserver ließen sich von %s aus nicht auflisten, ihr Fernzugriff ist daher "
+      .. "unbekannt: %s (%s)",
+    fr = "ses serveurs Edge n’ont pas pu être listés depuis %s, leur accès à distance est donc "
+      .. "inconnu : %s (%s)" },
   what_to_do = { en = "what to do: %s", de = "was zu tun ist: %s", fr = "que faire : %s" },
   use_instead = {
     en = "%s works: change the inventory to servers[\"%s\"] = { %s }",

@@ -5,6 +5,7 @@
 local estate = require "estate"
 local federation = require "federation"
 local lync = require "lync"
+local remoting = require "remoting"
 local runbook = require "runbook"
 local xmpp = require "xmpp"
 
@@ -30,6 +31,27 @@ local function all_edge_servers(ctx)
   for _, pool in ipairs(pool_names(ctx)) do
     for _, host in ipairs(estate.edge_servers(ctx, pool)) do hosts[#hosts + 1] = host end
   end
+  return hosts
+end
+
+-- Every Windows server runbook drives: every Edge server of every pool, and the Front End.
+-- A pool whose Edge servers cannot be listed stands for them, so that its check fails
+-- instead of passing over servers nobody looked at. The Front End comes last: a step that
+-- fails shows the last failing server's text, and when the Front End fails, the pools
+-- cannot be listed either — its own verdict says why.
+local function windows_servers(ctx)
+  local hosts, seen, cms = {}, {}, estate.cms(ctx)
+  local function add(host)
+    if not seen[host.name] then seen[host.name] = true; hosts[#hosts + 1] = host end
+  end
+  seen[cms.name] = true
+  for _, pool in ipairs(pool_names(ctx)) do
+    local ok, servers = pcall(estate.edge_servers, ctx, pool)
+    if not ok and tostring(servers) == "cancelled" then error(servers, 0) end
+    if ok then for _, host in ipairs(servers) do add(host) end
+    else add({ name = pool, unlisted = servers }) end
+  end
+  hosts[#hosts + 1] = cms
   return hosts
 end
 
@@ -140,6 +162,18 @@ return runbook.define {
           from = estate.probe_from(ctx), ca_file = estate.ca_file(ctx) }
         if result.ok then return true, ip .. ": " .. result.certificate.detail end
         return false, say("pool_stage_failed", ip, result.failed, result[result.failed].detail)
+      end },
+    { id = "windows-remoting",
+      title = "runbook reaches every Windows server as the inventory says: listener, "
+        .. "authentication, encryption",
+      guidance = "docs/transports.md, \"Readiness: how runbook reaches each Windows server\", "
+        .. "says what each finding means and what to run",
+      hosts = windows_servers,   -- every Edge server of every pool, and the Front End
+      check = function(ctx, host)   -- each way tried with a read; nothing is changed
+        if host.unlisted then
+          return false, remoting.unlisted(estate.cms(ctx).name, host.unlisted)
+        end
+        return remoting.readiness(host)
       end },
   },
 }

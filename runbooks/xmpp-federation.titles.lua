@@ -129,4 +129,14 @@ return {
     guidance = {
       de = "docs/verification.md erklärt jede fehlgeschlagene Stufe (filtered: eine Firewall)",
       fr = "docs/verification.md explique chaque étape en échec (filtered : un pare-feu)" } },
+  ["windows-remoting"] = {
+    de = "runbook erreicht jeden Windows-Server so, wie das Inventar es sagt: Listener, "
+      .. "Anmeldung, Verschlüsselung",
+    fr = "runbook atteint chaque serveur Windows comme le dit l’inventaire : écouteur, "
+      .. "authentification, chiffrement",
+    guidance = {
+      de = "docs/transports.md, \"Readiness: how runbook reaches each Windows server\", "
+        .. "erklärt jeden Befund und was auszuführen ist",
+      fr = "docs/transports.md, « Readiness: how runbook reaches each Windows server », dit "
+        .. "ce que signifie chaque constat et quoi exécuter" } },
 }

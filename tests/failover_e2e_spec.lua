@@ -117,7 +117,7 @@ local function srv_verdicts()
   end
   local failover = runbook("plan xmpp-failover").out
   local readiness = runbook("plan xmpp-dr-readiness").out
-  return mark(failover, "7/10 The SRV record"), mark(readiness, "1/7 One SRV"), readiness
+  return mark(failover, "7/10 The SRV record"), mark(readiness, "1/8 One SRV"), readiness
 end
 
 local function fe_state() return cjson.decode(slurp(sshd.state_dir .. "/" .. FE .. ".json")) end

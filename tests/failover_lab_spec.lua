@@ -207,7 +207,7 @@ describe("xmpp-dr-readiness", function()
     assert.equal(1, r.code)
     assert.matches("edgepool2.contoso.com has no SRV record 20 0 5269 xmpp.contoso.com", r.out,
                    1, true)
-    assert.matches("✓ 5/7 The Lync services run", r.out)
+    assert.matches("✓ 5/%d+ The Lync services run", r.out)
   end)
 
   it("agrees with the failover's SRV step before and after the failover", function()
@@ -219,7 +219,7 @@ describe("xmpp-dr-readiness", function()
           if text:find(sign .. " " .. pattern, 1, true) then return sign end
         end
       end
-      return mark(failover, "7/10 The SRV record"), mark(readiness, "1/7 One SRV"), readiness
+      return mark(failover, "7/10 The SRV record"), mark(readiness, "1/8 One SRV"), readiness
     end
     local failover, readiness, said = verdicts()
     assert.equal("~", failover)    -- the new pool's 20 0 5269 record is missing …
@@ -243,6 +243,24 @@ describe("xmpp-dr-readiness", function()
     local r = runbook("plan xmpp-dr-readiness --set lab.fault=filtered-port")
     assert.equal(1, r.code)
     assert.matches("203.0.113.10: stage connect failed: .*filtered", r.out)
+  end)
+
+  it("reports every Windows server's remoting as the lab, faking no WinRM result", function()
+    local r = runbook("plan xmpp-dr-readiness")
+    assert.matches("✓ 8/8 runbook reaches every Windows server", r.out, 1, true)
+    for _, name in ipairs { "fe1", "edge1a", "edge1b", "edge2a", "edge2b" } do
+      assert.matches(name .. ".contoso.com: the embedded lab (transport sim): its emulator "
+                     .. "answered; the lab has no WinRM listener", r.out, 1, true)
+    end
+    assert.is_nil(r.out:find("NTLM", 1, true))
+  end)
+
+  it("fails the remoting check for an Edge server that does not answer, naming the cause",
+     function()
+    local r = runbook("plan xmpp-dr-readiness --set lab.fault=unreachable-edge")
+    assert.is_true(r.code == 1 or r.code == 5, r.out)
+    assert.matches("✗ 8/8 runbook reaches every Windows server .* edge2a%.contoso%.com: "
+                   .. "transport lab%-unreachable: no answer in time %(timeout%)", r.out)
   end)
 end)
 
