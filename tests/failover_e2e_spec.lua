@@ -350,15 +350,36 @@ describe("xmpp-failover against real servers #e2e", function()
     local log = slurp(winrm.log)
     local _, created = log:gsub("\ncreate ", "")
     local _, deleted = log:gsub("\ndelete ", "")
-    assert.is_true(created > 10)
+    assert.equal(6, created)                   -- two runs, one shell per server touched each
     assert.equal(created, deleted)             -- every shell opened was closed again
+    for _, address in ipairs { FE, EDGE_A, EDGE_B } do
+      local counted = emulator.counters(winrm.state_dir .. "/" .. address .. ".json")
+      assert.equal(2, counted.processes, address)   -- one PowerShell per server per run
+      assert.equal(2, counted.sessions, address)
+    end
   end)
+
+  -- One PowerShell per Windows server for the whole run (issue 15): a shell each, its one
+  -- command the persistent session, every shell deleted at the end; none on the old pool.
+  local function assert_one_session_each(winrm, log)
+    for _, address in ipairs { FE, EDGE_A, EDGE_B } do
+      local counted = emulator.counters(winrm.state_dir .. "/" .. address .. ".json")
+      assert.equal(1, counted.processes, address)
+      assert.equal(1, counted.sessions, address)
+    end
+    assert.equal(0, emulator.counters(winrm.state_dir .. "/" .. EDGE_OLD .. ".json").processes)
+    local _, created = ("\n" .. log):gsub("\ncreate ", "")
+    local _, deleted = ("\n" .. log):gsub("\ndelete ", "")
+    assert.equal(3, created, log)
+    assert.equal(created, deleted)
+  end
 
   -- Windows as it ships, and hardened (issue 17): the WS-Management emulator enforcing the
   -- settings of each mode; a whole failover over it, every server reached the same way.
   -- Returns the emulator's log of the run (one line per operation, authentication, seal).
-  local function failover_over_winrm(winrm, defaults, environment)
+  local function failover_over_winrm(winrm, defaults, environment, prepare)
     seed_servers(winrm.state_dir)
+    if prepare then prepare(winrm.state_dir) end
     write(inventory, inventory_text { server_defaults = defaults })
     local r = support.sh(("cd %s && %s RUNBOOK_STATE_DIR=%s %s run xmpp-failover --yes -v "
       .. "-i %s"):format(quote(scratch), environment or "", quote(scratch .. "/state"),
@@ -402,6 +423,33 @@ describe("xmpp-failover against real servers #e2e", function()
     assert.equal(operations, sealed)           -- no message crossed in the clear
     assert.matches("auth ok ntlm", log, 1, true)
     assert.is_nil(output:find(winrm.password, 1, true))
+    assert_one_session_each(winrm, log)
+  end)
+
+  it("fails over over WinRM one shell per command where a server cannot keep a session",
+     function()
+    local winrm = lab.start("winrm", "--shipped", "auto", FE, EDGE_OLD, EDGE_A, EDGE_B)
+    finally(function() lab.stop(winrm) end)
+    local log, output = failover_over_winrm(winrm, ("{ transport = 'winrm', scheme = 'http', "
+      .. "auth = 'ntlm', port = %s, user = %q, password = %q, command_timeout = 20 }"):format(
+      winrm.port, winrm.user, password_file("ntlm", winrm.password)), nil, function(state_dir)
+        for _, address in ipairs { FE, EDGE_A, EDGE_B } do   -- JEA-like: no session there
+          local path = state_dir .. "/" .. address .. ".json"
+          local state = emulator.load_state(path)
+          state.sessions = false
+          emulator.save_state(path, state)
+        end
+      end)
+    assert.matches("no persistent PowerShell session (the server said: The syntax is not "
+                   .. "supported by this runspace", output, 1, true)
+    for _, address in ipairs { FE, EDGE_A, EDGE_B } do
+      local counted = emulator.counters(winrm.state_dir .. "/" .. address .. ".json")
+      assert.equal(0, counted.sessions, address)
+      assert.is_true(counted.processes > 2, address)
+    end
+    local _, created = ("\n" .. log):gsub("\ncreate ", "")
+    local _, deleted = ("\n" .. log):gsub("\ndelete ", "")
+    assert.equal(created, deleted)
   end)
 
   it("fails over over WinRM on HTTPS with CbtHardeningLevel Strict (NTLM bound to the TLS "
@@ -414,6 +462,7 @@ describe("xmpp-failover against real servers #e2e", function()
     local operations = operations_and_seals(log, "ntlm")
     assert.is_true(operations > 10, log)
     assert.matches("auth ok ntlm", log, 1, true)
+    assert_one_session_each(winrm, log)
   end)
 
   it("fails over over WinRM with Kerberos from the test KDC, over HTTP with encryption",
@@ -437,6 +486,51 @@ describe("xmpp-failover against real servers #e2e", function()
     assert.matches("auth ok kerberos administrator@RUNBOOK.TEST", log, 1, true)
     assert.is_nil(log:find("auth ok ntlm", 1, true))
     assert.is_nil(output:find(kdc.password, 1, true))
+    assert_one_session_each(winrm, log)
+  end)
+
+  -- The readiness audit's remoting step over the real WS-Management emulator (issue 17): how
+  -- each Windows server is reached, tried as it is; readiness changes nothing.
+  local function readiness_over_winrm(winrm, defaults)
+    seed_servers(winrm.state_dir)
+    write(inventory, inventory_text { server_defaults = defaults })
+    local r = support.sh(("cd %s && RUNBOOK_STATE_DIR=%s %s plan xmpp-dr-readiness -v -i %s")
+      :format(quote(scratch), quote(scratch .. "/state"), quote(support.bin), quote(inventory)))
+    assert.is_nil((r.out .. r.err):find(winrm.password, 1, true))
+    return r
+  end
+
+  it("reports in readiness that every Windows server is reached as Windows ships it, "
+     .. "sealed NTLM over HTTP", function()
+    local winrm = lab.start("winrm", "--shipped", "auto", FE, EDGE_OLD, EDGE_A, EDGE_B)
+    finally(function() lab.stop(winrm) end)
+    local r = readiness_over_winrm(winrm, ("{ transport = 'winrm', scheme = 'http', "
+      .. "port = %s, user = %q, password = %q }"):format(winrm.port, winrm.user,
+      password_file("ntlm", winrm.password)))
+    assert.matches("✓ 8/8 runbook reaches every Windows server", r.out, 1, true)
+    for _, name in ipairs { "fe1", "edge1a", "edge2a", "edge2b" } do
+      assert.matches(("%s.contoso.com: http/%s NTLM sealed (configured): works; https/5986 "
+        .. "NTLM: nothing listens on port 5986 (refused)"):format(name, winrm.port), r.out, 1,
+        true)
+    end
+    assert.is_nil(slurp(winrm.log):find("auth failed", 1, true))
+  end)
+
+  it("reports in readiness a local administrator other than the built-in one refused for "
+     .. "UAC's remote restrictions, with the PowerShell that lifts them", function()
+    local winrm = lab.start("winrm", "--shipped", "--user", "ops", "auto", FE, EDGE_OLD,
+                            EDGE_A, EDGE_B)
+    finally(function() lab.stop(winrm) end)
+    local r = readiness_over_winrm(winrm, ("{ transport = 'winrm', scheme = 'http', "
+      .. "port = %s, user = 'FE1\\ops', password = %q }"):format(winrm.port,
+      password_file("ntlm", winrm.password)))
+    assert.is_true(r.code == 1 or r.code == 5, r.out .. r.err)
+    assert.matches("✗ 8/8 runbook reaches every Windows server", r.out, 1, true)
+    assert.matches("fe1.contoso.com: http/" .. winrm.port .. " NTLM sealed (configured): "
+      .. "authentication refused (401, auth): either the password of FE1\\ops is wrong, or "
+      .. "ops is a local administrator other than the built-in Administrator", r.out, 1, true)
+    assert.matches("LocalAccountTokenFilterPolicy -PropertyType DWord -Value 1 -Force", r.out,
+                   1, true)
   end)
 
   it("finds a TSIG key BIND rejects in preflight, before any change", function()
