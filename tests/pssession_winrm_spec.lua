@@ -195,6 +195,38 @@ describe("a persistent PowerShell session over WinRM", function()
     assert.equal(3, seen.processes)   -- the refused session, then one per command
   end)
 
+  it("deletes the shell after Ctrl-C, also with a script under way", function()
+    edit(B, function(state) state.hang = "Stop-CsWindowsService" end)
+    local scratch = support.tmpdir()
+    local ready = scratch .. "/ready"
+    local h = host(B)
+    local path = support.write(scratch .. "/hang.lua", ([[
+      local cmdlet = require "cmdlet"
+      local h = { name = %q, transport = "winrm", scheme = "http", auth = "ntlm",
+                  address = %q, port = %d, user = %q, password = %q, command_timeout = 600 }
+      cmdlet(h, "Get-CsPool", {})
+      io.open(%q, "w"):close()
+      cmdlet(h, "Stop-CsWindowsService", { Name = "RTCSRV" })   -- hangs on the server
+    ]]):format(h.name, h.address, h.port, h.user, h.password, ready))
+    -- Ctrl-C once the change reached the server (its cmdlet counted): a Receive under way
+    local counted = support.quote(emulator.counters_path(state_path(B)))
+    local r = support.sh(("%s run %s & pid=$!\n"
+      .. "i=0; while [ ! -e %s ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done\n"
+      .. "i=0; while ! grep -q Stop-CsWindowsService %s && [ $i -lt 3000 ]; do sleep 0.01; "
+      .. "i=$((i+1)); done\n"
+      .. "kill -INT $pid; wait $pid; echo \"exit=$?\""):format(
+      support.quote(support.bin), support.quote(path), support.quote(ready), counted))
+    os.execute("rm -rf " .. support.quote(scratch))
+    assert.matches("exit=4\n$", r.out, nil, false)
+    assert.equal(1, counters(B).sessions)
+    assert.equal(1, counters(B).by_cmdlet["Stop-CsWindowsService"])   -- it was under way
+    assert.equal(logged("create"), logged("delete"), r.err)
+    local pattern = support.quote("[l]ync-emulator " .. server.state_dir)
+    local lingering = support.sh(("for i in $(seq 50); do pgrep -f %s >/dev/null || exit 0; "
+      .. "sleep 0.1; done; pgrep -f %s"):format(pattern, pattern))
+    assert.equal("", lingering.out)
+  end)
+
   it("deletes every shell with the run", function()
     task.run(function()
       cmdlet(host(A), "Get-CsPool", {})
