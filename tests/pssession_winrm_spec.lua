@@ -157,6 +157,40 @@ describe("a persistent PowerShell session over WinRM", function()
     assert.equal(1, counters(C).by_cmdlet["Get-CsPool"])
   end)
 
+  it("sends a script larger than one envelope in pieces, each with the script's permit",
+     function()
+    local long = ("x"):rep(100000)
+    local before = logged("send")
+    local answer = task.run(function()
+      local winrm = require "winrm"
+      local permit = require "runbook.permit"
+      local boundary = string.rep("1e", 16)
+      local command = powershell.session_command(boundary)
+      local options = { name = "edge", address = C, port = tonumber(server.port),
+                        scheme = "http", user = server.user, password = server.password,
+                        max_envelope_size = 51200 }
+      local process = assert(winrm.open_process(options, command,
+        { read_permit = assert(permit.read("powershell-session", command)) }))
+      local frame = powershell.session_frame(powershell.session_script(
+        powershell.command("Get-CsSite", { Identity = long })))
+      return task.read_only(function()
+        assert(process:send(frame, { read_permit = assert(permit.read("powershell-frame",
+                                                                      frame)) }))
+        local answered = ""
+        while not answered:match(boundary .. " %d [^\n]*\n") do
+          answered = answered .. assert(process:receive(65536, { timeout = 10 }))
+        end
+        process:close()
+        return answered
+      end)
+    end)
+    assert.is_true(logged("send") - before >= 3)
+    local status, json = powershell.find_frame(answer, string.rep("1e", 16),
+                                               answer:find(" ready", 1, true))
+    assert.equal(1, status)                    -- the server read it whole: no such site
+    assert.truthy(json:find("x", 1, true), json)
+  end)
+
   it("re-opens a lost session once for a read", function()
     task.run(function()
       local h = host(A)
