@@ -538,50 +538,6 @@ describe("xmpp-failover against real servers #e2e", function()
                             EDGE_A, EDGE_B)
     finally(function() lab.stop(winrm) end)
     local r = readiness_over_winrm(winrm, ("{ transport = 'winrm', scheme = 'http', "
-      .. "port = %s, user = 'FE1\\ops', password = %q }"):format(winrm.port,
-      password_file("ntlm", winrm.password)))
-    assert.is_true(r.code == 1 or r.code == 5, r.out .. r.err)
-    assert.matches("✗ 8/8 runbook reaches every Windows server", r.out, 1, true)
-    assert.matches("fe1.contoso.com: http/" .. winrm.port .. " NTLM sealed (configured): "
-      .. "authentication refused (401, auth): either the password of FE1\\ops is wrong, or "
-      .. "ops is a local administrator other than the built-in Administrator", r.out, 1, true)
-    assert.matches("LocalAccountTokenFilterPolicy -PropertyType DWord -Value 1 -Force", r.out,
-                   1, true)
-  end)
-
-  -- The readiness audit's remoting step over the real WS-Management emulator (issue 17): how
-  -- each Windows server is reached, tried as it is; readiness changes nothing.
-  local function readiness_over_winrm(winrm, defaults)
-    seed_servers(winrm.state_dir)
-    write(inventory, inventory_text { server_defaults = defaults })
-    local r = support.sh(("cd %s && RUNBOOK_STATE_DIR=%s %s plan xmpp-dr-readiness -v -i %s")
-      :format(quote(scratch), quote(scratch .. "/state"), quote(support.bin), quote(inventory)))
-    assert.is_nil((r.out .. r.err):find(winrm.password, 1, true))
-    return r
-  end
-
-  it("reports in readiness that every Windows server is reached as Windows ships it, "
-     .. "sealed NTLM over HTTP", function()
-    local winrm = lab.start("winrm", "--shipped", "auto", FE, EDGE_OLD, EDGE_A, EDGE_B)
-    finally(function() lab.stop(winrm) end)
-    local r = readiness_over_winrm(winrm, ("{ transport = 'winrm', scheme = 'http', "
-      .. "port = %s, user = %q, password = %q }"):format(winrm.port, winrm.user,
-      password_file("ntlm", winrm.password)))
-    assert.matches("✓ 8/8 runbook reaches every Windows server", r.out, 1, true)
-    for _, name in ipairs { "fe1", "edge1a", "edge2a", "edge2b" } do
-      assert.matches(("%s.contoso.com: http/%s NTLM sealed (configured): works; https/5986 "
-        .. "NTLM: nothing listens on port 5986 (refused)"):format(name, winrm.port), r.out, 1,
-        true)
-    end
-    assert.is_nil(slurp(winrm.log):find("auth failed", 1, true))
-  end)
-
-  it("reports in readiness a local administrator other than the built-in one refused for "
-     .. "UAC's remote restrictions, with the PowerShell that lifts them", function()
-    local winrm = lab.start("winrm", "--shipped", "--user", "ops", "auto", FE, EDGE_OLD,
-                            EDGE_A, EDGE_B)
-    finally(function() lab.stop(winrm) end)
-    local r = readiness_over_winrm(winrm, ("{ transport = 'winrm', scheme = 'http', "
       .. "port = %s, user = %q, password = %q }"):format(winrm.port, "FE1\\ops",
       password_file("ntlm", winrm.password)))
     assert.is_true(r.code == 1 or r.code == 5, r.out .. r.err)
