@@ -9,6 +9,7 @@ local i18n = require "runbook.i18n"
 local journal = require "runbook.journal"
 local lync = require "lync"
 local propagation = require "dns.propagation"
+local task = require "runbook.task"
 local xmpp = require "xmpp"
 
 local M = {}
@@ -551,6 +552,40 @@ M.old_xmpp_stopped, M.stop_old_xmpp, M.start_old_xmpp = old_xmpp_stopped, stop_o
 M.srv_name, M.dns_call, M.route_to_restore = srv_name, dns_call, route_to_restore
 M.srv_records, M.wanted_aaaa = srv_records, wanted_aaaa
 
+-- What keeps one Edge server of the new pool from hosting XMPP federation: its version and
+-- its AccessEdgeExternal certificates (names, expiry) -> {gaps=, product=, certs=}.
+local function edge_gaps(host, days, domains)
+  local gaps = {}
+  local version = lync.server_version(host)
+  if not version.product then
+    gaps[#gaps + 1] = say("version_unknown", host.name, i18n.verbatim(version.text))
+  elseif version.major >= 7 then
+    gaps[#gaps + 1] = say("no_xmpp_in_version", host.name, version.product)
+  end
+  local certs = lync.certificates(host, "AccessEdgeExternal")
+  if #certs == 0 then
+    gaps[#gaps + 1] = say("no_certificate", host.name)
+  end
+  for _, cert in ipairs(certs) do
+    local names = { [tostring(cert.Subject):match("CN=([^,]+)") or ""] = true }
+    for _, name in ipairs(cert.AlternativeNames or {}) do names[name:lower()] = true end
+    for _, domain in ipairs(domains) do
+      if not names[domain:lower()] then
+        gaps[#gaps + 1] = say("certificate_lacks_name", host.name, tostring(cert.Subject),
+                              domain)
+      end
+    end
+    local left = cert.NotAfter and (cert.NotAfter - os.time()) / 86400
+    if not left or left < days then
+      local subject = tostring(cert.Subject)
+      gaps[#gaps + 1] = not left and say("certificate_no_date", host.name, subject)
+        or left < 0 and say("certificate_expired", host.name, subject)
+        or say("certificate_expires", host.name, subject, math.floor(left), days)
+    end
+  end
+  return { gaps = gaps, product = version.product, certs = #certs }
+end
+
 --- prerequisites(ctx, pool) -> holds, detail: what XMPP federation needs of the estate and
 -- of the pool's Edge servers (issue 18, gap 5): an XMPP allowed partner, federation allowed
 -- on the Access Edge, an external access policy with EnableXmppAccess, no Skype for
@@ -576,36 +611,17 @@ function M.prerequisites(ctx, pool)
     seen[#seen + 1] = say(global and "xmpp_policy" or "xmpp_policy_granted",
                           i18n.verbatim(table.concat(allowing, ", ")))
   end
-  local days = (ctx.params or {}).certificate_days or 30
-  for _, host in ipairs(pool_edges(ctx, pool)) do
-    local version = lync.server_version(host)
-    if not version.product then
-      gaps[#gaps + 1] = say("version_unknown", host.name, i18n.verbatim(version.text))
-    elseif version.major >= 7 then
-      gaps[#gaps + 1] = say("no_xmpp_in_version", host.name, version.product)
-    end
-    local certs = lync.certificates(host, "AccessEdgeExternal")
-    if #certs == 0 then
-      gaps[#gaps + 1] = say("no_certificate", host.name)
-    end
-    for _, cert in ipairs(certs) do
-      local names = { [tostring(cert.Subject):match("CN=([^,]+)") or ""] = true }
-      for _, name in ipairs(cert.AlternativeNames or {}) do names[name:lower()] = true end
-      for _, domain in ipairs(estate.sip_domains(ctx)) do
-        if not names[domain:lower()] then
-          gaps[#gaps + 1] = say("certificate_lacks_name", host.name, tostring(cert.Subject),
-                                domain)
-        end
-      end
-      local left = cert.NotAfter and (cert.NotAfter - os.time()) / 86400
-      if not left or left < days then
-        local subject = tostring(cert.Subject)
-        gaps[#gaps + 1] = not left and say("certificate_no_date", host.name, subject)
-          or left < 0 and say("certificate_expired", host.name, subject)
-          or say("certificate_expires", host.name, subject, math.floor(left), days)
-      end
-    end
-    seen[#seen + 1] = say("server_seen", host.name, version.product or "?", #certs)
+  local days, domains = (ctx.params or {}).certificate_days or 30, estate.sip_domains(ctx)
+  local servers = pool_edges(ctx, pool)
+  -- every Edge server at once: the first Lync cmdlet in a server's PowerShell loads the
+  -- module (seconds), and one server after the other would add those up
+  local found, failures = task.parallel(servers, function(host)
+    return edge_gaps(host, days, domains)
+  end)
+  if failures[1] then error(failures[1].error, 0) end
+  for i, host in ipairs(servers) do
+    for _, gap in ipairs(found[i].gaps) do gaps[#gaps + 1] = gap end
+    seen[#seen + 1] = say("server_seen", host.name, found[i].product or "?", found[i].certs)
   end
   if #gaps > 0 then return false, table.concat(gaps, "; ") end
   return true, table.concat(seen, "; ")

@@ -1,0 +1,54 @@
+-- The first step's check asks every Edge server of the new pool at once (modules/federation.lua,
+-- prerequisites): a server's first Lync cmdlet loads the module (seconds on a real server), so
+-- asking one server after the other would add those seconds up. Proven without a clock: the
+-- transport holds each Edge server's first cmdlet until every Edge server has sent one.
+local support = require "support"
+local task = require "runbook.task"
+local cmdlet = require "cmdlet"
+local emulator = require "lab.emulator"
+local federation = require "federation"
+
+local EDGES = { "edge2a.contoso.com", "edge2b.contoso.com", "edge2c.contoso.com" }
+local dir, arrived
+
+cmdlet.register_transport("gated", function(host, command_line, options)
+  if host.name ~= "fe1.contoso.com" and not arrived[host.name] then
+    arrived[host.name] = true
+    local deadline = task.now() + 20          -- one after the other would never all arrive
+    repeat
+      local count = 0
+      for _ in pairs(arrived) do count = count + 1 end
+      if count == #EDGES then break end
+      task.sleep(0.01)
+    until task.now() > deadline
+  end
+  return emulator.run_command_line(command_line, dir .. "/" .. host.name .. ".json",
+                                   options.stdin)
+end)
+
+describe("the new pool's readiness", function()
+  before_each(function()
+    dir, arrived = support.tmpdir(), {}
+    local topology = { edge_servers = { "edge1.contoso.com", EDGES[1] } }
+    local fe = emulator.default_state("fe1.contoso.com", topology)
+    fe.pools[3].Computers = EDGES
+    emulator.save_state(dir .. "/fe1.contoso.com.json", fe)
+    for _, name in ipairs(EDGES) do
+      emulator.save_state(dir .. "/" .. name .. ".json", emulator.default_state(name, topology))
+    end
+  end)
+  after_each(function() os.execute("rm -rf " .. support.quote(dir)) end)
+
+  it("asks every Edge server at once", function()
+    local ctx = { params = {}, data = {}, inventory = {
+      domain = "contoso.com", management = "fe1.contoso.com",
+      server_defaults = { transport = "gated" }, servers = {} } }
+    local started = os.time()
+    local holds, detail = task.run(function()
+      return federation.prerequisites(ctx, "edgepool2.contoso.com")
+    end)
+    assert.is_true(holds, detail)
+    assert.is_true(os.time() - started < 15, "one Edge server after the other")
+    for _, name in ipairs(EDGES) do assert.matches(name:gsub("%p", "%%%0"), detail) end
+  end)
+end)
