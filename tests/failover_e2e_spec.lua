@@ -507,11 +507,12 @@ describe("xmpp-failover against real servers #e2e", function()
 
   -- The readiness audit's remoting step over the real WS-Management emulator (issue 17): how
   -- each Windows server is reached, tried as it is; readiness changes nothing.
-  local function readiness_over_winrm(winrm, defaults)
+  local function readiness_over_winrm(winrm, defaults, environment)
     seed_servers(winrm.state_dir)
     write(inventory, inventory_text { server_defaults = defaults })
-    local r = support.sh(("cd %s && RUNBOOK_STATE_DIR=%s %s plan xmpp-dr-readiness -v -i %s")
-      :format(quote(scratch), quote(scratch .. "/state"), quote(support.bin), quote(inventory)))
+    local r = support.sh(("cd %s && %s RUNBOOK_STATE_DIR=%s %s plan xmpp-dr-readiness -v -i %s")
+      :format(quote(scratch), environment or "", quote(scratch .. "/state"), quote(support.bin),
+              quote(inventory)))
     assert.is_nil((r.out .. r.err):find(winrm.password, 1, true))
     return r
   end
@@ -547,6 +548,27 @@ describe("xmpp-failover against real servers #e2e", function()
       .. "ops is a local administrator other than the built-in Administrator", r.out, 1, true)
     assert.matches("LocalAccountTokenFilterPolicy -PropertyType DWord -Value 1 -Force", r.out,
                    1, true)
+  end)
+
+  it("reports in readiness Kerberos from the test KDC working over sealed HTTP, and what "
+     .. "NTLM with the same account came to", function()
+    local address = os.getenv("RUNBOOK_CHILD_ASAN_OPTIONS") and "127.0.88.5" or "127.0.88.4"
+    local kdc = lab.start("kdc", address, "8804", "fe1.contoso.com", "edge1a.contoso.com",
+                          "edge2a.contoso.com", "edge2b.contoso.com")
+    local winrm
+    finally(function() lab.stop(winrm); lab.stop(kdc) end)   -- one finally: both servers
+    winrm = lab.start("winrm", "--shipped", "--kerberos", kdc.dir, "auto", FE, EDGE_OLD,
+                      EDGE_A, EDGE_B)
+    local r = readiness_over_winrm(winrm, ("{ transport = 'winrm', scheme = 'http', "
+      .. "auth = 'kerberos', port = %s, user = %q, password = %q }"):format(winrm.port,
+      kdc.user, password_file("kerberos", kdc.password)), "KRB5_CONFIG=" .. quote(kdc.krb5_conf))
+    assert.is_nil((r.out .. r.err):find(kdc.password, 1, true))
+    assert.matches("✓ 8/8 runbook reaches every Windows server", r.out, 1, true)
+    -- the emulator's NTLM account has the lab's password, not the KDC's: refused, and said so
+    assert.matches(("fe1.contoso.com: http/%s Kerberos sealed (configured): works; https/5986 "
+      .. "Kerberos: nothing listens on port 5986 (refused); http/%s NTLM sealed: "
+      .. "authentication refused (401, auth): the user %s or its password is wrong")
+      :format(winrm.port, winrm.port, kdc.user), r.out, 1, true)
   end)
 
   it("finds a TSIG key BIND rejects in preflight, before any change", function()
