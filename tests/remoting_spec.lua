@@ -8,6 +8,8 @@
 --   127.0.23.92  HTTP as shipped, the account a local administrator "ops" (not the built-in
 --                one) under LocalAccountTokenFilterPolicy 0; nothing on 5986
 --   127.0.23.93  nothing listening
+--   127.0.23.94  peers that misbehave (tests/lab/hostile.sh from port 5985): 5985 accepts and
+--                never answers, 5986 answers garbage
 local lab = require "helpers.servers"
 local support = require "support"
 support.unwind_fully()   -- runbook.gss loads gss-ntlmssp, whose leak tests/lsan.supp names
@@ -16,21 +18,24 @@ local task = require "runbook.task"
 
 local SHIPPED, UNENCRYPTED, FILTERED, NOTHING = "127.0.23.90", "127.0.23.91", "127.0.23.92",
                                                "127.0.23.93"
+local SILENT = "127.0.23.94"
 
 describe("remoting: which way to a Windows server works, and why the others do not", function()
-  local shipped, strict, unencrypted, filtered, secret, said
+  local shipped, strict, unencrypted, filtered, silent, secret, said
 
   setup(function()
     shipped = lab.start("winrm", "--shipped", "5985", SHIPPED)
     strict = lab.start("winrm", "--cbt", "strict", "5986", SHIPPED)
     unencrypted = lab.start("winrm", "--http", "5985", UNENCRYPTED)
     filtered = lab.start("winrm", "--shipped", "--user", "ops", "5985", FILTERED)
+    silent = lab.start("hostile", SILENT, "5985")
     secret = support.tmpdir() .. "/password"
     support.write(secret, shipped.password)
     os.execute("chmod 600 " .. support.quote(secret))
     said = {}
   end)
   teardown(function()
+    lab.stop(silent)
     lab.stop(filtered)
     lab.stop(unencrypted)
     lab.stop(strict)
@@ -153,6 +158,31 @@ describe("remoting: which way to a Windows server works, and why the others do n
                   ["https/5986 NTLM"] = "not-listening" }, outcomes(r))
     assert.matches("what to do: on the server, elevated: Enable-PSRemoting -Force", text, 1,
                    true)
+  end)
+
+  it("names a TLS failure where the listener's certificate is not trusted, and the fix",
+     function()
+    local untrusting = host(SHIPPED, { scheme = "https" })
+    untrusting.ca_file = nil
+    local r, holds, text = report(untrusting)
+    assert.is_false(holds)
+    assert.same({ ["https/5986 NTLM (configured)"] = "tls",
+                  ["http/5985 NTLM sealed"] = "works" }, outcomes(r))
+    assert.matches("https/5986 NTLM (configured): TLS failed: ", text, 1, true)
+    assert.matches('what to do: http/5985 NTLM sealed works: change the inventory to '
+                   .. 'servers["edge1.contoso.com"] = { scheme = "http", port = 5985, auth = '
+                   .. '"ntlm" }', text, 1, true)
+  end)
+
+  it("gives each try its deadline: a listener that never answers is a timeout", function()
+    local started = os.time()
+    local r, holds, text = report(host(SILENT), 2)
+    assert.is_false(holds)
+    assert.equal("timeout", outcomes(r)["http/5985 NTLM sealed (configured)"])
+    assert.is_not.equal("works", outcomes(r)["https/5986 NTLM"])
+    assert.is_true(os.time() - started <= 6, "the tries took " .. os.time() - started .. " s")
+    assert.matches("(timeout)", text, 1, true)
+    assert.matches("what to do: open TCP 5985 from this machine to the server", text, 1, true)
   end)
 
   it("tries Kerberos only where the credentials allow it, and NTLM only with a password",
