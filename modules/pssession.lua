@@ -138,8 +138,8 @@ function Session:call_alone(frame, options)
   local permit = options.read_permit
   local resendable = reads.verify("powershell-frame", frame) and true or false
   local timeout = options.timeout or self.host.command_timeout
-  local last_err, last_code
-  for _ = 1, 2 do   -- the first try, and once more on a re-opened session
+  local last_err, last_code, tries
+  for attempt = 1, 2 do   -- the first try, and once more on a re-opened session
     if not self.channel then
       local ok, err, code, ended = self:open()
       if not ok then
@@ -151,14 +151,15 @@ function Session:call_alone(frame, options)
     local result, err, code, sent = self:exchange(frame, permit, timeout)
     if result then return result end
     self:drop()
-    last_err, last_code = err, code
+    last_err, last_code, tries = err, code, attempt
     if sent and not resendable then
       return nil, ("%s: the connection was lost while a change was running (%s); runbook "
         .. "does not send a change twice: the next check reads the state again"):format(
         self.label, tostring(err)), code
     end
-    if code == "timeout" or code == "limit" then break end
+    if code == "timeout" or code == "limit" then break end   -- not a loss: not tried again
   end
+  if tries == 1 then return nil, ("%s: %s"):format(self.label, tostring(last_err)), last_code end
   return nil, ("%s: the PowerShell session was lost twice: %s"):format(self.label,
     tostring(last_err)), last_code
 end

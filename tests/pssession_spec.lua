@@ -158,6 +158,22 @@ describe("a persistent PowerShell session", function()
     assert.equal(1, counters("127.0.22.150").by_cmdlet["Stop-CsWindowsService"])
   end)
 
+  it("names a read that timed out as such, and does not send it again", function()
+    -- the last test's hanging emulator writes its state when it ends: wait for it first
+    assert.is_true(wait_until(function() return session_processes() == 0 end, 20))
+    edit("127.0.22.150", function(state) state.hang = "Get-CsSite" end)
+    local ok, err = pcall(task.run, function()
+      local h = host("127.0.22.150")
+      assert.equal(3, #cmdlet(h, "Get-CsPool", {}))   -- the session opens first
+      h.command_timeout = 1
+      cmdlet(h, "Get-CsSite", {})
+    end)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("did not answer within 1 s", 1, true), tostring(err))
+    assert.is_nil(tostring(err):find("lost twice", 1, true), tostring(err))
+    assert.equal(1, counters("127.0.22.150").by_cmdlet["Get-CsSite"])
+  end)
+
   it("serves a host that cannot keep a session one process per command", function()
     edit("127.0.22.151", function(state) state.sessions = false end)
     task.run(function()
