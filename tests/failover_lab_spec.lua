@@ -243,6 +243,9 @@ describe("xmpp-dr-readiness", function()
     local r = runbook("plan xmpp-dr-readiness --set lab.fault=filtered-port")
     assert.equal(1, r.code)
     assert.matches("203.0.113.10: stage connect failed: .*filtered", r.out)
+    -- every pool that fails has its own line, not only the one the heading names
+    assert.matches("\n[^\n]*✗ edgepool1%.contoso%.com: 198%.51%.100%.10: stage connect failed", r.out)
+    assert.matches("\n[^\n]*✗ edgepool2%.contoso%.com: 203%.0%.113%.10: stage connect failed", r.out)
   end)
 
   it("reports every Windows server's remoting as the lab, faking no WinRM result", function()
@@ -261,6 +264,7 @@ describe("xmpp-dr-readiness", function()
     assert.is_true(r.code == 1 or r.code == 5, r.out)
     assert.matches("✗ 8/8 runbook reaches every Windows server .* edge2a%.contoso%.com: "
                    .. "transport lab%-unreachable: no answer in time %(timeout%)", r.out)
+    assert.matches("✓ fe1%.contoso%.com: the embedded lab", r.out)   -- what held, by server
   end)
 end)
 

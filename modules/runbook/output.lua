@@ -120,6 +120,23 @@ local function show_evidence(evidence)
   end
 end
 
+-- A blocked step of several servers: every server's line, not only the one in the heading
+-- (a readiness audit must name each server that fails, and show what held on the others).
+local function show_each_host(hosts)
+  if not hosts or #hosts < 2 then return end
+  for _, host in ipairs(hosts) do
+    if host.status == "done" then
+      local saw = host.current ~= nil and (": " .. describe(host.current)) or ""
+      line(paint("dim", ("      ✓ %s%s"):format(host.host or "", saw)))
+    elseif host.status == "blocked" or host.status == "later" then   -- what it saw, else why
+      local text = host.current ~= nil and describe(host.current) or host.reason or ""
+      local name = host.host or ""
+      if text:sub(1, #name + 2) == name .. ": " then text = text:sub(#name + 3) end  -- once
+      line(("      %s %s"):format(paint("red", "✗"), labelled(name, text)))
+    end
+  end
+end
+
 function human.plan_step(e)
   local head = ("%d/%d %s"):format(e.number, e.total, i18n.pick(e.title))
   if e.status == "done" then
@@ -136,6 +153,7 @@ function human.plan_step(e)
       paint("dim", " — " .. labelled(i18n.t("pending"), e.reason or "")))
   elseif e.status == "blocked" then
     line(paint("red", "  ✗ ") .. head .. " — " .. labelled(i18n.t("would_fail"), e.reason or ""))
+    show_each_host(e.hosts)
   else
     line(paint("yellow", "  ~ ") .. head .. " — " .. i18n.t("will_change"))
   end
