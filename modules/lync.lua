@@ -82,10 +82,6 @@ local function read(host, name, parameters, fresh)
                                           cache = KEPT[name] and not fresh })
 end
 
-local function try_read(host, name, parameters)
-  return cmdlet.try(host, name, parameters, { project = PROJECT[name], cache = KEPT[name] })
-end
-
 -- A projected string field: '' is what [string] makes of $null.
 local function present(value)
   if value == nil or value == "" then return nil end
@@ -110,14 +106,24 @@ function M.sites(host)
   return read(host, "Get-CsSite", {})
 end
 
---- site(host, name) -> the Get-CsSite object of "Site2" (or of Identity "Site:Site2", which
--- is asked for as "Site2"); raises if missing.
+--- site(host, name) -> the Get-CsSite object of "Site2" (or of Identity "Site:Site2", or of
+-- its SiteId); raises if missing. Found in the list of every site, which a phase reads once
+-- (one round trip for all the sites a step asks about).
 function M.site(host, name)
-  local found, record = try_read(host, "Get-CsSite", { Identity = site_identity(name) })
-  if found and found[1] then return found[1] end
-  if record and record.transport then cmdlet.raise(host, "Get-CsSite", record) end
-  failure.raise("not-found", ("[lync] site '%s' not found on %s%s"):format(name,
-    host_name(host), record and ": " .. tostring(record.message) or ""))
+  local wanted = site_identity(name):lower()
+  for _, site in ipairs(M.sites(host)) do
+    if site_identity(site.Identity or ""):lower() == wanted or tostring(site.SiteId) == wanted
+    then return site end
+  end
+  failure.raise("not-found", ("[lync] site '%s' not found on %s (Get-CsSite lists %s)")
+    :format(name, host_name(host), M.identities(M.sites(host))))
+end
+
+--- identities(objects) -> "A, B" of their Identity fields, or "none"
+function M.identities(objects)
+  local names = {}
+  for i, object in ipairs(objects) do names[i] = tostring(object.Identity) end
+  return #names > 0 and table.concat(names, ", ") or "none"
 end
 
 --- pools(host) -> list of Get-CsPool objects; pool(host, fqdn) -> one, raises if missing.
@@ -126,11 +132,12 @@ function M.pools(host)
 end
 
 function M.pool(host, fqdn)
-  local found, record = try_read(host, "Get-CsPool", { Identity = fqdn })
-  if found and found[1] then return found[1] end
-  if record and record.transport then cmdlet.raise(host, "Get-CsPool", record) end
-  failure.raise("not-found", ("[lync] pool '%s' not found on %s%s"):format(fqdn,
-    host_name(host), record and ": " .. tostring(record.message) or ""))
+  local wanted = tostring(fqdn):lower()
+  for _, pool in ipairs(M.pools(host)) do
+    if tostring(pool.Identity):lower() == wanted then return pool end
+  end
+  failure.raise("not-found", ("[lync] pool '%s' not found on %s (Get-CsPool lists %s)")
+    :format(fqdn, host_name(host), M.identities(M.pools(host))))
 end
 
 --- edge_services(host [, pool_fqdn]) -> Get-CsService -EdgeServer objects
@@ -167,7 +174,7 @@ function M.federation_route_parameter(host)
   if route_parameter_cache[key] then return route_parameter_cache[key] end
   local keys = cmdlet.evaluate(host, ROUTE_PARAMETERS_PROBE)
   local offered = {}
-  for _, key in ipairs(keys) do offered[key] = true end
+  for _, parameter in ipairs(keys) do offered[parameter] = true end
   for _, name in ipairs(ROUTE_PARAMETERS) do
     if offered[name] then
       route_parameter_cache[key] = name

@@ -54,6 +54,24 @@ describe("reads kept per host per phase", function()
     assert.same({ one_phase = 1, after_change = 3, next_phase = 4 }, counts)
   end)
 
+  it("finds every pool and site a phase asks about in one list read each", function()
+    local host = counted_host()
+    sent = {}
+    task.run(function()
+      phase.begin("check")
+      assert.equal("Site:Site1", lync.pool(host, "edgepool1.contoso.com").Site)
+      assert.equal("Site:Site2", lync.pool(host, "EdgePool2.contoso.com").Site)
+      assert.equal("Site:Site2", lync.site(host, "Site2").Identity)
+      assert.equal("Site:Site1", lync.site(host, "site:Site1").Identity)
+      assert.equal(2, #lync.sites(host))
+      local ok, err = pcall(lync.pool, host, "nope.contoso.com")
+      assert.is_false(ok)
+      assert.matches("pool 'nope%.contoso%.com' not found on fe1%.contoso%.com %(Get%-CsPool "
+                     .. "lists fepool1%.contoso%.com, edgepool1", tostring(err))
+    end)
+    assert.equal(2, #sent)   -- one Get-CsPool, one Get-CsSite
+  end)
+
   it("never keeps a wait's reads", function()
     local host, path = counted_host()
     edit(path, function(s) s.services["edge1.contoso.com"][2].Status = "Stopped" end)
