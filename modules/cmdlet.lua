@@ -48,7 +48,8 @@ local task = require "runbook.task"
 local M = {}
 
 local transports = {}
-local kept = { generation = nil, answers = {}, asking = 0 }   -- reads kept per phase (below)
+local kept = { generation = nil, answers = {}, under_way = {}, asking = 0 }   -- reads kept
+                                                                         -- per phase (below)
 
 local function host_name(host)
   return tostring(host.name or host.address)
@@ -262,7 +263,7 @@ end
 -- change invalidates what was read. Waits never ask with cache.
 local function kept_answers()
   if kept.generation ~= phase.generation() then
-    kept.generation, kept.answers = phase.generation(), {}
+    kept.generation, kept.answers, kept.under_way = phase.generation(), {}, {}
   end
   return kept.answers
 end
@@ -278,7 +279,7 @@ end
 local function forget_if_change(pipeline)
   if next(kept.answers) == nil and kept.asking == 0 then return end
   local frame = powershell.session_frame(powershell.session_script(pipeline))
-  if not reads.verify("powershell-frame", frame) then kept.answers = {} end
+  if not reads.verify("powershell-frame", frame) then kept.answers, kept.under_way = {}, {} end
 end
 
 local send
@@ -300,17 +301,29 @@ local server_key = M.server_key
 
 -- A read asked with options.cache: the answer kept for this phase, else sent and kept,
 -- unless a change was sent meanwhile.
+-- The same read asked again while it is under way (32 Edge servers' checks asking the Front
+-- End at once) waits for that one's answer instead of queueing a copy in the session.
 local function run_kept(host, label, pipeline, options)
   if phase.generation() == 0 then return send(host, label, pipeline, options) end  -- no run
   local answers, key = kept_answers(), server_key(host) .. "\0\0" .. pipeline
   if answers[key] then return copy(answers[key]) end
-  kept.asking = kept.asking + 1
-  local outcome = table.pack(pcall(send, host, label, pipeline, options))
-  kept.asking = kept.asking - 1
-  if not outcome[1] then error(outcome[2], 0) end
-  local results, record = outcome[2], outcome[3]
-  if results and kept.answers == answers then answers[key] = copy(results) end
-  return results, record
+  local asking, under_way = kept.under_way[key], kept.under_way
+  if not asking then
+    local finished = false   -- a transport that never waits ends it inside spawn
+    asking = task.spawn(function()
+      kept.asking = kept.asking + 1
+      local outcome = table.pack(pcall(send, host, label, pipeline, options))
+      kept.asking, finished = kept.asking - 1, true
+      if under_way[key] == asking then under_way[key] = nil end
+      if not outcome[1] then error(outcome[2], 0) end
+      if outcome[2] and kept.answers == answers then answers[key] = copy(outcome[2]) end
+      return outcome[2], outcome[3]
+    end)
+    if not finished then under_way[key] = asking end
+  end
+  local ok, results, record = asking:join()
+  if not ok then error(results, 0) end
+  return copy(results), record
 end
 
 -- Sends a pipeline (PowerShell text built by modules/powershell.lua) and parses the answer,

@@ -172,7 +172,7 @@ local route_parameter_cache = {}
 function M.federation_route_parameter(host)
   local key = cmdlet.server_key(host)
   if route_parameter_cache[key] then return route_parameter_cache[key] end
-  local keys = cmdlet.evaluate(host, ROUTE_PARAMETERS_PROBE)
+  local keys = cmdlet.evaluate(host, ROUTE_PARAMETERS_PROBE, { cache = true })
   local offered = {}
   for _, parameter in ipairs(keys) do offered[parameter] = true end
   for _, name in ipairs(ROUTE_PARAMETERS) do

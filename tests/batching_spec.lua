@@ -18,6 +18,13 @@ cmdlet.register_transport("counted", function(host, command_line, options)
   return emulator.run_command_line(command_line, host.state_file, options.stdin)
 end)
 
+-- The same, but each command takes a while (a round trip): reads overlap
+cmdlet.register_transport("slow", function(host, command_line, options)
+  sent[#sent + 1] = command_line
+  task.sleep(0.05)
+  return emulator.run_command_line(command_line, host.state_file, options.stdin)
+end)
+
 local function counted_host()
   local path = support.tmpdir() .. "/fe1.json"
   emulator.save_state(path, emulator.default_state("fe1.contoso.com"))
@@ -70,6 +77,32 @@ describe("reads kept per host per phase", function()
                      .. "lists fepool1%.contoso%.com, edgepool1", tostring(err))
     end)
     assert.equal(2, #sent)   -- one Get-CsPool, one Get-CsSite
+  end)
+
+  it("sends a read asked by many tasks at once one time, and gives each its own copy",
+     function()
+    local host = counted_host()
+    host.transport = "slow"
+    sent = {}
+    local sites, parameters = task.run(function()
+      phase.begin("check")
+      local found = task.parallel({ 1, 2, 3, 4, 5, 6, 7, 8 }, function(i)
+        local list = lync.sites(host)
+        list[1].Identity = "changed by task " .. i
+        return { list = list, parameter = lync.federation_route_parameter(host) }
+      end)
+      local seen, names = {}, {}
+      for i, result in ipairs(found) do
+        seen[result.list[1].Identity] = true
+        names[i] = result.parameter
+      end
+      return seen, names
+    end)
+    assert.equal(2, #sent)   -- one Get-CsSite, one route parameter probe
+    for i = 1, 8 do
+      assert.is_true(sites["changed by task " .. i])
+      assert.equal("XmppFederationRoute", parameters[i])
+    end
   end)
 
   it("never keeps a wait's reads", function()
