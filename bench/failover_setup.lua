@@ -30,6 +30,13 @@ local function write(path, text)
   file:close()
 end
 
+-- the new pool's Edge servers as the inventory lists them (quoted)
+local function lab_edges(pool)
+  local names = {}
+  for i = 1, n do names[i] = ("%q"):format(fqdn(pool, i)) end
+  return names
+end
+
 -- the topology and the per-address state seed
 local lab = { sites = { Site1 = { route = "edgepool1.contoso.com" }, Site2 = {} }, pools = {} }
 local servers = { ('    ["fe1.contoso.com"] = { address = %q },'):format(client(FE)) }
@@ -58,7 +65,8 @@ return {
   },
   pools = {
     ["edgepool1.contoso.com"] = { public_ip = %q, srv_priority = 10 },
-    ["edgepool2.contoso.com"] = { public_ip = %q, srv_priority = 20 },
+    ["edgepool2.contoso.com"] = { public_ip = %q, srv_priority = 20,
+                                  edge_servers = { %s } },
   },
   dns = { provider = "rfc2136", zone = "contoso.com", xmpp_host = "xmpp.contoso.com", ttl = 60,
           server = %q, port = %s, key = %q, authoritative = { { address = %q, port = %s } },
@@ -67,6 +75,7 @@ return {
   failover = { from_pool = "edgepool1.contoso.com", to_pool = "edgepool2.contoso.com" },
 }
 ]]):format(port, os.getenv("USER"), key, known, table.concat(servers, "\n"), OLD_IP, NEW_IP,
+  table.concat(lab_edges(2), ", "),
   dns_addr, dns_port, "file:" .. dns_key, dns_addr, dns_port, dns_addr, dns_port, ca_file))
 
 -- Ansible: the same cmdlets, encoded the same way, per host

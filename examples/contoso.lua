@@ -31,7 +31,10 @@ return {
     ["edgepool1.contoso.com"] = { public_ip = "198.51.100.10", srv_priority = 10 },
     ["edgepool2.contoso.com"] = { public_ip = "203.0.113.10", srv_priority = 20,
                                   srv_target = "xmpp2.contoso.com", srv_weight = 0,
-                                  public_ipv6 = "2001:db8:2::10" },   -- the AAAA, if any
+                                  public_ipv6 = "2001:db8:2::10",   -- the AAAA, if any
+                                  -- optional: their PowerShell starts while the Front End
+                                  -- is asked for the topology, which stays the truth
+                                  edge_servers = { "edge2a.contoso.com", "edge2b.contoso.com" } },
   },
 
   -- The external DNS zone (docs/dns-providers.md).

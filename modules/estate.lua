@@ -79,6 +79,10 @@ M.schema = {
                          .. "preferred: give every pool its own)" },
       srv_weight = { type = "integer", check = srv_number,
                      description = "weight of the pool's SRV record (default 0)" },
+      edge_servers = { type = "list", of = { type = "string", pattern = HOST_NAME },
+                       description = "the pool's Edge servers as you expect them: their "
+                         .. "PowerShell starts while the Front End is asked for the topology, "
+                         .. "which stays the truth (a difference is shown)" },
     } } },
   dns = { type = "record", required = true, fields = {
     provider = { type = "string", required = true,
@@ -163,10 +167,20 @@ function M.cms(ctx)
   return M.host(ctx, ctx.inventory.management)
 end
 
---- edge_servers(ctx, pool) -> hosts of the pool's Edge servers, from the topology
+--- declared_edge_servers(ctx, pool) -> the FQDNs the inventory lists for the pool (may be {})
+function M.declared_edge_servers(ctx, pool)
+  return ((ctx.inventory.pools or {})[pool] or {}).edge_servers or {}
+end
+
+--- edge_servers(ctx, pool) -> hosts of the pool's Edge servers, from the topology. The ones
+-- the inventory lists for the pool get their PowerShell started (and the Lync module loaded)
+-- while the Front End is asked: seconds each on a real server, side by side.
 function M.edge_servers(ctx, pool)
   ctx.data.edge_servers = ctx.data.edge_servers or {}
   if not ctx.data.edge_servers[pool] then
+    local declared = {}
+    for i, fqdn in ipairs(M.declared_edge_servers(ctx, pool)) do declared[i] = M.host(ctx, fqdn) end
+    lync.warm(declared)
     local hosts = {}
     for i, fqdn in ipairs(lync.edge_servers_of(M.cms(ctx), pool)) do
       hosts[i] = M.host(ctx, fqdn)

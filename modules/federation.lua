@@ -552,6 +552,22 @@ M.old_xmpp_stopped, M.stop_old_xmpp, M.start_old_xmpp = old_xmpp_stopped, stop_o
 M.srv_name, M.dns_call, M.route_to_restore = srv_name, dns_call, route_to_restore
 M.srv_records, M.wanted_aaaa = srv_records, wanted_aaaa
 
+-- The inventory's edge_servers of a pool when they are not the topology's, said; else nil.
+local function declared_differs(ctx, pool)
+  local declared = estate.declared_edge_servers(ctx, pool)
+  if #declared == 0 then return nil end
+  local listed, names = {}, {}
+  for _, host in ipairs(estate.edge_servers(ctx, pool)) do
+    listed[#listed + 1] = host.name:lower()
+  end
+  for i, fqdn in ipairs(declared) do names[i] = fqdn:lower() end
+  table.sort(listed)
+  table.sort(names)
+  if table.concat(listed, ",") == table.concat(names, ",") then return nil end
+  return say("declared_differs", table.concat(names, ", "), pool,
+             #listed > 0 and table.concat(listed, ", ") or say("none"))
+end
+
 -- What keeps one Edge server of the new pool from hosting XMPP federation: its version and
 -- its AccessEdgeExternal certificates (names, expiry) -> {gaps=, product=, certs=}.
 local function edge_gaps(host, days, domains)
@@ -594,6 +610,7 @@ end
 -- is valid for params.certificate_days (default 30) more days.
 function M.prerequisites(ctx, pool)
   local gaps, seen = {}, {}
+  local servers = pool_edges(ctx, pool)   -- first: the listed ones start while it is asked
   local partners = lync.xmpp_partners(cms(ctx))
   if #partners == 0 then
     gaps[#gaps + 1] = say("no_partner")
@@ -612,7 +629,8 @@ function M.prerequisites(ctx, pool)
                           i18n.verbatim(table.concat(allowing, ", ")))
   end
   local days, domains = (ctx.params or {}).certificate_days or 30, estate.sip_domains(ctx)
-  local servers = pool_edges(ctx, pool)
+  local differs = declared_differs(ctx, pool)
+  if differs then seen[#seen + 1] = differs end
   -- every Edge server at once: the first Lync cmdlet in a server's PowerShell loads the
   -- module (seconds), and one server after the other would add those up
   local found, failures = task.parallel(servers, function(host)

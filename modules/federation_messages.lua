@@ -182,6 +182,13 @@ return i18n.catalogue("federation", {
   certificate_no_date = { en = "%s: the Access Edge certificate %s expires at an unknown date",
     de = "%s: das Ablaufdatum des Access-Edge-Zertifikats %s ist unbekannt",
     fr = "%s : la date d’expiration du certificat Access Edge %s est inconnue" },
+  declared_differs = {
+    en = "the inventory lists %s for %s, the topology %s: the topology's are used (correct "
+      .. "the inventory's edge_servers)",
+    de = "das Inventar nennt %s für %s, die Topologie %s: die der Topologie werden verwendet "
+      .. "(edge_servers im Inventar korrigieren)",
+    fr = "l’inventaire indique %s pour %s, la topologie %s : ceux de la topologie sont utilisés "
+      .. "(corriger edge_servers dans l’inventaire)" },
   server_seen = { en = "%s: %s, %d Access Edge certificate(s)",
     de = "%s: %s, %d Access-Edge-Zertifikat(e)", fr = "%s : %s, %d certificat(s) Access Edge" },
   no_cms_master = {

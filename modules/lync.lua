@@ -525,6 +525,15 @@ end
 local PRODUCTS = { [5] = "Lync Server 2013", [6] = "Skype for Business Server 2015",
                    [7] = "Skype for Business Server 2019" }
 
+--- warm(hosts): each host's PowerShell started and its Lync module loaded (a Get-CsServerVersion
+-- whose answer nobody waits for), in the background: what the run asks them next finds
+-- both ready. A failure here is the next call's to report, so it is dropped.
+function M.warm(hosts)
+  for _, host in ipairs(hosts) do
+    task.spawn(function() pcall(M.server_version, host) end)
+  end
+end
+
 --- server_version(host) -> {text=, major=, product=} of that computer (Get-CsServerVersion)
 function M.server_version(host)
   local text = tostring(cmdlet(host, "Get-CsServerVersion", {})[1] or "")
