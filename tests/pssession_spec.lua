@@ -8,7 +8,6 @@ local lab = require "helpers.servers"
 local support = require "support"
 local task = require "runbook.task"
 local cmdlet = require "cmdlet"
-local emulator = require "lab.emulator"
 local powershell = require "powershell"
 local pssession = require "pssession"
 
@@ -20,18 +19,9 @@ local function host(address)
            known_hosts = server.known_hosts, timeout = 60, command_timeout = 60 }
 end
 
-local function state_path(address) return server.state_dir .. "/" .. address .. ".json" end
-
-local function counters(address) return emulator.counters(state_path(address)) end
-
-local function edit(address, fn)
-  task.run(function() cmdlet.try(host(address), "Get-CsSite", {}) end)  -- the state exists
-  task.run(cmdlet.close_all)
-  local state = emulator.load_state(state_path(address))
-  fn(state)
-  emulator.save_state(state_path(address), state)
-  os.execute("rm -f " .. support.quote(server.state_dir .. "/" .. address .. ".counters"))
-end
+local emulated = require("helpers.emulated_state").new(function() return server end,
+                                                       function(...) return host(...) end)
+local counters, edit = emulated.counters, emulated.edit
 
 local function wait_until(fn, seconds)
   local deadline = os.time() + seconds
@@ -46,12 +36,6 @@ local function session_processes()
   return tonumber(r.out)
 end
 
-local function reset()
-  task.run(cmdlet.close_all)
-  os.execute("rm -f " .. support.quote(server.state_dir) .. "/*.counters "
-    .. support.quote(server.state_dir) .. "/127.*.json")
-end
-
 describe("a persistent PowerShell session", function()
   setup(function()
     server = lab.start("sshd", "auto", "127.0.22.150", "127.0.22.151", "127.0.22.152")
@@ -60,7 +44,7 @@ describe("a persistent PowerShell session", function()
     task.run(cmdlet.close_all)
     lab.stop(server)
   end)
-  before_each(reset)
+  before_each(emulated.reset)
 
   it("runs every cmdlet of a host in one PowerShell process", function()
     task.run(function()

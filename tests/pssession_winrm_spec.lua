@@ -24,9 +24,9 @@ local function host(address)
            password = "file:" .. password_file, timeout = 30, command_timeout = 30 }
 end
 
-local function state_path(address) return server.state_dir .. "/" .. address .. ".json" end
-
-local function counters(address) return emulator.counters(state_path(address)) end
+local emulated = require("helpers.emulated_state").new(function() return server end,
+                                                       function(...) return host(...) end)
+local state_path, counters, edit = emulated.path, emulated.counters, emulated.edit
 
 -- How many times the emulator's log says `operation` (create, command, send, delete...).
 local function logged(operation)
@@ -35,21 +35,6 @@ local function logged(operation)
     if line:match("^" .. operation .. " ") then count = count + 1 end
   end
   return count
-end
-
-local function edit(address, fn)
-  task.run(function() cmdlet.try(host(address), "Get-CsSite", {}) end)  -- the state exists
-  task.run(cmdlet.close_all)
-  local state = emulator.load_state(state_path(address))
-  fn(state)
-  emulator.save_state(state_path(address), state)
-  os.execute("rm -f " .. support.quote(server.state_dir .. "/" .. address .. ".counters"))
-end
-
-local function reset()
-  task.run(cmdlet.close_all)
-  os.execute("rm -f " .. support.quote(server.state_dir) .. "/*.counters "
-    .. support.quote(server.state_dir) .. "/127.*.json")
 end
 
 describe("a persistent PowerShell session over WinRM", function()
@@ -63,7 +48,7 @@ describe("a persistent PowerShell session over WinRM", function()
     task.run(cmdlet.close_all)
     lab.stop(server)
   end)
-  before_each(reset)
+  before_each(emulated.reset)
 
   it("runs every cmdlet of a host in one shell, one command, one PowerShell process",
      function()
