@@ -139,6 +139,14 @@ local function serial()
   return dig("contoso.com", "SOA"):match("^%S+ %S+ (%d+)")
 end
 
+-- The emulated servers' processes still running after a run, once their input has ended
+-- (a closed session's process ends when it has read all its input; given 5 s): "" when none.
+local function lingering_emulators()
+  local pattern = quote("[l]ync-emulator " .. sshd.state_dir)
+  return support.sh(("for i in $(seq 50); do pgrep -f %s >/dev/null || exit 0; "
+    .. "sleep 0.1; done; pgrep -af %s"):format(pattern, pattern)).out
+end
+
 describe("xmpp-failover against real servers #e2e", function()
   setup(function()
     release = lab_lock.acquire("failover-e2e")   -- one run at a time on 127.0.77.x
@@ -157,6 +165,8 @@ describe("xmpp-failover against real servers #e2e", function()
   before_each(function()
     scratch = support.tmpdir()
     inventory = write(scratch .. "/e2e.lua", inventory_text())
+    -- the previous case's servers have ended: none can write its state over this case's
+    assert.equal("", lingering_emulators())
     seed_servers()
     seed_zone()
   end)
@@ -202,10 +212,7 @@ describe("xmpp-failover against real servers #e2e", function()
       assert.equal(1, counted.sessions, address)
     end
     assert.equal(0, emulator.counters(sshd.state_dir .. "/" .. EDGE_OLD .. ".json").processes)
-    local pattern = quote("[l]ync-emulator " .. sshd.state_dir)
-    local lingering = support.sh(("for i in $(seq 50); do pgrep -f %s >/dev/null || exit 0; "
-      .. "sleep 0.1; done; pgrep -f %s"):format(pattern, pattern))
-    assert.equal("", lingering.out)
+    assert.equal("", lingering_emulators())
     local zone_serial = serial()
     r = runbook("run xmpp-failover --yes")
     assert.equal(0, r.code, r.out .. r.err)

@@ -84,9 +84,19 @@ function M.load_state(path)
   return cjson.decode(text)
 end
 
---- save_state(path, state): atomically (a reader never sees half a file).
+-- This process's id (the emulator runs as several processes per server: sessions, single
+-- commands, the test itself), so that two writers never share a temporary file.
+local function process_id()
+  local file = io.open("/proc/self/stat", "rb")
+  local pid = file and file:read("l"):match("^(%d+)")
+  if file then file:close() end
+  return pid or tostring(math.random(1 << 30))
+end
+
+--- save_state(path, state): atomically (a reader never sees half a file, and two writers
+-- never write into one temporary file: the last rename wins whole).
 function M.save_state(path, state)
-  local temporary = path .. ".tmp"
+  local temporary = ("%s.%s.tmp"):format(path, process_id())
   local file = assert(io.open(temporary, "wb"))
   file:write(cjson.encode(state))
   file:close()
