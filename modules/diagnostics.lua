@@ -10,8 +10,11 @@
 --   ps(server, script)       a PowerShell expression on a server of the inventory
 local cmdlet = require "cmdlet"
 local estate = require "estate"
+local i18n = require "runbook.i18n"
 local lync = require "lync"
 local xmpp = require "xmpp"
+local say = require "diagnostics_messages"   -- what the helpers say, in en, de and fr
+local help_lines = i18n.catalogues.diagnostics  -- their help, shown in the chosen language
 
 local M = {}
 
@@ -19,21 +22,19 @@ local M = {}
 -- lists them (runbook.repl's help).
 M.HELP = {
   { name = "status", usage = "status()",
-    text = "route per site, Edge services, A and SRV on every authoritative server, 5269 "
-      .. "from outside",
+    text = help_lines.help_status,
     example = "s = status(); =s.routes.Site1" },
   { name = "dig", usage = "dig(name [, type])",
-    text = "a name's records (type A unless given) on each of the inventory's DNS servers",
+    text = help_lines.help_dig,
     example = 'dig("_xmpp-server._tcp.contoso.com", "SRV")' },
   { name = "port", usage = 'port(host, port [, {from = "inside"}])',
-    text = "open, closed, filtered, unreachable from outside (or inside); names by "
-      .. "the inventory's DNS",
+    text = help_lines.help_port,
     example = 'port("xmpp.contoso.com", 5269)' },
   { name = "probe", usage = "probe([domain])",
-    text = "the XMPP server-to-server probe, stage by stage (docs/verification.md)",
+    text = help_lines.help_probe,
     example = 'probe("contoso.com")' },
   { name = "ps", usage = "ps(server, script)",
-    text = "a PowerShell expression (a read) on a server of the inventory, as Lua tables",
+    text = help_lines.help_ps,
     example = 'ps("fe1.contoso.com", "(Get-CsSite -Identity \'Site2\').Identity")' },
 }
 
@@ -44,16 +45,15 @@ for _, entry in ipairs(M.HELP) do USAGE[entry.name] = entry end
 -- a helper called with what it does not take.
 local function usage_error(helper, expected, got)
   local entry = USAGE[helper]
-  local text = ("%s: expected %s, got %s — e.g. %s"):format(entry.usage, expected, got,
-    entry.example)
-  error(setmetatable({ text = text }, { __name = "runbook.usage",
+  local line = say("usage", entry.usage, say(expected), got, entry.example)
+  error(setmetatable({ text = line }, { __name = "runbook.usage",
     __tostring = function(e) return e.text end }), 0)
 end
 M.usage_error = usage_error
 
 -- The value as a message shows it: a string quoted, nothing as "nothing".
 local function shown(value)
-  if value == nil then return "nothing" end
+  if value == nil then return say("nothing") end
   if type(value) == "string" then return ("%q"):format(value) end
   return ("%s %s"):format(type(value), tostring(value))
 end
@@ -84,13 +84,11 @@ local function servers_to_ask(ctx)
     return { { name = dns.server, address = dns.server, port = dns.port } }
   end
   if dns.resolver then
-    return { { name = "resolver " .. dns.resolver.address, address = dns.resolver.address,
+    return { { name = say("resolver", dns.resolver.address), address = dns.resolver.address,
                port = dns.resolver.port } }
   end
-  if dns.system_resolver then return { { name = "this machine's resolver" } } end
-  error("[diagnostics] the inventory names no DNS server to ask: set dns.authoritative, "
-    .. "dns.server or dns.resolver (this machine's resolver only with dns.system_resolver = "
-    .. "true)", 0)
+  if dns.system_resolver then return { { name = say("system_resolver") } } end
+  error(say("no_dns_server"), 0)
 end
 
 -- A query function that asks only the inventory's DNS: in the lab the lab's; else its
@@ -116,8 +114,8 @@ function address_of(ctx, host)
   local answer, message = inventory_query(ctx) { name = host, type = "A" }
   local record = answer and answer.records and answer.records[1]
   if record and record.address then return record.address end
-  error(("[diagnostics] %s: no A record from the inventory's DNS servers (%s)"):format(host,
-    tostring(message or (answer and answer.rcode) or "no answer")), 0)
+  error(say("no_a_record", host, i18n.verbatim(tostring(message or (answer and answer.rcode)
+    or say("no_answer")))), 0)
 end
 
 -- Whether runbook may contact a server of the topology: the lab's, one the inventory gives
@@ -134,9 +132,9 @@ end
 --- install(env, ctx): puts the helpers into env (the REPL's globals) for this inventory.
 function M.install(env, ctx)
   function env.dig(name, type)
-    need_name("dig", name, "a name")
+    need_name("dig", name, "a_name")
     if type ~= nil and (_G.type(type) ~= "string" or not type:match("^%a+$")) then
-      usage_error("dig", "a record type such as A, AAAA, SRV, NS, SOA or TXT", shown(type))
+      usage_error("dig", "a_record_type", shown(type))
     end
     type = (type or "A"):upper()
     local rows, answers = {}, {}
@@ -152,32 +150,31 @@ function M.install(env, ctx)
       end
       rows[#rows + 1] = ("%-12s %s"):format(server.name or server.address or "resolver",
         answer and (answer.rcode .. " " .. table.concat(text, ", "))
-          or ("error: " .. tostring(message)))
+          or say("dns_error", i18n.verbatim(tostring(message))))
     end
     print_rows(("%s %s"):format(name, type), rows)
     return answers
   end
 
   function env.port(host, number, options)
-    need_name("port", host, "a host name or address")
+    need_name("port", host, "a_host")
     if math.type(number) ~= "integer" or number < 1 or number > 65535 then
-      usage_error("port", "a port number (1-65535) after the host", shown(number))
+      usage_error("port", "a_port", shown(number))
     end
     if options ~= nil and (type(options) ~= "table" or (options.from ~= nil
         and options.from ~= "vantage" and options.from ~= "inside")) then
-      usage_error("port", '{from = "inside"} or {from = "vantage"} as the third argument',
-        shown(options))
+      usage_error("port", "a_from", shown(options))
     end
     local from = options and options.from or "vantage"
     local address = address_of(ctx, host)
     local result = estate.net(ctx, from).connect { host = address, port = number, timeout = 5 }
-    print(("%s:%d from %s: %s"):format(host, number, from == "vantage" and estate.vantage_name(ctx)
-      or "inside", result.state))
+    print(say("port_from", host, number, from == "vantage" and estate.vantage_name(ctx)
+      or say("inside"), result.state))
     return result
   end
 
   function env.probe(domain)
-    if domain ~= nil then need_name("probe", domain, "a domain") end
+    if domain ~= nil then need_name("probe", domain, "a_domain") end
     local query = inventory_query(ctx)
     local result = xmpp.probe { domain = domain or ctx.inventory.domain, timeout = 5,
       net = estate.probe_net(ctx), from = estate.probe_from(ctx), ca_file = estate.ca_file(ctx),
@@ -190,8 +187,8 @@ function M.install(env, ctx)
   end
 
   function env.ps(server, script)
-    need_name("ps", server, "a server of the inventory")
-    need_name("ps", script, "a PowerShell expression after the server")
+    need_name("ps", server, "a_server")
+    need_name("ps", script, "an_expression")
     return cmdlet.evaluate(estate.host(ctx, server), script)
   end
 
@@ -201,15 +198,14 @@ function M.install(env, ctx)
     local rows = {}
     for site, info in pairs(topology.sites) do
       data.routes[site] = info.route
-      rows[#rows + 1] = ("%-10s %s"):format(site, info.route or "(no route)")
+      rows[#rows + 1] = ("%-10s %s"):format(site, info.route or say("no_route"))
     end
     table.sort(rows)
-    print_rows("XMPP federation route (-" .. topology.route_parameter .. ")", rows)
+    print_rows(say("route_heading", topology.route_parameter), rows)
     rows = {}
     for pool in pairs(ctx.inventory.pools) do
       for _, host in ipairs(estate.edge_servers(ctx, pool)) do
-        local ok, list = false, ("not in the inventory's servers: add it with address = (its "
-          .. "name would be resolved by this machine's resolver)")
+        local ok, list = false, say("not_in_inventory")
         if reachable_by_inventory(ctx, host) then
           ok, list = pcall(lync.services, host, { computer = host.name })
         end
@@ -223,10 +219,10 @@ function M.install(env, ctx)
       end
     end
     table.sort(rows)
-    print_rows("Edge services", rows)
+    print_rows(say("services_heading"), rows)
     data.a = env.dig(ctx.inventory.dns.xmpp_host, "A")
     data.srv = env.dig("_xmpp-server._tcp." .. ctx.inventory.domain, "SRV")
-    print("Port 5269 from " .. estate.vantage_name(ctx))
+    print(say("ports_heading", estate.vantage_name(ctx)))
     local pools = {}
     for pool in pairs(ctx.inventory.pools) do pools[#pools + 1] = pool end
     table.sort(pools)

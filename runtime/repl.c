@@ -154,8 +154,6 @@ static void setup_editing (void) {
   rl_basic_word_break_characters = " \t\n\"'`@$><=;|&{(,+-*/%^~#[]";
   using_history();
   if (history_path()) read_history(history_path());
-  printf("runbook repl: Lua 5.4 inside the event loop; every primitive works here.\n"
-         "=expr prints a value, Tab completes names, Ctrl-C cancels a line, Ctrl-D leaves.\n");
 }
 
 /* readline returned NULL: Ctrl-D, or a Ctrl-C (next_keystroke). A Ctrl-C drops
@@ -176,7 +174,10 @@ int repl_run (lua_State *L) {
   int interactive = isatty(STDIN_FILENO), more = 0;
   char *line;
   repl_L = L;
-  if (interactive) setup_editing();
+  if (interactive) {
+    setup_editing();
+    host_call(L, "runbook.repl", "greet", 0);   /* two lines, in the operator's language */
+  }
   for (;;) {
     if ((line = read_line(interactive, more)) == NULL) {
       if (!cancel_line(L, interactive)) break;

@@ -168,7 +168,7 @@ static const Command commands[] = {
    "being typed or running, Ctrl-D leaves. History is kept in ~/.runbook_history.\n"
    "With an inventory the incident helpers status(), dig(), port(), probe(), ps() are\n"
    "ready; help() lists them with an example each (docs/repl.md).\n",
-   OPTION_INVENTORY, NULL, NULL},
+   OPTION_INVENTORY | OPTION_LANG, NULL, NULL},
   {"version", "version [options]",
    "Prints the version of runbook, of Lua and of every library it links.\n",
    OPTION_JSON, "one JSON object on stdout: runbook, libraries", NULL},

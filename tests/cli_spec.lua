@@ -61,7 +61,7 @@ describe("help", function()
     resume = ALL,
     plan = { "--inventory", "--set", "--json", "--lang", "--detailed-exitcode" },
     check = { "--inventory", "--set", "--json", "--lang" },
-    list = { "--json" }, repl = { "--inventory" }, version = { "--json" },
+    list = { "--json" }, repl = { "--inventory", "--lang" }, version = { "--json" },
     history = { "--json", "--lang", "--resumable" },
     report = { "--lang", "--output", "--format" },
   }

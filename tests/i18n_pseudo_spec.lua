@@ -14,7 +14,12 @@ local IDENTIFIERS = {
   sim = "the embedded lab's label ([sim]) on every line",
   dialback = "the XMPP feature the server offers (XEP-0220), as the stream names it",
   planned = "a value of --set mode (mode=planned), as the operator types it",
+  runbook = "the program's name, before each of its messages on stderr",
 }
+-- Lua's type names, as type() gives them: what a REPL helper was given instead ("got number 5")
+for word in ("number boolean table function userdata thread"):gmatch("%a+") do
+  IDENTIFIERS[word] = "a Lua type, as type() names it"
+end
 -- The port states and failure causes docs/verification.md and docs/troubleshooting.md list
 -- (as port scanners print them), and the stages of the XMPP probe: fixed words to compare.
 for word in ("open closed filtered unreachable unknown timeout refused resolve connect stream "
@@ -122,6 +127,25 @@ describe("every word of the embedded lab in the operator's language", function()
       assert_marked(r)
     end)
   end
+
+  -- The REPL's words: its notes, help(), one helper's help, status() and calls a helper
+  -- does not take. What the operator types is code in every language and is left out: each
+  -- helper's call and example (diagnostics.HELP), and the primitives' module names.
+  it("in the REPL: help, what a helper expected, status()", function()
+    local lines = { "help()", "help(ps)", "help(42)", "s = status()", 'dig("x", 5)',
+                    'port("xmpp.contoso.com")', 'ps("fe1.contoso.com")', "probe(1)" }
+    local r = support.sh(("cd / && printf %%s %s | RUNBOOK_PSEUDO_LOCALE=1 HOME=%s %s repl 2>&1")
+      :format(quote(table.concat(lines, "\n") .. "\n"), quote(scratch), quote(support.bin)))
+    assert.equal(0, r.code, r.out)
+    assert.matches("⟦Primitives", r.out)
+    local text = r.out:gsub("(⟦Primitives[^\n]*\n)[^\n]*\n", "%1")
+    for _, entry in ipairs(require("diagnostics").HELP) do
+      for _, code in ipairs { entry.example, entry.usage } do
+        text = text:gsub(code:gsub("%p", "%%%0"), " ")
+      end
+    end
+    assert.same({}, offenders(text), r.out)
+  end)
 
   local audits = { "", "--set lab.fault=expired-certificate", "--set lab.fault=no-xmpp-partner",
                    "--set lab.fault=filtered-port", "--set lab.fault=sfb-2019" }

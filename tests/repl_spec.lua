@@ -183,7 +183,7 @@ describe("the REPL's help and the helpers' arguments, on a terminal", function()
   after_each(function() os.execute("rm -rf " .. support.quote(scratch)) end)
 
   -- The embedded lab's helpers (no -i): typed through a pseudo-terminal as an operator would.
-  local function session(lines)
+  local function session(lines, options)
     local steps = { { "expect", "runbook> " } }
     for _, line in ipairs(lines) do
       steps[#steps + 1] = { "editing" }
@@ -193,9 +193,9 @@ describe("the REPL's help and the helpers' arguments, on a terminal", function()
     end
     steps[#steps + 1] = { "editing" }
     steps[#steps + 1] = { "send", "\4" }
-    return support.sh(("HOME=%s /usr/bin/python3 tests/pty_session.py %s %s repl"):format(
+    return support.sh(("HOME=%s /usr/bin/python3 tests/pty_session.py %s %s repl %s"):format(
       support.quote(scratch), support.quote(require("cjson").encode(steps)),
-      support.quote(support.bin))).out
+      support.quote(support.bin), options or "")).out
   end
 
   it("`help` and `help()` list every helper with a line and an example; `help(dig)` one", function()
@@ -229,6 +229,35 @@ describe("the REPL's help and the helpers' arguments, on a terminal", function()
     assert.is_nil(transcript:find("traceback", 1, true))
     assert.is_nil(transcript:find("  at ", 1, true))
     assert.is_nil(transcript:find("diagnostics.lua", 1, true))
+  end)
+
+  it("speaks the language --lang chooses: help, what a helper expected, status()", function()
+    local function typed(lang, lines)
+      return support.sh(("cd %s && printf %%s %s | HOME=%s %s repl --lang %s 2>&1"):format(
+        support.quote(support.root or "."), support.quote(table.concat(lines, "\n") .. "\n"),
+        support.quote(scratch), support.quote(support.bin), lang)).out
+    end
+    local german = typed("de", { "help()", "help(42)", "dig(5)", "s = status()" })
+    assert.matches("Inventar [^\n]*lab%.lua: status%(%), dig%(name %[, type%]%), [^\n]*; help%(%) "
+      .. "sagt mehr", german)
+    assert.matches("Helfer für den Störfall mit lab%.lua", german)
+    assert.matches("\n  dig%(name %[, type%]%)\n      die Einträge eines Namens[^\n]*\n      "
+      .. 'z%. B%. dig%("_xmpp', german)
+    assert.matches("keine Hilfe zu 42: help%(%) listet die Helfer", german)
+    assert.matches("dig%(name %[, type%]%): erwartet einen Namen, erhalten number 5 — z%. B%. ",
+      german)
+    assert.matches("Route der XMPP%-Verbundfunktion %(%-XmppFederationRoute%)\n  Site1 ", german)
+    assert.matches("\nEdge%-Dienste\n", german)
+    assert.not_matches("route per site", german)
+    local french = typed("fr", { 'port("xmpp.contoso.com")', "help(ps)" })
+    assert.matches("port%(host, port [^\n]*%) : attendu un numéro de port %(1%-65535%) après "
+      .. "l’hôte, reçu rien — p%. ex%. port%(", french)
+    assert.matches("une expression PowerShell %(une lecture%) sur un serveur de l’inventaire",
+      french)
+    local transcript = session({ { "help(42)", "pas d’aide pour 42" } }, "--lang fr")
+    assert.matches("runbook repl : Lua 5%.4 dans la boucle d’événements[^\n]*\r?\n=expression "
+      .. "affiche une valeur, [^\n]*Ctrl%-D quitte%.", transcript)
+    assert.matches("exit=0\n$", transcript)
   end)
 
   it("resolves a name for port() through the inventory's DNS", function()

@@ -8,11 +8,14 @@ local fs = require "runbook.fs"
 local host = require "runbook.host"
 local say = require "runbook.say"
 local pretty = require "runbook.pretty"
+local i18n = require "runbook.i18n"
+local t = require "runbook.repl_messages"   -- what the REPL says, in en, de and fr
 
 local M = {}
 local pending = nil      -- source of a statement still incomplete
 
 -- Incident helpers register here: {help = {{name=, usage=, text=, example=}, ...},
+-- text a string or {en=, de=, fr=} (shown in the chosen language, i18n.pick),
 -- install = function(env, ctx)}. The REPL knows no product: with an inventory it loads
 -- the plug-ins named in PLUGINS, which register themselves (modules/diagnostics.lua:
 -- status(), dig(), port(), probe(), ps()). An organization may append its own module.
@@ -45,9 +48,10 @@ local function load_helpers(options)
   end
   _G.inventory = inventory
   M.inventory_path = path
-  if ctx.simulation then say.note("[sim] the embedded lab: every answer is simulated") end
-  say.note(("inventory %s: status(), dig(name, type), port(host, port), probe(), "
-    .. "ps(server, script); help() says more"):format(path))
+  if ctx.simulation then say.note(t("simulated")) end
+  local calls = {}
+  for i, entry in ipairs(M.helpers) do calls[i] = entry.usage end
+  say.note(t("ready", path, table.concat(calls, ", ")))
   return 0
 end
 
@@ -55,23 +59,21 @@ end
 local function help_text()
   local lines = {}
   if M.helpers then
-    lines[1] = ("Incident helpers for %s; each prints a readable answer and returns the "
-      .. "data:"):format(M.inventory_path:match("[^/]+$"))
+    lines[1] = t("helpers_for", M.inventory_path:match("[^/]+$"))
     for _, entry in ipairs(M.helpers) do
       lines[#lines + 1] = "  " .. entry.usage
-      lines[#lines + 1] = "      " .. entry.text
-      lines[#lines + 1] = "      e.g. " .. entry.example
+      lines[#lines + 1] = "      " .. i18n.pick(entry.text)
+      lines[#lines + 1] = "      " .. t("example", entry.example)
     end
   else
-    lines[1] = "No incident helpers: give an inventory (runbook repl -i FILE)."
+    lines[1] = t("no_helpers")
   end
   local names = {}
   for name in pairs(M.primitive_names()) do names[#names + 1] = name end
   table.sort(names)
-  lines[#lines + 1] = "Primitives (globals, loaded when first named):"
+  lines[#lines + 1] = t("primitives")
   lines[#lines + 1] = "      " .. table.concat(names, ", ")
-  lines[#lines + 1] = "help(dig): one helper; help(dns): a primitive's functions; =expr prints "
-    .. "a value; docs/repl.md"
+  lines[#lines + 1] = t("help_more")
   return table.concat(lines, "\n")
 end
 
@@ -79,7 +81,8 @@ end
 local function help_about(value)
   for _, entry in ipairs(M.helpers or {}) do
     if rawget(_G, entry.name) == value or entry.name == value then
-      return ("%s\n  %s\n  e.g. %s"):format(entry.usage, entry.text, entry.example)
+      return ("%s\n  %s\n  %s"):format(entry.usage, i18n.pick(entry.text),
+        t("example", entry.example))
     end
   end
   if type(value) == "table" then
@@ -92,7 +95,7 @@ local function help_about(value)
     table.sort(keys)
     return table.concat(keys, ", ")
   end
-  return "no help for " .. pretty.format(value) .. ": help() lists the helpers"
+  return t("no_help", pretty.format(value))
 end
 
 --- help: the REPL's help, a global. `help`, `=help` and `help()` print the list of
@@ -146,11 +149,17 @@ end
 
 function M.setup(options)
   say.setup(options)
+  i18n.setup(options.lang)
   M.install_primitives(_G)
   _G.help = M.help
   local ok, code = pcall(load_helpers, options)
   if not ok then say.error(tostring(code)); return 2 end
   return code
+end
+
+--- greet(): the two lines a prompt on a terminal opens with.
+function M.greet()
+  print(t("greeting"))
 end
 
 -- Runs the chunk as a task and prints what it returned or why it failed.
@@ -159,7 +168,7 @@ local function evaluate(chunk)
   core.drive(main)
   if core.interrupted() then
     core.clear_interrupt()
-    say.error("interrupted: the line was cancelled")
+    say.error(t("cancelled"))
     return
   end
   local outcome = table.pack(main:result())

@@ -21,7 +21,7 @@ _runbook_options_of() {
     list|version) own='--json ' ;;
     history) own='--json --lang --resumable ' ;;
     report) own='--output --format --lang ' ;;
-    repl) own='--inventory ' ;;
+    repl) own='--inventory --lang ' ;;
   esac
   echo "$own--verbose --quiet --help"
 }
