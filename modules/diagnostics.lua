@@ -114,8 +114,8 @@ function address_of(ctx, host)
   local answer, message = inventory_query(ctx) { name = host, type = "A" }
   local record = answer and answer.records and answer.records[1]
   if record and record.address then return record.address end
-  error(say("no_a_record", host, i18n.verbatim(tostring(message or (answer and answer.rcode)
-    or say("no_answer")))), 0)
+  local said = message or (answer and answer.rcode)   -- the resolver's words, or none
+  error(say("no_a_record", host, said and i18n.verbatim(tostring(said)) or say("no_answer")), 0)
 end
 
 -- Whether runbook may contact a server of the topology: the lab's, one the inventory gives
@@ -148,7 +148,7 @@ function M.install(env, ctx)
           record.priority, record.weight, record.port, record.target)) or record.target
           or record.text or tostring(record.serial)
       end
-      rows[#rows + 1] = ("%-12s %s"):format(server.name or server.address or "resolver",
+      rows[#rows + 1] = ("%-12s %s"):format(server.name or server.address or say("resolver", ""),
         answer and (answer.rcode .. " " .. table.concat(text, ", "))
           or say("dns_error", i18n.verbatim(tostring(message))))
     end
